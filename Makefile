@@ -1,0 +1,58 @@
+# defib: `make run` starts the server on the embedded default (SQLite); `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
+
+.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect
+
+# python3-venv is the only system package the core needs; install it when venv is missing.
+system-deps:
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { \
+	  echo "installing python3-venv (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv python3-pip; }
+
+$(BIN)/python: | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/defib serve
+
+# Starts the machine's PostgreSQL cluster if it is installed and down; tests create their own database.
+pg-up:
+	@if [ -n "$(PG_VERSION)" ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start || true; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done; \
+	fi
+
+test: install-dev pg-up
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: install-dev
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench-detect: install-dev
+	bash bench/detect/run.sh
+
+clean:
+	rm -rf $(VENV) .defib .pytest_cache .mypy_cache .ruff_cache

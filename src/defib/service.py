@@ -1,0 +1,428 @@
+"""Use cases over incidents: declare, update, transition, note, ingest. Owns transactions.
+
+The API, the CLI and the embedded `Responder` all come through here, so every change is
+validated once and lands on the timeline in the same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from defib.model import (
+    Alert,
+    Command,
+    IllegalTransition,
+    Incident,
+    IncidentType,
+    InvalidInput,
+    Severity,
+    Status,
+    TimelineEvent,
+    parse_incident_id,
+    raise_severity,
+    transition,
+    unique_systems,
+)
+from defib.store import incidents as repo
+from defib.store.database import Database
+from defib.store.tables import alerts as alerts_table
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDraft:
+    """What a person supplies to declare an incident by hand."""
+
+    type: IncidentType
+    severity: Severity
+    title: str
+    description: str = ""
+    affected_systems: Sequence[str] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    commander: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPatch:
+    """Fields a person may change; None means "leave as is"."""
+
+    title: str | None = None
+    severity: Severity | None = None
+    commander: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """Intake's decision for one alert (computed by the pure classifier)."""
+
+    type: IncidentType | None
+    severity: Severity | None
+    systems: tuple[str, ...]
+    fingerprint: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    action: str  # created | merged | reopened | resolved | duplicate | ignored
+    incident_id: str | None
+    type: IncidentType | None
+    severity: Severity | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "incident_id": self.incident_id,
+            "type": self.type.value if self.type else None,
+            "severity": self.severity.value if self.severity else None,
+            "reason": self.reason,
+        }
+
+
+def _clean_title(title: str) -> str:
+    text = title.strip()
+    if not text:
+        raise InvalidInput("title: must not be empty")
+    if len(text) > 500:
+        raise InvalidInput("title: at most 500 characters")
+    return text
+
+
+class IncidentService:
+    """Every use case on incidents, each in one transaction."""
+
+    def __init__(
+        self, db: Database, *, clock: Clock = utcnow, reopen_window: timedelta = timedelta(minutes=30)
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.reopen_window = reopen_window
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, incident_id: str) -> Incident:
+        with self.db.read() as conn:
+            return repo.get_incident(conn, parse_incident_id(incident_id))
+
+    def list(
+        self, flt: repo.IncidentFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Incident], str | None]:
+        if not 1 <= limit <= 500:
+            raise InvalidInput("limit: must be between 1 and 500")
+        with self.db.read() as conn:
+            return repo.list_incidents(conn, flt, limit=limit, cursor=cursor)
+
+    def timeline(
+        self, incident_id: str, *, after_id: int | None = None, limit: int = 1000
+    ) -> list[TimelineEvent]:
+        seq = parse_incident_id(incident_id)
+        with self.db.read() as conn:
+            repo.get_incident(conn, seq)
+            return repo.list_events(conn, seq, after_id=after_id, limit=limit)
+
+    # -- writes by people --------------------------------------------------------------
+
+    def declare(self, draft: IncidentDraft, actor: str) -> Incident:
+        now = self.clock()
+        incident = Incident(
+            seq=0,
+            type=draft.type,
+            severity=draft.severity,
+            title=_clean_title(draft.title),
+            description=draft.description,
+            status=Status.DETECTED,
+            detected_at=now,
+            affected_systems=unique_systems(draft.affected_systems),
+            labels=dict(draft.labels),
+            commander=draft.commander,
+            created_by=actor,
+        )
+        with self.db.write() as conn:
+            stored = repo.insert_incident(conn, incident, now)
+            repo.append_event(
+                conn,
+                stored.seq,
+                TimelineEvent(
+                    at=now,
+                    actor=actor,
+                    kind="created",
+                    data={
+                        "how": "declared",
+                        "type": stored.type.value,
+                        "severity": stored.severity.value,
+                        "title": stored.title,
+                        "systems": list(stored.affected_systems),
+                    },
+                ),
+            )
+        return stored
+
+    def patch(self, incident_id: str, change: IncidentPatch, actor: str) -> Incident:
+        seq = parse_incident_id(incident_id)
+        now = self.clock()
+        with self.db.write() as conn:
+            current = repo.get_incident(conn, seq, for_update=True)
+            updated = current
+            events: list[TimelineEvent] = []
+            if change.title is not None and _clean_title(change.title) != current.title:
+                updated = dataclasses.replace(updated, title=_clean_title(change.title))
+                events.append(
+                    TimelineEvent(now, actor, "title_changed", {"from": current.title, "to": updated.title})
+                )
+            if change.description is not None and change.description != current.description:
+                updated = dataclasses.replace(updated, description=change.description)
+                events.append(TimelineEvent(now, actor, "description_changed", {}))
+            if change.severity is not None and change.severity != current.severity:
+                updated = dataclasses.replace(updated, severity=change.severity)
+                events.append(
+                    TimelineEvent(
+                        now,
+                        actor,
+                        "severity_changed",
+                        {"from": current.severity.value, "to": change.severity.value},
+                    )
+                )
+            if change.commander is not None and change.commander != (current.commander or ""):
+                commander = change.commander.strip() or None
+                updated = dataclasses.replace(updated, commander=commander)
+                events.append(
+                    TimelineEvent(
+                        now, actor, "commander_changed", {"from": current.commander, "to": commander}
+                    )
+                )
+            if events:
+                repo.update_incident(conn, updated, now)
+                for ev in events:
+                    repo.append_event(conn, seq, ev)
+            return updated
+
+    def apply(self, incident_id: str, command: Command, actor: str, note: str | None = None) -> Incident:
+        seq = parse_incident_id(incident_id)
+        now = self.clock()
+        with self.db.write() as conn:
+            current = repo.get_incident(conn, seq, for_update=True)
+            updated, event = transition(current, command, now, actor, note)
+            try:
+                with conn.begin_nested():
+                    repo.update_incident(conn, updated, now)
+            except IntegrityError as exc:
+                # Reopening while a newer incident holds the fingerprint open would break
+                # "one open incident per fingerprint".
+                raise IllegalTransition(
+                    f"cannot reopen {current.id}: a newer open incident tracks the same alerts"
+                ) from exc
+            repo.append_event(conn, seq, event)
+            return updated
+
+    def add_note(self, incident_id: str, text: str, actor: str) -> TimelineEvent:
+        body = text.strip()
+        if not body:
+            raise InvalidInput("text: must not be empty")
+        if len(body) > 20_000:
+            raise InvalidInput("text: at most 20000 characters")
+        seq = parse_incident_id(incident_id)
+        now = self.clock()
+        with self.db.write() as conn:
+            repo.get_incident(conn, seq)
+            return repo.append_event(conn, seq, TimelineEvent(now, actor, "note", {"text": body}))
+
+    def record_event(self, incident_id: str, kind: str, data: Mapping[str, Any], actor: str) -> TimelineEvent:
+        """Append an event written by the system (a playbook step, an integration)."""
+        seq = parse_incident_id(incident_id)
+        with self.db.write() as conn:
+            repo.get_incident(conn, seq)
+            return repo.append_event(conn, seq, TimelineEvent(self.clock(), actor, kind, data))
+
+    # -- intake --------------------------------------------------------------------------
+
+    def ingest(self, items: Sequence[tuple[Alert, Triage]], actor: str) -> list[IngestResult]:
+        """Store every alert and fold it into incidents, all in one transaction.
+
+        Items are processed in fingerprint order so concurrent batches on PostgreSQL take row
+        locks in the same order and cannot deadlock; results come back in input order.
+        """
+        now = self.clock()
+        order = sorted(range(len(items)), key=lambda i: items[i][1].fingerprint or "")
+        results: list[IngestResult | None] = [None] * len(items)
+        with self.db.write() as conn:
+            for i in order:
+                alert, triage = items[i]
+                results[i] = self._ingest_one(conn, alert, triage, actor, now)
+        return [r for r in results if r is not None]
+
+    def _ingest_one(
+        self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
+    ) -> IngestResult:
+        alert_id = _store_alert(conn, alert, triage, now)
+        if alert_id is None:
+            return IngestResult("duplicate", None, triage.type, triage.severity, "already received")
+        if triage.type is None or triage.fingerprint is None or triage.severity is None:
+            return IngestResult("ignored", None, None, None, triage.reason)
+        action, incident = self._fold(conn, alert, triage, actor, now)
+        conn.execute(
+            update(alerts_table)
+            .where(alerts_table.c.id == alert_id)
+            .values(incident_seq=incident.seq, action=action)
+        )
+        return IngestResult(action, incident.id, incident.type, incident.severity, triage.reason)
+
+    def _fold(
+        self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
+    ) -> tuple[str, Incident]:
+        assert triage.type is not None and triage.severity is not None and triage.fingerprint
+        alert_info = {
+            "title": alert.title,
+            "source": alert.source,
+            "format": alert.format,
+            "reason": triage.reason,
+            "severity": triage.severity.value,
+        }
+        existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
+        if existing is None:
+            since = now - self.reopen_window
+            recent = repo.find_recently_resolved(conn, triage.fingerprint, since, for_update=True)
+            if recent is not None:
+                reopened, event = transition(recent, Command.REOPEN, max(now, _latest(recent)), actor)
+                merged = _merge(reopened, triage, now)
+                repo.update_incident(conn, merged, now)
+                repo.append_event(conn, merged.seq, dataclasses.replace(event, data={**event.data, "alert": alert_info}))
+                self._note_severity(conn, recent, merged, actor, now)
+                return "reopened", merged
+            created = self._try_create(conn, alert, triage, actor, now, alert_info)
+            if created is not None:
+                return "created", created
+            # Another transaction created it between our read and insert: merge into theirs.
+            existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
+            assert existing is not None, "unique violation without a visible open incident"
+        merged = _merge(existing, triage, now)
+        repo.update_incident(conn, merged, now)
+        repo.append_event(
+            conn,
+            merged.seq,
+            TimelineEvent(now, actor, "alert_merged", {**alert_info, "alert_count": merged.alert_count}),
+        )
+        self._note_severity(conn, existing, merged, actor, now)
+        return "merged", merged
+
+    def _try_create(
+        self,
+        conn: Connection,
+        alert: Alert,
+        triage: Triage,
+        actor: str,
+        now: datetime,
+        alert_info: Mapping[str, Any],
+    ) -> Incident | None:
+        assert triage.type is not None and triage.severity is not None
+        draft = Incident(
+            seq=0,
+            type=triage.type,
+            severity=triage.severity,
+            title=(alert.title.strip() or f"{triage.type.value} alert")[:500],
+            description=alert.description,
+            status=Status.DETECTED,
+            detected_at=now,
+            affected_systems=triage.systems,
+            labels={str(k): str(v) for k, v in alert.labels.items()},
+            fingerprint=triage.fingerprint,
+            alert_count=1,
+            first_seen_at=now,
+            last_seen_at=now,
+            created_by=actor,
+        )
+        try:
+            with conn.begin_nested():
+                stored = repo.insert_incident(conn, draft, now)
+        except IntegrityError:
+            return None
+        repo.append_event(
+            conn,
+            stored.seq,
+            TimelineEvent(
+                now,
+                actor,
+                "created",
+                {
+                    "how": "alert",
+                    "type": stored.type.value,
+                    "severity": stored.severity.value,
+                    "systems": list(stored.affected_systems),
+                    "fingerprint": triage.fingerprint,
+                    "alert": dict(alert_info),
+                },
+            ),
+        )
+        return stored
+
+    @staticmethod
+    def _note_severity(
+        conn: Connection, before: Incident, after: Incident, actor: str, now: datetime
+    ) -> None:
+        if after.severity != before.severity:
+            repo.append_event(
+                conn,
+                after.seq,
+                TimelineEvent(
+                    now,
+                    actor,
+                    "severity_changed",
+                    {"from": before.severity.value, "to": after.severity.value, "why": "alert"},
+                ),
+            )
+
+
+def _latest(incident: Incident) -> datetime:
+    return max(t for _, t in incident.stamps() if t is not None)
+
+
+def _merge(incident: Incident, triage: Triage, now: datetime) -> Incident:
+    assert triage.severity is not None
+    return dataclasses.replace(
+        incident,
+        alert_count=incident.alert_count + 1,
+        last_seen_at=now,
+        first_seen_at=incident.first_seen_at or now,
+        severity=raise_severity(incident.severity, triage.severity),
+        affected_systems=unique_systems([*incident.affected_systems, *triage.systems]),
+    )
+
+
+def _store_alert(conn: Connection, alert: Alert, triage: Triage, now: datetime) -> int | None:
+    """Insert the raw alert; None when its delivery key was seen before (a re-delivery)."""
+    values = {
+        "received_at": now,
+        "format": alert.format,
+        "source": alert.source[:200],
+        "status": alert.status,
+        "action": "ignored",
+        "type": triage.type.value if triage.type else None,
+        "severity": triage.severity.value if triage.severity else None,
+        "fingerprint": triage.fingerprint,
+        "delivery_key": alert.delivery_key[:300] if alert.delivery_key else None,
+        "reason": triage.reason,
+        "payload": dict(alert.raw),
+    }
+    if alert.delivery_key is None:
+        return int(conn.execute(insert(alerts_table).values(**values).returning(alerts_table.c.id)).scalar_one())
+    try:
+        with conn.begin_nested():
+            return int(
+                conn.execute(insert(alerts_table).values(**values).returning(alerts_table.c.id)).scalar_one()
+            )
+    except IntegrityError:
+        return None
+

@@ -1,0 +1,129 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `migrations/` must match these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from defib.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger there would break it.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+OPEN_STATUS_SQL = "status IN ('detected', 'acknowledged', 'mitigated')"
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("affected_systems", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("alert_count", Integer, nullable=False, server_default="0"),
+    Column("first_seen_at", UTCDateTime, nullable=True),
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    Column("commander", String(200), nullable=True),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("mitigated_at", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("reopened_at", UTCDateTime, nullable=True),
+    Column("reopen_count", Integer, nullable=False, server_default="0"),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_incidents_status", "status"),
+    Index("ix_incidents_type", "type"),
+    Index("ix_incidents_fingerprint", "fingerprint"),
+    # The database, not a process-local lock, guarantees one open incident per fingerprint.
+    Index(
+        "uq_incidents_open_fingerprint",
+        "fingerprint",
+        unique=True,
+        sqlite_where=text(OPEN_STATUS_SQL),
+        postgresql_where=text(OPEN_STATUS_SQL),
+    ),
+)
+
+timeline_events = Table(
+    "timeline_events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column(
+        "incident_seq",
+        _Id,
+        ForeignKey("incidents.seq", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_timeline_events_incident_seq", "incident_seq", "id"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("incident_seq", _Id, ForeignKey("incidents.seq"), nullable=True),
+    Column("type", String(32), nullable=True),
+    Column("severity", String(8), nullable=True),
+    Column("fingerprint", String(64), nullable=True),
+    # Unique so a re-delivered alert is recognised by the database even across replicas.
+    Column("delivery_key", String(300), nullable=True, unique=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("payload", JSON, nullable=False),
+    Index("ix_alerts_incident_seq", "incident_seq"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    # A revoked token's name may be used again.
+    Index(
+        "uq_api_tokens_active_name",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+)

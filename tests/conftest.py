@@ -1,0 +1,84 @@
+"""Shared fixtures: every storage test runs on SQLite and on the machine's real PostgreSQL.
+
+PostgreSQL gets one fresh database per test session (dropped at the end); tests on it
+start from truncated tables. Set DEFIB_TEST_PG=0 to run the SQLite half only;
+DEFIB_TEST_REQUIRE_PG=1 (CI) turns an unreachable server into a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = os.environ.get(
+    "DEFIB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_wanted() -> bool:
+    return os.environ.get("DEFIB_TEST_PG", "1") != "0"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    if not _pg_wanted():
+        pytest.skip("PostgreSQL tests disabled by DEFIB_TEST_PG=0")
+    name = f"defib_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("DEFIB_TEST_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    from defib.store import migrate
+    from defib.store.database import Database
+
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    from defib.store.tables import metadata
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL, once per backend; each test starts from empty tables."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'defib.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[object]:
+    """A migrated Database on each backend."""
+    from defib.store import migrate
+    from defib.store.database import Database
+
+    database = Database(database_url)
+    migrate.upgrade(database)
+    yield database
+    database.dispose()

@@ -1,0 +1,235 @@
+"""Incident use cases against real storage (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from defib.model import (
+    Alert,
+    Command,
+    IllegalTransition,
+    IncidentType,
+    InvalidInput,
+    NotFound,
+    Severity,
+    Status,
+)
+from defib.service import IncidentDraft, IncidentPatch, IncidentService, Triage
+from defib.store.database import Database
+from defib.store.incidents import IncidentFilter
+
+
+class FakeClock:
+    """A controllable clock: tests move time explicitly."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def svc(db: Database, clock: FakeClock) -> IncidentService:
+    return IncidentService(db, clock=clock)
+
+
+def draft(**kw: object) -> IncidentDraft:
+    base: dict[str, object] = {
+        "type": IncidentType.HALLUCINATION,
+        "severity": Severity.SEV3,
+        "title": "RAG answers cite missing sources",
+        "affected_systems": ["rag-answerer", "rag-answerer", "kb"],
+    }
+    base.update(kw)
+    return IncidentDraft(**base)  # type: ignore[arg-type]
+
+
+def test_declare_assigns_sequential_ids_and_records_creation(svc: IncidentService) -> None:
+    first = svc.declare(draft(), actor="alice")
+    second = svc.declare(draft(title="another"), actor="bob")
+    assert (first.id, second.id) == ("INC-1", "INC-2")
+    assert first.affected_systems == ("rag-answerer", "kb")
+    assert first.status is Status.DETECTED
+    events = svc.timeline("INC-1")
+    assert [(e.kind, e.actor) for e in events] == [("created", "alice")]
+    assert events[0].data["how"] == "declared"
+
+
+def test_blank_title_is_refused(svc: IncidentService) -> None:
+    with pytest.raises(InvalidInput, match="title"):
+        svc.declare(draft(title="   "), actor="alice")
+
+
+def test_lifecycle_round_trip_stamps_times_and_timeline(
+    svc: IncidentService, clock: FakeClock
+) -> None:
+    inc = svc.declare(draft(), actor="alice")
+    clock.advance(minutes=2)
+    svc.apply(inc.id, Command.ACKNOWLEDGE, "bob", note="on it")
+    clock.advance(minutes=10)
+    svc.apply(inc.id, Command.MITIGATE, "bob")
+    clock.advance(minutes=5)
+    done = svc.apply(inc.id, Command.RESOLVE, "bob")
+    assert done.status is Status.RESOLVED
+    assert done.acknowledged_at == done.detected_at + timedelta(minutes=2)
+    assert done.resolved_at == done.detected_at + timedelta(minutes=17)
+    kinds = [(e.kind, e.data.get("to")) for e in svc.timeline(inc.id)]
+    assert kinds == [
+        ("created", None),
+        ("transition", "acknowledged"),
+        ("transition", "mitigated"),
+        ("transition", "resolved"),
+    ]
+    assert svc.timeline(inc.id)[1].data["note"] == "on it"
+
+
+def test_illegal_transition_changes_nothing(svc: IncidentService, clock: FakeClock) -> None:
+    inc = svc.declare(draft(), actor="alice")
+    clock.advance(seconds=1)
+    svc.apply(inc.id, Command.MITIGATE, "bob")
+    with pytest.raises(IllegalTransition):
+        svc.apply(inc.id, Command.ACKNOWLEDGE, "bob")
+    assert svc.get(inc.id).status is Status.MITIGATED
+    assert len(svc.timeline(inc.id)) == 2
+
+
+def test_patch_records_each_change(svc: IncidentService) -> None:
+    inc = svc.declare(draft(), actor="alice")
+    out = svc.patch(inc.id, IncidentPatch(severity=Severity.SEV1, commander="carol"), "alice")
+    assert (out.severity, out.commander) == (Severity.SEV1, "carol")
+    events = svc.timeline(inc.id)
+    assert [e.kind for e in events] == ["created", "severity_changed", "commander_changed"]
+    assert events[1].data == {"from": "SEV3", "to": "SEV1"}
+    # An identical patch writes nothing.
+    svc.patch(inc.id, IncidentPatch(severity=Severity.SEV1), "alice")
+    assert len(svc.timeline(inc.id)) == 3
+
+
+def test_unknown_incident_is_not_found(svc: IncidentService) -> None:
+    with pytest.raises(NotFound):
+        svc.get("INC-999")
+    with pytest.raises(NotFound):
+        svc.apply("INC-999", Command.ACKNOWLEDGE, "bob")
+    with pytest.raises(NotFound):
+        svc.add_note("INC-999", "hello", "bob")
+
+
+def test_list_filters_and_paginates_newest_first(svc: IncidentService) -> None:
+    for i in range(7):
+        svc.declare(
+            draft(
+                title=f"i{i}",
+                type=IncidentType.TOXICITY if i % 2 else IncidentType.BIAS,
+                affected_systems=["chat"] if i < 3 else ["search"],
+            ),
+            actor="a",
+        )
+    page, cursor = svc.list(IncidentFilter(), limit=3)
+    assert [i.title for i in page] == ["i6", "i5", "i4"]
+    assert cursor is not None
+    page2, cursor2 = svc.list(IncidentFilter(), limit=3, cursor=cursor)
+    assert [i.title for i in page2] == ["i3", "i2", "i1"]
+    page3, cursor3 = svc.list(IncidentFilter(), limit=3, cursor=cursor2)
+    assert ([i.title for i in page3], cursor3) == (["i0"], None)
+    tox, _ = svc.list(IncidentFilter(type=[IncidentType.TOXICITY]), limit=50)
+    assert [i.title for i in tox] == ["i5", "i3", "i1"]
+    chat, _ = svc.list(IncidentFilter(system="chat"), limit=2)
+    assert [i.title for i in chat] == ["i2", "i1"]
+
+
+def test_bad_cursor_is_invalid_input(svc: IncidentService) -> None:
+    with pytest.raises(InvalidInput, match="cursor"):
+        svc.list(IncidentFilter(), cursor="not-a-cursor")
+
+
+def test_incidents_survive_a_new_connection(database_url: str, svc: IncidentService) -> None:
+    """What one process wrote, a fresh engine (a restarted server) reads back whole."""
+    inc = svc.declare(draft(labels={"team": "search"}), actor="alice")
+    svc.add_note(inc.id, "looking", "alice")
+    fresh = Database(database_url)
+    try:
+        again = IncidentService(fresh).get(inc.id)
+        assert again == svc.get(inc.id)
+        assert again.detected_at.tzinfo is not None
+        assert [e.kind for e in IncidentService(fresh).timeline(inc.id)] == ["created", "note"]
+    finally:
+        fresh.dispose()
+
+
+def alert(title: str = "Toxic replies", **kw: object) -> Alert:
+    return Alert(source="test", title=title, **kw)  # type: ignore[arg-type]
+
+
+def triage(fp: str = "fp1", sev: Severity = Severity.SEV2) -> Triage:
+    return Triage(IncidentType.TOXICITY, sev, ("chat-api",), fp, "test rule")
+
+
+def test_ingest_creates_then_merges_and_raises_severity(svc: IncidentService) -> None:
+    [r1] = svc.ingest([(alert(), triage())], "am")
+    [r2] = svc.ingest([(alert(), triage(sev=Severity.SEV1))], "am")
+    assert (r1.action, r2.action) == ("created", "merged")
+    assert r1.incident_id == r2.incident_id
+    inc = svc.get(r1.incident_id or "")
+    assert (inc.alert_count, inc.severity) == (2, Severity.SEV1)
+    kinds = [e.kind for e in svc.timeline(inc.id)]
+    assert kinds == ["created", "alert_merged", "severity_changed"]
+
+
+def test_ingest_ignores_non_incidents_but_keeps_them(svc: IncidentService, db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from defib.store.tables import alerts
+
+    [r] = svc.ingest([(alert("Watchdog"), Triage(None, None, (), None, "heartbeat"))], "am")
+    assert (r.action, r.incident_id) == ("ignored", None)
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+
+
+def test_redelivery_is_recognised_once(svc: IncidentService) -> None:
+    a = alert(delivery_key="am:abc:2026-01-01T00:00:00Z")
+    [r1] = svc.ingest([(a, triage())], "am")
+    [r2] = svc.ingest([(a, triage())], "am")
+    assert (r1.action, r2.action) == ("created", "duplicate")
+    assert svc.get(r1.incident_id or "").alert_count == 1
+
+
+def test_alert_soon_after_resolution_reopens(svc: IncidentService, clock: FakeClock) -> None:
+    [r1] = svc.ingest([(alert(), triage())], "am")
+    clock.advance(minutes=1)
+    svc.apply(r1.incident_id or "", Command.RESOLVE, "bob")
+    clock.advance(minutes=10)
+    [r2] = svc.ingest([(alert(), triage())], "am")
+    assert (r2.action, r2.incident_id) == ("reopened", r1.incident_id)
+    assert svc.get(r1.incident_id or "").status is Status.DETECTED
+    clock.advance(minutes=1)
+    svc.apply(r1.incident_id or "", Command.RESOLVE, "bob")
+    clock.advance(hours=2)
+    [r3] = svc.ingest([(alert(), triage())], "am")
+    assert r3.action == "created"
+    assert r3.incident_id != r1.incident_id
+
+
+def test_reopen_refused_while_a_newer_incident_is_open(
+    svc: IncidentService, clock: FakeClock
+) -> None:
+    [r1] = svc.ingest([(alert(), triage())], "am")
+    clock.advance(minutes=1)
+    svc.apply(r1.incident_id or "", Command.RESOLVE, "bob")
+    clock.advance(hours=1)
+    [r2] = svc.ingest([(alert(), triage())], "am")
+    assert r2.action == "created"
+    with pytest.raises(IllegalTransition, match="newer open incident"):
+        svc.apply(r1.incident_id or "", Command.REOPEN, "bob")
+    assert svc.get(r1.incident_id or "").status is Status.RESOLVED
