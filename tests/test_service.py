@@ -135,22 +135,22 @@ def test_list_filters_and_paginates_newest_first(svc: IncidentService) -> None:
             ),
             actor="a",
         )
-    page, cursor = svc.list(IncidentFilter(), limit=3)
+    page, cursor = svc.search(IncidentFilter(), limit=3)
     assert [i.title for i in page] == ["i6", "i5", "i4"]
     assert cursor is not None
-    page2, cursor2 = svc.list(IncidentFilter(), limit=3, cursor=cursor)
+    page2, cursor2 = svc.search(IncidentFilter(), limit=3, cursor=cursor)
     assert [i.title for i in page2] == ["i3", "i2", "i1"]
-    page3, cursor3 = svc.list(IncidentFilter(), limit=3, cursor=cursor2)
+    page3, cursor3 = svc.search(IncidentFilter(), limit=3, cursor=cursor2)
     assert ([i.title for i in page3], cursor3) == (["i0"], None)
-    tox, _ = svc.list(IncidentFilter(type=[IncidentType.TOXICITY]), limit=50)
+    tox, _ = svc.search(IncidentFilter(type=[IncidentType.TOXICITY]), limit=50)
     assert [i.title for i in tox] == ["i5", "i3", "i1"]
-    chat, _ = svc.list(IncidentFilter(system="chat"), limit=2)
+    chat, _ = svc.search(IncidentFilter(system="chat"), limit=2)
     assert [i.title for i in chat] == ["i2", "i1"]
 
 
 def test_bad_cursor_is_invalid_input(svc: IncidentService) -> None:
     with pytest.raises(InvalidInput, match="cursor"):
-        svc.list(IncidentFilter(), cursor="not-a-cursor")
+        svc.search(IncidentFilter(), cursor="not-a-cursor")
 
 
 def test_incidents_survive_a_new_connection(database_url: str, svc: IncidentService) -> None:

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
     )
 
-    data_dir: Path = Field(default=Path(".defib"), description="Where SQLite, tokens and evidence live.")
+    data_dir: Path = Field(
+        default=Path(".defib"), description="Where SQLite, tokens and evidence live."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/defib.db."
     )
@@ -116,9 +118,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         file_values = _read_yaml(Path(path))
         file_values["config"] = Path(path)
     env_keys = {
-        name
-        for name in Settings.model_fields
-        if f"{ENV_PREFIX}{name.upper()}" in os.environ
+        name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ
     }
     # The environment beats the file: drop file keys the environment sets.
     merged = {k: v for k, v in file_values.items() if k not in env_keys}
@@ -126,7 +126,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     try:
         return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source=str(path) if path else None)) from exc
+        raise ConfigError(
+            describe_validation_error(exc, source=str(path) if path else None)
+        ) from exc
 
 
 def describe_validation_error(exc: ValidationError, source: str | None = None) -> str:

@@ -305,7 +305,9 @@ def allowed_commands(status: Status) -> list[Command]:
     """Commands the lifecycle accepts from `status` (for UIs and error messages)."""
     if status is Status.RESOLVED:
         return [Command.CLOSE, Command.REOPEN]
-    return [c for c, t in COMMAND_TARGET.items() if c is not Command.REOPEN and t.order > status.order]
+    return [
+        c for c, t in COMMAND_TARGET.items() if c is not Command.REOPEN and t.order > status.order
+    ]
 
 
 def raise_severity(current: Severity, proposed: Severity) -> Severity:

@@ -106,7 +106,11 @@ class IncidentService:
     """Every use case on incidents, each in one transaction."""
 
     def __init__(
-        self, db: Database, *, clock: Clock = utcnow, reopen_window: timedelta = timedelta(minutes=30)
+        self,
+        db: Database,
+        *,
+        clock: Clock = utcnow,
+        reopen_window: timedelta = timedelta(minutes=30),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -118,7 +122,7 @@ class IncidentService:
         with self.db.read() as conn:
             return repo.get_incident(conn, parse_incident_id(incident_id))
 
-    def list(
+    def search(
         self, flt: repo.IncidentFilter, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[Incident], str | None]:
         if not 1 <= limit <= 500:
@@ -181,7 +185,9 @@ class IncidentService:
             if change.title is not None and _clean_title(change.title) != current.title:
                 updated = dataclasses.replace(updated, title=_clean_title(change.title))
                 events.append(
-                    TimelineEvent(now, actor, "title_changed", {"from": current.title, "to": updated.title})
+                    TimelineEvent(
+                        now, actor, "title_changed", {"from": current.title, "to": updated.title}
+                    )
                 )
             if change.description is not None and change.description != current.description:
                 updated = dataclasses.replace(updated, description=change.description)
@@ -201,7 +207,10 @@ class IncidentService:
                 updated = dataclasses.replace(updated, commander=commander)
                 events.append(
                     TimelineEvent(
-                        now, actor, "commander_changed", {"from": current.commander, "to": commander}
+                        now,
+                        actor,
+                        "commander_changed",
+                        {"from": current.commander, "to": commander},
                     )
                 )
             if events:
@@ -210,7 +219,9 @@ class IncidentService:
                     repo.append_event(conn, seq, ev)
             return updated
 
-    def apply(self, incident_id: str, command: Command, actor: str, note: str | None = None) -> Incident:
+    def apply(
+        self, incident_id: str, command: Command, actor: str, note: str | None = None
+    ) -> Incident:
         seq = parse_incident_id(incident_id)
         now = self.clock()
         with self.db.write() as conn:
@@ -240,7 +251,9 @@ class IncidentService:
             repo.get_incident(conn, seq)
             return repo.append_event(conn, seq, TimelineEvent(now, actor, "note", {"text": body}))
 
-    def record_event(self, incident_id: str, kind: str, data: Mapping[str, Any], actor: str) -> TimelineEvent:
+    def record_event(
+        self, incident_id: str, kind: str, data: Mapping[str, Any], actor: str
+    ) -> TimelineEvent:
         """Append an event written by the system (a playbook step, an integration)."""
         seq = parse_incident_id(incident_id)
         with self.db.write() as conn:
@@ -283,7 +296,10 @@ class IncidentService:
     def _fold(
         self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
     ) -> tuple[str, Incident]:
-        assert triage.type is not None and triage.severity is not None and triage.fingerprint
+        # Narrowing for the type checker: _ingest_one only folds classified alerts.
+        assert triage.type is not None
+        assert triage.severity is not None
+        assert triage.fingerprint is not None
         alert_info = {
             "title": alert.title,
             "source": alert.source,
@@ -296,10 +312,16 @@ class IncidentService:
             since = now - self.reopen_window
             recent = repo.find_recently_resolved(conn, triage.fingerprint, since, for_update=True)
             if recent is not None:
-                reopened, event = transition(recent, Command.REOPEN, max(now, _latest(recent)), actor)
+                reopened, event = transition(
+                    recent, Command.REOPEN, max(now, _latest(recent)), actor
+                )
                 merged = _merge(reopened, triage, now)
                 repo.update_incident(conn, merged, now)
-                repo.append_event(conn, merged.seq, dataclasses.replace(event, data={**event.data, "alert": alert_info}))
+                repo.append_event(
+                    conn,
+                    merged.seq,
+                    dataclasses.replace(event, data={**event.data, "alert": alert_info}),
+                )
                 self._note_severity(conn, recent, merged, actor, now)
                 return "reopened", merged
             created = self._try_create(conn, alert, triage, actor, now, alert_info)
@@ -313,7 +335,9 @@ class IncidentService:
         repo.append_event(
             conn,
             merged.seq,
-            TimelineEvent(now, actor, "alert_merged", {**alert_info, "alert_count": merged.alert_count}),
+            TimelineEvent(
+                now, actor, "alert_merged", {**alert_info, "alert_count": merged.alert_count}
+            ),
         )
         self._note_severity(conn, existing, merged, actor, now)
         return "merged", merged
@@ -327,7 +351,8 @@ class IncidentService:
         now: datetime,
         alert_info: Mapping[str, Any],
     ) -> Incident | None:
-        assert triage.type is not None and triage.severity is not None
+        assert triage.type is not None
+        assert triage.severity is not None
         draft = Incident(
             seq=0,
             type=triage.type,
@@ -417,12 +442,17 @@ def _store_alert(conn: Connection, alert: Alert, triage: Triage, now: datetime) 
         "payload": dict(alert.raw),
     }
     if alert.delivery_key is None:
-        return int(conn.execute(insert(alerts_table).values(**values).returning(alerts_table.c.id)).scalar_one())
+        return int(
+            conn.execute(
+                insert(alerts_table).values(**values).returning(alerts_table.c.id)
+            ).scalar_one()
+        )
     try:
         with conn.begin_nested():
             return int(
-                conn.execute(insert(alerts_table).values(**values).returning(alerts_table.c.id)).scalar_one()
+                conn.execute(
+                    insert(alerts_table).values(**values).returning(alerts_table.c.id)
+                ).scalar_one()
             )
     except IntegrityError:
         return None
-

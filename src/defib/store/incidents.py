@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from defib.model import (
@@ -57,7 +57,7 @@ def _to_row(incident: Incident) -> dict[str, Any]:
     return row
 
 
-def _from_row(row: Mapping[str, Any]) -> Incident:
+def _from_row(row: RowMapping) -> Incident:
     return Incident(
         seq=row["seq"],
         type=IncidentType(row["type"]),
@@ -212,7 +212,12 @@ def append_event(conn: Connection, seq: int, event: TimelineEvent) -> TimelineEv
         .returning(timeline_events.c.id)
     ).scalar_one()
     return TimelineEvent(
-        at=event.at, actor=event.actor, kind=event.kind, data=event.data, incident_seq=seq, id=event_id
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        data=event.data,
+        incident_seq=seq,
+        id=event_id,
     )
 
 

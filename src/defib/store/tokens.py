@@ -52,7 +52,12 @@ def list_tokens(conn: Connection, *, include_revoked: bool = False) -> list[Toke
         query = query.where(api_tokens.c.revoked_at.is_(None))
     return [
         TokenRecord(
-            r["id"], r["name"], Role(r["role"]), r["prefix"], r["created_at"], r["created_by"],
+            r["id"],
+            r["name"],
+            Role(r["role"]),
+            r["prefix"],
+            r["created_at"],
+            r["created_by"],
             r["revoked_at"],
         )
         for r in conn.execute(query).mappings()
@@ -74,7 +79,7 @@ def revoke_token(conn: Connection, name: str, now: datetime) -> None:
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
-    """The active token's principal, or None. The hash is looked up, then compared in constant time."""
+    """The active token's principal, or None (looked up by hash, compared in constant time)."""
     digest = hash_token(token)
     row = conn.execute(
         select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.token_hash).where(

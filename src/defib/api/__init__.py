@@ -1,0 +1,42 @@
+"""The REST API (FastAPI). `create_app` wires a Runtime into routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from defib import __version__
+from defib.api.errors import install_error_handlers
+from defib.api.limits import BodySizeLimit
+from defib.api.responses import JSONResponse
+from defib.api.routes import alerts, health, incidents
+from defib.bootstrap import Runtime
+
+
+def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False) -> FastAPI:
+    """An app serving `runtime`; with `own_runtime` the app closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_runtime:
+            runtime.close()
+
+    app = FastAPI(
+        title="defib",
+        version=__version__,
+        description="Incident response for AI systems in production.",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.auth_enabled = auth
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(health.router, prefix="/api/v1", include_in_schema=False)
+    app.include_router(incidents.router, prefix="/api/v1")
+    app.include_router(alerts.router)
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    return app

@@ -1,0 +1,96 @@
+"""One JSON error shape for every failure: {"error": {"code": ..., "message": ...}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from defib.api.responses import JSONResponse
+from defib.model import DomainError, IllegalTransition, InvalidInput, NotFound
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+def describe_request_errors(exc: RequestValidationError) -> str:
+    msgs = []
+    for err in exc.errors():
+        where = _location(tuple(err.get("loc", ())))
+        where = (
+            f"{err['loc'][0]} {where}"
+            if err.get("loc") and err["loc"][0] in ("query", "path")
+            else where
+        )
+        msgs.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(msgs)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(NotFound)
+    async def _nf(_: Request, exc: NotFound) -> JSONResponse:
+        return error_response(404, exc.code, str(exc))
+
+    @app.exception_handler(IllegalTransition)
+    async def _it(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return error_response(409, exc.code, str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _ii(_: Request, exc: InvalidInput) -> JSONResponse:
+        return error_response(422, exc.code, str(exc), field=getattr(exc, "field", None))
+
+    @app.exception_handler(DomainError)
+    async def _de(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(409, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _rv(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid", describe_request_errors(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, str(exc.detail), headers)

@@ -1,0 +1,103 @@
+"""Alert intake routes. Bodies are parsed with orjson and validated by the pure adapters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from defib.api.deps import Ingester, RuntimeDep
+from defib.api.errors import ApiError
+from defib.api.schemas import AlertResultOut, AlertsAccepted
+from defib.ingest import FORMATS, PayloadError
+
+router = APIRouter(tags=["alerts"])
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": "An Alertmanager webhook, Grafana webhook, PagerDuty Events v2 "
+                    "event, Prometheus postableAlerts array or native defib alert.",
+                    "oneOf": [{"type": "object"}, {"type": "array"}],
+                }
+            }
+        },
+    }
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "body is not JSON"},
+    401: {"description": "missing or invalid token"},
+    403: {"description": "the token may not post alerts"},
+    413: {"description": "body over the size limit"},
+    422: {"description": "payload invalid; the message names the field"},
+}
+
+
+async def _json_body(request: Request) -> object:
+    raw = await request.body()
+    if not raw:
+        raise ApiError(400, "bad_request", "empty body: send a JSON alert payload")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from exc
+
+
+async def _ingest(
+    request: Request, runtime: RuntimeDep, actor: str, fmt: str | None
+) -> AlertsAccepted:
+    payload = await _json_body(request)
+    try:
+        results = await run_in_threadpool(runtime.intake.ingest, payload, fmt, actor)
+    except PayloadError as exc:
+        raise ApiError(422, "invalid_payload", str(exc)) from exc
+    return AlertsAccepted(results=[AlertResultOut(**r.to_dict()) for r in results])
+
+
+@router.post(
+    "/api/v1/alerts",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertsAccepted,
+    openapi_extra=_BODY_DOC,
+    responses=_ERRORS,
+)
+async def post_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> AlertsAccepted:
+    """Accept alerts in any supported format (auto-detected); one result per alert."""
+    return await _ingest(request, runtime, who.name, None)
+
+
+@router.post(
+    "/api/v1/alerts/{fmt}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertsAccepted,
+    openapi_extra=_BODY_DOC,
+    responses={**_ERRORS, 404: {"description": "unknown format"}},
+)
+async def post_alerts_as(
+    fmt: str, request: Request, runtime: RuntimeDep, who: Ingester
+) -> AlertsAccepted:
+    """Accept alerts in the named format: alertmanager, grafana, pagerduty, prometheus, native."""
+    if fmt not in FORMATS:
+        raise ApiError(
+            404, "not_found", f"unknown alert format {fmt!r}; use one of {', '.join(FORMATS)}"
+        )
+    return await _ingest(request, runtime, who.name, fmt)
+
+
+@router.post(
+    "/api/v2/alerts",
+    status_code=status.HTTP_200_OK,
+    response_model=AlertsAccepted,
+    openapi_extra=_BODY_DOC,
+    responses=_ERRORS,
+)
+async def post_prometheus_alerts(
+    request: Request, runtime: RuntimeDep, who: Ingester
+) -> AlertsAccepted:
+    """Alertmanager API v2 shape, so Prometheus can list defib among its alertmanagers."""
+    return await _ingest(request, runtime, who.name, "prometheus")

@@ -1,0 +1,149 @@
+"""Incident routes: thin translations between HTTP and IncidentService."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from defib.api.deps import Reader, Responder, RuntimeDep
+from defib.api.schemas import (
+    DeclareIn,
+    EventOut,
+    IncidentOut,
+    IncidentPage,
+    NoteIn,
+    PatchIn,
+    TimelineOut,
+    TransitionIn,
+)
+from defib.model import (
+    Command,
+    IncidentType,
+    Severity,
+    Status,
+    format_incident_id,
+    parse_incident_id,
+)
+from defib.service import IncidentDraft, IncidentPatch
+from defib.store.incidents import IncidentFilter
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid token"},
+    403: {"description": "the token's role may not do this"},
+    404: {"description": "no such incident"},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentOut, responses=_ERRORS)
+def declare(body: DeclareIn, runtime: RuntimeDep, who: Responder) -> IncidentOut:
+    """Declare an incident by hand."""
+    incident = runtime.incidents.declare(
+        IncidentDraft(
+            type=body.type,
+            severity=body.severity,
+            title=body.title,
+            description=body.description,
+            affected_systems=body.affected_systems,
+            labels=body.labels,
+            commander=body.commander,
+        ),
+        actor=who.name,
+    )
+    return IncidentOut.of(incident)
+
+
+@router.get("", response_model=IncidentPage, responses=_ERRORS)
+def list_incidents(
+    runtime: RuntimeDep,
+    _: Reader,
+    status_: Annotated[list[Status] | None, Query(alias="status")] = None,
+    type_: Annotated[list[IncidentType] | None, Query(alias="type")] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    system: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> IncidentPage:
+    """Incidents, newest first; filters combine with AND, repeated values with OR."""
+    items, next_cursor = runtime.incidents.search(
+        IncidentFilter(
+            status=status_ or (), type=type_ or (), severity=severity or (), system=system
+        ),
+        limit=limit,
+        cursor=cursor,
+    )
+    return IncidentPage(items=[IncidentOut.of(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{incident_id}", response_model=IncidentOut, responses=_ERRORS)
+def get_incident(incident_id: str, runtime: RuntimeDep, _: Reader) -> IncidentOut:
+    return IncidentOut.of(runtime.incidents.get(incident_id))
+
+
+@router.patch("/{incident_id}", response_model=IncidentOut, responses=_ERRORS)
+def patch_incident(
+    incident_id: str, body: PatchIn, runtime: RuntimeDep, who: Responder
+) -> IncidentOut:
+    """Change title, description, severity or commander; each change lands on the timeline."""
+    incident = runtime.incidents.patch(
+        incident_id,
+        IncidentPatch(
+            title=body.title,
+            severity=body.severity,
+            commander=body.commander,
+            description=body.description,
+        ),
+        actor=who.name,
+    )
+    return IncidentOut.of(incident)
+
+
+def _transition_route(command: Command) -> None:
+    def handler(
+        incident_id: str, runtime: RuntimeDep, who: Responder, body: TransitionIn | None = None
+    ) -> IncidentOut:
+        note = body.note if body else None
+        return IncidentOut.of(runtime.incidents.apply(incident_id, command, who.name, note))
+
+    handler.__name__ = f"{command.value}_incident"
+    handler.__doc__ = (
+        f"{command.value.capitalize()} the incident (409 if the lifecycle forbids it)."
+    )
+    router.add_api_route(
+        f"/{{incident_id}}/{command.value}",
+        handler,
+        methods=["POST"],
+        response_model=IncidentOut,
+        responses={**_ERRORS, 409: {"description": "illegal transition"}},
+    )
+
+
+for _command in Command:
+    _transition_route(_command)
+
+
+@router.post(
+    "/{incident_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventOut,
+    responses=_ERRORS,
+)
+def add_note(incident_id: str, body: NoteIn, runtime: RuntimeDep, who: Responder) -> EventOut:
+    event = runtime.incidents.add_note(incident_id, body.text, who.name)
+    return EventOut.of(format_incident_id(parse_incident_id(incident_id)), event)
+
+
+@router.get("/{incident_id}/timeline", response_model=TimelineOut, responses=_ERRORS)
+def timeline(
+    incident_id: str,
+    runtime: RuntimeDep,
+    _: Reader,
+    after: Annotated[int | None, Query(ge=0, description="Only events with a larger id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> TimelineOut:
+    """The incident's append-only timeline, oldest first."""
+    events = runtime.incidents.timeline(incident_id, after_id=after, limit=limit)
+    canonical = format_incident_id(parse_incident_id(incident_id))
+    return TimelineOut(incident_id=canonical, events=[EventOut.of(canonical, e) for e in events])

@@ -1,0 +1,137 @@
+"""Request and response bodies of the REST API (also what /openapi.json publishes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from defib.model import Incident, IncidentType, Severity, Status, TimelineEvent
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeclareIn(_In):
+    type: IncidentType
+    severity: Severity
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=100_000)
+    affected_systems: list[str] = Field(default_factory=list, max_length=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    commander: str | None = Field(default=None, max_length=200)
+
+
+class PatchIn(_In):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    severity: Severity | None = None
+    commander: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=100_000)
+
+
+class TransitionIn(_In):
+    note: str | None = Field(default=None, max_length=20_000)
+
+
+class NoteIn(_In):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class IncidentOut(BaseModel):
+    id: str
+    type: IncidentType
+    severity: Severity
+    title: str
+    description: str
+    status: Status
+    affected_systems: list[str]
+    labels: dict[str, str]
+    fingerprint: str | None
+    alert_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    commander: str | None
+    created_by: str
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopened_at: datetime | None
+    reopen_count: int
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentOut:
+        return cls(
+            id=incident.id,
+            type=incident.type,
+            severity=incident.severity,
+            title=incident.title,
+            description=incident.description,
+            status=incident.status,
+            affected_systems=list(incident.affected_systems),
+            labels=dict(incident.labels),
+            fingerprint=incident.fingerprint,
+            alert_count=incident.alert_count,
+            first_seen_at=incident.first_seen_at,
+            last_seen_at=incident.last_seen_at,
+            commander=incident.commander,
+            created_by=incident.created_by,
+            detected_at=incident.detected_at,
+            acknowledged_at=incident.acknowledged_at,
+            mitigated_at=incident.mitigated_at,
+            resolved_at=incident.resolved_at,
+            closed_at=incident.closed_at,
+            reopened_at=incident.reopened_at,
+            reopen_count=incident.reopen_count,
+        )
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next (older) page.")
+
+
+class EventOut(BaseModel):
+    id: int
+    incident_id: str
+    at: datetime
+    actor: str
+    kind: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, incident_id: str, event: TimelineEvent) -> EventOut:
+        assert event.id is not None
+        return cls(
+            id=event.id,
+            incident_id=incident_id,
+            at=event.at,
+            actor=event.actor,
+            kind=event.kind,
+            data=dict(event.data),
+        )
+
+
+class TimelineOut(BaseModel):
+    incident_id: str
+    events: list[EventOut]
+
+
+class AlertResultOut(BaseModel):
+    action: str = Field(description="created | merged | reopened | resolved | duplicate | ignored")
+    incident_id: str | None
+    type: IncidentType | None
+    severity: Severity | None
+    reason: str
+
+
+class AlertsAccepted(BaseModel):
+    results: list[AlertResultOut]
+
+
+class Health(BaseModel):
+    status: str
+    version: str

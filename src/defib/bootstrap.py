@@ -1,0 +1,90 @@
+"""Wiring: build the database, services and classifier from settings.
+
+The API, the CLI and the embedded Responder all start from `Runtime`; nothing below the
+service layer knows which concrete adapters it runs with.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from defib.auth import Principal, Role, generate_token
+from defib.classify import Classifier
+from defib.config import Settings
+from defib.intake import Intake
+from defib.service import IncidentService, utcnow
+from defib.store import migrate
+from defib.store import tokens as token_repo
+from defib.store.database import Database
+
+# Revocation takes effect within this many seconds; it saves a query per request.
+TOKEN_CACHE_SECONDS = 5.0
+
+
+@dataclass
+class TokenCache:
+    """A small TTL cache of token -> principal in front of the token table."""
+
+    db: Database
+    ttl: float = TOKEN_CACHE_SECONDS
+    _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def lookup(self, token: str) -> Principal | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(token)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        with self.db.read() as conn:
+            principal = token_repo.authenticate(conn, token)
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[token] = (now + self.ttl, principal)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Runtime:
+    """Everything a defib process needs, built once from settings."""
+
+    def __init__(self, settings: Settings, *, migrate_on_start: bool = True) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        if migrate_on_start:
+            migrate.upgrade(self.db)
+        self.incidents = IncidentService(
+            self.db, reopen_window=timedelta(seconds=settings.reopen_window_seconds)
+        )
+        self.tokens = TokenCache(self.db)
+        self.intake = Intake(self.incidents, Classifier())
+
+    def ensure_admin_token(self) -> Path | None:
+        """On first start with no tokens, create an admin token in a 0600 file; return its path."""
+        with self.db.write() as conn:
+            if token_repo.count_active_tokens(conn) > 0:
+                return None
+            token = generate_token()
+            token_repo.create_token(
+                conn, name="admin", role=Role.ADMIN, token=token, created_by="system", now=utcnow()
+            )
+            path = self.settings.admin_token_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(token + "\n")
+            os.chmod(path, 0o600)
+        return path
+
+    def close(self) -> None:
+        self.db.dispose()

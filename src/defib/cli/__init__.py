@@ -1,0 +1,53 @@
+"""The `defib` command line: one Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+# Typer >= 0.29 vendors click and exports no public exception types (pinned in pyproject).
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+from defib.cli import db, incidents, serve, tokens
+from defib.cli.output import EXIT_USAGE, CliError, print_error
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="defib: incident response for AI systems in production.",
+)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(incidents.app, name="incidents")
+app.command("timeline")(incidents.timeline)
+app.add_typer(incidents.alert_app, name="alert")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from defib import __version__
+
+    print(__version__)
+
+
+def main() -> None:
+    """Run the CLI: usage and domain errors print one line on stderr and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except CliError as exc:
+        print_error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except NoArgsIsHelpError:
+        sys.exit(0)
+    except UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        print_error(exc.format_message() + hint)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:
+        print_error("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

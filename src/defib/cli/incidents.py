@@ -1,0 +1,220 @@
+"""`defib incidents`, `defib timeline`, `defib alert`: act on a running server over HTTP."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from defib.cli.client import ApiClient
+from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.output import console, fail, print_json, print_table
+from defib.model import Command, IncidentType, Severity, Status
+
+app = typer.Typer(no_args_is_help=True, help="List, show, declare and move incidents.")
+alert_app = typer.Typer(no_args_is_help=True, help="Send alerts to defib.")
+
+NoteOption = Annotated[str | None, typer.Option("--note", "-m", help="A note for the timeline.")]
+
+
+def _client(config: Path | None) -> ApiClient:
+    return ApiClient(settings_or_exit(config))
+
+
+def _show_incident(inc: dict[str, Any]) -> None:
+    rows = [
+        ("id", inc["id"]),
+        ("title", inc["title"]),
+        ("type", inc["type"]),
+        ("severity", inc["severity"]),
+        ("status", inc["status"]),
+        ("systems", ", ".join(inc["affected_systems"])),
+        ("commander", inc["commander"]),
+        ("alerts", inc["alert_count"]),
+        ("detected", inc["detected_at"]),
+        ("acknowledged", inc["acknowledged_at"]),
+        ("mitigated", inc["mitigated_at"]),
+        ("resolved", inc["resolved_at"]),
+        ("closed", inc["closed_at"]),
+    ]
+    print_table(None, ["field", "value"], [(k, v) for k, v in rows if v not in (None, "")])
+    if inc.get("description"):
+        console.print(inc["description"])
+
+
+@app.command("list")
+def list_(
+    config: ConfigOption = None,
+    status: Annotated[list[Status] | None, typer.Option(help="Repeatable.")] = None,
+    type_: Annotated[list[IncidentType] | None, typer.Option("--type", help="Repeatable.")] = None,
+    severity: Annotated[list[Severity] | None, typer.Option(help="Repeatable.")] = None,
+    system: Annotated[
+        str | None, typer.Option(help="Only incidents affecting this system.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="From a previous page's next_cursor.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Incidents, newest first."""
+    params: dict[str, Any] = {"limit": limit}
+    for key, values in (("status", status), ("type", type_), ("severity", severity)):
+        if values:
+            params[key] = [v.value for v in values]
+    if system:
+        params["system"] = system
+    if cursor:
+        params["cursor"] = cursor
+    page = _client(config).get("/api/v1/incidents", params=params)
+    if json:
+        print_json(page)
+        return
+    print_table(
+        "incidents",
+        ["id", "sev", "type", "status", "title", "systems", "alerts", "detected"],
+        [
+            [
+                i["id"],
+                i["severity"],
+                i["type"],
+                i["status"],
+                i["title"],
+                ", ".join(i["affected_systems"]),
+                i["alert_count"],
+                i["detected_at"],
+            ]
+            for i in page["items"]
+        ],
+    )
+    if page.get("next_cursor"):
+        console.print(f"more: --cursor {page['next_cursor']}")
+
+
+@app.command()
+def show(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """One incident."""
+    inc = _client(config).get(f"/api/v1/incidents/{incident_id}")
+    if json:
+        print_json(inc)
+    else:
+        _show_incident(inc)
+
+
+@app.command()
+def declare(
+    title: Annotated[str, typer.Option(help="What is wrong, in a line.")],
+    type_: Annotated[IncidentType, typer.Option("--type")],
+    severity: Annotated[Severity, typer.Option()],
+    system: Annotated[list[str] | None, typer.Option(help="Affected system; repeatable.")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    commander: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Declare an incident by hand."""
+    body = {
+        "title": title,
+        "type": type_.value,
+        "severity": severity.value,
+        "affected_systems": system or [],
+        "description": description,
+        "commander": commander,
+    }
+    inc = _client(config).post("/api/v1/incidents", json=body)
+    if json:
+        print_json(inc)
+    else:
+        console.print(f"declared {inc['id']}: {inc['title']}")
+
+
+def _lifecycle(command: Command, verb: str) -> None:
+    def handler(
+        incident_id: str,
+        note: NoteOption = None,
+        config: ConfigOption = None,
+        json: JsonOption = False,
+    ) -> None:
+        inc = _client(config).post(
+            f"/api/v1/incidents/{incident_id}/{command.value}", json={"note": note}
+        )
+        if json:
+            print_json(inc)
+        else:
+            console.print(f"{inc['id']} is now {inc['status']}")
+
+    handler.__doc__ = f"{command.value.capitalize()} an incident."
+    app.command(verb)(handler)
+
+
+for _verb, _command in (
+    ("ack", Command.ACKNOWLEDGE),
+    ("mitigate", Command.MITIGATE),
+    ("resolve", Command.RESOLVE),
+    ("close", Command.CLOSE),
+    ("reopen", Command.REOPEN),
+):
+    _lifecycle(_command, _verb)
+
+
+@app.command()
+def note(
+    incident_id: str,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    config: ConfigOption = None,
+) -> None:
+    """Add a note to an incident's timeline."""
+    _client(config).post(f"/api/v1/incidents/{incident_id}/notes", json={"text": text})
+    console.print("noted")
+
+
+def timeline(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """An incident's timeline, oldest first."""
+    data = _client(config).get(f"/api/v1/incidents/{incident_id}/timeline")
+    if json:
+        print_json(data)
+        return
+    print_table(
+        f"timeline of {data['incident_id']}",
+        ["at", "actor", "kind", "details"],
+        [[e["at"], e["actor"], e["kind"], _summarise(e["data"])] for e in data["events"]],
+    )
+
+
+def _summarise(data: dict[str, Any]) -> str:
+    parts = []
+    for key, value in data.items():
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        parts.append(f"{key}={text}")
+    return " ".join(parts)[:300]
+
+
+@alert_app.command("send")
+def send(
+    file: Annotated[str, typer.Argument(help="A JSON payload file, or - for stdin.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="alertmanager|grafana|pagerduty|prometheus|native"),
+    ] = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Send one alert payload (any supported format) to the server."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror or exc}")
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        fail(f"{file}: not valid JSON ({exc})")
+    path = f"/api/v1/alerts/{fmt}" if fmt else "/api/v1/alerts"
+    result = _client(config).post(path, json=payload)
+    if json:
+        print_json(result)
+        return
+    for r in result["results"]:
+        where = r["incident_id"] or "-"
+        kind = f"{r['type']} {r['severity']}" if r["type"] else "no incident"
+        console.print(f"{r['action']}: {where} ({kind}) {r['reason']}")

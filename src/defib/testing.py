@@ -1,0 +1,85 @@
+"""Helpers for tests of code that runs defib: start a real `defib serve` and wait for it.
+
+Shipped as public code so users' integration tests can start defib the same way ours do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def defib_executable() -> str:
+    """The `defib` script next to the running interpreter (the venv's)."""
+    candidate = Path(sys.executable).with_name("defib")
+    return str(candidate) if candidate.exists() else "defib"
+
+
+@dataclass
+class ServerProcess:
+    """A `defib serve` subprocess bound to loopback on a free port."""
+
+    workdir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for CLI subprocesses talking to this server."""
+        return {**os.environ, **self.env, "DEFIB_URL": self.url}
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        log = (self.workdir / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [defib_executable(), "serve", "--port", str(self.port), *self.args],
+            cwd=self.workdir,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"defib serve exited early: {self.log_text()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"defib serve did not become ready: {self.log_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_text(self) -> str:
+        path = self.workdir / "server.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""

@@ -1,0 +1,154 @@
+"""The CLI against a real server: tables, --json, one-line errors with exit 2, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from defib.testing import ServerProcess
+from tests.cli.conftest import Run
+
+
+def test_first_start_writes_an_admin_token_file_0600(server: ServerProcess) -> None:
+    path = server.workdir / ".defib" / "admin-token"
+    assert path.read_text().startswith("defib_")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "admin token" in server.log_text()
+
+
+def test_declare_list_ack_and_timeline(run: Run) -> None:
+    out = run(
+        "incidents",
+        "declare",
+        "--title",
+        "Leaked emails",
+        "--type",
+        "data_leak",
+        "--severity",
+        "SEV1",
+        "--system",
+        "chat-api",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    inc = json.loads(out.stdout)
+    assert (inc["id"], inc["severity"]) == ("INC-1", "SEV1")
+    listed = run("incidents", "list")
+    assert "INC-1" in listed.stdout and "Leaked emails" in listed.stdout
+    acked = run("incidents", "ack", "INC-1", "--note", "paging security")
+    assert acked.returncode == 0 and "acknowledged" in acked.stdout
+    tl = json.loads(run("timeline", "INC-1", "--json").stdout)
+    assert [e["kind"] for e in tl["events"]] == ["created", "transition"]
+    assert tl["events"][1]["data"]["note"] == "paging security"
+
+
+def test_errors_are_one_line_on_stderr_with_exit_2(run: Run) -> None:
+    missing = run("incidents", "show", "INC-404")
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1
+    assert "no incident INC-404" in missing.stderr
+    run("incidents", "declare", "--title", "t", "--type", "bias", "--severity", "SEV3")
+    run("incidents", "close", "INC-1")
+    illegal = run("incidents", "ack", "INC-1")
+    assert illegal.returncode == 2
+    assert "already closed" in illegal.stderr and illegal.stderr.count("\n") == 1
+    usage = run("incidents", "declare", "--title", "t", "--type", "nonsense", "--severity", "SEV3")
+    assert usage.returncode == 2 and usage.stderr.count("\n") == 1
+
+
+def test_alert_send_from_file_and_stdin(run: Run, tmp_path: Path) -> None:
+    alert = {
+        "source": "guardrails",
+        "type": "bias",
+        "title": "Refusals differ by dialect",
+        "systems": ["chat-api"],
+        "severity": "warning",
+        "dedup_key": "refusal-gap",
+    }
+    path = tmp_path / "alert.json"
+    path.write_text(json.dumps(alert))
+    first = run("alert", "send", str(path), "--json")
+    assert json.loads(first.stdout)["results"][0]["action"] == "created"
+    second = run("alert", "send", "-", stdin=json.dumps(alert))
+    assert second.returncode == 0 and second.stdout.startswith("merged: INC-1")
+    bad = run("alert", "send", "-", stdin="{oops")
+    assert bad.returncode == 2 and "not valid JSON" in bad.stderr
+
+
+def test_wrong_token_is_explained(run: Run, server: ServerProcess) -> None:
+    os.environ["DEFIB_TOKEN"] = "defib_wrong"
+    try:
+        out = run("incidents", "list")
+    finally:
+        del os.environ["DEFIB_TOKEN"]
+    assert out.returncode == 2
+    assert "invalid or revoked token" in out.stderr and "DEFIB_TOKEN" in out.stderr
+
+
+def test_tokens_create_list_revoke(run: Run, server: ServerProcess) -> None:
+    created = run("tokens", "create", "--name", "am", "--role", "ingest", "--json")
+    token = json.loads(created.stdout)["token"]
+    listed = json.loads(run("tokens", "list", "--json").stdout)
+    assert {(t["name"], t["role"]) for t in listed} == {("admin", "admin"), ("am", "ingest")}
+    assert token not in run("tokens", "list").stdout
+    duplicate = run("tokens", "create", "--name", "am", "--role", "viewer")
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+    assert run("tokens", "revoke", "am").returncode == 0
+    again = run("tokens", "revoke", "am")
+    assert again.returncode == 2 and "no active token" in again.stderr
+
+
+def test_restarted_server_keeps_incidents_and_timelines(run: Run, server: ServerProcess) -> None:
+    run(
+        "incidents",
+        "declare",
+        "--title",
+        "Slow answers",
+        "--type",
+        "performance",
+        "--severity",
+        "SEV3",
+    )
+    run("incidents", "mitigate", "INC-1", "--note", "scaled out")
+    before = json.loads(run("timeline", "INC-1", "--json").stdout)
+    server.stop()
+    server.start()
+    after = json.loads(run("timeline", "INC-1", "--json").stdout)
+    assert after == before
+    assert json.loads(run("incidents", "show", "INC-1", "--json").stdout)["status"] == "mitigated"
+
+
+def test_insecure_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
+    import subprocess
+
+    from defib.testing import defib_executable
+
+    out = subprocess.run(
+        [defib_executable(), "serve", "--host", "0.0.0.0", "--insecure-no-auth"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "refused" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_bad_config_names_the_key(tmp_path: Path) -> None:
+    import subprocess
+
+    from defib.testing import defib_executable
+
+    cfg = tmp_path / "defib.yaml"
+    cfg.write_text("port: eighty\ncolour: red\n")
+    out = subprocess.run(
+        [defib_executable(), "db", "upgrade", "--config", str(cfg)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "port:" in out.stderr and "colour: unknown key" in out.stderr
