@@ -233,3 +233,12 @@ def test_reopen_refused_while_a_newer_incident_is_open(
     with pytest.raises(IllegalTransition, match="newer open incident"):
         svc.apply(r1.incident_id or "", Command.REOPEN, "bob")
     assert svc.get(r1.incident_id or "").status is Status.RESOLVED
+
+
+def test_record_event_with_a_key_lands_once(svc: IncidentService) -> None:
+    inc = svc.declare(draft(), actor="alice")
+    first = svc.record_event(inc.id, "step", {"n": 1}, "run:1", idempotency_key="run1:0")
+    again = svc.record_event(inc.id, "step", {"n": 2}, "run:1", idempotency_key="run1:0")
+    assert again.id == first.id
+    assert again.data == {"n": 1}
+    assert [e.kind for e in svc.timeline(inc.id)] == ["created", "step"]

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,19 @@ from defib.store.database import Database
 from defib.store.tables import alerts as alerts_table
 
 Clock = Callable[[], datetime]
+
+
+class ResponseHooks(Protocol):
+    """How the playbook engine learns of incidents that need a response.
+
+    `plan` runs inside the transaction that opens (or reopens) the incident, so the run it
+    records commits or rolls back with the incident: an outbox, nothing lost on a crash.
+    `after_commit` only wakes the engine early; a sweeper must cope if it never runs.
+    """
+
+    def plan(self, conn: Connection, incident: Incident, actor: str) -> None: ...
+
+    def after_commit(self, incidents: Sequence[Incident]) -> None: ...
 
 
 def utcnow() -> datetime:
@@ -111,10 +124,20 @@ class IncidentService:
         *,
         clock: Clock = utcnow,
         reopen_window: timedelta = timedelta(minutes=30),
+        hooks: ResponseHooks | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.reopen_window = reopen_window
+        self.hooks = hooks
+
+    def _plan(self, conn: Connection, incident: Incident, actor: str) -> None:
+        if self.hooks is not None:
+            self.hooks.plan(conn, incident, actor)
+
+    def _after_commit(self, opened: Sequence[Incident]) -> None:
+        if self.hooks is not None and opened:
+            self.hooks.after_commit(opened)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -173,6 +196,8 @@ class IncidentService:
                     },
                 ),
             )
+            self._plan(conn, stored, actor)
+        self._after_commit([stored])
         return stored
 
     def patch(self, incident_id: str, change: IncidentPatch, actor: str) -> Incident:
@@ -252,13 +277,28 @@ class IncidentService:
             return repo.append_event(conn, seq, TimelineEvent(now, actor, "note", {"text": body}))
 
     def record_event(
-        self, incident_id: str, kind: str, data: Mapping[str, Any], actor: str
+        self,
+        incident_id: str,
+        kind: str,
+        data: Mapping[str, Any],
+        actor: str,
+        *,
+        idempotency_key: str | None = None,
     ) -> TimelineEvent:
-        """Append an event written by the system (a playbook step, an integration)."""
+        """Append an event written by the system (a playbook step, an integration).
+
+        With an `idempotency_key`, a repeated call (a step re-run after a crash) returns the
+        event already stored instead of writing a second one.
+        """
         seq = parse_incident_id(incident_id)
         with self.db.write() as conn:
             repo.get_incident(conn, seq)
-            return repo.append_event(conn, seq, TimelineEvent(self.clock(), actor, kind, data))
+            return repo.append_event(
+                conn,
+                seq,
+                TimelineEvent(self.clock(), actor, kind, data),
+                idempotency_key=idempotency_key,
+            )
 
     # -- intake --------------------------------------------------------------------------
 
@@ -271,14 +311,22 @@ class IncidentService:
         now = self.clock()
         order = sorted(range(len(items)), key=lambda i: items[i][1].fingerprint or "")
         results: list[IngestResult | None] = [None] * len(items)
+        opened: list[Incident] = []
         with self.db.write() as conn:
             for i in order:
                 alert, triage = items[i]
-                results[i] = self._ingest_one(conn, alert, triage, actor, now)
+                results[i] = self._ingest_one(conn, alert, triage, actor, now, opened)
+        self._after_commit(opened)
         return [r for r in results if r is not None]
 
     def _ingest_one(
-        self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
+        self,
+        conn: Connection,
+        alert: Alert,
+        triage: Triage,
+        actor: str,
+        now: datetime,
+        opened: list[Incident],
     ) -> IngestResult:
         alert_id = _store_alert(conn, alert, triage, now)
         if alert_id is None:
@@ -286,6 +334,9 @@ class IncidentService:
         if triage.type is None or triage.fingerprint is None or triage.severity is None:
             return IngestResult("ignored", None, None, None, triage.reason)
         action, incident = self._fold(conn, alert, triage, actor, now)
+        if action in ("created", "reopened"):
+            self._plan(conn, incident, actor)
+            opened.append(incident)
         conn.execute(
             update(alerts_table)
             .where(alerts_table.c.id == alert_id)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from defib.model import (
@@ -203,14 +204,36 @@ def count_incidents(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(incidents)).scalar_one())
 
 
-def append_event(conn: Connection, seq: int, event: TimelineEvent) -> TimelineEvent:
-    event_id = conn.execute(
-        insert(timeline_events)
-        .values(
-            incident_seq=seq, at=event.at, actor=event.actor, kind=event.kind, data=dict(event.data)
-        )
-        .returning(timeline_events.c.id)
-    ).scalar_one()
+def append_event(
+    conn: Connection, seq: int, event: TimelineEvent, *, idempotency_key: str | None = None
+) -> TimelineEvent:
+    """Append `event`; with a key already used, return the stored event and write nothing."""
+    values = {
+        "incident_seq": seq,
+        "at": event.at,
+        "actor": event.actor,
+        "kind": event.kind,
+        "data": dict(event.data),
+        "idempotency_key": idempotency_key,
+    }
+    stmt = insert(timeline_events).values(**values).returning(timeline_events.c.id)
+    if idempotency_key is None:
+        event_id = conn.execute(stmt).scalar_one()
+    else:
+        try:
+            with conn.begin_nested():
+                event_id = conn.execute(stmt).scalar_one()
+        except IntegrityError:
+            row = (
+                conn.execute(
+                    select(timeline_events).where(
+                        timeline_events.c.idempotency_key == idempotency_key
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            return _event_from_row(row)
     return TimelineEvent(
         at=event.at,
         actor=event.actor,
@@ -221,6 +244,17 @@ def append_event(conn: Connection, seq: int, event: TimelineEvent) -> TimelineEv
     )
 
 
+def _event_from_row(r: RowMapping) -> TimelineEvent:
+    return TimelineEvent(
+        at=r["at"],
+        actor=r["actor"],
+        kind=r["kind"],
+        data=r["data"],
+        incident_seq=r["incident_seq"],
+        id=r["id"],
+    )
+
+
 def list_events(
     conn: Connection, seq: int, *, after_id: int | None = None, limit: int = 1000
 ) -> list[TimelineEvent]:
@@ -228,14 +262,4 @@ def list_events(
     if after_id is not None:
         query = query.where(timeline_events.c.id > after_id)
     rows = conn.execute(query.order_by(timeline_events.c.id).limit(limit)).mappings().all()
-    return [
-        TimelineEvent(
-            at=r["at"],
-            actor=r["actor"],
-            kind=r["kind"],
-            data=r["data"],
-            incident_seq=r["incident_seq"],
-            id=r["id"],
-        )
-        for r in rows
-    ]
+    return [_event_from_row(r) for r in rows]

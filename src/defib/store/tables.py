@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -84,6 +85,9 @@ timeline_events = Table(
     Column("actor", String(200), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("data", JSON, nullable=False),
+    # Writers that may run twice (a playbook step retried after a crash) pass a key; the
+    # second insert is a no-op, so each event lands exactly once.
+    Column("idempotency_key", String(300), nullable=True, unique=True),
     Index("ix_timeline_events_incident_seq", "incident_seq", "id"),
 )
 
@@ -105,6 +109,17 @@ alerts = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("payload", JSON, nullable=False),
     Index("ix_alerts_incident_seq", "incident_seq"),
+)
+
+# Which source alerts (series) feed an open incident and whether each still fires, so the
+# incident can resolve itself once every one of them has cleared.
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("incident_seq", _Id, ForeignKey("incidents.seq"), primary_key=True),
+    Column("source_key", String(300), primary_key=True),
+    Column("firing", Boolean, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
 )
 
 api_tokens = Table(

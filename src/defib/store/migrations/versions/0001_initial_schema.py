@@ -135,6 +135,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=300), nullable=True),
         sa.ForeignKeyConstraint(
             ["incident_seq"],
             ["incidents.seq"],
@@ -142,6 +143,22 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_timeline_events")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_timeline_events_idempotency_key")),
+    )
+    op.create_table(
+        "incident_alerts",
+        sa.Column(
+            "incident_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("source_key", sa.String(length=300), nullable=False),
+        sa.Column("firing", sa.Boolean(), nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_seq"],
+            ["incidents.seq"],
+            name=op.f("fk_incident_alerts_incident_seq_incidents"),
+        ),
+        sa.PrimaryKeyConstraint("incident_seq", "source_key", name=op.f("pk_incident_alerts")),
     )
     with op.batch_alter_table("timeline_events", schema=None) as batch_op:
         batch_op.create_index(
@@ -150,6 +167,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("incident_alerts")
     with op.batch_alter_table("timeline_events", schema=None) as batch_op:
         batch_op.drop_index("ix_timeline_events_incident_seq")
 
