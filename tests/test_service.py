@@ -242,3 +242,61 @@ def test_record_event_with_a_key_lands_once(svc: IncidentService) -> None:
     assert again.id == first.id
     assert again.data == {"n": 1}
     assert [e.kind for e in svc.timeline(inc.id)] == ["created", "step"]
+
+
+def test_cleared_alerts_resolve_a_mitigated_incident(svc: IncidentService, clock: FakeClock) -> None:
+    """The incident resolves itself once every series has cleared and it was mitigated."""
+    a1 = alert(source_key="pod-1", status="firing")
+    a2 = alert(source_key="pod-2", status="firing")
+    [r1] = svc.ingest([(a1, triage())], "am")
+    svc.ingest([(a2, triage())], "am")
+    clock.advance(minutes=1)
+    cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
+    [c1] = svc.ingest([(alert(source_key="pod-1", status="resolved"), cleared)], "am")
+    assert (c1.action, c1.incident_id) == ("cleared", r1.incident_id)
+    svc.apply(r1.incident_id or "", Command.MITIGATE, "bob")
+    clock.advance(minutes=1)
+    [c2] = svc.ingest([(alert(source_key="pod-2", status="resolved"), cleared)], "am")
+    assert c2.action == "resolved"
+    inc = svc.get(r1.incident_id or "")
+    assert inc.status is Status.RESOLVED
+    kinds = [e.kind for e in svc.timeline(inc.id)]
+    assert kinds.count("alert_resolved") == 2
+    assert kinds[-1] == "transition"
+
+
+def test_cleared_alert_does_not_resolve_an_unmitigated_incident(svc: IncidentService) -> None:
+    [r1] = svc.ingest([(alert(source_key="s"), triage())], "am")
+    cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
+    [c] = svc.ingest([(alert(source_key="s", status="resolved"), cleared)], "am")
+    assert c.action == "cleared"
+    assert svc.get(r1.incident_id or "").status is Status.DETECTED
+
+
+def test_resolved_without_open_incident_is_ignored(svc: IncidentService) -> None:
+    cleared = Triage(None, None, (), None, "resolved", related_fingerprint="nope")
+    [c] = svc.ingest([(alert(status="resolved"), cleared)], "am")
+    assert (c.action, c.incident_id) == ("ignored", None)
+
+
+def test_source_acknowledgement_acknowledges_a_detected_incident(
+    svc: IncidentService, clock: FakeClock
+) -> None:
+    [r1] = svc.ingest([(alert(dedup_key="pd-1"), triage())], "pd")
+    clock.advance(seconds=30)
+    acked = Triage(None, None, (), None, "ack", related_fingerprint="fp1")
+    [a] = svc.ingest([(alert(dedup_key="pd-1", status="acknowledged"), acked)], "pd")
+    assert a.action == "acknowledged"
+    assert svc.get(r1.incident_id or "").status is Status.ACKNOWLEDGED
+
+
+def test_state_change_re_arms_redelivery_detection(svc: IncidentService, clock: FakeClock) -> None:
+    """trigger, trigger (dup), resolve, trigger again: the second cycle counts."""
+    fire = alert(delivery_key="pd-9", source_key="pd-9")
+    res = alert(delivery_key="pd-9", source_key="pd-9", status="resolved")
+    cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
+    actions = []
+    for a, t in [(fire, triage()), (fire, triage()), (res, cleared), (res, cleared), (fire, triage())]:
+        clock.advance(seconds=1)
+        actions.append(svc.ingest([(a, t)], "pd")[0].action)
+    assert actions == ["created", "duplicate", "cleared", "duplicate", "merged"]

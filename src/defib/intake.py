@@ -6,6 +6,7 @@ payload is refused whole before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,13 +16,14 @@ from defib.model import Alert
 from defib.service import IncidentService, IngestResult, Triage
 
 
-def triage_of(decision: Decision) -> Triage:
+def triage_of(decision: Decision, related: Decision | None = None) -> Triage:
     return Triage(
         type=decision.type,
         severity=decision.severity,
         systems=tuple(decision.systems),
         fingerprint=decision.fingerprint,
         reason=decision.reason,
+        related_fingerprint=related.fingerprint if related is not None else None,
     )
 
 
@@ -35,8 +37,17 @@ class Intake:
     ) -> list[Alert]:
         return parse_payload(payload, fmt, now=now or self.incidents.clock())
 
+    def decide_one(self, alert: Alert) -> Triage:
+        decision = self.classifier.decide(alert)
+        if alert.firing:
+            return triage_of(decision)
+        # A resolved notification opens nothing, but must find the incident its firing
+        # twin opened: classify the twin for its fingerprint.
+        twin = self.classifier.decide(dataclasses.replace(alert, status="firing"))
+        return triage_of(decision, related=twin)
+
     def decide(self, alerts: Sequence[Alert]) -> list[tuple[Alert, Triage]]:
-        return [(a, triage_of(self.classifier.decide(a))) for a in alerts]
+        return [(a, self.decide_one(a)) for a in alerts]
 
     def ingest(self, payload: object, fmt: str | None, actor: str) -> list[IngestResult]:
         alerts = self.parse(payload, fmt)

@@ -168,7 +168,8 @@ class Alert:
     the severity policy maps it. `identity` is what makes two deliveries "the same alert"
     for correlation (alertname, dedup_key or normalised title); `delivery_key` tells a
     re-delivery of the very same firing (same source fingerprint and start time) apart from a
-    new firing.
+    new firing; `source_key` names the series at the source (Alertmanager label set,
+    PagerDuty dedup_key) so that its later `resolved` can be matched to it.
     """
 
     source: str
@@ -182,6 +183,7 @@ class Alert:
     annotations: Mapping[str, str] = field(default_factory=dict)
     identity: str = ""
     delivery_key: str | None = None
+    source_key: str | None = None
     dedup_key: str | None = None
     signal: str | None = None
     value: float | None = None
@@ -194,6 +196,11 @@ class Alert:
     @property
     def firing(self) -> bool:
         return self.status == "firing"
+
+    @property
+    def series(self) -> str:
+        """The source series this alert belongs to (for clearing), never empty."""
+        return self.source_key or self.dedup_key or self.identity or self.title
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from defib.model import (
@@ -30,9 +30,9 @@ from defib.model import (
     transition,
     unique_systems,
 )
+from defib.store import alerts as alert_repo
 from defib.store import incidents as repo
 from defib.store.database import Database
-from defib.store.tables import alerts as alerts_table
 
 Clock = Callable[[], datetime]
 
@@ -86,6 +86,8 @@ class Triage:
     systems: tuple[str, ...]
     fingerprint: str | None
     reason: str
+    # For a resolved/acknowledged notification: the fingerprint its firing twin would have.
+    related_fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,21 +330,92 @@ class IncidentService:
         now: datetime,
         opened: list[Incident],
     ) -> IngestResult:
-        alert_id = _store_alert(conn, alert, triage, now)
-        if alert_id is None:
-            return IngestResult("duplicate", None, triage.type, triage.severity, "already received")
-        if triage.type is None or triage.fingerprint is None or triage.severity is None:
-            return IngestResult("ignored", None, None, None, triage.reason)
-        action, incident = self._fold(conn, alert, triage, actor, now)
-        if action in ("created", "reopened"):
-            self._plan(conn, incident, actor)
-            opened.append(incident)
-        conn.execute(
-            update(alerts_table)
-            .where(alerts_table.c.id == alert_id)
-            .values(incident_seq=incident.seq, action=action)
+        if alert.delivery_key and not alert_repo.claim_delivery(
+            conn, alert.status, alert.delivery_key, now
+        ):
+            return IngestResult(
+                "duplicate",
+                None,
+                triage.type,
+                triage.severity,
+                "re-delivery of an alert already received",
+            )
+        alert_id = alert_repo.store_alert(conn, _alert_row(alert, triage, now))
+        if not alert.firing:
+            result = self._settle(conn, alert, triage, actor, now)
+        elif triage.type is None or triage.fingerprint is None or triage.severity is None:
+            result = IngestResult("ignored", None, None, None, triage.reason)
+        else:
+            action, incident = self._fold(conn, alert, triage, actor, now)
+            alert_repo.mark_series(conn, incident.seq, alert.series, firing=True, now=now)
+            if action in ("created", "reopened"):
+                self._plan(conn, incident, actor)
+                opened.append(incident)
+            result = IngestResult(
+                action, incident.id, incident.type, incident.severity, triage.reason
+            )
+        seq = parse_incident_id(result.incident_id) if result.incident_id else None
+        alert_repo.link_alert(conn, alert_id, seq, result.action)
+        return result
+
+    def _settle(
+        self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
+    ) -> IngestResult:
+        """A resolved or acknowledged notification: update the open incident it refers to.
+
+        The incident resolves itself only when every series feeding it has cleared and a
+        person (or playbook) has already mitigated it: a monitor going quiet is not proof of
+        a fix before someone has acted.
+        """
+        target = triage.related_fingerprint
+        incident = repo.find_open_by_fingerprint(conn, target, for_update=True) if target else None
+        if incident is None:
+            return IngestResult("ignored", None, None, None, f"{alert.status}: no open incident")
+        info = {"title": alert.title, "source": alert.source, "series": alert.series}
+        if alert.status == "acknowledged":
+            if incident.status is Status.DETECTED:
+                updated, event = transition(
+                    incident, Command.ACKNOWLEDGE, max(now, _latest(incident)), actor
+                )
+                repo.update_incident(conn, updated, now)
+                repo.append_event(conn, incident.seq, _with(event, alert=info))
+                incident = updated
+            else:
+                repo.append_event(
+                    conn, incident.seq, TimelineEvent(now, actor, "alert_acknowledged", info)
+                )
+            return IngestResult(
+                "acknowledged", incident.id, incident.type, incident.severity, "source acknowledged"
+            )
+        alert_repo.mark_series(conn, incident.seq, alert.series, firing=False, now=now)
+        still_firing = alert_repo.firing_series(conn, incident.seq)
+        repo.append_event(
+            conn,
+            incident.seq,
+            TimelineEvent(now, actor, "alert_resolved", {**info, "still_firing": still_firing}),
         )
-        return IngestResult(action, incident.id, incident.type, incident.severity, triage.reason)
+        if still_firing == 0 and incident.status is Status.MITIGATED:
+            updated, event = transition(
+                incident,
+                Command.RESOLVE,
+                max(now, _latest(incident)),
+                actor,
+                note="every alert cleared after mitigation",
+            )
+            repo.update_incident(conn, updated, now)
+            repo.append_event(conn, incident.seq, event)
+            return IngestResult(
+                "resolved", incident.id, incident.type, incident.severity, "all alerts cleared"
+            )
+        return IngestResult(
+            "cleared",
+            incident.id,
+            incident.type,
+            incident.severity,
+            f"alert cleared; {still_firing} still firing"
+            if still_firing
+            else "alert cleared; awaiting mitigation",
+        )
 
     def _fold(
         self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
@@ -371,7 +444,7 @@ class IncidentService:
                 repo.append_event(
                     conn,
                     merged.seq,
-                    dataclasses.replace(event, data={**event.data, "alert": alert_info}),
+                    _with(event, alert=alert_info),
                 )
                 self._note_severity(conn, recent, merged, actor, now)
                 return "reopened", merged
@@ -477,9 +550,12 @@ def _merge(incident: Incident, triage: Triage, now: datetime) -> Incident:
     )
 
 
-def _store_alert(conn: Connection, alert: Alert, triage: Triage, now: datetime) -> int | None:
-    """Insert the raw alert; None when its delivery key was seen before (a re-delivery)."""
-    values = {
+def _with(event: TimelineEvent, **extra: Any) -> TimelineEvent:
+    return dataclasses.replace(event, data={**event.data, **extra})
+
+
+def _alert_row(alert: Alert, triage: Triage, now: datetime) -> dict[str, Any]:
+    return {
         "received_at": now,
         "format": alert.format,
         "source": alert.source[:200],
@@ -487,23 +563,8 @@ def _store_alert(conn: Connection, alert: Alert, triage: Triage, now: datetime) 
         "action": "ignored",
         "type": triage.type.value if triage.type else None,
         "severity": triage.severity.value if triage.severity else None,
-        "fingerprint": triage.fingerprint,
+        "fingerprint": triage.fingerprint or triage.related_fingerprint,
         "delivery_key": alert.delivery_key[:300] if alert.delivery_key else None,
         "reason": triage.reason,
         "payload": dict(alert.raw),
     }
-    if alert.delivery_key is None:
-        return int(
-            conn.execute(
-                insert(alerts_table).values(**values).returning(alerts_table.c.id)
-            ).scalar_one()
-        )
-    try:
-        with conn.begin_nested():
-            return int(
-                conn.execute(
-                    insert(alerts_table).values(**values).returning(alerts_table.c.id)
-                ).scalar_one()
-            )
-    except IntegrityError:
-        return None

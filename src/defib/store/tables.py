@@ -104,11 +104,20 @@ alerts = Table(
     Column("type", String(32), nullable=True),
     Column("severity", String(8), nullable=True),
     Column("fingerprint", String(64), nullable=True),
-    # Unique so a re-delivered alert is recognised by the database even across replicas.
-    Column("delivery_key", String(300), nullable=True, unique=True),
+    Column("delivery_key", String(300), nullable=True),
     Column("reason", Text, nullable=False, server_default=""),
     Column("payload", JSON, nullable=False),
     Index("ix_alerts_incident_seq", "incident_seq"),
+)
+
+# The last delivery seen per (status, delivery key): a repeat of the same state is a
+# re-delivery. The primary key makes that check race-free across replicas; a change of
+# state deletes the other states' rows, so the next change is accepted again.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
 )
 
 # Which source alerts (series) feed an open incident and whether each still fires, so the

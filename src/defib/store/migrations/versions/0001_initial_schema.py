@@ -115,7 +115,6 @@ def upgrade() -> None:
             ["incident_seq"], ["incidents.seq"], name=op.f("fk_alerts_incident_seq_incidents")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
-        sa.UniqueConstraint("delivery_key", name=op.f("uq_alerts_delivery_key")),
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_incident_seq", ["incident_seq"], unique=False)
@@ -146,6 +145,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_timeline_events_idempotency_key")),
     )
     op.create_table(
+        "deliveries",
+        sa.Column("key", sa.String(length=320), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_deliveries")),
+    )
+    op.create_table(
         "incident_alerts",
         sa.Column(
             "incident_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -168,6 +173,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("incident_alerts")
+    op.drop_table("deliveries")
     with op.batch_alter_table("timeline_events", schema=None) as batch_op:
         batch_op.drop_index("ix_timeline_events_incident_seq")
 
