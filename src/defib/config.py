@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     reopen_window_seconds: int = Field(
         default=1800, ge=0, description="A new alert this soon after resolution reopens."
     )
+    playbooks_dir: Path | None = Field(
+        default=None,
+        description="Directory of playbook YAML files that add to or replace the built-ins.",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="Classification rules (YAML) tried before the built-in ones."
+    )
     log_level: str = "info"
     config: Path | None = Field(default=None, description="The YAML file these came from.")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import datetime
 
 from defib.classify import Classifier, Decision
+from defib.commit import GroupCommitter
 from defib.ingest import parse_payload
 from defib.model import Alert
 from defib.service import IncidentService, IngestResult, Triage
@@ -28,9 +30,12 @@ def triage_of(decision: Decision, related: Decision | None = None) -> Triage:
 
 
 class Intake:
+    """Parse, classify and store alerts; writes go through one group committer per process."""
+
     def __init__(self, incidents: IncidentService, classifier: Classifier) -> None:
         self.incidents = incidents
         self.classifier = classifier
+        self.committer = GroupCommitter(incidents)
 
     def parse(
         self, payload: object, fmt: str | None = None, now: datetime | None = None
@@ -49,6 +54,14 @@ class Intake:
     def decide(self, alerts: Sequence[Alert]) -> list[tuple[Alert, Triage]]:
         return [(a, self.decide_one(a)) for a in alerts]
 
+    def submit(self, payload: object, fmt: str | None, actor: str) -> Future[list[IngestResult]]:
+        """Parse and classify now (raising PayloadError before anything is written); the
+        future completes once the alerts are committed."""
+        items = self.decide(self.parse(payload, fmt))
+        return self.committer.submit(items, actor)
+
     def ingest(self, payload: object, fmt: str | None, actor: str) -> list[IngestResult]:
-        alerts = self.parse(payload, fmt)
-        return self.incidents.ingest(self.decide(alerts), actor)
+        return self.submit(payload, fmt, actor).result()
+
+    def close(self) -> None:
+        self.committer.close()

@@ -305,21 +305,31 @@ class IncidentService:
     # -- intake --------------------------------------------------------------------------
 
     def ingest(self, items: Sequence[tuple[Alert, Triage]], actor: str) -> list[IngestResult]:
-        """Store every alert and fold it into incidents, all in one transaction.
+        """Store every alert and fold it into incidents, all in one transaction."""
+        return self.ingest_batches([(items, actor)])[0]
 
-        Items are processed in fingerprint order so concurrent batches on PostgreSQL take row
-        locks in the same order and cannot deadlock; results come back in input order.
+    def ingest_batches(
+        self, batches: Sequence[tuple[Sequence[tuple[Alert, Triage]], str]]
+    ) -> list[list[IngestResult]]:
+        """Several senders' alerts in one transaction (a group commit); results per batch.
+
+        Items are processed in fingerprint order (stable, so one series keeps its order) and
+        concurrent transactions on PostgreSQL take row locks in the same order: no deadlocks.
         """
         now = self.clock()
-        order = sorted(range(len(items)), key=lambda i: items[i][1].fingerprint or "")
-        results: list[IngestResult | None] = [None] * len(items)
+        flat = [
+            (b, i, alert, triage, actor)
+            for b, (items, actor) in enumerate(batches)
+            for i, (alert, triage) in enumerate(items)
+        ]
+        flat.sort(key=lambda x: x[3].fingerprint or x[3].related_fingerprint or "")
+        results: list[list[IngestResult | None]] = [[None] * len(items) for items, _ in batches]
         opened: list[Incident] = []
         with self.db.write() as conn:
-            for i in order:
-                alert, triage = items[i]
-                results[i] = self._ingest_one(conn, alert, triage, actor, now, opened)
+            for b, i, alert, triage, actor in flat:
+                results[b][i] = self._ingest_one(conn, alert, triage, actor, now, opened)
         self._after_commit(opened)
-        return [r for r in results if r is not None]
+        return [[r for r in batch if r is not None] for batch in results]
 
     def _ingest_one(
         self,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from defib.api.errors import ApiError
 from defib.auth import ANONYMOUS_ADMIN, Permission, Principal
@@ -22,7 +23,7 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -31,14 +32,18 @@ def get_principal(
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorized", "missing bearer token", challenge)
-    principal = get_runtime(request).tokens.lookup(credentials.credentials)
+    cache = get_runtime(request).tokens
+    found, principal = cache.cached(credentials.credentials)
+    if not found:
+        # Async dependencies skip FastAPI's thread hop; only a cache miss touches the database.
+        principal = await run_in_threadpool(cache.lookup, credentials.credentials)
     if principal is None:
         raise ApiError(401, "unauthorized", "invalid or revoked token", challenge)
     return principal
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.can(permission):
             raise ApiError(
                 403,

@@ -1,0 +1,1 @@
+"""Packaged classification rules (default_rules.yaml)."""
