@@ -1,0 +1,433 @@
+"""PII detection: EMAIL, PHONE, CREDIT_CARD, US_SSN, IBAN, IP_ADDRESS, plus SECRET via
+`defib.detectors.secrets`.
+
+Each type is a fast regex that proposes candidates and a validator that decides: Luhn and
+issuer ranges for cards, `stdnum` for SSNs and IBAN mod-97, `phonenumbers` for phone numbers,
+`ipaddress` for IPs. Context words around a candidate veto look-alikes (order numbers,
+version strings). Overlaps are resolved so each span carries one type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum import luhn as _luhn
+from stdnum.us import ssn as _ssn
+
+from defib.detectors.base import Finding, resolve_overlaps
+from defib.detectors.secrets import SecretDetector
+
+NAME = "pii"
+VERSION = "1.0.0"
+
+PII_TYPES: tuple[str, ...] = (
+    "EMAIL",
+    "PHONE",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN",
+    "IP_ADDRESS",
+    "SECRET",
+)
+# On overlap the more specific, checksum-validated type wins.
+_PRIORITY = {
+    "SECRET": 7,
+    "IBAN": 6,
+    "CREDIT_CARD": 5,
+    "US_SSN": 4,
+    "EMAIL": 3,
+    "IP_ADDRESS": 2,
+    "PHONE": 1,
+}
+
+# ---------------------------------------------------------------- EMAIL
+_EMAIL = re.compile(
+    # \w is Unicode-aware, so internationalised addresses (zoë@exemple.fr) are covered.
+    r"(?<![\w.%+\-])[^\W_](?:[\w.%+\-]{0,63}[\w])?"
+    r"@(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}"
+    r"(?![\w\-]|\.\w)"
+)
+# `icon@2x.png`, `logo@3x.webp`: asset names, not addresses.
+_FILE_TLDS = frozenset(
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "bmp",
+        "ico",
+        "tif",
+        "tiff",
+        "pdf",
+        "js",
+        "ts",
+        "css",
+        "map",
+        "json",
+        "txt",
+        "md",
+        "html",
+        "htm",
+        "py",
+        "rb",
+        "zip",
+        "gz",
+        "tar",
+        "mp3",
+        "mp4",
+        "mov",
+        "wav",
+    ]
+)
+_URL_USERINFO_BEFORE = re.compile(r"://[^\s/@]*:$")
+
+# ---------------------------------------------------------------- PHONE
+_PHONE = re.compile(
+    r"(?<![A-Za-z0-9_@+.\-/])(?:\+|00)?\(?\d[\d \t\u00a0().\-]{5,24}\d(?![A-Za-z0-9_@]|[.\-/]\d)"
+)
+_NANP_FORMATTED = re.compile(
+    r"(?:\+?1[ .\-]?)?(?:\([2-9]\d\d\)[ .\-]?|[2-9]\d\d[ .\-])[2-9]\d\d[ .\-]\d{4}"
+)
+_NANP_PLAIN = re.compile(r"(?:\+?1)?[2-9]\d\d[2-9]\d{6}")
+_DATE_LIKE = re.compile(r"\d{1,4}[ .\-]\d{1,2}[ .\-]\d{1,4}")
+_PHONE_WORDS = re.compile(
+    r"phone|\btel\b|mobile|cell|call|fax|sms|whatsapp|contact|dial|reach|otp",
+    re.IGNORECASE,
+)
+_ID_WORDS = re.compile(
+    r"order|tracking|invoice|\bref|reference|claim|ticket|\bcase\b|acct|account\s+(?:no|number)|"
+    r"isbn|ean|serial|sku|transaction|txn|confirmation|booking|policy|member|customer\s+id|"
+    r"\bid\b|#",
+    re.IGNORECASE,
+)
+_NATIONAL_REGIONS: tuple[str, ...] = (
+    "GB",
+    "FR",
+    "DE",
+    "IT",
+    "ES",
+    "NL",
+    "BE",
+    "CH",
+    "AT",
+    "IE",
+    "PT",
+    "SE",
+    "PL",
+    "AU",
+    "NZ",
+    "IN",
+    "JP",
+    "BR",
+    "MX",
+    "ZA",
+    "CA",
+)
+
+# ---------------------------------------------------------------- CREDIT_CARD
+_CARD = re.compile(
+    r"(?<![A-Za-z0-9_\-.])"
+    r"(?:\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ \-])\d{6}\2\d{4,5}|\d{13,19})"
+    r"(?![A-Za-z0-9_]|[\-.]\d)"
+)
+_CARD_WORDS = re.compile(
+    r"card|visa|master|amex|discover|diners|jcb|payment|cc\b|credit|debit", re.IGNORECASE
+)
+
+# ---------------------------------------------------------------- US_SSN
+_SSN = re.compile(r"(?<![A-Za-z0-9_\-/.+])\d{3}([\- ])\d{2}\1\d{4}(?![A-Za-z0-9_]|[\-/.]\d)")
+_SSN_PLAIN = re.compile(r"(?<![A-Za-z0-9_\-/.])\d{9}(?![A-Za-z0-9_]|[\-/.]\d)")
+_SSN_WORDS = re.compile(r"ssn|social\s+security|ss#|tax\s*id|tin\b", re.IGNORECASE)
+
+# ---------------------------------------------------------------- IBAN
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
+)
+
+# ---------------------------------------------------------------- IP_ADDRESS
+_IPV4 = re.compile(r"(?<![A-Za-z0-9_.\-])(?:\d{1,3}\.){3}\d{1,3}(?![A-Za-z0-9_]|\.\d|-\w)")
+_IPV6 = re.compile(
+    r"(?<![A-Za-z0-9_:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}"
+    r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![A-Za-z0-9_:.]|\.\d)"
+)
+# `version 5.3.9.238`, `firmware is 12.1.3.74`, `v1.2.3.4`: dotted quads that are versions.
+_VERSION_BEFORE = re.compile(
+    r"(?:\bv\.?[ \t]*|@"
+    r"|\b(?:versions?|ver|releases?|released|rel|firmware|fw|build|rev|revision|patch|"
+    r"kernel|sdk|driver|bios|package|pkg|update|upgrade|oid|snmp|python|java|ruby|php|perl|"
+    r"golang|rust|chrome|firefox|android|ios|windows|macos|ubuntu|debian|centos|rhel)\.?"
+    r"[ \t]*(?:(?:is|was|as|of|to|from|now|number|no\.?|nr|=|:|-)[ \t]*){0,2})$",
+    re.IGNORECASE,
+)
+
+
+_DIGIT = re.compile(r"\d")
+_NON_DIGIT = re.compile(r"\D")
+
+
+def _before(text: str, start: int, width: int) -> str:
+    return text[max(0, start - width) : start]
+
+
+class PiiDetector:
+    """Personal data and secrets in free text (chatbot responses, logs, tickets)."""
+
+    name = NAME
+    version = VERSION
+
+    def __init__(
+        self,
+        *,
+        types: Iterable[str] | None = None,
+        min_score: float = 0.5,
+        default_region: str = "US",
+        national_regions: Sequence[str] = _NATIONAL_REGIONS,
+        entropy_threshold: float = 3.0,
+    ) -> None:
+        wanted = frozenset(t.strip().upper() for t in types) if types is not None else None
+        if wanted is not None and not wanted <= set(PII_TYPES):
+            unknown = ", ".join(sorted(wanted - set(PII_TYPES)))
+            raise ValueError(f"unknown PII type(s): {unknown}; known: {', '.join(PII_TYPES)}")
+        self.types: frozenset[str] = wanted if wanted is not None else frozenset(PII_TYPES)
+        self.min_score = min_score
+        self.default_region = default_region.upper()
+        self.national_regions = tuple(r.upper() for r in national_regions)
+        self._secrets = SecretDetector(min_score=min_score, entropy_threshold=entropy_threshold)
+
+    def detect(self, text: str, *, context: str | None = None) -> list[Finding]:
+        """Find PII in `text`; `context` is ignored."""
+        found: list[Finding] = []
+        # SECRET, IBAN and cards always run: they are needed to veto overlapping weaker types
+        # even when the caller asked for fewer types.
+        found.extend(self._secrets.detect(text))
+        if _DIGIT.search(text):
+            found.extend(self._ibans(text))
+            found.extend(self._cards(text))
+            found.extend(self._ssns(text))
+            found.extend(self._ips(text))
+            found.extend(self._phones(text))
+        elif ":" in text:
+            found.extend(self._ips(text))
+        if "@" in text:
+            found.extend(self._emails(text))
+        kept = resolve_overlaps((f for f in found if f.score >= self.min_score), _PRIORITY)
+        return [f for f in kept if f.type in self.types]
+
+    # ------------------------------------------------------------ helpers
+    def _f(
+        self, text: str, kind: str, start: int, end: int, score: float, label: str | None = None
+    ) -> Finding:
+        return Finding(kind, start, end, score, NAME, VERSION, text[start:end], label)
+
+    # ------------------------------------------------------------ EMAIL
+    def _emails(self, text: str) -> Iterator[Finding]:
+        for m in _EMAIL.finditer(text):
+            value = m.group()
+            if value.rsplit(".", 1)[1].lower() in _FILE_TLDS:
+                continue
+            if _URL_USERINFO_BEFORE.search(_before(text, m.start(), 200)):
+                continue  # `scheme://user:password@host` is a credential, not an address
+            yield self._f(text, "EMAIL", m.start(), m.end(), 0.95)
+
+    # ------------------------------------------------------------ PHONE
+    def _phones(self, text: str) -> Iterator[Finding]:
+        for m in _PHONE.finditer(text):
+            cand, start = m.group(), m.start()
+            # Trim separators the regex may carry at the edges, e.g. an unmatched "(".
+            while cand and cand[0] in "( \t":
+                if cand[0] == "(" and ")" in cand.split("(", 1)[1][:6]:
+                    break
+                cand, start = cand[1:], start + 1
+            found = self._phone(text, cand, start)
+            if found is not None:
+                yield found
+
+    def _phone(self, text: str, cand: str, start: int) -> Finding | None:
+        digits = _NON_DIGIT.sub("", cand)
+        if not 7 <= len(digits) <= 15 or cand.count("(") != cand.count(")"):
+            return None
+        has_sep = len(digits) != len(cand.lstrip("+"))
+        # Cheap shape test first: most candidates (dates, amounts, ids) fail here.
+        if not (
+            cand[0] in "+0"
+            or cand.startswith("(0")
+            or _NANP_FORMATTED.fullmatch(cand)
+            or _NANP_PLAIN.fullmatch(cand)
+            or (has_sep and len(digits) >= 8)
+        ):
+            return None
+        before = _before(text, start, 32)
+        near_before = _before(text, start, 20)
+        phone_ctx = bool(_PHONE_WORDS.search(before))
+        if _ID_WORDS.search(near_before) and not _PHONE_WORDS.search(near_before):
+            return None
+        end = start + len(cand)
+
+        if cand.startswith(("+", "00")):
+            raw = "+" + cand[2:] if cand.startswith("00") else cand
+            try:
+                num = phonenumbers.parse(raw, None)
+            except phonenumbers.NumberParseException:
+                return None
+            if num.country_code == 1:
+                if not _NANP_PLAIN.fullmatch(str(num.national_number)):
+                    return None
+                score = 0.9 if phonenumbers.is_valid_number(num) else 0.8
+            elif phonenumbers.is_valid_number(num):
+                score = 0.9
+            elif phonenumbers.is_possible_number(num) and phone_ctx:
+                score = 0.6
+            else:
+                return None
+            region = phonenumbers.region_code_for_country_code(num.country_code or 0)
+            return self._f(text, "PHONE", start, end, score, region)
+
+        if cand.startswith("0") or cand.startswith("(0"):
+            if len(digits) < 9 or _DATE_LIKE.fullmatch(cand):
+                return None
+            if not has_sep and not phone_ctx:
+                return None
+            for region in (self.default_region, *self.national_regions):
+                try:
+                    num = phonenumbers.parse(cand, region)
+                except phonenumbers.NumberParseException:
+                    continue
+                if phonenumbers.is_valid_number(num):
+                    return self._f(text, "PHONE", start, end, 0.8, region)
+            return None
+
+        # NANP: any area/exchange in the assignable ranges counts (many are unassigned today
+        # but the shape is unambiguous when written 3-3-4).
+        if _NANP_FORMATTED.fullmatch(cand) or (_NANP_PLAIN.fullmatch(cand) and phone_ctx):
+            try:
+                num = phonenumbers.parse(cand, "US")
+            except phonenumbers.NumberParseException:
+                return None
+            if not phonenumbers.is_possible_number(num):
+                return None
+            score = 0.9 if phonenumbers.is_valid_number(num) else 0.8
+            if not has_sep:
+                score = 0.7
+            return self._f(text, "PHONE", start, end, score, "US")
+
+        # Countries without a trunk prefix (ES, PL, PT, MX, ...) write bare national numbers;
+        # those are only believable next to a word such as "call" or "phone".
+        if (
+            has_sep
+            and len(digits) >= 8
+            and (phone_ctx or self.default_region != "US")
+            and not _DATE_LIKE.fullmatch(cand)
+        ):
+            regions = (
+                (self.default_region, *self.national_regions)
+                if phone_ctx
+                else (self.default_region,)
+            )
+            for region in regions:
+                try:
+                    num = phonenumbers.parse(cand, region)
+                except phonenumbers.NumberParseException:
+                    continue
+                if phonenumbers.is_valid_number(num):
+                    return self._f(text, "PHONE", start, end, 0.7, region)
+        return None
+
+    # ------------------------------------------------------------ CREDIT_CARD
+    def _cards(self, text: str) -> Iterator[Finding]:
+        for m in _CARD.finditer(text):
+            start, cand = m.start(), m.group()
+            digits = "".join(c for c in cand if c.isdigit())
+            if not _card_ok(digits) and m.group(1) and len(digits) > 16:
+                # `4111 1111 1111 1111 08` : a trailing group that belongs to the next token
+                cand = cand[:19]
+                digits = digits[:16]
+            if not _card_ok(digits):
+                continue
+            score = 0.95
+            before = _before(text, start, 32)
+            if _ID_WORDS.search(before) and not _CARD_WORDS.search(before):
+                score = 0.4
+            yield self._f(text, "CREDIT_CARD", start, start + len(cand), score, _brand(digits))
+
+    # ------------------------------------------------------------ US_SSN
+    def _ssns(self, text: str) -> Iterator[Finding]:
+        for m in _SSN.finditer(text):
+            digits = m.group().replace("-", "").replace(" ", "")
+            if not _ssn.is_valid(digits):
+                continue
+            ctx = bool(_SSN_WORDS.search(_before(text, m.start(), 40)))
+            if m.group(1) == " " and not ctx:
+                continue  # `372 12 3456` is as likely a phone number's tail
+            yield self._f(text, "US_SSN", m.start(), m.end(), 0.9)
+        for m in _SSN_PLAIN.finditer(text):
+            if _SSN_WORDS.search(_before(text, m.start(), 40)) and _ssn.is_valid(m.group()):
+                yield self._f(text, "US_SSN", m.start(), m.end(), 0.7)
+
+    # ------------------------------------------------------------ IBAN
+    def _ibans(self, text: str) -> Iterator[Finding]:
+        for m in _IBAN.finditer(text):
+            cand = m.group()
+            # The greedy match may swallow a following code-like word; try group boundaries
+            # from longest to shortest.
+            ends = [len(cand)] + [i for i in range(len(cand) - 1, 4, -1) if cand[i] == " "]
+            for end in ends:
+                if _iban.is_valid(cand[:end].replace(" ", ""), check_country=False):
+                    yield self._f(text, "IBAN", m.start(), m.start() + end, 0.95)
+                    break
+
+    # ------------------------------------------------------------ IP_ADDRESS
+    def _ips(self, text: str) -> Iterator[Finding]:
+        if "." in text:
+            for m in _IPV4.finditer(text):
+                try:
+                    ipaddress.IPv4Address(m.group())
+                except ValueError:
+                    continue
+                if _VERSION_BEFORE.search(_before(text, m.start(), 40)):
+                    continue
+                yield self._f(text, "IP_ADDRESS", m.start(), m.end(), 0.85, "ipv4")
+        if "::" in text or text.count(":") >= 7:
+            for m in _IPV6.finditer(text):
+                value = m.group()
+                if sum(c in "0123456789abcdefABCDEF" for c in value) < 4:
+                    continue
+                # Eight short groups without `::` are MAC/EUI-64 or ratios, not addresses.
+                if "::" not in value and sum(len(g) >= 3 for g in value.split(":")) < 2:
+                    continue
+                try:
+                    ipaddress.IPv6Address(value)
+                except ValueError:
+                    continue
+                yield self._f(text, "IP_ADDRESS", m.start(), m.end(), 0.85, "ipv6")
+
+
+def _brand(digits: str) -> str | None:
+    n = len(digits)
+    p2, p4, p6 = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4" and n in (13, 16, 19):
+        return "visa"
+    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
+        return "mastercard"
+    if p2 in (34, 37) and n == 15:
+        return "amex"
+    if (p4 == 6011 or p2 == 65 or 644 <= p4 // 10 <= 649) and 16 <= n <= 19:
+        return "discover"
+    if (300 <= p4 // 10 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+        return "diners"
+    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+        return "jcb"
+    if p2 == 62 and 16 <= n <= 19:
+        return "unionpay"
+    if (p2 == 50 or 56 <= p2 <= 69 or 222100 <= p6 <= 272099) and 12 <= n <= 19:
+        return "maestro"
+    return None
+
+
+def _card_ok(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and _brand(digits) is not None and _luhn.is_valid(digits)

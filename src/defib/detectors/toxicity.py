@@ -1,0 +1,457 @@
+"""Toxicity: a curated lexicon of abusive, hateful, sexual, violent and self-harm language
+matched through obfuscation (leetspeak, stretched letters, s p a c e d or d.o.t.t.e.d letters,
+Unicode confusables), with whole-word boundaries so `Scunthorpe`, `class` or `assess` stay
+clean. Offsets always point into the original text.
+
+Optional backend: `alt-profanity-check` (a linear model shipped in its wheel) adds a
+whole-text score when installed: `ToxicityDetector(backend="profanity-check")`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from defib.detectors.base import Finding, resolve_overlaps
+
+NAME = "toxicity"
+VERSION = "1.0.0"
+
+# category -> (score, terms). Terms are lower-case; a space inside a term matches any run of
+# non-letters, so phrases survive punctuation and line breaks. Variants are spelled out
+# rather than generated from suffix rules, which would turn `cum` into `cumin`.
+LEXICON: dict[str, tuple[float, tuple[str, ...]]] = {
+    "insult": (
+        0.8,
+        (
+            "idiot",
+            "idiots",
+            "idiotic",
+            "moron",
+            "morons",
+            "moronic",
+            "imbecile",
+            "imbeciles",
+            "stupid",
+            "dumbass",
+            "dumbasses",
+            "dimwit",
+            "nitwit",
+            "halfwit",
+            "cretin",
+            "loser",
+            "losers",
+            "pathetic",
+            "worthless",
+            "useless piece",
+            "piece of shit",
+            "piece of crap",
+            "scumbag",
+            "scumbags",
+            "jackass",
+            "jackasses",
+            "douchebag",
+            "douche",
+            "dipshit",
+            "shithead",
+            "asshole",
+            "assholes",
+            "arsehole",
+            "dickhead",
+            "bitch",
+            "bitches",
+            "son of a bitch",
+            "bastard",
+            "bastards",
+            "twat",
+            "prick",
+            "wanker",
+            "tosser",
+            "numbskull",
+            "bonehead",
+            "shut up",
+            "shut the fuck up",
+            "stfu",
+            "you suck",
+            "nobody likes you",
+            "ugly pig",
+            "fat pig",
+            "waste of space",
+            "brain dead",
+            "braindead",
+        ),
+    ),
+    "profanity": (
+        0.7,
+        (
+            "fuck",
+            "fucks",
+            "fucked",
+            "fucker",
+            "fuckers",
+            "fucking",
+            "fuckin",
+            "motherfucker",
+            "motherfuckers",
+            "motherfucking",
+            "fck",
+            "fuk",
+            "wtf",
+            "shit",
+            "shits",
+            "shitty",
+            "bullshit",
+            "horseshit",
+            "crap",
+            "crappy",
+            "ass",
+            "arse",
+            "damn it",
+            "goddamn",
+            "cunt",
+            "cunts",
+            "bollocks",
+            "bugger",
+            "piss off",
+            "pissed off",
+        ),
+    ),
+    "hate": (
+        0.95,
+        (
+            "nigger",
+            "niggers",
+            "nigga",
+            "niggas",
+            "faggot",
+            "faggots",
+            "fag",
+            "fags",
+            "kike",
+            "kikes",
+            "spic",
+            "spics",
+            "chink",
+            "chinks",
+            "gook",
+            "gooks",
+            "wetback",
+            "wetbacks",
+            "raghead",
+            "ragheads",
+            "towelhead",
+            "towelheads",
+            "tranny",
+            "trannies",
+            "retard",
+            "retards",
+            "retarded",
+            "subhuman",
+            "subhumans",
+            "untermensch",
+            "go back to your country",
+            "white power",
+            "heil hitler",
+            "gas the jews",
+            "should be exterminated",
+            "are vermin",
+            "are animals",
+            "are cockroaches",
+            "inferior race",
+        ),
+    ),
+    "sexual": (
+        0.85,
+        (
+            "blowjob",
+            "blow job",
+            "handjob",
+            "cumshot",
+            "dick pic",
+            "dick pics",
+            "porn",
+            "porno",
+            "pornography",
+            "slut",
+            "sluts",
+            "slutty",
+            "whore",
+            "whores",
+            "horny",
+            "send nudes",
+            "nudes",
+            "pussy",
+            "cock",
+            "cocks",
+            "dildo",
+            "jerk off",
+            "jack off",
+            "masturbate",
+            "masturbating",
+            "orgasm",
+            "gangbang",
+            "milf",
+            "hentai",
+            "deepthroat",
+        ),
+    ),
+    "violence": (
+        0.9,
+        (
+            "i will kill you",
+            "i'll kill you",
+            "ill kill you",
+            "going to kill you",
+            "gonna kill you",
+            "i will murder you",
+            "i'll murder you",
+            "kill them all",
+            "you should die",
+            "you deserve to die",
+            "hope you die",
+            "i hope you die",
+            "go die",
+            "die in a fire",
+            "shoot you",
+            "stab you",
+            "slit your throat",
+            "beat you up",
+            "beat the shit out of",
+            "break your neck",
+            "blow you up",
+            "bomb the",
+            "rape you",
+            "rape",
+            "raped",
+            "rapist",
+            "behead",
+            "beheaded",
+            "lynch",
+            "lynching",
+            "massacre them",
+            "i know where you live",
+        ),
+    ),
+    "self_harm": (
+        0.95,
+        (
+            "kill yourself",
+            "kill urself",
+            "kys",
+            "kill myself",
+            "killing myself",
+            "end my life",
+            "ending my life",
+            "take my own life",
+            "want to die",
+            "wanna die",
+            "suicide",
+            "suicidal",
+            "cut myself",
+            "cutting myself",
+            "hurt myself",
+            "self harm",
+            "self-harm",
+            "slit my wrists",
+            "overdose on",
+            "hang myself",
+            "no reason to live",
+            "better off dead",
+        ),
+    ),
+}
+
+# Words that are rude but common in everyday complaints: reported, with a low score.
+_MILD = frozenset(
+    {
+        "stupid",
+        "loser",
+        "losers",
+        "pathetic",
+        "crap",
+        "crappy",
+        "damn it",
+        "wtf",
+        "shut up",
+        "useless piece",
+        "ass",
+        "arse",
+        "bugger",
+        "pissed off",
+    }
+)
+_MILD_SCORE = 0.55
+
+# What an obfuscated letter may look like after NFKC and lower-casing.
+_LEET: dict[str, str] = {
+    "a": "a4@",
+    "b": "b8",
+    "e": "e3",
+    "g": "g9",
+    "i": "i1!|",
+    "l": "l1|",
+    "o": "o0",
+    "s": "s5$",
+    "t": "t7+",
+    "z": "z2",
+}
+_VOWEL_MASK = "*"  # `f*ck`, `sh*t`: a masked vowel still reads as the word
+# Cyrillic/Greek letters NFKC leaves alone but that render like Latin ones.
+_CONFUSABLES = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0455\u0458\u0501\u043a\u043c\u0442\u043d\u0432"
+    "\u03bf\u03b1\u03b9\u03ba\u03bd\u03c4\u03b5\u03c1\u03c5",
+    "aeopcyxisjdkmthboaikvtepu",
+)
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def _letter_class(ch: str) -> str:
+    chars = _LEET.get(ch, ch)
+    if ch in "aeiouy":
+        chars += _VOWEL_MASK
+    return "[" + re.escape(chars) + "]" if len(chars) > 1 else re.escape(ch)
+
+
+def _term_pattern(term: str) -> str:
+    parts = []
+    for ch in term:
+        if ch in {" ", "-"}:
+            parts.append(r"[\W_]+")
+        elif ch == "'":
+            parts.append("'?")
+        else:
+            parts.append(_letter_class(ch) + "+")  # `+` absorbs stretched letters
+    return "".join(parts)
+
+
+def _build() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
+    entries = [
+        (term, category, _MILD_SCORE if term in _MILD else score)
+        for category, (score, terms) in LEXICON.items()
+        for term in terms
+    ]
+    # Longest first so a phrase wins over the word inside it.
+    entries.sort(key=lambda e: -len(e[0]))
+    meta = {f"t{n}": (category, score) for n, (_, category, score) in enumerate(entries)}
+    alts = "|".join(f"(?P<t{n}>{_term_pattern(term)})" for n, (term, _, _) in enumerate(entries))
+    # Boundaries are letters/digits only: trailing `!!` must not glue onto the word.
+    return re.compile(f"(?<![a-z0-9])(?:{alts})(?![a-z0-9])"), meta
+
+
+_PATTERN, _META = _build()
+# Runs of single letters split by one separator: `i d i o t`, `i.d.i.o.t`, `k-y-s`.
+_SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][ .\-_*/]){2,}[^\W_](?![^\W_])")
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """Lower-cased, NFKC-folded, accent- and confusable-stripped text plus a map from each
+    normalised index to the index of the original character it came from."""
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in _INVISIBLE:
+            continue
+        if ch.isascii():
+            out.append(ch.lower())
+            index.append(i)
+            continue
+        folded = unicodedata.normalize("NFKD", ch)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+        folded = unicodedata.normalize("NFKC", folded).lower().translate(_CONFUSABLES)
+        for c in folded:
+            out.append(c)
+            index.append(i)
+    return "".join(out), index
+
+
+def _collapse_spaced(norm: str, index: list[int]) -> tuple[str, list[int]]:
+    """Join `k i l l` / `i.d.i.o.t` runs into words so phrases match across them."""
+    out: list[str] = []
+    out_index: list[int] = []
+    pos = 0
+    for m in _SPACED.finditer(norm):
+        out.append(norm[pos : m.start()])
+        out_index.extend(index[pos : m.start()])
+        for k in range(m.start(), m.end(), 2):
+            out.append(norm[k])
+            out_index.append(index[k])
+        pos = m.end()
+    out.append(norm[pos:])
+    out_index.extend(index[pos:])
+    return "".join(out), out_index
+
+
+def _plausible(s: str) -> bool:
+    # `455` or `A55` are numbers, not leetspeak for a swear word; `1d10t` and `a$$` are.
+    letters = sum(c.isalpha() for c in s)
+    symbols = sum(c in "@$!|*" for c in s)
+    return letters >= 1 and letters + symbols >= 2
+
+
+class ToxicityDetector:
+    """Lexicon-based toxic language detector; optional model backend via alt-profanity-check."""
+
+    name = NAME
+    version = VERSION
+
+    def __init__(
+        self,
+        *,
+        backend: str = "lexicon",
+        min_score: float = 0.5,
+        categories: Sequence[str] | None = None,
+        model_threshold: float = 0.8,
+    ) -> None:
+        if backend not in ("lexicon", "profanity-check"):
+            raise ValueError(
+                f"unknown toxicity backend {backend!r}; use lexicon or profanity-check"
+            )
+        if categories is not None and not set(categories) <= set(LEXICON):
+            raise ValueError(f"unknown categories; known: {', '.join(LEXICON)}")
+        self.backend = backend
+        self.min_score = min_score
+        self.categories = frozenset(categories) if categories is not None else frozenset(LEXICON)
+        self.model_threshold = model_threshold
+        self._predict: Callable[[list[str]], Any] | None = None
+        if backend == "profanity-check":
+            try:
+                predict_prob = importlib.import_module("profanity_check").predict_prob
+            except ImportError as e:  # pragma: no cover - depends on the optional extra
+                raise ImportError(
+                    "backend 'profanity-check' needs the optional package alt-profanity-check"
+                ) from e
+            self._predict = predict_prob
+
+    def detect(self, text: str, *, context: str | None = None) -> list[Finding]:
+        """Toxic spans in `text`; `context` is ignored."""
+        found = [
+            f
+            for f in self._lexicon(text)
+            if f.label in self.categories and f.score >= self.min_score
+        ]
+        if self._predict is not None and not found and text.strip():
+            prob = float(self._predict([text])[0])
+            if prob >= max(self.model_threshold, self.min_score):
+                start = len(text) - len(text.lstrip())
+                end = len(text.rstrip())
+                found.append(
+                    Finding("TOXICITY", start, end, prob, NAME, VERSION, text[start:end], "model")
+                )
+        return resolve_overlaps(found, {"TOXICITY": 1})
+
+    def _lexicon(self, text: str) -> Iterator[Finding]:
+        norm, index = normalise(text)
+        if _SPACED.search(norm):
+            norm, index = _collapse_spaced(norm, index)
+        for m in _PATTERN.finditer(norm):
+            if _plausible(m.group()):
+                yield self._finding(text, index[m.start()], index[m.end() - 1] + 1, m)
+
+    def _finding(self, text: str, start: int, end: int, m: re.Match[str]) -> Finding:
+        key = m.lastgroup
+        assert key is not None
+        category, score = _META[key]
+        return Finding("TOXICITY", start, end, score, NAME, VERSION, text[start:end], category)
