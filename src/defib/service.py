@@ -92,11 +92,13 @@ class Triage:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    action: str  # created | merged | reopened | resolved | duplicate | ignored
+    # created | merged | reopened | duplicate | ignored | cleared | resolved | acknowledged
+    action: str
     incident_id: str | None
     type: IncidentType | None
     severity: Severity | None
     reason: str
+    dedup_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,7 @@ class IngestResult:
             "type": self.type.value if self.type else None,
             "severity": self.severity.value if self.severity else None,
             "reason": self.reason,
+            "dedup_key": self.dedup_key,
         }
 
 
@@ -366,7 +369,7 @@ class IncidentService:
             )
         seq = parse_incident_id(result.incident_id) if result.incident_id else None
         alert_repo.link_alert(conn, alert_id, seq, result.action)
-        return result
+        return dataclasses.replace(result, dedup_key=alert.dedup_key)
 
     def _settle(
         self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
@@ -377,8 +380,16 @@ class IncidentService:
         person (or playbook) has already mitigated it: a monitor going quiet is not proof of
         a fix before someone has acted.
         """
-        target = triage.related_fingerprint
-        incident = repo.find_open_by_fingerprint(conn, target, for_update=True) if target else None
+        # The series the source names is exact (a PagerDuty resolve may carry no payload to
+        # classify); the fingerprint of the firing twin is the fallback.
+        incident: Incident | None = None
+        seq = alert_repo.open_incident_for_series(conn, alert.series)
+        if seq is not None:
+            incident = repo.get_incident(conn, seq, for_update=True)
+        elif triage.related_fingerprint:
+            incident = repo.find_open_by_fingerprint(
+                conn, triage.related_fingerprint, for_update=True
+            )
         if incident is None:
             return IngestResult("ignored", None, None, None, f"{alert.status}: no open incident")
         info = {"title": alert.title, "source": alert.source, "series": alert.series}

@@ -52,3 +52,47 @@ def test_unknown_format_route_is_404(admin: TestClient) -> None:
     r = admin.post("/api/v1/alerts/nagios", json=ALERT)
     assert r.status_code == 404
     assert "nagios" in r.json()["error"]["message"]
+
+
+def test_pagerduty_event_gets_a_pagerduty_style_answer(admin: TestClient) -> None:
+    event = {
+        "routing_key": "r" * 32,
+        "event_action": "trigger",
+        "dedup_key": "chat-api-5xx",
+        "payload": {
+            "summary": "chat-api returns 503 for 80% of requests",
+            "source": "chat-api",
+            "severity": "critical",
+        },
+    }
+    body = admin.post("/api/v1/alerts/pagerduty", json=event).json()
+    assert (body["status"], body["message"], body["dedup_key"]) == (
+        "success",
+        "Event processed",
+        "chat-api-5xx",
+    )
+    assert body["results"][0]["type"] == "availability"
+    resolve = {"routing_key": "r" * 32, "event_action": "resolve", "dedup_key": "chat-api-5xx"}
+    [cleared] = admin.post("/api/v1/alerts", json=resolve).json()["results"]
+    assert (cleared["action"], cleared["incident_id"]) == (
+        "cleared",
+        body["results"][0]["incident_id"],
+    )
+
+
+def test_alertmanager_group_is_taken_whole_or_not_at_all(admin: TestClient) -> None:
+    good = {
+        "status": "firing",
+        "labels": {"alertname": "LLMHighLatency", "service": "chat-api"},
+        "annotations": {"description": "p99 latency 9s"},
+        "startsAt": "2026-01-01T00:00:00Z",
+    }
+    bad = {**good, "labels": {"service": "x"}}  # no alertname
+    payload = {"version": "4", "status": "firing", "receiver": "defib", "alerts": [good, bad]}
+    r = admin.post("/api/v1/alerts", json=payload)
+    assert r.status_code == 422
+    assert "alerts[1].labels.alertname" in r.json()["error"]["message"]
+    assert admin.get("/api/v1/incidents").json()["items"] == []
+    payload["alerts"] = [good, {**good, "labels": {**good["labels"], "pod": "p2"}}]
+    results = admin.post("/api/v1/alerts", json=payload).json()["results"]
+    assert [r["action"] for r in results] == ["created", "merged"]

@@ -121,14 +121,24 @@ class TimelineOut(BaseModel):
 
 
 class AlertResultOut(BaseModel):
-    action: str = Field(description="created | merged | reopened | resolved | duplicate | ignored")
+    action: str = Field(
+        description="created | merged | reopened | duplicate | ignored | cleared | resolved "
+        "| acknowledged"
+    )
     incident_id: str | None
     type: IncidentType | None
     severity: Severity | None
-    reason: str
+    reason: str = Field(description="Why: the rule or detector that decided.")
+    dedup_key: str | None = Field(default=None, description="The sender's dedup key, echoed.")
 
 
 class AlertsAccepted(BaseModel):
+    # The first three mirror PagerDuty's Events API answer, so PagerDuty senders are content.
+    status: str = "success"
+    message: str
+    dedup_key: str | None = Field(
+        default=None, description="For a single alert with a dedup key (PagerDuty), that key."
+    )
     results: list[AlertResultOut]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,3 +84,17 @@ def firing_series(conn: Connection, incident_seq: int) -> int:
             )
         ).scalar_one()
     )
+
+
+def open_incident_for_series(conn: Connection, source_key: str) -> int | None:
+    """The newest open incident fed by this source series, if any."""
+    from defib.store.tables import OPEN_STATUS_SQL, incidents
+
+    row = conn.execute(
+        select(incidents.c.seq)
+        .join(incident_alerts, incident_alerts.c.incident_seq == incidents.c.seq)
+        .where(incident_alerts.c.source_key == source_key[:300], text(OPEN_STATUS_SQL))
+        .order_by(incidents.c.seq.desc())
+        .limit(1)
+    ).first()
+    return int(row.seq) if row is not None else None

@@ -58,7 +58,11 @@ async def _ingest(
     except PayloadError as exc:
         raise ApiError(422, "invalid_payload", str(exc)) from exc
     results = await asyncio.wrap_future(future)
-    return AlertsAccepted(results=[AlertResultOut(**r.to_dict()) for r in results])
+    return AlertsAccepted(
+        message="Event processed" if len(results) == 1 else f"{len(results)} alerts processed",
+        dedup_key=results[0].dedup_key if len(results) == 1 else None,
+        results=[AlertResultOut(**r.to_dict()) for r in results],
+    )
 
 
 @router.post(
