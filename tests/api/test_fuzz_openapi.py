@@ -1,0 +1,82 @@
+"""Schemathesis drives every operation of our own OpenAPI spec: no 500s, no partial writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from sqlalchemy import func, select
+
+from defib.api import create_app
+from defib.auth import Role, generate_token
+from defib.bootstrap import Runtime
+from defib.config import load_settings
+from defib.service import utcnow
+from defib.store import tokens as token_repo
+from defib.store.tables import alerts, incidents, timeline_events
+
+
+@pytest.fixture(scope="module")
+def fuzz_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    data: Path = tmp_path_factory.mktemp("fuzz")
+    rt = Runtime(load_settings(None, data_dir=data))
+    yield rt
+    assert_consistent(rt)
+    rt.close()
+
+
+@pytest.fixture(scope="module")
+def fuzz_token(fuzz_runtime: Runtime) -> str:
+    token = generate_token()
+    with fuzz_runtime.db.write() as conn:
+        token_repo.create_token(
+            conn, name="fuzzer", role=Role.ADMIN, token=token, created_by="test", now=utcnow()
+        )
+    return token
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_runtime: Runtime, fuzz_token: str) -> schemathesis.BaseSchema:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(fuzz_runtime))
+    schema.config.headers = {"Authorization": f"Bearer {fuzz_token}"}
+    return schema
+
+
+def assert_consistent(rt: Runtime) -> None:
+    """Whatever the fuzzer sent, the stored record is whole: no half-written incident."""
+    with rt.db.read() as conn:
+        n_incidents = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+        created = conn.execute(
+            select(func.count()).select_from(timeline_events).where(timeline_events.c.kind == "created")
+        ).scalar_one()
+        assert created == n_incidents
+        for seq, count in conn.execute(select(incidents.c.seq, incidents.c.alert_count)):
+            linked = conn.execute(
+                select(func.count())
+                .select_from(alerts)
+                .where(
+                    alerts.c.incident_seq == seq,
+                    alerts.c.action.in_(["created", "merged", "reopened"]),
+                )
+            ).scalar_one()
+            assert linked == count, f"INC-{seq}: alert_count {count} but {linked} alerts linked"
+
+
+def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
+    """Every operation, generated bodies and parameters: never a 5xx."""
+    # Driven by hand rather than by schemathesis' pytest plugin, which does not load under
+    # pytest 9 (it reaches for a private attribute pytest removed).
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 10
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+        def run(case: schemathesis.Case) -> None:
+            case.call_and_validate(checks=[not_a_server_error])
+
+        run()
