@@ -167,7 +167,9 @@ def test_incident_ids_parse(text: str, seq: int) -> None:
     assert parse_incident_id(text) == seq
 
 
-@pytest.mark.parametrize("text", ["", "INC-", "INC-0", "INC-x", "42a", "-1", "INC-007"])
+@pytest.mark.parametrize(
+    "text", ["", "INC-", "INC-0", "INC-x", "42a", "-1", "INC-007", "²", "INC-١٢", "9" * 19]
+)
 def test_bad_incident_ids_are_not_found(text: str) -> None:
     with pytest.raises(NotFound):
         parse_incident_id(text)

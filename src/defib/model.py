@@ -247,7 +247,8 @@ def parse_incident_id(text: str) -> int:
     raw = text.strip()
     if raw.upper().startswith("INC-"):
         raw = raw[4:]
-    if not raw.isdigit() or raw.startswith("0") or len(raw) > 18:
+    # isascii: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or raw.startswith("0") or len(raw) > 18:
         raise NotFound(f"no incident {text!r}: ids look like INC-42")
     return int(raw)
 
