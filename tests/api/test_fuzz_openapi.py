@@ -51,7 +51,9 @@ def assert_consistent(rt: Runtime) -> None:
     with rt.db.read() as conn:
         n_incidents = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
         created = conn.execute(
-            select(func.count()).select_from(timeline_events).where(timeline_events.c.kind == "created")
+            select(func.count())
+            .select_from(timeline_events)
+            .where(timeline_events.c.kind == "created")
         ).scalar_one()
         assert created == n_incidents
         for seq, count in conn.execute(select(incidents.c.seq, incidents.c.alert_count)):
