@@ -244,7 +244,9 @@ def test_record_event_with_a_key_lands_once(svc: IncidentService) -> None:
     assert [e.kind for e in svc.timeline(inc.id)] == ["created", "step"]
 
 
-def test_cleared_alerts_resolve_a_mitigated_incident(svc: IncidentService, clock: FakeClock) -> None:
+def test_cleared_alerts_resolve_a_mitigated_incident(
+    svc: IncidentService, clock: FakeClock
+) -> None:
     """The incident resolves itself once every series has cleared and it was mitigated."""
     a1 = alert(source_key="pod-1", status="firing")
     a2 = alert(source_key="pod-2", status="firing")
@@ -296,7 +298,13 @@ def test_state_change_re_arms_redelivery_detection(svc: IncidentService, clock: 
     res = alert(delivery_key="pd-9", source_key="pd-9", status="resolved")
     cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
     actions = []
-    for a, t in [(fire, triage()), (fire, triage()), (res, cleared), (res, cleared), (fire, triage())]:
+    for a, t in [
+        (fire, triage()),
+        (fire, triage()),
+        (res, cleared),
+        (res, cleared),
+        (fire, triage()),
+    ]:
         clock.advance(seconds=1)
         actions.append(svc.ingest([(a, t)], "pd")[0].action)
     assert actions == ["created", "duplicate", "cleared", "duplicate", "merged"]
