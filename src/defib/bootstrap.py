@@ -14,9 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from defib.auth import Principal, Role, generate_token
-from defib.classify import Classifier
-from defib.config import Settings
+from defib.classify import Classifier, RuleError, RuleSet
+from defib.config import ConfigError, Settings
 from defib.intake import Intake
+from defib.playbooks.engine import PlaybookEngine
+from defib.playbooks.loader import PlaybookSet
+from defib.playbooks.spec import PlaybookErrors
 from defib.service import IncidentService, utcnow
 from defib.store import migrate
 from defib.store import tokens as token_repo
@@ -34,6 +37,14 @@ class TokenCache:
     ttl: float = TOKEN_CACHE_SECONDS
     _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """(True, principal) on a fresh cache entry; (False, None) when a lookup is needed."""
+        with self._lock:
+            hit = self._entries.get(token)
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
 
     def lookup(self, token: str) -> Principal | None:
         now = time.monotonic()
@@ -54,6 +65,27 @@ class TokenCache:
             self._entries.clear()
 
 
+def build_classifier(settings: Settings) -> Classifier:
+    """The classifier with the user's rules (if any) ahead of the built-in ones."""
+    rules = RuleSet.default()
+    if settings.rules_file is not None:
+        try:
+            rules = rules.prepend(RuleSet.load(settings.rules_file))
+        except OSError as exc:
+            raise ConfigError(f"rules_file: {settings.rules_file}: {exc.strerror or exc}") from exc
+        except RuleError as exc:
+            raise ConfigError(f"rules_file: {settings.rules_file}: {exc}") from exc
+    return Classifier(rules=rules)
+
+
+def load_playbooks(settings: Settings) -> PlaybookSet:
+    try:
+        return PlaybookSet.load(settings.playbooks_dir)
+    except PlaybookErrors as exc:
+        problems = "; ".join(str(e) for e in exc.errors)
+        raise ConfigError(f"playbooks_dir: {problems}") from exc
+
+
 class Runtime:
     """Everything a defib process needs, built once from settings."""
 
@@ -63,11 +95,14 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         if migrate_on_start:
             migrate.upgrade(self.db)
+        self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings))
         self.incidents = IncidentService(
-            self.db, reopen_window=timedelta(seconds=settings.reopen_window_seconds)
+            self.db,
+            reopen_window=timedelta(seconds=settings.reopen_window_seconds),
+            hooks=self.engine,
         )
         self.tokens = TokenCache(self.db)
-        self.intake = Intake(self.incidents, Classifier())
+        self.intake = Intake(self.incidents, build_classifier(settings))
 
     def ensure_admin_token(self) -> Path | None:
         """On first start with no tokens, create an admin token in a 0600 file; return its path."""
@@ -87,4 +122,5 @@ class Runtime:
         return path
 
     def close(self) -> None:
+        self.engine.close()
         self.db.dispose()

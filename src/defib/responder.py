@@ -2,6 +2,7 @@
 
 The method names (`detect_incident`, `classify_incident`, `assess_severity`,
 `trigger_response`) are the ones users know from the framework defib grows out of.
+`Responder(config, worker=True)` also runs the playbooks in this process.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 from defib.bootstrap import Runtime
 from defib.config import Settings, load_settings
 from defib.model import Alert, Incident, IncidentType, Severity, TimelineEvent
+from defib.playbooks.engine import RunConflict
+from defib.playbooks.runs import Run
 from defib.service import IngestResult
+from defib.worker import Worker
 
 
 class Responder:
@@ -24,7 +28,12 @@ class Responder:
     None for the defaults (SQLite under ./.defib).
     """
 
-    def __init__(self, config: Settings | Mapping[str, Any] | str | Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings | Mapping[str, Any] | str | Path | None = None,
+        *,
+        worker: bool = False,
+    ) -> None:
         if isinstance(config, Settings):
             settings = config
         elif isinstance(config, Mapping):
@@ -33,6 +42,8 @@ class Responder:
             settings = load_settings(config)
         self.runtime = Runtime(settings)
         self.actor = "responder"
+        # With worker=True this process runs the playbooks itself (one DBOS per process).
+        self._worker: Worker | None = Worker(self.runtime.engine).start() if worker else None
 
     async def __aenter__(self) -> Responder:
         return self
@@ -41,6 +52,9 @@ class Responder:
         self.close()
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
         self.runtime.close()
 
     def _alerts(self, alert: Mapping[str, Any] | Alert) -> list[Alert]:
@@ -86,19 +100,31 @@ class Responder:
             return incident
         return None
 
-    async def trigger_response(self, incident: Incident) -> TimelineEvent:
-        """Record that the incident's response was requested.
+    async def trigger_response(self, incident: Incident) -> Run:
+        """Make sure the incident's playbook runs; return its active (or newly started) run.
 
-        NOT YET REAL: durable playbook runs arrive with the playbook engine; until then this
-        only puts a `response_requested` event on the timeline so the request is not lost.
+        Intake already plans a run in the transaction that opens or reopens an incident, so
+        for those this returns that run. Runs execute in a worker: `defib serve`,
+        `defib worker`, or this process when the Responder was made with `worker=True`.
         """
-        return await asyncio.to_thread(
-            self.runtime.incidents.record_event,
-            incident.id,
-            "response_requested",
-            {"type": incident.type.value, "engine": "not yet available"},
-            self.actor,
-        )
+
+        def ensure() -> Run:
+            engine = self.runtime.engine
+            playbook = engine.playbooks.for_type(incident.type).name
+            for run in engine.list_runs(incident.id):
+                if run.playbook == playbook and run.is_active and not run.dry_run:
+                    return run
+            try:
+                return engine.start_run(incident.id, self.actor)
+            except RunConflict:  # started meanwhile by someone else
+                runs = engine.list_runs(incident.id)
+                return next(r for r in runs if r.playbook == playbook and r.is_active)
+
+        return await asyncio.to_thread(ensure)
+
+    async def run(self, run_id: str) -> Run:
+        """A run with its steps."""
+        return await asyncio.to_thread(self.runtime.engine.get_run, run_id)
 
     async def get_incident(self, incident_id: str) -> Incident:
         return await asyncio.to_thread(self.runtime.incidents.get, incident_id)

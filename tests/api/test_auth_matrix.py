@@ -42,6 +42,14 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("POST", "/api/v1/incidents/{incident_id}/reopen", None, RESPOND),
     ("POST", "/api/v1/incidents/{incident_id}/notes", {"text": "n"}, RESPOND),
     ("GET", "/api/v1/incidents/{incident_id}/timeline", None, READ),
+    ("GET", "/api/v1/incidents/{incident_id}/runs", None, READ),
+    ("POST", "/api/v1/incidents/{incident_id}/runs", {"dry_run": True}, RESPOND),
+    ("GET", "/api/v1/runs/{run_id}", None, READ),
+    ("POST", "/api/v1/runs/{run_id}/cancel", None, RESPOND),
+    ("POST", "/api/v1/runs/{run_id}/steps/{step}/retry", None, RESPOND),
+    # Any reader may try; the step's own approval role is checked next (403 if short).
+    ("POST", "/api/v1/runs/{run_id}/steps/{step}/approve", {"note": "n"}, READ),
+    ("POST", "/api/v1/runs/{run_id}/steps/{step}/reject", {"note": "n"}, READ),
 ]
 
 CALLERS: list[Role | None] = [None, *Role]
@@ -69,7 +77,7 @@ def test_route_allows_exactly_its_roles(
         "/api/v1/incidents", json=DECLARE, headers={"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     )
     assert declared.status_code == 201
-    url = path.format(incident_id=declared.json()["id"], fmt="native")
+    url = path.format(incident_id=declared.json()["id"], fmt="native", run_id="r0", step="0")
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller else {}
     response = client.request(method, url, json=body, headers=headers)
     if caller in allowed:

@@ -153,3 +153,24 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "port:" in out.stderr and "colour: unknown key" in out.stderr
+
+
+def test_bad_rules_file_is_refused_naming_the_key(tmp_path: Path) -> None:
+    import subprocess
+
+    from defib.testing import defib_executable
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: x\n    type: nonsense\n")
+    cfg = tmp_path / "defib.yaml"
+    cfg.write_text(f"rules_file: {rules}\n")
+    out = subprocess.run(
+        [defib_executable(), "tokens", "list", "--config", str(cfg)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("defib: error: rules_file:")
+    assert out.stderr.count("\n") == 1

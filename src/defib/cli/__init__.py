@@ -9,8 +9,9 @@ import typer
 # Typer >= 0.29 vendors click and exports no public exception types (pinned in pyproject).
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from defib.cli import db, incidents, serve, tokens
+from defib.cli import classify, db, detect, incidents, playbooks, runs, serve, tokens, worker
 from defib.cli.output import EXIT_USAGE, CliError, print_error
+from defib.config import ConfigError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -24,6 +25,11 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(incidents.app, name="incidents")
 app.command("timeline")(incidents.timeline)
 app.add_typer(incidents.alert_app, name="alert")
+app.command("classify")(classify.classify)
+app.add_typer(detect.app, name="detect")
+app.add_typer(runs.app, name="runs")
+app.add_typer(playbooks.app, name="playbooks")
+app.command("worker")(worker.worker)
 
 
 @app.command()
@@ -38,7 +44,7 @@ def main() -> None:
     """Run the CLI: usage and domain errors print one line on stderr and exit 2."""
     try:
         code = app(standalone_mode=False)
-    except CliError as exc:
+    except (CliError, ConfigError) as exc:
         print_error(str(exc))
         sys.exit(EXIT_USAGE)
     except NoArgsIsHelpError:

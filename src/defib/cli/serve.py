@@ -28,8 +28,12 @@ def serve(
         bool,
         typer.Option("--insecure-no-auth", help="Turn auth off. Refused unless bound to loopback."),
     ] = False,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="Serve the API only; `defib worker` runs the playbooks."),
+    ] = False,
 ) -> None:
-    """Serve the REST API (migrates the database first)."""
+    """Serve the REST API and run playbooks (migrates the database first)."""
     import uvicorn
 
     from defib.api import create_app
@@ -48,6 +52,20 @@ def serve(
     db_kind = "SQLite" if runtime.db.is_sqlite else "PostgreSQL"
     console.print(f"defib serving on http://{settings.host}:{settings.port} ({db_kind})")
     app = create_app(runtime, auth=not insecure_no_auth, own_runtime=True)
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
-    )
+    embedded = None
+    if not no_worker:
+        from defib.worker import Worker
+
+        embedded = Worker(runtime.engine).start()
+        console.print(f"playbook worker {embedded.executor_id} running in this process")
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()

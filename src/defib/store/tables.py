@@ -151,3 +151,75 @@ api_tokens = Table(
         postgresql_where=text("revoked_at IS NULL"),
     ),
 )
+
+# -- playbook runs (the durable engine; DBOS keeps its own checkpoints beside these) --------
+
+# A run in one of these states holds its (incident, playbook) slot: one active run each.
+ACTIVE_RUN_SQL = "status IN ('pending', 'running', 'waiting_approval') AND dry_run = false"
+
+playbook_runs = Table(
+    "playbook_runs",
+    metadata,
+    # Also the DBOS workflow id of the first execution and the prefix of idempotency keys.
+    Column("id", String(40), primary_key=True),
+    Column("incident_seq", _Id, ForeignKey("incidents.seq"), nullable=False),
+    Column("playbook", String(64), nullable=False),
+    Column("playbook_version", String(64), nullable=False),
+    Column("playbook_digest", String(64), nullable=False),
+    # The frozen playbook (Playbook.freeze()): editing the YAML never changes a run.
+    Column("spec", JSON, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("dry_run", Boolean, nullable=False, server_default=text("false")),
+    Column("trigger", String(16), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    # A person's "retry step n" starts a new generation under a new workflow id.
+    Column("generation", Integer, nullable=False, server_default="0"),
+    Column("workflow_id", String(80), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_playbook_runs_incident_seq", "incident_seq", "created_at"),
+    Index("ix_playbook_runs_status", "status"),
+    Index(
+        "uq_playbook_runs_active",
+        "incident_seq",
+        "playbook",
+        unique=True,
+        sqlite_where=text(ACTIVE_RUN_SQL),
+        postgresql_where=text(ACTIVE_RUN_SQL),
+    ),
+)
+
+playbook_run_steps = Table(
+    "playbook_run_steps",
+    metadata,
+    Column("run_id", String(40), ForeignKey("playbook_runs.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("action", String(128), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("output", JSON, nullable=True),
+    # {"decision", "by", "note", "at"} once a person (or the deadline) decided.
+    Column("approval", JSON, nullable=True),
+    Column("deadline_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per engine process; the janitor resumes the runs of executors that stopped beating.
+engine_heartbeats = Table(
+    "engine_heartbeats",
+    metadata,
+    Column("executor_id", String(120), primary_key=True),
+    Column("hostname", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    # Set once the janitor has handed this executor's runs to another one.
+    Column("recovered_at", UTCDateTime, nullable=True),
+)

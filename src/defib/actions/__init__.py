@@ -1,0 +1,41 @@
+"""The step functions playbooks name, behind one registry (built-ins + `defib.actions` plugins)."""
+
+from defib.actions.base import (
+    Action,
+    ActionContext,
+    ActionError,
+    ActionResult,
+    DurableSleep,
+    Outcome,
+)
+from defib.actions.builtin import (
+    IDEMPOTENCY_HEADER,
+    PLACEHOLDER_ACTIONS,
+    SIGNATURE_HEADER,
+    sign,
+)
+from defib.actions.registry import (
+    ENTRY_POINT_GROUP,
+    ActionRegistry,
+    UnknownAction,
+    builtin_registry,
+    default_registry,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "IDEMPOTENCY_HEADER",
+    "PLACEHOLDER_ACTIONS",
+    "SIGNATURE_HEADER",
+    "Action",
+    "ActionContext",
+    "ActionError",
+    "ActionRegistry",
+    "ActionResult",
+    "DurableSleep",
+    "Outcome",
+    "UnknownAction",
+    "builtin_registry",
+    "default_registry",
+    "sign",
+]

@@ -1,0 +1,96 @@
+"""The action registry: built-ins plus plugins from the `defib.actions` entry-point group.
+
+A plugin's entry point names an action object, an action class (instantiated with no
+arguments), or a callable returning an iterable of actions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from importlib.metadata import entry_points
+from typing import Any
+
+from defib.actions.base import Action, DurableSleep
+from defib.actions.builtin import (
+    PLACEHOLDER_ACTIONS,
+    NoteAction,
+    PlaceholderAction,
+    WaitAction,
+    WebhookAction,
+)
+
+ENTRY_POINT_GROUP = "defib.actions"
+
+log = logging.getLogger(__name__)
+
+AnyAction = Action | DurableSleep
+
+
+class UnknownAction(LookupError):
+    pass
+
+
+class ActionRegistry:
+    def __init__(self, actions: Iterable[AnyAction] = ()) -> None:
+        self._actions: dict[str, AnyAction] = {}
+        for action in actions:
+            self.register(action)
+
+    def register(self, action: AnyAction, *, replace: bool = False) -> None:
+        if not isinstance(action, Action | DurableSleep):
+            raise TypeError(
+                f"{action!r} is not an action (needs name, run/sleep_seconds, describe)"
+            )
+        if action.name in self._actions and not replace:
+            raise ValueError(f"action {action.name!r} is already registered")
+        self._actions[action.name] = action
+
+    def get(self, name: str) -> AnyAction:
+        try:
+            return self._actions[name]
+        except KeyError:
+            raise UnknownAction(f"unknown action {name!r}") from None
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._actions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._actions
+
+    def __iter__(self) -> Iterator[AnyAction]:
+        return iter(self._actions.values())
+
+    def load_entry_points(self) -> None:
+        """Register every plugin action; a plugin may replace a placeholder, not a real action."""
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                loaded: Any = ep.load()
+                for action in _expand(loaded):
+                    current = self._actions.get(action.name)
+                    self.register(action, replace=isinstance(current, PlaceholderAction))
+            except Exception:
+                log.exception("cannot load action plugin %s", ep.value)
+
+
+def _expand(obj: Any) -> list[AnyAction]:
+    if isinstance(obj, Action | DurableSleep) and not isinstance(obj, type):
+        return [obj]
+    if isinstance(obj, type):
+        return [obj()]
+    if callable(obj):
+        return list(obj())
+    raise TypeError(f"{obj!r} is not an action, an action class or a factory")
+
+
+def builtin_registry() -> ActionRegistry:
+    actions: list[AnyAction] = [WebhookAction(), WaitAction(), NoteAction()]
+    actions.extend(PlaceholderAction(name) for name in PLACEHOLDER_ACTIONS)
+    return ActionRegistry(actions)
+
+
+def default_registry() -> ActionRegistry:
+    """Built-ins plus installed plugins."""
+    registry = builtin_registry()
+    registry.load_entry_points()
+    return registry

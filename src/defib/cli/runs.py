@@ -1,0 +1,164 @@
+"""`defib runs`: list, show, start (or dry-run), approve, reject, cancel and retry playbook runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from defib.cli.client import ApiClient
+from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.output import console, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Playbook runs: list, show, approve, cancel, retry.")
+
+NoteOption = Annotated[str | None, typer.Option("--note", "-m", help="A note for the timeline.")]
+StepArg = Annotated[str, typer.Argument(help="Step index (from 0) or name.")]
+
+
+def _client(config: Path | None) -> ApiClient:
+    return ApiClient(settings_or_exit(config))
+
+
+def _show_run(run: dict[str, Any]) -> None:
+    dry = " (dry run)" if run["dry_run"] else ""
+    console.print(
+        f"{run['id']}  {run['incident_id']}  {run['playbook']} v{run['playbook_version']}"
+        f"  [bold]{run['status']}[/bold]{dry}"
+    )
+    if run.get("error"):
+        console.print(f"error: {run['error']}")
+    print_table(
+        None,
+        ["#", "step", "action", "status", "attempts", "detail"],
+        [
+            [
+                s["index"],
+                s["name"],
+                s["action"],
+                s["status"],
+                s["attempts"],
+                _detail(s),
+            ]
+            for s in run["steps"]
+        ],
+    )
+
+
+def _detail(step: dict[str, Any]) -> str:
+    if step.get("error"):
+        return str(step["error"])
+    output = step.get("output") or {}
+    if "would" in output:
+        return f"would: {output['would']}"
+    if step["status"] == "waiting_approval" and step.get("deadline_at"):
+        return f"approve by {step['deadline_at']}"
+    if step.get("approval"):
+        a = step["approval"]
+        return f"{a.get('decision')} by {a.get('by') or '-'} {a.get('note') or ''}".strip()
+    return ""
+
+
+@app.command("list")
+def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """An incident's runs, newest first."""
+    data = _client(config).get(f"/api/v1/incidents/{incident_id}/runs")
+    if json:
+        print_json(data)
+        return
+    print_table(
+        f"runs of {data['incident_id']}",
+        ["run", "playbook", "status", "trigger", "dry", "created", "ended", "error"],
+        [
+            [
+                r["id"],
+                r["playbook"],
+                r["status"],
+                r["trigger"],
+                "yes" if r["dry_run"] else "",
+                r["created_at"],
+                r["ended_at"],
+                r["error"],
+            ]
+            for r in data["runs"]
+        ],
+    )
+
+
+@app.command()
+def show(run_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """One run with its steps."""
+    run = _client(config).get(f"/api/v1/runs/{run_id}")
+    if json:
+        print_json(run)
+    else:
+        _show_run(run)
+
+
+@app.command()
+def start(
+    incident_id: str,
+    playbook: Annotated[
+        str | None, typer.Option(help="Playbook name (default: the incident type's).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Every step reports what it would do.")
+    ] = False,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Start a run by hand."""
+    run = _client(config).post(
+        f"/api/v1/incidents/{incident_id}/runs", json={"playbook": playbook, "dry_run": dry_run}
+    )
+    if json:
+        print_json(run)
+    else:
+        console.print(f"started {run['id']} ({run['playbook']}{', dry run' if dry_run else ''})")
+
+
+def _act(path: str, config: Path | None, json: bool, body: dict[str, Any] | None = None) -> None:
+    run = _client(config).post(path, json=body)
+    if json:
+        print_json(run)
+    else:
+        _show_run(run)
+
+
+@app.command()
+def approve(
+    run_id: str,
+    step: StepArg,
+    note: NoteOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Approve a step waiting for approval."""
+    _act(f"/api/v1/runs/{run_id}/steps/{step}/approve", config, json, {"note": note})
+
+
+@app.command()
+def reject(
+    run_id: str,
+    step: StepArg,
+    note: NoteOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Refuse a step waiting for approval (it is skipped)."""
+    _act(f"/api/v1/runs/{run_id}/steps/{step}/reject", config, json, {"note": note})
+
+
+@app.command()
+def cancel(run_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """Cancel an active run."""
+    _act(f"/api/v1/runs/{run_id}/cancel", config, json)
+
+
+@app.command()
+def retry(
+    run_id: str, step: StepArg, config: ConfigOption = None, json: JsonOption = False
+) -> None:
+    """Retry a failed step of an ended run (then the steps its failure cut short)."""
+    _act(f"/api/v1/runs/{run_id}/steps/{step}/retry", config, json)
