@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Profiles one `defib serve` (fresh SQLite data dir, or PostgreSQL with DB=pg) under wrk
+# scenario 2 (a new alert per request) with py-spy; prints the hottest frames.
+# Usage: bench/intake/profile.sh [seconds]   env: DB=sqlite|pg MODE=unique BATCH=1 CONNS=32
+#        GIL=1 samples only the thread holding the GIL; BENCH_DEFIB_ARGS=--no-worker
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+SECS=${1:-10}
+PYSPY=.venv/bin/py-spy
+[ -x "$PYSPY" ] || .venv/bin/pip install -q py-spy
+WORK=$(mktemp -d /tmp/bench-profile-XXXX)
+PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DEFIB_DATA_DIR=$WORK/data
+unset DEFIB_DATABASE_URL
+if [ "${DB:-sqlite}" = pg ]; then
+    DBNAME=defib_profile_$$
+    createdb -h 127.0.0.1 -U postgres "$DBNAME"
+    export DEFIB_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/$DBNAME
+fi
+( cd "$WORK" && exec "$REPO/.venv/bin/defib" serve --port "$PORT" ${BENCH_DEFIB_ARGS:-} >"$WORK/server.log" 2>&1 ) &
+SERVER=$!
+cleanup() {
+    kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true
+    [ -n "${DBNAME:-}" ] && dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DBNAME" || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+TOKEN=$(cat "$DEFIB_DATA_DIR/admin-token")
+echo "# $(uptime)" >&2
+BENCH_MODE=${MODE:-unique} BENCH_BATCH=${BATCH:-1} BENCH_TOKEN=$TOKEN \
+    wrk -t2 -c"${CONNS:-32}" -d$((SECS + 4))s --timeout 30s -s bench/intake/alerts.lua \
+    "http://127.0.0.1:$PORT" >"$WORK/wrk.out" 2>&1 &
+WRK=$!
+sleep 2
+GILFLAG=""; [ "${GIL:-0}" = 1 ] && GILFLAG="--gil"
+"$PYSPY" record -d "$SECS" -r 250 -f raw $GILFLAG -o "$WORK/prof.txt" --pid "$SERVER" --threads >/dev/null 2>&1
+wait "$WRK"
+grep BENCH_JSON "$WORK/wrk.out" >&2
+OUT=${PROFILE_OUT:-/tmp/defib-intake-profile.txt}
+cp "$WORK/prof.txt" "$OUT"
+.venv/bin/python bench/intake/hotspots.py "$OUT"
