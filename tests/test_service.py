@@ -308,3 +308,35 @@ def test_state_change_re_arms_redelivery_detection(svc: IncidentService, clock: 
         clock.advance(seconds=1)
         actions.append(svc.ingest([(a, t)], "pd")[0].action)
     assert actions == ["created", "duplicate", "cleared", "duplicate", "merged"]
+
+
+def test_group_commit_folds_a_run_into_one_incident_and_one_event(svc: IncidentService) -> None:
+    """Three senders' alerts in one transaction: one incident, exact count, answers per sender."""
+    a = alert(source_key="s1")
+    b = alert(source_key="s2", delivery_key="d-1")
+    out = svc.ingest_batches(
+        [
+            ([(a, triage())], "am-1"),
+            ([(b, triage(sev=Severity.SEV1)), (b, triage())], "am-2"),
+            ([(alert("Watchdog"), Triage(None, None, (), None, "heartbeat"))], "am-3"),
+        ]
+    )
+    assert [[r.action for r in batch] for batch in out] == [
+        ["created"],
+        ["merged", "duplicate"],
+        ["ignored"],
+    ]
+    inc = svc.get(out[0][0].incident_id or "")
+    assert (inc.alert_count, inc.severity) == (2, Severity.SEV1)
+    events = svc.timeline(inc.id)
+    assert [e.kind for e in events] == ["created"]
+    assert events[0].data["count"] == 2
+
+
+def test_group_commit_keeps_a_series_in_order(svc: IncidentService, clock: FakeClock) -> None:
+    """Firing then resolved for one series in the same group: created, then cleared."""
+    fire = alert(source_key="s1", delivery_key="x@1")
+    clear = alert(source_key="s1", delivery_key="x@1", status="resolved")
+    cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
+    [results] = svc.ingest_batches([([(fire, triage()), (clear, cleared)], "am")])
+    assert [r.action for r in results] == ["created", "cleared"]

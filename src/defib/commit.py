@@ -21,7 +21,8 @@ from defib.service import IncidentService, IngestResult, Triage
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_ALERTS = 2000
+# Bounds one transaction: long ones keep other writers (acknowledgements, the janitor) waiting.
+MAX_BATCH_ALERTS = 500
 
 
 @dataclass

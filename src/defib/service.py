@@ -91,6 +91,17 @@ class Triage:
 
 
 @dataclass(frozen=True, slots=True)
+class _Item:
+    """One alert of a group commit, with where its answer goes."""
+
+    batch: int
+    index: int
+    alert: Alert
+    triage: Triage
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     # created | merged | reopened | duplicate | ignored | cleared | resolved | acknowledged
     action: str
@@ -316,64 +327,120 @@ class IncidentService:
     ) -> list[list[IngestResult]]:
         """Several senders' alerts in one transaction (a group commit); results per batch.
 
-        Items are processed in fingerprint order (stable, so one series keeps its order) and
-        concurrent transactions on PostgreSQL take row locks in the same order: no deadlocks.
+        Work is done per set, not per alert: re-deliveries are claimed in one statement, a
+        run of firing alerts for one fingerprint folds into its incident with one lookup,
+        one update and one timeline event, and alert rows are inserted in one batch.
+        Fingerprints are visited in sorted order (stable, so one series keeps its order), so
+        concurrent transactions on PostgreSQL lock rows in the same order: no deadlocks.
         """
         now = self.clock()
-        flat = [
-            (b, i, alert, triage, actor)
-            for b, (items, actor) in enumerate(batches)
-            for i, (alert, triage) in enumerate(items)
+        items = [
+            _Item(b, i, alert, triage, actor)
+            for b, (batch, actor) in enumerate(batches)
+            for i, (alert, triage) in enumerate(batch)
         ]
-        flat.sort(key=lambda x: x[3].fingerprint or x[3].related_fingerprint or "")
-        results: list[list[IngestResult | None]] = [[None] * len(items) for items, _ in batches]
+        results: list[list[IngestResult | None]] = [[None] * len(batch) for batch, _ in batches]
         opened: list[Incident] = []
+        rows: list[dict[str, Any]] = []
+
+        def done(item: _Item, result: IngestResult, seq: int | None = None) -> None:
+            final = dataclasses.replace(result, dedup_key=item.alert.dedup_key)
+            results[item.batch][item.index] = final
+            if result.action != "duplicate":
+                rows.append(_alert_row(item.alert, item.triage, now, seq, result.action))
+
         with self.db.write() as conn:
-            for b, i, alert, triage, actor in flat:
-                results[b][i] = self._ingest_one(conn, alert, triage, actor, now, opened)
+            fresh = self._claim(conn, items, now, done)
+            fresh.sort(key=lambda it: it.triage.fingerprint or it.triage.related_fingerprint or "")
+            j = 0
+            while j < len(fresh):
+                item = fresh[j]
+                triage = item.triage
+                if not item.alert.firing:
+                    result, seq = self._settle(conn, item.alert, triage, item.actor, now)
+                    done(item, result, seq)
+                    j += 1
+                    continue
+                if triage.type is None or triage.fingerprint is None or triage.severity is None:
+                    done(item, IngestResult("ignored", None, None, None, triage.reason))
+                    j += 1
+                    continue
+                end = j + 1
+                while (
+                    end < len(fresh)
+                    and fresh[end].alert.firing
+                    and fresh[end].triage.fingerprint == triage.fingerprint
+                ):
+                    end += 1
+                run = fresh[j:end]
+                action, incident = self._fold(conn, run, now)
+                alert_repo.mark_series_firing(
+                    conn, incident.seq, [it.alert.series for it in run], now
+                )
+                if action in ("created", "reopened"):
+                    self._plan(conn, incident, run[0].actor)
+                    opened.append(incident)
+                for k, it in enumerate(run):
+                    done(
+                        it,
+                        IngestResult(
+                            action if k == 0 else "merged",
+                            incident.id,
+                            incident.type,
+                            incident.severity,
+                            it.triage.reason,
+                        ),
+                        incident.seq,
+                    )
+                j = end
+            alert_repo.store_alerts(conn, rows)
         self._after_commit(opened)
         return [[r for r in batch if r is not None] for batch in results]
 
-    def _ingest_one(
-        self,
+    @staticmethod
+    def _claim(
         conn: Connection,
-        alert: Alert,
-        triage: Triage,
-        actor: str,
+        items: list[_Item],
         now: datetime,
-        opened: list[Incident],
-    ) -> IngestResult:
-        if alert.delivery_key and not alert_repo.claim_delivery(
-            conn, alert.status, alert.delivery_key, now
-        ):
-            return IngestResult(
-                "duplicate",
-                None,
-                triage.type,
-                triage.severity,
-                "re-delivery of an alert already received",
+        done: Callable[[_Item, IngestResult], None],
+    ) -> list[_Item]:
+        """Items that are not re-deliveries; the others are answered `duplicate`."""
+        first: dict[tuple[str, str], _Item] = {}
+        fresh: list[_Item] = []
+        repeats: list[_Item] = []
+        for item in items:
+            key = item.alert.delivery_key
+            if not key:
+                fresh.append(item)
+            elif (item.alert.status, key) in first:
+                repeats.append(item)
+            else:
+                first[(item.alert.status, key)] = item
+        claimed = alert_repo.claim_deliveries(conn, list(first), now)
+        for (status, key), item in first.items():
+            if f"{status}|{key}"[:320] in claimed:
+                fresh.append(item)
+            else:
+                repeats.append(item)
+        for item in repeats:
+            t = item.triage
+            done(
+                item,
+                IngestResult(
+                    "duplicate",
+                    None,
+                    t.type,
+                    t.severity,
+                    "re-delivery of an alert already received",
+                ),
             )
-        alert_id = alert_repo.store_alert(conn, _alert_row(alert, triage, now))
-        if not alert.firing:
-            result = self._settle(conn, alert, triage, actor, now)
-        elif triage.type is None or triage.fingerprint is None or triage.severity is None:
-            result = IngestResult("ignored", None, None, None, triage.reason)
-        else:
-            action, incident = self._fold(conn, alert, triage, actor, now)
-            alert_repo.mark_series(conn, incident.seq, alert.series, firing=True, now=now)
-            if action in ("created", "reopened"):
-                self._plan(conn, incident, actor)
-                opened.append(incident)
-            result = IngestResult(
-                action, incident.id, incident.type, incident.severity, triage.reason
-            )
-        seq = parse_incident_id(result.incident_id) if result.incident_id else None
-        alert_repo.link_alert(conn, alert_id, seq, result.action)
-        return dataclasses.replace(result, dedup_key=alert.dedup_key)
+        # Keep the senders' order for alerts of one series.
+        fresh.sort(key=lambda it: (it.batch, it.index))
+        return fresh
 
     def _settle(
         self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
-    ) -> IngestResult:
+    ) -> tuple[IngestResult, int | None]:
         """A resolved or acknowledged notification: update the open incident it refers to.
 
         The incident resolves itself only when every series feeding it has cleared and a
@@ -391,7 +458,9 @@ class IncidentService:
                 conn, triage.related_fingerprint, for_update=True
             )
         if incident is None:
-            return IngestResult("ignored", None, None, None, f"{alert.status}: no open incident")
+            return IngestResult(
+                "ignored", None, None, None, f"{alert.status}: no open incident"
+            ), None
         info = {"title": alert.title, "source": alert.source, "series": alert.series}
         if alert.status == "acknowledged":
             if incident.status is Status.DETECTED:
@@ -407,7 +476,7 @@ class IncidentService:
                 )
             return IngestResult(
                 "acknowledged", incident.id, incident.type, incident.severity, "source acknowledged"
-            )
+            ), incident.seq
         alert_repo.mark_series(conn, incident.seq, alert.series, firing=False, now=now)
         still_firing = alert_repo.firing_series(conn, incident.seq)
         repo.append_event(
@@ -427,75 +496,69 @@ class IncidentService:
             repo.append_event(conn, incident.seq, event)
             return IngestResult(
                 "resolved", incident.id, incident.type, incident.severity, "all alerts cleared"
-            )
-        return IngestResult(
-            "cleared",
-            incident.id,
-            incident.type,
-            incident.severity,
+            ), incident.seq
+        why = (
             f"alert cleared; {still_firing} still firing"
             if still_firing
-            else "alert cleared; awaiting mitigation",
+            else "alert cleared; awaiting mitigation"
         )
+        return IngestResult(
+            "cleared", incident.id, incident.type, incident.severity, why
+        ), incident.seq
 
-    def _fold(
-        self, conn: Connection, alert: Alert, triage: Triage, actor: str, now: datetime
-    ) -> tuple[str, Incident]:
-        # Narrowing for the type checker: _ingest_one only folds classified alerts.
+    def _fold(self, conn: Connection, run: Sequence[_Item], now: datetime) -> tuple[str, Incident]:
+        """Fold a run of firing alerts with one fingerprint into its incident.
+
+        The first alert creates or reopens the incident when none is open; the rest merge.
+        One timeline event records the run (with its count), not one per alert.
+        """
+        head = run[0]
+        triage = head.triage
+        # Narrowing for the type checker: only classified alerts are folded.
         assert triage.type is not None
         assert triage.severity is not None
         assert triage.fingerprint is not None
-        alert_info = {
-            "title": alert.title,
-            "source": alert.source,
-            "format": alert.format,
-            "reason": triage.reason,
-            "severity": triage.severity.value,
-        }
+        info = _alert_info(head)
         existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
         if existing is None:
             since = now - self.reopen_window
             recent = repo.find_recently_resolved(conn, triage.fingerprint, since, for_update=True)
             if recent is not None:
                 reopened, event = transition(
-                    recent, Command.REOPEN, max(now, _latest(recent)), actor
+                    recent, Command.REOPEN, max(now, _latest(recent)), head.actor
                 )
-                merged = _merge(reopened, triage, now)
+                merged = _merge(reopened, run, now)
                 repo.update_incident(conn, merged, now)
-                repo.append_event(
-                    conn,
-                    merged.seq,
-                    _with(event, alert=alert_info),
-                )
-                self._note_severity(conn, recent, merged, actor, now)
+                repo.append_event(conn, merged.seq, _with(event, alert=info, count=len(run)))
+                self._note_severity(conn, recent, merged, head.actor, now)
                 return "reopened", merged
-            created = self._try_create(conn, alert, triage, actor, now, alert_info)
+            created = self._try_create(conn, run, now, info)
             if created is not None:
                 return "created", created
             # Another transaction created it between our read and insert: merge into theirs.
             existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
             assert existing is not None, "unique violation without a visible open incident"
-        merged = _merge(existing, triage, now)
+        merged = _merge(existing, run, now)
         repo.update_incident(conn, merged, now)
+        last = _alert_info(run[-1])
         repo.append_event(
             conn,
             merged.seq,
             TimelineEvent(
-                now, actor, "alert_merged", {**alert_info, "alert_count": merged.alert_count}
+                now,
+                head.actor,
+                "alert_merged",
+                {**last, "count": len(run), "alert_count": merged.alert_count},
             ),
         )
-        self._note_severity(conn, existing, merged, actor, now)
+        self._note_severity(conn, existing, merged, head.actor, now)
         return "merged", merged
 
     def _try_create(
-        self,
-        conn: Connection,
-        alert: Alert,
-        triage: Triage,
-        actor: str,
-        now: datetime,
-        alert_info: Mapping[str, Any],
+        self, conn: Connection, run: Sequence[_Item], now: datetime, info: Mapping[str, Any]
     ) -> Incident | None:
+        head = run[0]
+        alert, triage = head.alert, head.triage
         assert triage.type is not None
         assert triage.severity is not None
         draft = Incident(
@@ -509,11 +572,12 @@ class IncidentService:
             affected_systems=triage.systems,
             labels={str(k): str(v) for k, v in alert.labels.items()},
             fingerprint=triage.fingerprint,
-            alert_count=1,
+            alert_count=0,
             first_seen_at=now,
             last_seen_at=now,
-            created_by=actor,
+            created_by=head.actor,
         )
+        draft = _merge(draft, run, now)
         try:
             with conn.begin_nested():
                 stored = repo.insert_incident(conn, draft, now)
@@ -524,7 +588,7 @@ class IncidentService:
             stored.seq,
             TimelineEvent(
                 now,
-                actor,
+                head.actor,
                 "created",
                 {
                     "how": "alert",
@@ -532,7 +596,8 @@ class IncidentService:
                     "severity": stored.severity.value,
                     "systems": list(stored.affected_systems),
                     "fingerprint": triage.fingerprint,
-                    "alert": dict(alert_info),
+                    "alert": dict(info),
+                    "count": len(run),
                 },
             ),
         )
@@ -559,29 +624,46 @@ def _latest(incident: Incident) -> datetime:
     return max(t for _, t in incident.stamps() if t is not None)
 
 
-def _merge(incident: Incident, triage: Triage, now: datetime) -> Incident:
-    assert triage.severity is not None
+def _merge(incident: Incident, run: Sequence[_Item], now: datetime) -> Incident:
+    severity = incident.severity
+    for it in run:
+        if it.triage.severity is not None:
+            severity = raise_severity(severity, it.triage.severity)
+    systems = [s for it in run for s in it.triage.systems]
     return dataclasses.replace(
         incident,
-        alert_count=incident.alert_count + 1,
+        alert_count=incident.alert_count + len(run),
         last_seen_at=now,
         first_seen_at=incident.first_seen_at or now,
-        severity=raise_severity(incident.severity, triage.severity),
-        affected_systems=unique_systems([*incident.affected_systems, *triage.systems]),
+        severity=severity,
+        affected_systems=unique_systems([*incident.affected_systems, *systems]),
     )
+
+
+def _alert_info(item: _Item) -> dict[str, Any]:
+    return {
+        "title": item.alert.title,
+        "source": item.alert.source,
+        "format": item.alert.format,
+        "reason": item.triage.reason,
+        "severity": item.triage.severity.value if item.triage.severity else None,
+    }
 
 
 def _with(event: TimelineEvent, **extra: Any) -> TimelineEvent:
     return dataclasses.replace(event, data={**event.data, **extra})
 
 
-def _alert_row(alert: Alert, triage: Triage, now: datetime) -> dict[str, Any]:
+def _alert_row(
+    alert: Alert, triage: Triage, now: datetime, incident_seq: int | None, action: str
+) -> dict[str, Any]:
     return {
         "received_at": now,
         "format": alert.format,
         "source": alert.source[:200],
         "status": alert.status,
-        "action": "ignored",
+        "action": action,
+        "incident_seq": incident_seq,
         "type": triage.type.value if triage.type else None,
         "severity": triage.severity.value if triage.severity else None,
         "fingerprint": triage.fingerprint or triage.related_fingerprint,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,37 +15,41 @@ from defib.store.tables import alerts, deliveries, incident_alerts
 STATES = ("firing", "resolved", "acknowledged")
 
 
-def claim_delivery(conn: Connection, status: str, delivery_key: str, now: datetime) -> bool:
-    """True the first time this (status, key) is seen since the key last changed state.
+def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: datetime) -> set[str]:
+    """Claim (status, delivery key) pairs; return the `status|key` strings claimed now.
 
-    INSERT .. ON CONFLICT DO NOTHING is atomic on both dialects, so two replicas handed the
-    same re-delivery at once cannot both claim it.
+    A pair is claimed the first time it is seen since its key last changed state: a repeat
+    is a re-delivery. INSERT .. ON CONFLICT DO NOTHING is atomic on both dialects, so two
+    replicas handed the same re-delivery cannot both claim it; claiming one state deletes
+    the others, so the next change of state is accepted again. Pairs must be distinct.
     """
-    key = f"{status}|{delivery_key}"[:320]
+    if not keys:
+        return set()
+    full = [f"{status}|{key}"[:320] for status, key in keys]
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = (
         dialect_insert(deliveries)
-        .values(key=key, seen_at=now)
+        .values([{"key": k, "seen_at": now} for k in full])
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(deliveries.c.key)
     )
-    claimed = conn.execute(stmt).first() is not None
-    if claimed:
-        others = [f"{s}|{delivery_key}"[:320] for s in STATES if s != status]
+    claimed = {row.key for row in conn.execute(stmt)}
+    others = [
+        f"{other}|{key}"[:320]
+        for (status, key), k in zip(keys, full, strict=True)
+        if k in claimed
+        for other in STATES
+        if other != status
+    ]
+    if others:
         conn.execute(delete(deliveries).where(deliveries.c.key.in_(others)))
     return claimed
 
 
-def store_alert(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(insert(alerts).values(**values).returning(alerts.c.id)).scalar_one())
-
-
-def link_alert(conn: Connection, alert_id: int, incident_seq: int | None, action: str) -> None:
-    conn.execute(
-        update(alerts)
-        .where(alerts.c.id == alert_id)
-        .values(incident_seq=incident_seq, action=action)
-    )
+def store_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert alert rows in one batched statement."""
+    if rows:
+        conn.execute(insert(alerts), list(rows))
 
 
 def mark_series(
@@ -72,6 +77,29 @@ def mark_series(
             )
             .values(firing=firing, changed_at=now)
         )
+
+
+def mark_series_firing(
+    conn: Connection, incident_seq: int, source_keys: Sequence[str], now: datetime
+) -> None:
+    """Mark several series of one incident as firing, in one upsert."""
+    keys = list(dict.fromkeys(k[:300] for k in source_keys))
+    if not keys:
+        return
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(incident_alerts).values(
+        [
+            {"incident_seq": incident_seq, "source_key": k, "firing": True, "changed_at": now}
+            for k in keys
+        ]
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["incident_seq", "source_key"],
+            set_={"firing": True, "changed_at": now},
+            where=incident_alerts.c.firing.is_(False),
+        )
+    )
 
 
 def firing_series(conn: Connection, incident_seq: int) -> int:

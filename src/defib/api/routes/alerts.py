@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, status
+from starlette.requests import ClientDisconnect
 
 from defib.api.deps import Ingester, RuntimeDep
 from defib.api.errors import ApiError
@@ -39,7 +40,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def _json_body(request: Request) -> object:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:
+        # The sender hung up mid-body: nothing was accepted, and nobody is left to answer.
+        raise ApiError(400, "bad_request", "client disconnected before sending the body") from exc
     if not raw:
         raise ApiError(400, "bad_request", "empty body: send a JSON alert payload")
     try:
