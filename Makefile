@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect
+.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect bench-intake bench-playbooks
 
 # python3-venv is the only system package the core needs; install it when venv is missing.
 system-deps:
@@ -53,6 +53,14 @@ fmt: install-dev
 
 bench-detect: install-dev
 	bash bench/detect/run.sh
+
+# Installs wrk and prometheus-alertmanager (apt) on first use.
+bench-intake: install-dev pg-up
+	bash bench/intake/setup.sh
+	bash bench/intake/run.sh
+
+bench-playbooks: install-dev pg-up
+	$(BIN)/python bench/playbooks/run_bench.py
 
 clean:
 	rm -rf $(VENV) .defib .pytest_cache .mypy_cache .ruff_cache
