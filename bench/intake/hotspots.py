@@ -8,21 +8,43 @@ import re
 import sys
 from collections import Counter
 
-IDLE = ("Condition.wait", "EpollSelector.select", "_worker (concurrent", "SimpleQueue.get",
-        "_notification_listener_polling", "Event.wait", "sleep")
+IDLE = (
+    "Condition.wait",
+    "EpollSelector.select",
+    "_worker (concurrent",
+    "SimpleQueue.get",
+    "_notification_listener_polling",
+    "Event.wait",
+    "sleep",
+)
 # First matching category wins, checked from the leaf outwards (the innermost owner).
 CATEGORIES = [
     ("SQL driver execute (sqlite3/psycopg)", ("do_execute (", "do_executemany", "cursor.py:")),
     ("SQL commit", ("do_commit", "_commit_impl")),
     ("SQLAlchemy Core (build/compile/cache key/result)", ("sqlalchemy/",)),
-    ("classification (defib/classify, rules)", ("defib/classify", "defib/rules", "defib/correlate")),
+    (
+        "classification (defib/classify, rules)",
+        ("defib/classify", "defib/rules", "defib/correlate"),
+    ),
     ("payload parsing/validation (defib/ingest)", ("defib/ingest/",)),
     ("JSON decode (orjson in _json_body)", ("_json_body",)),
     ("auth (token check)", ("defib/auth", "TokenCache", "defib/api/deps")),
-    ("response model/serialisation (pydantic, fastapi encode)", ("pydantic", "serialize_response", "jsonable_encoder", "AlertResultOut", "render (")),
-    ("defib service logic (python, outside SQL)", ("defib/service", "defib/store", "defib/commit", "defib/intake")),
-    ("playbook engine / DBOS background", ("dbos", "defib/playbooks", "defib/worker", "defib/janitor")),
-    ("uvicorn/starlette/fastapi/asyncio plumbing", ("uvicorn", "starlette", "fastapi", "anyio", "asyncio")),
+    (
+        "response model/serialisation (pydantic, fastapi encode)",
+        ("pydantic", "serialize_response", "jsonable_encoder", "AlertResultOut", "render ("),
+    ),
+    (
+        "defib service logic (python, outside SQL)",
+        ("defib/service", "defib/store", "defib/commit", "defib/intake"),
+    ),
+    (
+        "playbook engine / DBOS background",
+        ("dbos", "defib/playbooks", "defib/worker", "defib/janitor"),
+    ),
+    (
+        "uvicorn/starlette/fastapi/asyncio plumbing",
+        ("uvicorn", "starlette", "fastapi", "anyio", "asyncio"),
+    ),
 ]
 
 

@@ -183,9 +183,23 @@ class Server:
 
     def psql(self, sql: str, db: str | None = None) -> str:
         out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db or self.db_name or "postgres",
-             "-At", "-F", "|", "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                db or self.db_name or "postgres",
+                "-At",
+                "-F",
+                "|",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip()
 
@@ -228,8 +242,16 @@ class Server:
                 self.proc.wait()
         if self.db_name:
             subprocess.run(
-                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force",
-                 self.db_name],
+                [
+                    "dropdb",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "--if-exists",
+                    "--force",
+                    self.db_name,
+                ],
                 capture_output=True,
             )
 
@@ -238,12 +260,15 @@ def run_wrk(server: Server, scenario: str, seconds: float, nonce: str, out: Path
     mode, batch, _ = SCENARIOS[scenario]
     prefix = ["taskset", "-c", "0"] if server.layout == "pinned" else []
     e = dict(os.environ)
-    e.update(BENCH_MODE=mode, BENCH_BATCH=str(batch), BENCH_TOKEN=server.token,
-             BENCH_NONCE=nonce, BENCH_OUT=str(out), BENCH_T0=str(T0))
-    cmd = prefix + [
-        "wrk", f"-t{env('BENCH_THREADS', '2')}", f"-c{env('BENCH_CONNECTIONS', '32')}",
-        f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s", str(LUA), server.url,
-    ]
+    e.update(
+        BENCH_MODE=mode,
+        BENCH_BATCH=str(batch),
+        BENCH_TOKEN=server.token,
+        BENCH_NONCE=nonce,
+        BENCH_OUT=str(out),
+        BENCH_T0=str(T0),
+    )
+    cmd = [*prefix, "wrk", f"-t{env('BENCH_THREADS', '2')}", f"-c{env('BENCH_CONNECTIONS', '32')}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s", str(LUA), server.url]
     proc = subprocess.run(cmd, env=e, capture_output=True, text=True, cwd=HERE)
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"wrk failed: {proc.stdout}\n{proc.stderr}")
@@ -275,12 +300,18 @@ def measure(kind: str, layout: str, scenario: str, pg_base: str) -> dict:
     if scenario == "batch50":  # defib answers a 50-alert request only after its group commits
         duration = float(env("BENCH_DURATION_BATCH50", str(max(duration, 30))))
     warmup = float(env("BENCH_WARMUP", "2"))
-    mode, batch, _ = SCENARIOS[scenario]
+    _mode, batch, _ = SCENARIOS[scenario]
     work = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-", dir=env("BENCH_TMP", "/tmp")))
     server = Server(kind, layout, work, pg_base=pg_base)
-    row: dict = {"server": kind, "layout": layout, "scenario": scenario, "batch": batch,
-                 "duration_s": duration, "connections": int(env("BENCH_CONNECTIONS", "32")),
-                 "threads": int(env("BENCH_THREADS", "2"))}
+    row: dict = {
+        "server": kind,
+        "layout": layout,
+        "scenario": scenario,
+        "batch": batch,
+        "duration_s": duration,
+        "connections": int(env("BENCH_CONNECTIONS", "32")),
+        "threads": int(env("BENCH_THREADS", "2")),
+    }
     try:
         server.start()
         time.sleep(0.5)
@@ -305,20 +336,26 @@ def measure(kind: str, layout: str, scenario: str, pg_base: str) -> dict:
         row["rss_after_kb"] = rss_kb(server.pid)
         secs = res["duration_us"] / 1e6
         row.update(
-            requests=res["requests"], ok2xx=res["ok2xx"], non2xx=res["non2xx"],
-            socket_errors=sum(res[k] for k in ("err_connect", "err_read", "err_write",
-                                               "err_timeout")),
-            req_per_s=res["requests"] / secs, alerts_per_s=res["requests"] * batch / secs,
-            p50_ms=res["p50_us"] / 1000, p99_ms=res["p99_us"] / 1000,
-            max_ms=res["max_us"] / 1000, wrk_stderr=res["stderr"],
-            stored_before=before, stored_after=after,
+            requests=res["requests"],
+            ok2xx=res["ok2xx"],
+            non2xx=res["non2xx"],
+            socket_errors=sum(
+                res[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")
+            ),
+            req_per_s=res["requests"] / secs,
+            alerts_per_s=res["requests"] * batch / secs,
+            p50_ms=res["p50_us"] / 1000,
+            p99_ms=res["p99_us"] / 1000,
+            max_ms=res["max_us"] / 1000,
+            wrk_stderr=res["stderr"],
+            stored_before=before,
+            stored_after=after,
         )
         d_stored = after["alerts"] - before["alerts"]
         busy = secs + row["drain_s"]
         # Server side: alerts stored from the start of the run until the server went quiet.
         row["stored_per_s"] = d_stored / max(busy - 0.5, secs) if scenario != "same" else None
-        row["check"] = check(kind, scenario, batch, res, before, after,
-                             row["connections"])
+        row["check"] = check(kind, scenario, batch, res, before, after, row["connections"])
     except Exception as exc:  # report and go on with the matrix
         row["error"] = f"{type(exc).__name__}: {exc}"[:800]
     finally:
@@ -343,8 +380,9 @@ def tail(path: Path, n: int = 6) -> str:
     return "\n".join(lines[-n:])
 
 
-def check(kind: str, scenario: str, batch: int, res: dict, before: dict, after: dict,
-          conns: int) -> str:
+def check(
+    kind: str, scenario: str, batch: int, res: dict, before: dict, after: dict, conns: int
+) -> str:
     """Every 2xx'd alert must be stored. Requests in flight when wrk stopped may add up to
     one request per connection more than wrk counted."""
     problems = []
@@ -378,8 +416,11 @@ def mb(kb: int | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    am = {(r["layout"], r["scenario"]): r for r in rows
-          if r["server"] == "alertmanager" and "error" not in r}
+    am = {
+        (r["layout"], r["scenario"]): r
+        for r in rows
+        if r["server"] == "alertmanager" and "error" not in r
+    }
     out = [
         "| layout | scenario | server | alerts/s (wrk 2xx) | ratio vs AM | stored/s | p50 ms "
         "| p99 ms | RSS MB start/before/peak/after | server CPU | non-2xx | stored check "
@@ -388,13 +429,16 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['layout']} | {r['scenario']} | {r['server']} | ERROR | | | | | | | | "
-                       f"{' '.join(r['error'].split())[:160].replace('|', '/')} | |")
+            out.append(
+                f"| {r['layout']} | {r['scenario']} | {r['server']} | ERROR | | | | | | | | "
+                f"{' '.join(r['error'].split())[:160].replace('|', '/')} | |"
+            )
             continue
         base = am.get((r["layout"], r["scenario"]))
         ratio = f"{r['alerts_per_s'] / base['alerts_per_s']:.3f}x" if base else "-"
-        rss = "/".join(mb(r.get(k)) for k in ("rss_start_kb", "rss_before_kb", "rss_peak_kb",
-                                               "rss_after_kb"))
+        rss = "/".join(
+            mb(r.get(k)) for k in ("rss_start_kb", "rss_before_kb", "rss_peak_kb", "rss_after_kb")
+        )
         stored = r.get("stored_per_s")
         if stored is None and r["scenario"] != "same" and "drain_s" in r:
             d = r["stored_after"]["alerts"] - r["stored_before"]["alerts"]
@@ -431,11 +475,16 @@ def main() -> int:
         if s not in SCENARIOS:
             print(f"unknown scenario {s}; use {', '.join(SCENARIOS)}", file=sys.stderr)
             return 2
-    results = Path(env("BENCH_RESULTS", str(HERE / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl")))
+    results = Path(
+        env("BENCH_RESULTS", str(HERE / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl"))
+    )
     results.parent.mkdir(parents=True, exist_ok=True)
-    print(f"# intake bench: {os.cpu_count()} cpus, load {loadavg()}, "
-          f"{env('BENCH_DURATION', '10')}s runs, wrk -t{env('BENCH_THREADS', '2')} "
-          f"-c{env('BENCH_CONNECTIONS', '32')}; raw results in {results}", file=sys.stderr)
+    print(
+        f"# intake bench: {os.cpu_count()} cpus, load {loadavg()}, "
+        f"{env('BENCH_DURATION', '10')}s runs, wrk -t{env('BENCH_THREADS', '2')} "
+        f"-c{env('BENCH_CONNECTIONS', '32')}; raw results in {results}",
+        file=sys.stderr,
+    )
     rows = []
     with results.open("a") as fh:
         for layout in layouts:

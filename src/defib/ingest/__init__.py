@@ -42,7 +42,9 @@ def detect_format(payload: object) -> str:
             return "alertmanager"
         if "event_action" in payload or ("routing_key" in payload and "payload" in payload):
             return "pagerduty"
-        if "title" in payload and ("source" in payload or "systems" in payload or "type" in payload):
+        if "title" in payload and (
+            "source" in payload or "systems" in payload or "type" in payload
+        ):
             return "native"
         raise PayloadError(
             "",
