@@ -268,7 +268,19 @@ def run_wrk(server: Server, scenario: str, seconds: float, nonce: str, out: Path
         BENCH_OUT=str(out),
         BENCH_T0=str(T0),
     )
-    cmd = [*prefix, "wrk", f"-t{env('BENCH_THREADS', '2')}", f"-c{env('BENCH_CONNECTIONS', '32')}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s", str(LUA), server.url]
+    cmd = [
+        *prefix,
+        "wrk",
+        f"-t{env('BENCH_THREADS', '2')}",
+        f"-c{env('BENCH_CONNECTIONS', '32')}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        "-s",
+        str(LUA),
+        server.url,
+    ]
     proc = subprocess.run(cmd, env=e, capture_output=True, text=True, cwd=HERE)
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"wrk failed: {proc.stdout}\n{proc.stderr}")
