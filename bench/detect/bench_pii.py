@@ -109,7 +109,10 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--engine", choices=["defib", "presidio"], required=True)
-    ap.add_argument("--data", default="/work/shared/eval/pii_dev.jsonl")
+    ap.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parents[3] / "shared" / "eval" / "pii_dev.jsonl"),
+    )
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--startup-only", action="store_true")
     args = ap.parse_args()

@@ -42,7 +42,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--defib-python", default=sys.executable)
     ap.add_argument("--presidio-python", default=str(HERE.parent / ".venv-presidio/bin/python"))
-    ap.add_argument("--data", default="/work/shared/eval/pii_dev.jsonl")
+    ap.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parents[3] / "shared" / "eval" / "pii_dev.jsonl"),
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()

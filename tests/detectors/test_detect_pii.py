@@ -439,7 +439,7 @@ def test_findings_carry_detector_identity() -> None:
 
 
 # ------------------------------------------------------------------ dev set regression
-DEV_SET = Path("/work/shared/eval/pii_dev.jsonl")
+DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "pii_dev.jsonl"
 
 
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared dev set not mounted")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEV_SET = Path("/work/shared/eval/alerts_dev.jsonl")
+DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "alerts_dev.jsonl"
 HELD_OUT = Path(__file__).parent / "data" / "heldout_alerts.jsonl"
 ZERO = "0001-01-01T00:00:00Z"
 
