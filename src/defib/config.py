@@ -7,11 +7,20 @@ file (`--config` or `DEFIB_CONFIG`), defaults. Every error names the key that is
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "DEFIB_"
@@ -19,6 +28,117 @@ ENV_PREFIX = "DEFIB_"
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the key."""
+
+
+# A pragmatic address check (one @, a dotted domain, no spaces): the SMTP server decides
+# the rest. Errors name the exact key, e.g. `systems.0.owners.emails.1`.
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _email(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError(f"not an email address: {v!r}")
+    return v
+
+
+def _http_url(v: str) -> str:
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return v
+
+
+def _env_name(v: str) -> str:
+    if not _ENV_NAME.match(v):
+        raise ValueError("must be the name of an environment variable")
+    return v
+
+
+Email = Annotated[str, AfterValidator(_email)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookTarget(_Section):
+    """A generic webhook: JSON POST signed with HMAC-SHA256 when `secret_env` is set."""
+
+    url: HttpUrl
+    secret_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the signing secret."
+    )
+
+
+class Owners(_Section):
+    """Who owns a system and how to reach them."""
+
+    team: str | None = None
+    slack_webhook: HttpUrl | None = Field(default=None, description="Slack incoming webhook.")
+    emails: list[Email] = Field(default_factory=list)
+    pagerduty_routing_key: str | None = Field(default=None, min_length=1, max_length=64)
+    security_contacts: list[Email] = Field(
+        default_factory=list, description="Emailed by notify_security_team."
+    )
+    webhooks: list[WebhookTarget] = Field(default_factory=list)
+
+
+class SystemConfig(_Section):
+    """One AI system defib protects."""
+
+    name: str
+    tier: int = Field(default=3, ge=1, le=4, description="1 = most critical.")
+    description: str = ""
+    owners: Owners = Field(default_factory=Owners)
+    evidence_paths: list[str] = Field(
+        default_factory=list, description="Log file globs preserve_evidence copies."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be 1-100 letters, digits, '.', '_' or '-'")
+        return v
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    from_address: Email = Field(default="defib@localhost.localdomain", alias="from")
+    starttls: bool = False
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # A CA bundle for STARTTLS to servers with a private CA (tests, internal relays).
+    ca_file: Path | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PagerDutySettings(_Section):
+    events_url: HttpUrl = "https://events.pagerduty.com/v2/enqueue"
+
+
+class RetrySettings(_Section):
+    """Retries of one delivery (429, 5xx, network errors); other 4xx are final."""
+
+    attempts: int = Field(default=4, ge=1, le=20)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=10.0, ge=0)
+
+
+class NotificationSettings(_Section):
+    smtp: SmtpSettings | None = None
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    retries: RetrySettings = Field(default_factory=RetrySettings)
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per HTTP request.")
+    security_contacts: list[Email] = Field(
+        default_factory=list, description="Emailed for every security incident, any system."
+    )
 
 
 class Settings(BaseSettings):
@@ -50,6 +170,13 @@ class Settings(BaseSettings):
         default=None, description="Classification rules (YAML) tried before the built-in ones."
     )
     log_level: str = "info"
+    systems: list[SystemConfig] = Field(
+        default_factory=list, description="The AI systems defib protects and their owners."
+    )
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    public_url: str | None = Field(
+        default=None, description="Base URL people open incident links at (default: url)."
+    )
     config: Path | None = Field(default=None, description="The YAML file these came from.")
 
     @field_validator("log_level")
@@ -68,6 +195,31 @@ class Settings(BaseSettings):
         if not v.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql:// (psycopg 3 is used)")
         return v
+
+    @field_validator("systems")
+    @classmethod
+    def _unique_systems(cls, v: list[SystemConfig]) -> list[SystemConfig]:
+        seen: dict[str, int] = {}
+        for i, system in enumerate(v):
+            if system.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_system",
+                    "'{name}' is named twice (systems.{first}.name and systems.{second}.name)",
+                    {"name": system.name, "first": seen[system.name], "second": i},
+                )
+            seen[system.name] = i
+        return v
+
+    def system(self, name: str) -> SystemConfig | None:
+        return next((s for s in self.systems if s.name == name), None)
+
+    def incident_link(self, incident_id: str) -> str:
+        return f"{(self.public_url or self.url).rstrip('/')}/api/v1/incidents/{incident_id}"
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Lets code that only holds a database (the playbook engine's actions) find the
+        # settings it was opened with; see `settings_for_database`.
+        _BY_DATABASE[self.resolved_database_url] = self
 
     @property
     def resolved_database_url(self) -> str:
@@ -89,6 +241,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)
+
+
+_BY_DATABASE: dict[str, Settings] = {}
+
+
+def settings_for_database(url: str) -> Settings | None:
+    """The settings most recently built in this process for the database at `url`."""
+    return _BY_DATABASE.get(url)
 
 
 def normalise_database_url(url: str) -> str:

@@ -50,6 +50,10 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     # Any reader may try; the step's own approval role is checked next (403 if short).
     ("POST", "/api/v1/runs/{run_id}/steps/{step}/approve", {"note": "n"}, READ),
     ("POST", "/api/v1/runs/{run_id}/steps/{step}/reject", {"note": "n"}, READ),
+    ("GET", "/api/v1/incidents/{incident_id}/evidence", None, READ),
+    ("GET", "/api/v1/incidents/{incident_id}/evidence/verify", None, READ),
+    # Redacted for readers; `?raw=true` is admin only (tests/actions/test_evidence.py).
+    ("GET", "/api/v1/incidents/{incident_id}/evidence/{n}", None, READ),
 ]
 
 CALLERS: list[Role | None] = [None, *Role]
@@ -77,7 +81,7 @@ def test_route_allows_exactly_its_roles(
         "/api/v1/incidents", json=DECLARE, headers={"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     )
     assert declared.status_code == 201
-    url = path.format(incident_id=declared.json()["id"], fmt="native", run_id="r0", step="0")
+    url = path.format(incident_id=declared.json()["id"], fmt="native", run_id="r0", step="0", n="1")
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller else {}
     response = client.request(method, url, json=body, headers=headers)
     if caller in allowed:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -13,14 +11,9 @@ import httpx
 
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.templating import render_text, render_value
+from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
-SIGNATURE_HEADER = "X-Defib-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def sign(body: bytes, secret: str) -> str:
-    """`sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the shared secret."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+__all__ = ["IDEMPOTENCY_HEADER", "PLACEHOLDER_ACTIONS", "SIGNATURE_HEADER", "sign"]
 
 
 def _param_str(ctx: ActionContext, key: str, *, required: bool = True) -> str | None:
@@ -141,7 +134,9 @@ class PlaceholderAction:
         return f"{self.name} (not implemented yet: would be skipped)"
 
 
-# The seed's actions that act on the world; issue 6 replaces these placeholders.
+# The seed's actions that act on the world and are not real yet (issue 6). notify_team,
+# notify_security_team, collect_evidence and preserve_evidence are real: actions/notify.py
+# and actions/evidence.py.
 PLACEHOLDER_ACTIONS = (
     "disable_endpoint",
     "enable_endpoint",
@@ -149,10 +144,6 @@ PLACEHOLDER_ACTIONS = (
     "update_content_filters",
     "review_guardrails",
     "rollback_model",
-    "notify_team",
-    "notify_security_team",
-    "collect_evidence",
-    "preserve_evidence",
     "assess_data_impact",
     "notify_affected_users",
     "verify_endpoint",

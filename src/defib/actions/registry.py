@@ -19,6 +19,8 @@ from defib.actions.builtin import (
     WaitAction,
     WebhookAction,
 )
+from defib.actions.evidence import EvidenceAction
+from defib.actions.notify import NotifyAction
 
 ENTRY_POINT_GROUP = "defib.actions"
 
@@ -84,7 +86,15 @@ def _expand(obj: Any) -> list[AnyAction]:
 
 
 def builtin_registry() -> ActionRegistry:
-    actions: list[AnyAction] = [WebhookAction(), WaitAction(), NoteAction()]
+    actions: list[AnyAction] = [
+        WebhookAction(),
+        WaitAction(),
+        NoteAction(),
+        NotifyAction("notify_team", security=False),
+        NotifyAction("notify_security_team", security=True),
+        EvidenceAction("collect_evidence", system_files=False),
+        EvidenceAction("preserve_evidence", system_files=True),
+    ]
     actions.extend(PlaceholderAction(name) for name in PLACEHOLDER_ACTIONS)
     return ActionRegistry(actions)
 

@@ -9,7 +9,19 @@ import typer
 # Typer >= 0.29 vendors click and exports no public exception types (pinned in pyproject).
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from defib.cli import classify, db, detect, incidents, playbooks, runs, serve, tokens, worker
+from defib.cli import (
+    classify,
+    db,
+    detect,
+    evidence,
+    incidents,
+    playbooks,
+    runs,
+    serve,
+    systems,
+    tokens,
+    worker,
+)
 from defib.cli.output import EXIT_USAGE, CliError, print_error
 from defib.config import ConfigError
 
@@ -30,6 +42,8 @@ app.add_typer(detect.app, name="detect")
 app.add_typer(runs.app, name="runs")
 app.add_typer(playbooks.app, name="playbooks")
 app.command("worker")(worker.worker)
+app.add_typer(systems.app, name="systems")
+app.add_typer(evidence.app, name="evidence")
 
 
 @app.command()

@@ -223,3 +223,26 @@ engine_heartbeats = Table(
     # Set once the janitor has handed this executor's runs to another one.
     Column("recovered_at", UTCDateTime, nullable=True),
 )
+
+# Evidence items: metadata per item; the bytes live content-addressed (SHA-256) under
+# <data_dir>/evidence. Each item's chain_hash covers the previous item's, per incident.
+evidence_items = Table(
+    "evidence_items",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("incident_seq", _Id, ForeignKey("incidents.seq"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(1000), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=True),
+    Column("chain_hash", String(64), nullable=False),
+    Column("collected_at", UTCDateTime, nullable=False),
+    Column("collected_by", String(200), nullable=False),
+    Column("meta", JSON, nullable=False),
+    # <run id>:<step index>:<item name>: a re-executed step finds its item already there.
+    Column("idempotency_key", String(1200), nullable=True, unique=True),
+    Index("uq_evidence_items_incident_seq_n", "incident_seq", "n", unique=True),
+)

@@ -1,0 +1,102 @@
+"""`defib evidence list|show|verify INCIDENT`: the incident's tamper-evident evidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from defib.cli.client import ApiClient
+from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.output import console, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Evidence: list, show (redacted), verify the chain.")
+
+# verify found a broken item (usage errors exit 2)
+EXIT_BROKEN = 1
+
+
+def _client(config: Path | None) -> ApiClient:
+    return ApiClient(settings_or_exit(config))
+
+
+@app.command("list")
+def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """An incident's evidence items in chain order."""
+    page = _client(config).get(f"/api/v1/incidents/{incident_id}/evidence")
+    if json:
+        print_json(page)
+        return
+    print_table(
+        f"evidence of {page['incident_id']}",
+        ["n", "kind", "name", "size", "sha256", "collected", "by"],
+        [
+            [
+                i["n"],
+                i["kind"],
+                i["name"],
+                i["size"],
+                i["sha256"][:16],
+                i["collected_at"],
+                i["collected_by"],
+            ]
+            for i in page["items"]
+        ],
+    )
+    if page["head"]:
+        console.print(f"head {page['head']}")
+
+
+@app.command()
+def show(
+    incident_id: str,
+    n: Annotated[int, typer.Argument(help="Item number (from `defib evidence list`).")],
+    raw: Annotated[bool, typer.Option("--raw", help="Unredacted (admin tokens only).")] = False,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """One item; PII and secrets are masked unless --raw."""
+    item = _client(config).get(
+        f"/api/v1/incidents/{incident_id}/evidence/{n}", params={"raw": str(raw).lower()}
+    )
+    if json:
+        print_json(item)
+        return
+    redacted = ""
+    if item["redacted"]:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(item["redactions"].items()))
+        redacted = f"  redacted ({counts or 'nothing found'})"
+    console.print(
+        f"{item['incident_id']} #{item['n']} {item['kind']} {item['name']}"
+        f"  {item['size']} bytes  sha256 {item['sha256']}{redacted}"
+    )
+    if item["content"] is not None:
+        sys.stdout.write(item["content"].rstrip("\n") + "\n")
+    elif item["content_base64"] is not None:
+        sys.stdout.write(item["content_base64"] + "\n")
+    else:
+        console.print("(binary content: shown only with --raw)")
+
+
+@app.command()
+def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
+    """Recompute every hash and the chain; exit 1 naming the first broken item."""
+    report = _client(config).get(f"/api/v1/incidents/{incident_id}/evidence/verify")
+    if json:
+        print_json(report)
+    elif report["ok"]:
+        console.print(
+            f"{report['incident_id']}: {report['items']} items verified, head {report['head']}"
+        )
+    else:
+        first = report["first_broken"]
+        console.print(
+            f"{report['incident_id']}: BROKEN at item {first['n']} ({first['name']}): "
+            f"{first['reason']}"
+        )
+        for b in report["broken"][1:]:
+            console.print(f"  also item {b['n']} ({b['name']}): {b['reason']}")
+    if not report["ok"]:
+        raise typer.Exit(EXIT_BROKEN)

@@ -1,0 +1,204 @@
+"""Adding, listing, showing, verifying and (after the incident) purging evidence."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from defib.evidence.blobs import BlobStore
+from defib.evidence.chain import VerifyReport, content_hash, link_hash, verify_chain
+from defib.evidence.redact import redact_text
+from defib.model import DomainError, NotFound, format_incident_id
+from defib.store import evidence as repo
+from defib.store import incidents as incident_repo
+from defib.store.database import Database
+
+TEXT_TYPES = ("application/json", "text/")
+
+
+class EvidenceLocked(DomainError):
+    """Evidence of an open incident cannot be deleted."""
+
+    code = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDraft:
+    kind: str
+    name: str
+    data: bytes
+    media_type: str = "application/json"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, kind: str, name: str, value: Any, **meta: Any) -> ItemDraft:
+        data = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+        return cls(kind, name, data.encode(), "application/json", dict(meta))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One item as shown to people: metadata, and content redacted unless raw."""
+
+    item: dict[str, Any]
+    content: str | None = None
+    content_base64: str | None = None
+    redacted: bool = True
+    redactions: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **public_item(self.item),
+            "redacted": self.redacted,
+            "redactions": self.redactions,
+            "content": self.content,
+            "content_base64": self.content_base64,
+        }
+
+
+def public_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "incident_id": format_incident_id(int(item["incident_seq"])),
+        "n": item["n"],
+        "kind": item["kind"],
+        "name": item["name"],
+        "media_type": item["media_type"],
+        "size": item["size"],
+        "sha256": item["sha256"],
+        "prev_hash": item["prev_hash"],
+        "chain_hash": item["chain_hash"],
+        "collected_at": item["collected_at"].isoformat(),
+        "collected_by": item["collected_by"],
+        "meta": item["meta"],
+    }
+
+
+def _is_text(media_type: str) -> bool:
+    return media_type.startswith(TEXT_TYPES)
+
+
+class EvidenceService:
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.blobs = BlobStore(data_dir / "evidence")
+
+    def add(
+        self,
+        seq: int,
+        drafts: Sequence[ItemDraft],
+        actor: str,
+        *,
+        key_prefix: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Append items to the incident's chain; return (items, how many were new).
+
+        With `key_prefix`, an item whose key (`<prefix>:<name>`) is already stored is not
+        added again: a step re-executed after a crash adds nothing twice.
+        """
+        hashes = [self.blobs.put(d.data) for d in drafts]  # bytes first, rows second
+        at = (now or datetime.now(UTC)).replace(microsecond=0)
+        out: list[dict[str, Any]] = []
+        new = 0
+        with self.db.write() as conn:
+            # Serialises appends to this incident's chain (SQLite: BEGIN IMMEDIATE already).
+            incident_repo.get_incident(conn, seq, for_update=True)
+            last = repo.last_item(conn, seq)
+            n = int(last["n"]) if last else 0
+            prev = str(last["chain_hash"]) if last else None
+            for draft, digest in zip(drafts, hashes, strict=True):
+                key = f"{key_prefix}:{draft.name}" if key_prefix else None
+                if key is not None:
+                    existing = repo.find_by_key(conn, key)
+                    if existing is not None:
+                        out.append(existing)
+                        continue
+                n += 1
+                values: dict[str, Any] = {
+                    "incident_seq": seq,
+                    "n": n,
+                    "kind": draft.kind,
+                    "name": draft.name,
+                    "media_type": draft.media_type,
+                    "size": len(draft.data),
+                    "sha256": digest,
+                    "prev_hash": prev,
+                    "collected_at": at,
+                    "collected_by": actor,
+                    "meta": draft.meta,
+                    "idempotency_key": key,
+                }
+                values["chain_hash"] = link_hash(
+                    prev=prev,
+                    incident_seq=seq,
+                    n=n,
+                    kind=draft.kind,
+                    name=draft.name,
+                    sha256=digest,
+                    size=len(draft.data),
+                    collected_at=at,
+                    meta=draft.meta,
+                )
+                repo.insert_item(conn, values)
+                prev = values["chain_hash"]
+                new += 1
+                out.append(values)
+        return out, new
+
+    def list(self, seq: int) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            incident_repo.get_incident(conn, seq)
+            return repo.list_items(conn, seq)
+
+    def show(self, seq: int, n: int, *, raw: bool = False) -> ItemView:
+        with self.db.read() as conn:
+            incident_repo.get_incident(conn, seq)
+            item = repo.get_item(conn, seq, n)
+        if item is None:
+            raise NotFound(f"{format_incident_id(seq)} has no evidence item {n}")
+        data = self.blobs.read(str(item["sha256"]))
+        if data is None:
+            return ItemView(item, content=None, redacted=not raw)
+        if content_hash(data) != item["sha256"]:
+            # Never show tampered bytes as if they were the evidence.
+            raise NotFound(f"evidence item {n}: content fails its SHA-256 check (run verify)")
+        text: str | None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if raw:
+            if text is not None and _is_text(str(item["media_type"])):
+                return ItemView(item, content=text, redacted=False)
+            return ItemView(item, content_base64=base64.b64encode(data).decode(), redacted=False)
+        if text is None:
+            # Binary content cannot be redacted reliably: withheld unless raw.
+            return ItemView(item, content=None, redacted=True)
+        masked, counts = redact_text(text)
+        return ItemView(item, content=masked, redacted=True, redactions=counts)
+
+    def verify(self, seq: int) -> VerifyReport:
+        with self.db.read() as conn:
+            incident_repo.get_incident(conn, seq)
+            items = repo.list_items(conn, seq)
+        return verify_chain(items, self.blobs.read)
+
+    def purge(self, seq: int) -> int:
+        """Delete an incident's evidence (retention); refused while the incident is open."""
+        with self.db.write() as conn:
+            incident = incident_repo.get_incident(conn, seq, for_update=True)
+            if incident.status.is_open:
+                raise EvidenceLocked(
+                    f"{incident.id} is {incident.status.value}: its evidence is kept while it"
+                    " is open"
+                )
+            count = repo.count_items(conn, seq)
+            orphans = repo.delete_items(conn, seq)
+        for digest in orphans:
+            self.blobs.remove(digest)
+        return count

@@ -1,0 +1,128 @@
+"""What every notification channel implements, and delivery with retries.
+
+A `Notifier` makes one attempt (`send_once`) and says whether a failure is worth another
+try; `deliver` owns the retry loop: backoff on 429, 5xx and network errors, none on other
+4xx (the request itself is wrong and would fail the same way again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a notification says about an incident, the same for every channel."""
+
+    incident_id: str
+    type: str
+    severity: str
+    status: str
+    title: str
+    systems: Sequence[str]
+    link: str
+    text: str
+    security: bool = False
+
+    @property
+    def subject(self) -> str:
+        prefix = "[security] " if self.security else ""
+        return f"{prefix}{self.incident_id} {self.severity} {self.type}: {self.title}"
+
+
+class DeliveryError(Exception):
+    """One attempt failed; `retryable` says whether trying again can help."""
+
+    def __init__(
+        self, message: str, *, retryable: bool, status: int | None = None, retry_after: float = 0
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class DeliveryFailed(Exception):
+    """Every attempt failed (or one failed for good)."""
+
+    def __init__(self, error: DeliveryError, attempts: int) -> None:
+        super().__init__(f"{error} (after {attempts} attempt{'s' if attempts != 1 else ''})")
+        self.error = error
+        self.attempts = attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A delivery that happened."""
+
+    channel: str
+    target: str
+    attempts: int
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """One channel to one destination (a Slack webhook, a list of addresses, ...)."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def target(self) -> str:
+        """Where it goes, safe to show (no secrets: webhook paths are masked)."""
+        ...
+
+    async def send_once(self, notice: Notice, idempotency_key: str) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Wait before attempt `attempt + 1`: exponential, equal jitter, capped."""
+        cap = min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** (attempt - 1))
+        return cap / 2 + rng.uniform(0, cap / 2)
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def deliver(
+    notifier: Notifier,
+    notice: Notice,
+    idempotency_key: str,
+    policy: RetryPolicy,
+    *,
+    sleep: Sleep = asyncio.sleep,
+) -> Receipt:
+    """Send with retries; the same idempotency key on every attempt (receivers dedup on it)."""
+    rng = random.Random(idempotency_key)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            detail = await notifier.send_once(notice, idempotency_key)
+        except DeliveryError as exc:
+            if not exc.retryable or attempt >= policy.attempts:
+                raise DeliveryFailed(exc, attempt) from exc
+            wait = policy.delay(attempt, rng)
+            if exc.retry_after:
+                wait = min(max(wait, exc.retry_after), policy.max_backoff_seconds)
+            await sleep(wait)
+            continue
+        return Receipt(notifier.channel, notifier.target, attempt, detail)
+
+
+def mask_url(url: str) -> str:
+    """`https://hooks.slack.com/…`: webhook URLs carry their secret in the path."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/…"

@@ -1,0 +1,173 @@
+"""Real peers on loopback: an HTTP receiver with scripted answers, and an aiosmtpd server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+
+@dataclass
+class HttpPeer:
+    """Records every request; answers from `script[path]` (a list of statuses), else `default`.
+
+    Like a well-behaved receiver it applies each Idempotency-Key's effect once.
+    """
+
+    default: int = 200
+    script: dict[str, list[int]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    effects: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> HttpPeer:
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with peer.lock:
+                    peer.requests.append(Request(self.path, headers, body))
+                    queue = peer.script.get(self.path)
+                    code = queue.pop(0) if queue else peer.default
+                    key = headers.get("idempotency-key")
+                    if code < 300 and key is not None and key not in peer.effects:
+                        peer.effects[key] += 1
+                try:
+                    self.send_response(code)
+                    if code == 429:
+                        self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def at(self, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Mail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: Message
+
+
+class MailPeer:
+    """A real SMTP server (aiosmtpd) on loopback, STARTTLS-capable when given a cert."""
+
+    def __init__(self, cert: tuple[Path, Path] | None = None, *, require_tls: bool = False):
+        from aiosmtpd.controller import Controller
+
+        self.mails: list[Mail] = []
+        self.tls_seen: list[bool] = []
+        self.fail_codes: list[str] = []  # answers to DATA before accepting
+        peer = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if peer.fail_codes:
+                    return peer.fail_codes.pop(0)
+                peer.tls_seen.append(session.ssl is not None)
+                peer.mails.append(
+                    Mail(
+                        envelope.mail_from,
+                        list(envelope.rcpt_tos),
+                        message_from_bytes(envelope.original_content or envelope.content),
+                    )
+                )
+                return "250 OK"
+
+        kwargs: dict[str, Any] = {}
+        if cert is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(cert[0]), str(cert[1]))
+            kwargs.update(tls_context=context, require_starttls=require_tls)
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def start(self) -> MailPeer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (openssl CLI)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
