@@ -7,11 +7,12 @@ PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
 .PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect bench-intake bench-playbooks
 
-# python3-venv is the only system package the core needs; install it when venv is missing.
+# python3-venv is the only system package the core needs; the tests also use openssl (a
+# certificate for the STARTTLS test). Install what is missing.
 system-deps:
-	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { \
-	  echo "installing python3-venv (apt)"; \
-	  apt-get update -qq && apt-get install -y -qq python3-venv python3-pip; }
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null && command -v openssl >/dev/null || { \
+	  echo "installing python3-venv and openssl (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv python3-pip openssl; }
 
 $(BIN)/python: | system-deps
 	$(PYTHON) -m venv $(VENV)
