@@ -49,11 +49,17 @@ def test_builtin_playbook_runs_end_to_end_when_an_incident_opens(worker_runtime:
         "rollback_model",
         "verify_endpoint",
     ]
-    # Issue-6 actions are placeholders: skipped, and the timeline says why.
-    assert all(s.status is S.SKIPPED and s.attempts == 1 for s in run.steps)
+    # Issue-6 placeholders are skipped and the timeline says why; notify_team is skipped
+    # (no systems: config names chat-api); collect_evidence is real.
+    status = {s.name: s.status for s in run.steps}
+    assert status.pop("collect_evidence") is S.SUCCEEDED
+    assert set(status.values()) == {S.SKIPPED}
+    assert all(s.attempts == 1 for s in run.steps)
     kinds = [e["kind"] for e in events(worker_runtime, inc) if e["actor"] == f"run:{run.id}"]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
-    assert kinds.count("run_step_not_implemented") == 5
+    assert kinds.count("run_step_not_implemented") == 3
+    assert kinds.count("run_step_notification_skipped") == 1
+    assert kinds.count("run_step_evidence_collected") == 1
     assert kinds.count("run_step_finished") == 5
 
 
@@ -416,3 +422,53 @@ async def test_responder_trigger_response_runs_the_playbook_in_process(
             if (await responder.run(again.id)).status is S.SUCCEEDED:
                 break
             await asyncio.sleep(0.05)
+
+
+def test_an_attempt_re_executed_after_its_outcome_was_committed_does_not_act_again(
+    playbook_dir: Callable[[str], Path], receiver: Receiver, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A successful attempt commits its step's outcome inside its DBOS step; a crash before
+    DBOS checkpoints it re-executes the attempt, which must find the outcome, not act."""
+    playbook_dir(
+        f"""
+        name: twice
+        applies_to: [toxicity]
+        steps:
+          - {{name: one, action: webhook, params: {{url: "{receiver.url}/one"}}}}
+          - {{name: two, action: webhook, params: {{url: "{receiver.url}/two"}}}}
+        """
+    )
+    from defib.playbooks.spec import Playbook
+    from defib.worker import Worker
+
+    rt = make_runtime()
+    worker = Worker(rt.engine, executor_id="t-replay").start()
+    try:
+        inc = declare(rt)
+        run = wait_run(rt, only_run(rt, inc).id)
+    finally:
+        worker.stop()
+    assert run.status is S.SUCCEEDED
+    assert [d.path for d in receiver.deliveries] == ["/one", "/two"]
+    steps = Playbook.from_dict(run.spec).steps
+    snapshot = {"seq": run.incident_seq, "id": inc}
+    again = [
+        asyncio.run(
+            rt.engine.step_attempt(
+                run.id, 0, i, 1, steps[i].model_dump(mode="json"), snapshot, last=i == 1
+            )
+        )
+        for i in (0, 1)
+    ]
+    assert [d.path for d in receiver.deliveries] == ["/one", "/two"]
+    assert [a["status"] for a in again] == ["succeeded", "succeeded"]
+    assert again[0]["run_status"] is None and again[1]["run_status"] == "succeeded"
+    kinds = [e["kind"] for e in events(rt, inc) if e["actor"] == f"run:{run.id}"]
+    assert kinds == [
+        "run_started",
+        "run_step_started",
+        "run_step_finished",
+        "run_step_started",
+        "run_step_finished",
+        "run_finished",
+    ]

@@ -20,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, func
 from sqlalchemy.engine import make_url
@@ -76,10 +79,11 @@ log = logging.getLogger(__name__)
 # DBOS's application version. By default DBOS hashes the workflow source and a changed
 # hash strands pending runs; we pin it and bump it only when the workflow's sequence of
 # DBOS operations changes incompatibly (then old runs must drain on an old worker).
-ENGINE_VERSION = "defib-engine-1"
+ENGINE_VERSION = "defib-engine-2"
 WORKFLOW_NAME = "defib.run_playbook"
 QUEUE_NAME = "defib-runs"
 DBOS_APP_NAME = "defib"
+SYSTEM_DB_POOL_SIZE = 20
 
 _ROLE_RANK = {Role.INGEST: 0, Role.VIEWER: 1, Role.RESPONDER: 2, Role.ADMIN: 3}
 
@@ -139,7 +143,14 @@ def dbos_system_url(app_url: str) -> str:
 
 def sqlite_system_engine(url: str) -> Engine:
     """DBOS's SQLite engine, in WAL mode (readers never block the writer) and durable."""
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # DBOS's own engines pool 20 connections; SQLAlchemy's default of 5 (+10 overflow,
+    # closed on check-in) made a busy worker open and configure a connection per checkpoint.
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=SYSTEM_DB_POOL_SIZE,
+        max_overflow=SYSTEM_DB_POOL_SIZE,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -190,6 +201,103 @@ def role_allows(role: str, required: str) -> bool:
     return have is Role.ADMIN or _ROLE_RANK[have] >= _ROLE_RANK[need]
 
 
+T = TypeVar("T")
+
+# Bounds one group transaction (each job is a few statements).
+MAX_GROUP_JOBS = 32
+# After a commit with more work already waiting, leave the write lock free this long: other
+# writers (intake, the API, heartbeats) wait for it in SQLite's busy handler, which only
+# retries now and then, and would starve if the next group began at once.
+GROUP_PAUSE_SECONDS = 0.002
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Connection], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class GroupWriter:
+    """Group commit for the engine's bookkeeping writes.
+
+    Every run writes a few small transactions per step. One at a time, each pays a commit
+    (an fsync on SQLite, whose single write lock also makes the others queue behind it) and
+    takes the write lock while Python, contending for the GIL with every other run, builds
+    its statements. Here one writer thread runs whatever jobs are waiting in one
+    transaction, each job in its own savepoint (a job that fails is rolled back alone and
+    its caller gets the exception), and commits once. A caller gets its answer only after
+    the commit: nothing is acknowledged that is not durable.
+    """
+
+    def __init__(self, db: Database, max_jobs: int = MAX_GROUP_JOBS) -> None:
+        self.db = db
+        self.max_jobs = max_jobs
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._loop, name="defib-engine-writer", daemon=True
+                    )
+                    self._thread.start()
+        job = _Job(fn)
+        self._queue.put(job)
+        return cast(T, job.future.result())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
+                self._thread = None
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stop = False
+            while len(jobs) < self.max_jobs:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                jobs.append(nxt)
+            self._commit(jobs)
+            if stop:
+                return
+            if self.db.is_sqlite and not self._queue.empty():
+                time.sleep(GROUP_PAUSE_SECONDS)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        done: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with self.db.write() as conn:
+                for job in jobs:
+                    try:
+                        with conn.begin_nested():
+                            done.append((job, job.fn(conn), None))
+                    except Exception as exc:
+                        done.append((job, None, exc))
+        except Exception as exc:
+            for job in jobs:  # the commit failed: nothing of this group is written
+                job.future.set_exception(exc)
+            return
+        for job, value, error in done:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+
+
 # The engine the workflow functions below use; set when a worker launches in this process.
 class _Slot:
     """The engine launched in this process (DBOS is a per-process singleton too)."""
@@ -227,6 +335,7 @@ class PlaybookEngine:
         self.executor_id: str | None = None
         self._client: Any = None
         self._client_lock = threading.Lock()
+        self._writer = GroupWriter(db)
 
     # -- planning (inside the caller's transaction) ---------------------------------------
 
@@ -353,12 +462,36 @@ class PlaybookEngine:
         cutoff = self.clock() - timedelta(seconds=older_than)
         with self.db.read() as conn:
             pending = repo.pending_runs(conn, created_before=cutoff)
+        # Runs still queued behind others are known to DBOS already: enqueueing them again
+        # is a no-op that costs a write on DBOS's database each, every sweep.
+        known = self._known_workflows([w for _, w in pending])
+        pending = [(r, w) for r, w in pending if w not in known]
         for run_id, workflow_id in pending:
             try:
                 self.enqueue(run_id, workflow_id)
             except Exception:
                 log.warning("sweeper could not enqueue run %s", run_id, exc_info=True)
         return len(pending)
+
+    def _known_workflows(self, workflow_ids: list[str]) -> set[str]:
+        """Which of these workflows DBOS has (any status); none if it cannot tell."""
+        if not workflow_ids:
+            return set()
+        try:
+            if self.launched:
+                from dbos import DBOS
+
+                found = DBOS.list_workflows(
+                    workflow_ids=workflow_ids, load_input=False, load_output=False
+                )
+            else:
+                found = self.client().list_workflows(
+                    workflow_ids=workflow_ids, load_input=False, load_output=False
+                )
+        except Exception:
+            log.warning("sweeper could not list workflows; enqueueing all", exc_info=True)
+            return set()
+        return {str(status.workflow_id) for status in found}
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -603,11 +736,17 @@ class PlaybookEngine:
 
     def close(self) -> None:
         self.shutdown()
+        self._writer.close()
         if self._client is not None:
             self._client.destroy()
             self._client = None
 
     # -- bookkeeping steps (sync, run by DBOS in a thread; each is checkpointed) ---------
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` in a write transaction shared with concurrent bookkeeping (group commit);
+        returns once it is committed."""
+        return self._writer.run(fn)
 
     def _event(
         self, conn: Connection, seq: int, actor: str, kind: str, data: Mapping[str, Any], key: str
@@ -619,12 +758,15 @@ class PlaybookEngine:
     def step_load(self, run_id: str) -> dict[str, Any] | None:
         """The run as the workflow needs it; marks it running (or says it already ended)."""
         now = self.clock()
-        with self.db.write() as conn:
+
+        def txn(conn: Connection) -> dict[str, Any] | None:
             try:
                 run = repo.get_run(conn, run_id, for_update=True)
             except NotFound:
                 return None
             incident = incident_repo.get_incident(conn, run.incident_seq)
+            snapshot = incident_snapshot(incident)
+            todo = [s.index for s in run.steps if s.status in ACTIVE_RUN_STATUSES]
             if run.status in ACTIVE_RUN_STATUSES:
                 repo.update_run(
                     conn,
@@ -647,15 +789,25 @@ class PlaybookEngine:
                     },
                     f"{run.workflow_id}:started",
                 )
-        return {
-            "status": run.status.value,
-            "spec": run.spec,
-            "incident": incident_snapshot(incident),
-            "generation": run.generation,
-            "workflow_id": run.workflow_id,
-            "dry_run": run.dry_run,
-            "todo": [s.index for s in run.steps if s.status in ACTIVE_RUN_STATUSES],
-        }
+                if todo:
+                    # The first step starts in this transaction (one write fewer, and the
+                    # earliest moment the run is known to go ahead).
+                    first = Playbook.from_dict(run.spec).steps[todo[0]]
+                    if self._plain(first, snapshot, run.dry_run):
+                        self._mark_started(
+                            conn, run_id, run.generation, todo[0], first, 1, snapshot, now
+                        )
+            return {
+                "status": run.status.value,
+                "spec": run.spec,
+                "incident": snapshot,
+                "generation": run.generation,
+                "workflow_id": run.workflow_id,
+                "dry_run": run.dry_run,
+                "todo": todo,
+            }
+
+        return self._write(txn)
 
     def step_waiting(
         self, run_id: str, gen: int, index: int, name: str, role: str, secs: float
@@ -752,80 +904,114 @@ class PlaybookEngine:
                 f"{step_key(run_id, index, gen)}:failed{attempt}",
             )
 
+    def _record_finished(
+        self,
+        conn: Connection,
+        run_id: str,
+        seq: int,
+        gen: int,
+        index: int,
+        name: str,
+        outcome: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        """A step's outcome on its row and the timeline (a no-op on a row already ended)."""
+        repo.update_step(
+            conn,
+            run_id,
+            index,
+            now,
+            only_statuses=ACTIVE_RUN_STATUSES,
+            status=outcome["status"],
+            attempts=outcome.get("attempts", 0),
+            ended_at=now,
+            error=outcome.get("error"),
+            output=outcome.get("output"),
+        )
+        repo.move_run(
+            conn, run_id, now, from_status=RunStatus.WAITING_APPROVAL, to=RunStatus.RUNNING
+        )
+        self._event(
+            conn,
+            seq,
+            run_actor(run_id),
+            "run_step_finished",
+            {"run_id": run_id, "step": name, "index": index, **outcome},
+            f"{step_key(run_id, index, gen)}:finished",
+        )
+
     def step_finished(
         self, run_id: str, gen: int, index: int, name: str, outcome: dict[str, Any]
-    ) -> None:
+    ) -> str:
+        """Record a step's outcome; return the step's status (the row's, if it ended already)."""
         now = self.clock()
-        with self.db.write() as conn:
+
+        def txn(conn: Connection) -> str:
             run = repo.get_run(conn, run_id)
-            repo.update_step(
-                conn,
-                run_id,
-                index,
-                now,
-                only_statuses=ACTIVE_RUN_STATUSES,
-                status=outcome["status"],
-                attempts=outcome.get("attempts", 0),
-                ended_at=now,
-                error=outcome.get("error"),
-                output=outcome.get("output"),
-            )
-            if run.status is RunStatus.WAITING_APPROVAL:
-                repo.update_run(conn, run_id, now, status=RunStatus.RUNNING.value)
-            self._event(
-                conn,
-                run.incident_seq,
-                run_actor(run_id),
-                "run_step_finished",
-                {"run_id": run_id, "step": name, "index": index, **outcome},
-                f"{step_key(run_id, index, gen)}:finished",
-            )
+            self._record_finished(conn, run_id, run.incident_seq, gen, index, name, outcome, now)
+            return repo.get_step(conn, run_id, index).status.value
+
+        return self._write(txn)
 
     def step_run_finished(
         self, run_id: str, gen: int, aborted_at: int | None, abort_status: str | None
     ) -> str:
         now = self.clock()
-        with self.db.write() as conn:
-            run = repo.get_run(conn, run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run.status.value  # cancelled meanwhile
-            error = None
-            if aborted_at is not None:
-                name = run.steps[aborted_at].name
-                error = f"aborted at step {aborted_at} ({name}): {abort_status}"
-                repo.update_steps(
-                    conn,
-                    run_id,
-                    now,
-                    from_index=aborted_at + 1,
-                    only_statuses=ACTIVE_RUN_STATUSES,
-                    status=RunStatus.CANCELLED.value,
-                    ended_at=now,
-                    error=f"run aborted at step {aborted_at} ({name})",
-                )
-                status = RunStatus(abort_status or RunStatus.FAILED)
-            else:
-                bad = [s for s in run.steps if s.status in RETRYABLE_STEP_STATUSES]
-                status = RunStatus.FAILED if bad else RunStatus.SUCCEEDED
-                if bad:
-                    error = f"{len(bad)} step(s) failed: " + ", ".join(s.name for s in bad)
-            repo.update_run(conn, run_id, now, status=status.value, ended_at=now, error=error)
-            self._event(
-                conn,
-                run.incident_seq,
-                run_actor(run_id),
-                "run_finished",
-                {"run_id": run_id, "status": status.value, "error": error, "generation": gen},
-                f"{run.workflow_id}:finished",
+        return self._write(
+            lambda conn: self._finish_run(
+                conn, repo.get_run(conn, run_id), gen, aborted_at, abort_status, now
             )
-            return status.value
+        )
+
+    def _finish_run(
+        self,
+        conn: Connection,
+        run: Run,
+        gen: int,
+        aborted_at: int | None,
+        abort_status: str | None,
+        now: datetime,
+    ) -> str:
+        """End the run (status from its steps' rows) unless it ended already; its status."""
+        run_id = run.id
+        if run.status in TERMINAL_STATUSES:
+            return run.status.value  # cancelled meanwhile
+        error = None
+        if aborted_at is not None:
+            name = run.steps[aborted_at].name
+            error = f"aborted at step {aborted_at} ({name}): {abort_status}"
+            repo.update_steps(
+                conn,
+                run_id,
+                now,
+                from_index=aborted_at + 1,
+                only_statuses=ACTIVE_RUN_STATUSES,
+                status=RunStatus.CANCELLED.value,
+                ended_at=now,
+                error=f"run aborted at step {aborted_at} ({name})",
+            )
+            status = RunStatus(abort_status or RunStatus.FAILED)
+        else:
+            bad = [s for s in run.steps if s.status in RETRYABLE_STEP_STATUSES]
+            status = RunStatus.FAILED if bad else RunStatus.SUCCEEDED
+            if bad:
+                error = f"{len(bad)} step(s) failed: " + ", ".join(s.name for s in bad)
+        repo.update_run(conn, run_id, now, status=status.value, ended_at=now, error=error)
+        self._event(
+            conn,
+            run.incident_seq,
+            run_actor(run_id),
+            "run_finished",
+            {"run_id": run_id, "status": status.value, "error": error, "generation": gen},
+            f"{run.workflow_id}:finished",
+        )
+        return status.value
 
     async def _timeline(
         self, seq: int, actor: str, kind: str, data: Mapping[str, Any], key: str
     ) -> None:
         def write() -> None:
-            with self.db.write() as conn:
-                self._event(conn, seq, actor, kind, data, key)
+            self._write(lambda conn: self._event(conn, seq, actor, kind, data, key))
 
         await asyncio.to_thread(write)
 
@@ -856,6 +1042,112 @@ class PlaybookEngine:
             timeline=timeline,
         )
 
+    def _plain(self, step: Step, incident: Mapping[str, Any], dry_run: bool) -> bool:
+        """Whether `step` goes straight to its action (no `when` skip, approval, dry run or
+        durable sleep): then the transaction before it may mark it started."""
+        if dry_run or step.approval.required or not step.applies(incident):
+            return False
+        try:
+            return isinstance(self.actions.get(step.action), Action)
+        except UnknownAction:
+            return False
+
+    def _mark_started(
+        self,
+        conn: Connection,
+        run_id: str,
+        gen: int,
+        index: int,
+        step: Step,
+        attempt: int,
+        incident: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        repo.update_step(
+            conn,
+            run_id,
+            index,
+            now,
+            only_statuses=ACTIVE_RUN_STATUSES,
+            status=RunStatus.RUNNING.value,
+            attempts=attempt,
+            started_at=func.coalesce(playbook_run_steps.c.started_at, now),
+        )
+        self._event(
+            conn,
+            int(incident["seq"]),
+            run_actor(run_id),
+            "run_step_started",
+            {
+                "run_id": run_id,
+                "step": step.name,
+                "index": index,
+                "action": step.action,
+                "attempt": attempt,
+            },
+            f"{step_key(run_id, index, gen)}:started{attempt}",
+        )
+
+    def _begin_attempt(
+        self,
+        run_id: str,
+        gen: int,
+        index: int,
+        attempt: int,
+        step: Step,
+        incident: Mapping[str, Any],
+        last: bool,
+    ) -> dict[str, Any] | None:
+        """Mark the attempt started, unless it is already; if the step already ended (its
+        outcome committed, then a crash before DBOS checkpointed the attempt), that outcome."""
+        started_key = f"{step_key(run_id, index, gen)}:started{attempt}"
+        with self.db.read() as conn:
+            row = repo.get_step(conn, run_id, index)
+            run_status = repo.get_run_status(conn, run_id) if last else None
+            started = repo.event_recorded(conn, started_key)
+        if row.status in TERMINAL_STATUSES:
+            done = run_status is not None and run_status in TERMINAL_STATUSES
+            return {
+                "status": row.status.value,
+                "attempts": row.attempts,
+                "recorded": True,
+                "run_status": run_status.value if done and run_status is not None else None,
+            }
+        if started:
+            return None  # marked by the transaction before (or before a crash)
+        now = self.clock()
+        self._write(
+            lambda conn: self._mark_started(conn, run_id, gen, index, step, attempt, incident, now)
+        )
+        return None
+
+    def _end_attempt(
+        self,
+        run_id: str,
+        gen: int,
+        index: int,
+        step: Step,
+        outcome: Mapping[str, Any],
+        incident: Mapping[str, Any],
+        next_index: int | None,
+        next_step: Step | None,
+        last: bool,
+    ) -> str | None:
+        """One transaction: the step's outcome, the next step started (if it goes straight to
+        its action), and the run's end (if this was its last step). The run's status if ended."""
+        now = self.clock()
+        seq = int(incident["seq"])
+
+        def txn(conn: Connection) -> str | None:
+            self._record_finished(conn, run_id, seq, gen, index, step.name, outcome, now)
+            if next_index is not None and next_step is not None:
+                self._mark_started(conn, run_id, gen, next_index, next_step, 1, incident, now)
+            if last:
+                return self._finish_run(conn, repo.get_run(conn, run_id), gen, None, None, now)
+            return None
+
+        return self._write(txn)
+
     async def step_attempt(
         self,
         run_id: str,
@@ -864,45 +1156,44 @@ class PlaybookEngine:
         attempt: int,
         step_json: dict[str, Any],
         incident: dict[str, Any],
+        next_index: int | None = None,
+        next_json: dict[str, Any] | None = None,
+        last: bool = False,
     ) -> dict[str, Any]:
-        """One attempt of an action (the DBOS step a crash may re-execute: keys make it safe)."""
+        """One attempt of an action, and on success its bookkeeping (the DBOS step a crash may
+        re-execute: keys make the action safe, and a step whose outcome is already on its row
+        is not run again)."""
         step = Step.model_validate(step_json)
-        now = self.clock()
-
-        def mark() -> None:
-            with self.db.write() as conn:
-                repo.update_step(
-                    conn,
-                    run_id,
-                    index,
-                    now,
-                    only_statuses=ACTIVE_RUN_STATUSES,
-                    status=RunStatus.RUNNING.value,
-                    attempts=attempt,
-                    started_at=func.coalesce(playbook_run_steps.c.started_at, now),
-                )
-                self._event(
-                    conn,
-                    int(incident["seq"]),
-                    run_actor(run_id),
-                    "run_step_started",
-                    {
-                        "run_id": run_id,
-                        "step": step.name,
-                        "index": index,
-                        "action": step.action,
-                        "attempt": attempt,
-                    },
-                    f"{step_key(run_id, index, gen)}:started{attempt}",
-                )
-
-        await asyncio.to_thread(mark)
+        prior = await asyncio.to_thread(
+            self._begin_attempt, run_id, gen, index, attempt, step, incident, last
+        )
+        if prior is not None:
+            return prior
         action = self.actions.get(step.action)
         ctx = self._context(run_id, gen, index, step, attempt, incident)
         if not isinstance(action, Action):
             raise ActionError(f"action {step.action!r} cannot run as a step")
         result = await action.run(ctx)
-        return result.to_dict()
+        status = "succeeded" if result.outcome == Outcome.SUCCEEDED else "skipped"
+        outcome: dict[str, Any] = {"status": status, "attempts": attempt}
+        if result.detail:
+            outcome["output"] = dict(result.detail)
+        if result.reason:
+            outcome["reason"] = result.reason
+        next_step = Step.model_validate(next_json) if next_json is not None else None
+        run_status = await asyncio.to_thread(
+            self._end_attempt,
+            run_id,
+            gen,
+            index,
+            step,
+            outcome,
+            incident,
+            next_index,
+            next_step,
+            last,
+        )
+        return {**outcome, "recorded": True, "run_status": run_status}
 
     def describe(
         self, run_id: str, gen: int, index: int, step: Step, incident: dict[str, Any]
@@ -926,37 +1217,57 @@ class PlaybookEngine:
         playbook = Playbook.from_dict(plan["spec"])
         incident: dict[str, Any] = plan["incident"]
         gen: int = plan["generation"]
-        todo = set(plan["todo"])
-        await DBOS.set_event_async("status", {"status": "running", "step": None})
+        dry_run: bool = plan["dry_run"]
+        todo = sorted(set(plan["todo"]))
         aborted_at: int | None = None
         abort_status: str | None = None
-        for index, step in enumerate(playbook.steps):
-            if index not in todo:
-                continue
-            await DBOS.set_event_async("status", {"status": "running", "step": index})
-            outcome = await self._execute_step(run_id, gen, index, step, incident, plan["dry_run"])
-            await DBOS.run_step_async(
-                {"name": f"finish-{index}"},
-                self.step_finished,
-                run_id,
-                gen,
-                index,
-                step.name,
-                outcome,
+        for pos, index in enumerate(todo):
+            step = playbook.steps[index]
+            following = todo[pos + 1] if pos + 1 < len(todo) else None
+            chain: tuple[int, Step] | None = None
+            if following is not None and self._plain(playbook.steps[following], incident, dry_run):
+                chain = (following, playbook.steps[following])
+            outcome = await self._execute_step(
+                run_id, gen, index, step, incident, dry_run, chain, following is None
             )
-            failed = outcome["status"] in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+            if outcome.pop("recorded", False):
+                # The attempt recorded its outcome (and maybe the run's end) itself.
+                ended = outcome.pop("run_status", None)
+                if ended is not None:
+                    return str(ended)
+                status = str(outcome["status"])
+            else:
+                status = await DBOS.run_step_async(
+                    {"name": f"finish-{index}"},
+                    self.step_finished,
+                    run_id,
+                    gen,
+                    index,
+                    step.name,
+                    outcome,
+                )
+            failed = status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
             if failed and (step.on_failure is OnFailure.ABORT or outcome.get("abort")):
-                aborted_at, abort_status = index, str(outcome["status"])
+                aborted_at, abort_status = index, status
                 break
         final: str = await DBOS.run_step_async(
             {"name": "finish"}, self.step_run_finished, run_id, gen, aborted_at, abort_status
         )
-        await DBOS.set_event_async("status", {"status": final, "step": None})
         return final
 
     async def _execute_step(
-        self, run_id: str, gen: int, index: int, step: Step, incident: dict[str, Any], dry_run: bool
+        self,
+        run_id: str,
+        gen: int,
+        index: int,
+        step: Step,
+        incident: dict[str, Any],
+        dry_run: bool,
+        chain: tuple[int, Step] | None,
+        last: bool,
     ) -> dict[str, Any]:
+        """A step's outcome; `recorded` when its attempt already wrote it (see `step_attempt`),
+        which then also started step `chain` and, if `last`, ended the run."""
         from dbos import DBOS
         from dbos._error import DBOSStepTimeoutError
 
@@ -1016,14 +1327,11 @@ class PlaybookEngine:
                     attempt,
                     step.model_dump(mode="json"),
                     incident,
+                    None if chain is None else chain[0],
+                    None if chain is None else chain[1].model_dump(mode="json"),
+                    last,
                 )
-                status = "succeeded" if result["outcome"] == Outcome.SUCCEEDED else "skipped"
-                out: dict[str, Any] = {"status": status, "attempts": attempt}
-                if result.get("detail"):
-                    out["output"] = result["detail"]
-                if result.get("reason"):
-                    out["reason"] = result["reason"]
-                return out
+                return dict(result)
             except DBOSStepTimeoutError:
                 last_status, last_error = "timed_out", f"timed out after {step.timeout_seconds:g}s"
             except ActionError as exc:
@@ -1065,7 +1373,6 @@ class PlaybookEngine:
             approval.role.value,
             approval.timeout_seconds,
         )
-        await DBOS.set_event_async("status", {"status": "waiting_approval", "step": index})
         # The deadline is the checkpointed one: a crash between that checkpoint and recv
         # recording its own timer must not restart the full wait.
         remaining = (datetime.fromisoformat(deadline) - self.clock()).total_seconds()

@@ -11,7 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from defib.model import NotFound
 from defib.playbooks.runs import ACTIVE_RUN_STATUSES, Run, RunStatus, RunStep
-from defib.store.tables import engine_heartbeats, playbook_run_steps, playbook_runs
+from defib.store.tables import (
+    engine_heartbeats,
+    playbook_run_steps,
+    playbook_runs,
+    timeline_events,
+)
 
 _ACTIVE = [s.value for s in ACTIVE_RUN_STATUSES]
 
@@ -106,6 +111,40 @@ def get_run(conn: Connection, run_id: str, *, for_update: bool = False) -> Run:
     return _run_from_row(row, list_steps(conn, run_id))
 
 
+def get_step(conn: Connection, run_id: str, index: int) -> RunStep:
+    row = (
+        conn.execute(
+            select(playbook_run_steps).where(
+                playbook_run_steps.c.run_id == run_id, playbook_run_steps.c.idx == index
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"run {run_id} has no step {index}")
+    return _step_from_row(row)
+
+
+def get_run_status(conn: Connection, run_id: str) -> RunStatus:
+    status = conn.execute(
+        select(playbook_runs.c.status).where(playbook_runs.c.id == run_id)
+    ).scalar()
+    if status is None:
+        raise NotFound(f"no run {run_id}")
+    return RunStatus(status)
+
+
+def event_recorded(conn: Connection, idempotency_key: str) -> bool:
+    """Whether the timeline already holds the event written with this idempotency key."""
+    found = conn.execute(
+        select(timeline_events.c.idempotency_key).where(
+            timeline_events.c.idempotency_key == idempotency_key
+        )
+    ).first()
+    return found is not None
+
+
 def list_steps(conn: Connection, run_id: str) -> list[RunStep]:
     rows = conn.execute(
         select(playbook_run_steps)
@@ -170,6 +209,18 @@ def update_run(
         conds.append(playbook_runs.c.status.in_(_ACTIVE))
     result = conn.execute(
         update(playbook_runs).where(and_(*conds)).values(updated_at=now, **values)
+    )
+    return bool(result.rowcount)
+
+
+def move_run(
+    conn: Connection, run_id: str, now: datetime, *, from_status: RunStatus, to: RunStatus
+) -> bool:
+    """Set a run's status to `to` only if it is `from_status` now."""
+    result = conn.execute(
+        update(playbook_runs)
+        .where(playbook_runs.c.id == run_id, playbook_runs.c.status == from_status.value)
+        .values(updated_at=now, status=to.value)
     )
     return bool(result.rowcount)
 
