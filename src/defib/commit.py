@@ -10,12 +10,11 @@ still gets its answer only after its alerts are committed.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from defib.batching import BatchingThread
 from defib.model import Alert
 from defib.service import IncidentService, IngestResult, Triage
 
@@ -32,64 +31,28 @@ class _Job:
     future: Future[list[IngestResult]] = field(default_factory=Future)
 
 
-class GroupCommitter:
+class GroupCommitter(BatchingThread[_Job]):
     """Runs `IncidentService.ingest_batches` on a writer thread, batching concurrent callers."""
+
+    thread_name = "defib-group-commit"
 
     def __init__(
         self, incidents: IncidentService, max_batch_alerts: int = MAX_BATCH_ALERTS
     ) -> None:
+        super().__init__(max_batch_alerts)
         self.incidents = incidents
-        self.max_batch_alerts = max_batch_alerts
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self.batches = 0
         self.jobs = 0
-
-    def _ensure_started(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="defib-group-commit", daemon=True
-                    )
-                    self._thread.start()
 
     def submit(
         self, items: Sequence[tuple[Alert, Triage]], actor: str
     ) -> Future[list[IngestResult]]:
-        self._ensure_started()
         job = _Job(items, actor)
-        self._queue.put(job)
+        self._put(job)
         return job.future
 
-    def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            size = len(first.items)
-            stop = False
-            while size < self.max_batch_alerts:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-                size += len(nxt.items)
-            self._commit(jobs)
-            if stop:
-                return
+    def _job_size(self, job: _Job) -> int:
+        return len(job.items)
 
     def _commit(self, jobs: list[_Job]) -> None:
         self.batches += 1

@@ -20,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import random
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from defib.actions import (
     default_registry,
 )
 from defib.actions.base import Action
+from defib.batching import BatchingThread
 from defib.model import (
     DomainError,
     Incident,
@@ -217,7 +216,7 @@ class _Job:
     future: Future[Any] = field(default_factory=Future)
 
 
-class GroupWriter:
+class GroupWriter(BatchingThread[_Job]):
     """Group commit for the engine's bookkeeping writes.
 
     Every run writes a few small transactions per step. One at a time, each pays a commit
@@ -229,53 +228,16 @@ class GroupWriter:
     the commit: nothing is acknowledged that is not durable.
     """
 
+    thread_name = "defib-engine-writer"
+
     def __init__(self, db: Database, max_jobs: int = MAX_GROUP_JOBS) -> None:
+        super().__init__(max_jobs, GROUP_PAUSE_SECONDS if db.is_sqlite else 0.0)
         self.db = db
-        self.max_jobs = max_jobs
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def run(self, fn: Callable[[Connection], T]) -> T:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._loop, name="defib-engine-writer", daemon=True
-                    )
-                    self._thread.start()
         job = _Job(fn)
-        self._queue.put(job)
+        self._put(job)
         return cast(T, job.future.result())
-
-    def close(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
-
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            stop = False
-            while len(jobs) < self.max_jobs:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-            self._commit(jobs)
-            if stop:
-                return
-            if self.db.is_sqlite and not self._queue.empty():
-                time.sleep(GROUP_PAUSE_SECONDS)
 
     def _commit(self, jobs: list[_Job]) -> None:
         done: list[tuple[_Job, Any, BaseException | None]] = []
