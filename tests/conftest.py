@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from defib.bootstrap import Runtime
 
 PG_ADMIN_URL = os.environ.get(
     "DEFIB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -82,3 +86,23 @@ def db(database_url: str) -> Iterator[object]:
     migrate.upgrade(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def make_runtime(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
+    """Build Runtimes on the test's database (closed at the end); kwargs override settings."""
+    from defib.bootstrap import Runtime
+    from defib.config import load_settings
+
+    made: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        rt = Runtime(
+            load_settings(None, data_dir=tmp_path / "data", database_url=database_url, **overrides)
+        )
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.config import load_settings
 from tests.actions.peers import HttpPeer, MailPeer, self_signed_cert
 from tests.engine.conftest import FAST_ENV
 
@@ -70,22 +69,6 @@ def systems_config(http: HttpPeer, mail: MailPeer | None) -> dict[str, Any]:
             "from": "defib@example.org",
         }
     return config
-
-
-@pytest.fixture
-def make_runtime(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
-    made: list[Runtime] = []
-
-    def make(**overrides: Any) -> Runtime:
-        rt = Runtime(
-            load_settings(None, data_dir=tmp_path / "data", database_url=database_url, **overrides)
-        )
-        made.append(rt)
-        return rt
-
-    yield make
-    for rt in made:
-        rt.close()
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from defib.integrations.signing import verify
 from defib.integrations.slack import SlackWebhook
 from defib.integrations.smtp import SmtpMailer
 from defib.integrations.webhook import SignedWebhook
-from tests.actions.peers import HttpPeer, MailPeer, free_port
+from defib.testing import free_port
+from tests.actions.peers import HttpPeer, MailPeer
 
 NOTICE = Notice(
     incident_id="INC-7",

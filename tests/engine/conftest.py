@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.config import load_settings
 from defib.model import IncidentType, Severity
 from defib.playbooks.runs import TERMINAL_STATUSES, Run
 from defib.service import IncidentDraft
@@ -53,22 +52,6 @@ def playbook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
         return directory
 
     return write
-
-
-@pytest.fixture
-def make_runtime(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
-    made: list[Runtime] = []
-
-    def make(**overrides: Any) -> Runtime:
-        rt = Runtime(
-            load_settings(None, data_dir=tmp_path / "data", database_url=database_url, **overrides)
-        )
-        made.append(rt)
-        return rt
-
-    yield make
-    for rt in made:
-        rt.close()
 
 
 @pytest.fixture
