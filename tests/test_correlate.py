@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from defib.correlate import fingerprint, is_redelivery, normalise_identity
+from defib.correlate import fingerprint, normalise_identity
 from defib.model import IncidentType
 
 T = IncidentType
@@ -41,9 +41,3 @@ def test_fingerprint_separates_type_systems_identity() -> None:
 def test_fingerprint_deterministic(identity: str, systems: list[str]) -> None:
     assert fingerprint(T.BIAS, systems, identity) == fingerprint(T.BIAS, list(systems), identity)
 
-
-def test_redelivery() -> None:
-    seen = {"fp@2025-01-01T00:00:00Z"}
-    assert is_redelivery("fp@2025-01-01T00:00:00Z", seen)
-    assert not is_redelivery("fp@2025-01-02T00:00:00Z", seen)
-    assert not is_redelivery(None, seen)

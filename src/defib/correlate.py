@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 
 from defib.model import IncidentType
 
@@ -52,10 +52,3 @@ def fingerprint(incident_type: IncidentType, systems: Sequence[str], identity: s
     material = "\x1f".join((incident_type.value, "\x1e".join(names), normalise_identity(identity)))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
-
-def is_redelivery(delivery_key: str | None, seen_keys: Container[str]) -> bool:
-    """Has this exact firing (same source fingerprint and start) been taken already?
-
-    Alerts without a delivery key cannot be recognised as re-deliveries; they always count.
-    """
-    return delivery_key is not None and delivery_key in seen_keys

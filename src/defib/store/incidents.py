@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -198,10 +198,6 @@ def list_incidents(
                     break
     next_cursor = encode_cursor(found[limit - 1].seq) if len(found) > limit else None
     return found[:limit], next_cursor
-
-
-def count_incidents(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(incidents)).scalar_one())
 
 
 def append_event(
