@@ -40,4 +40,3 @@ def test_fingerprint_separates_type_systems_identity() -> None:
 @given(st.text(), st.lists(st.text()))
 def test_fingerprint_deterministic(identity: str, systems: list[str]) -> None:
     assert fingerprint(T.BIAS, systems, identity) == fingerprint(T.BIAS, list(systems), identity)
-

@@ -51,4 +51,3 @@ def fingerprint(incident_type: IncidentType, systems: Sequence[str], identity: s
     names = sorted({s.strip().lower() for s in systems if s.strip()})
     material = "\x1f".join((incident_type.value, "\x1e".join(names), normalise_identity(identity)))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
-
