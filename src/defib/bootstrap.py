@@ -22,6 +22,7 @@ from defib.playbooks.loader import PlaybookSet
 from defib.playbooks.spec import PlaybookErrors
 from defib.service import IncidentService, utcnow
 from defib.store import migrate
+from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
 
@@ -95,6 +96,7 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         if migrate_on_start:
             migrate.upgrade(self.db)
+            self.register_systems()
         self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings))
         self.incidents = IncidentService(
             self.db,
@@ -103,6 +105,19 @@ class Runtime:
         )
         self.tokens = TokenCache(self.db)
         self.intake = Intake(self.incidents, build_classifier(settings))
+
+    def register_systems(self) -> None:
+        """Give every configured system a state row and register its versions (idempotent).
+
+        An existing state is kept: a restart must not undo a kill switch or a rollback.
+        """
+        now = utcnow()
+        with self.db.write() as conn:
+            for system in self.settings.systems:
+                systems_repo.ensure_versions(conn, system.name, [v.name for v in system.versions])
+                state = systems_repo.ensure_state(conn, system.name, system.initial_version, now)
+                if state.active_version is not None:
+                    systems_repo.note_served(conn, system.name, state.active_version, now)
 
     def ensure_admin_token(self) -> Path | None:
         """On first start with no tokens, create an admin token in a 0600 file; return its path."""

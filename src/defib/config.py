@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -86,6 +87,111 @@ class Owners(_Section):
     webhooks: list[WebhookTarget] = Field(default_factory=list)
 
 
+class ControlConfig(_Section):
+    """How defib contains a system: its own gateway, or a control plane the team runs.
+
+    `http`: defib POSTs `{"action", "system", "incident", "idempotency_key", ...}` to `url`,
+    signed with HMAC-SHA256 when `secret_env` is set.
+    """
+
+    kind: Literal["gateway", "http"] = "gateway"
+    url: HttpUrl | None = None
+    secret_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ControlConfig:
+        if self.kind == "http" and self.url is None:
+            raise ValueError("url is required when kind is http")
+        return self
+
+
+class ModelVersionConfig(_Section):
+    """One deployable version of a system's model, as the gateway routes to it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    upstream: HttpUrl | None = Field(
+        default=None, description="OpenAI-compatible base URL, e.g. http://host:9000/v1."
+    )
+    model: str | None = Field(
+        default=None, description="Model name sent upstream (default: the client's)."
+    )
+    api_key_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the upstream's API key."
+    )
+
+
+class RegistryConfig(_Section):
+    """Where a system's model versions live and how a rollback deploys one.
+
+    `gateway`: the `versions` below, routed by defib's gateway. `mlflow`: a registered
+    model whose `alias` is re-pointed (extra `defib[mlflow]`). `http`: a signed POST of
+    `{"action": "rollback", "from_version", "to_version", ...}` to `url`.
+    """
+
+    kind: Literal["gateway", "mlflow", "http"] = "gateway"
+    tracking_uri: str | None = None
+    model_name: str | None = None
+    alias: str = "production"
+    url: HttpUrl | None = None
+    secret_env: EnvName | None = None
+    good_after_seconds: int = Field(
+        default=86400,
+        ge=0,
+        description="A version that served this long without an incident counts as known-good.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegistryConfig:
+        if self.kind == "mlflow" and not self.model_name:
+            raise ValueError("model_name is required when kind is mlflow")
+        if self.kind == "http" and self.url is None:
+            raise ValueError("url is required when kind is http")
+        return self
+
+
+class CaptureConfig(_Section):
+    """Which completions the gateway keeps, and how."""
+
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    mask_pii: bool = Field(default=True, description="Mask PII and secrets at rest.")
+    retention_days: int = Field(default=30, ge=1)
+
+
+InlineDetector = Literal["pii", "toxicity", "grounding"]
+INLINE_DETECTORS: tuple[InlineDetector, ...] = ("pii", "toxicity", "grounding")
+
+
+class GatewaySystemConfig(_Section):
+    """The gateway's view of one system."""
+
+    api_key_hashes: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of client API keys that select this system.",
+    )
+    fallback_message: str | None = Field(
+        default=None, description="Served while disabled, instead of an HTTP 503."
+    )
+    fallback_version: str | None = Field(
+        default=None, description="Served while disabled, instead of an HTTP 503."
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    detect: list[InlineDetector] = Field(
+        default_factory=lambda: list(INLINE_DETECTORS),
+        description="Inline detectors run on responses.",
+    )
+
+
+class ProbeConfig(_Section):
+    """One check verify_endpoint runs through the system's endpoint."""
+
+    prompt: str = Field(min_length=1)
+    must_contain: list[str] = Field(default_factory=list)
+    must_not_contain: list[str] = Field(default_factory=list)
+    no_findings: bool = Field(default=True, description="No PII, secret or toxicity findings.")
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
 class SystemConfig(_Section):
     """One AI system defib protects."""
 
@@ -96,6 +202,20 @@ class SystemConfig(_Section):
     evidence_paths: list[str] = Field(
         default_factory=list, description="Log file globs preserve_evidence copies."
     )
+    control: ControlConfig = Field(default_factory=ControlConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    versions: list[ModelVersionConfig] = Field(
+        default_factory=list, description="Model versions, oldest first (gateway routing)."
+    )
+    active_version: str | None = Field(
+        default=None, description="The version served at first start (default: the newest)."
+    )
+    gateway: GatewaySystemConfig = Field(default_factory=GatewaySystemConfig)
+    probes: list[ProbeConfig] = Field(default_factory=list)
+    endpoint: HttpUrl | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL verify_endpoint probes (default: the gateway).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -103,6 +223,31 @@ class SystemConfig(_Section):
         if not _NAME.match(v):
             raise ValueError("must be 1-100 letters, digits, '.', '_' or '-'")
         return v
+
+    @model_validator(mode="after")
+    def _versions(self) -> SystemConfig:
+        names = [v.name for v in self.versions]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"versions: {', '.join(dupes)} named twice")
+        known = set(names)
+        for key in ("active_version",):
+            value = getattr(self, key)
+            if value is not None and value not in known:
+                raise ValueError(f"{key}: {value!r} is not one of versions")
+        fallback = self.gateway.fallback_version
+        if fallback is not None and fallback not in known:
+            raise ValueError(f"gateway.fallback_version: {fallback!r} is not one of versions")
+        return self
+
+    def version(self, name: str) -> ModelVersionConfig | None:
+        return next((v for v in self.versions if v.name == name), None)
+
+    @property
+    def initial_version(self) -> str | None:
+        if self.active_version is not None:
+            return self.active_version
+        return self.versions[-1].name if self.versions else None
 
 
 class SmtpSettings(_Section):
@@ -141,6 +286,27 @@ class NotificationSettings(_Section):
     )
 
 
+class GatewaySettings(_Section):
+    """defib's OpenAI-compatible gateway (the data plane)."""
+
+    embedded: bool = Field(default=True, description="`defib serve` also runs the gateway.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    url: str | None = Field(
+        default=None, description="Where the gateway is reached (default http://host:port)."
+    )
+    state_refresh_seconds: float = Field(
+        default=0.5, gt=0, le=10, description="How often replicas re-read system state."
+    )
+    alert_min_interval_seconds: float = Field(
+        default=60.0, ge=0, description="At most one inline-detection alert per kind per system."
+    )
+
+    @property
+    def base_url(self) -> str:
+        return (self.url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything defib reads at start."""
 
@@ -174,6 +340,7 @@ class Settings(BaseSettings):
         default_factory=list, description="The AI systems defib protects and their owners."
     )
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     public_url: str | None = Field(
         default=None, description="Base URL people open incident links at (default: url)."
     )

@@ -246,3 +246,59 @@ evidence_items = Table(
     Column("idempotency_key", String(1200), nullable=True, unique=True),
     Index("uq_evidence_items_incident_seq_n", "incident_seq", "n", unique=True),
 )
+
+# What defib enforces on each protected system; every gateway replica polls this row.
+system_state = Table(
+    "system_state",
+    metadata,
+    Column("system", String(100), primary_key=True),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("disabled_by", _Id, nullable=True),
+    Column("disabled_reason", Text, nullable=False, server_default=""),
+    Column("active_version", String(200), nullable=True),
+    Column("filters", JSON, nullable=False),
+    Column("revision", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+# Model versions per system: what people marked them, and when each was in service.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("system", String(100), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("status", String(16), nullable=False, server_default="unknown"),
+    Column("marked_by", String(200), nullable=True),
+    Column("marked_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("first_served_at", UTCDateTime, nullable=True),
+    Column("last_served_at", UTCDateTime, nullable=True),
+)
+
+# Completions the gateway sampled; prompt and response are masked at rest unless a system
+# is configured otherwise (`masked` says which). Read by collect_evidence and
+# assess_data_impact; pruned after the system's retention.
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("system", String(100), nullable=False),
+    Column("version", String(200), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("request_id", String(100), nullable=False),
+    Column("user_id", String(200), nullable=True),
+    Column("endpoint", String(50), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("masked", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("streamed", Boolean, nullable=False),
+    Column("blocked", Boolean, nullable=False),
+    # [{"detector", "entity", "count"}]: what inline detection found (never the values).
+    Column("findings", JSON, nullable=False),
+    Index("ix_captures_system_at", "system", "at"),
+    Index("ix_captures_at", "at"),
+)
