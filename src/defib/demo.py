@@ -235,8 +235,12 @@ def run(
     *,
     data_dir: Path | None = None,
     timeout: float = 120.0,
+    observe: Callable[[Progress], None] | None = None,
 ) -> bool:
-    """Run the loop and show it live; True if the incident reached mitigated in time."""
+    """Run the loop and show it live; True if the incident reached mitigated in time.
+
+    `observe` receives the final progress (tests read what users were told from it).
+    """
     from rich.live import Live
     from rich.table import Table
 
@@ -269,6 +273,8 @@ def run(
             with Live(view(), console=console, refresh_per_second=8) as live:
                 mitigated = _drive(driver, progress, started, timeout, lambda: live.update(view()))
             _report(console, driver, progress)
+            if observe is not None:
+                observe(progress)
         finally:
             driver.close()
     return mitigated

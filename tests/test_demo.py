@@ -1,0 +1,40 @@
+"""`defib demo` runs the loop: leak in traffic → incident → contained, rolled back, verified."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from defib.demo import STAGES, Progress, run
+
+
+@pytest.fixture(autouse=True)
+def _fast_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.engine.conftest import FAST_ENV
+
+    for key, value in FAST_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_demo_reaches_every_stage_and_the_leak_stops(tmp_path: Path) -> None:
+    """Every stage of the loop is reached, and after mitigation the same prompt leaks nothing."""
+    out = io.StringIO()
+    seen: list[Progress] = []
+    mitigated = run(
+        Console(file=out, width=200, force_terminal=False),
+        data_dir=tmp_path / "demo",
+        timeout=90,
+        observe=seen.append,
+    )
+    text = out.getvalue()
+    assert mitigated, text
+    progress = seen[-1]
+    assert [key for key, _ in STAGES if key not in progress.reached] == [], text
+    before = [a for when, _, a in progress.answers if when == "before"]
+    after = [a for when, _, a in progress.answers if when == "after"]
+    assert any("jane.doe@example.com" in a for a in before)  # v2 really leaked
+    assert after and all("@" not in a and "123-45-6789" not in a for a in after), after
+    assert "Timeline of INC-1" in text
