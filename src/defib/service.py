@@ -7,6 +7,7 @@ validated once and lands on the timeline in the same transaction as the change i
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,8 @@ from defib.store.database import Database
 
 Clock = Callable[[], datetime]
 
+log = logging.getLogger(__name__)
+
 
 class ResponseHooks(Protocol):
     """How the playbook engine learns of incidents that need a response.
@@ -52,6 +55,30 @@ class ResponseHooks(Protocol):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Called after a commit that resolved incidents, with the database and their seqs. They run
+# in the committing thread and must return at once (hand real work to a thread); a
+# listener's failure is logged, never raised into the resolve. See `on_resolved`.
+ResolvedListener = Callable[[Database, Sequence[int]], None]
+_RESOLVED_LISTENERS: list[ResolvedListener] = []
+
+
+def on_resolved(listener: ResolvedListener) -> None:
+    """Be told after commit whenever incidents resolve (by a person, a playbook, or alerts
+    clearing). The PagerDuty resolve (`defib.actions.resolve`) registers itself here."""
+    if listener not in _RESOLVED_LISTENERS:
+        _RESOLVED_LISTENERS.append(listener)
+
+
+def _announce_resolved(db: Database, seqs: Sequence[int]) -> None:
+    if not seqs:
+        return
+    for listener in list(_RESOLVED_LISTENERS):
+        try:
+            listener(db, seqs)
+        except Exception:
+            log.exception("resolve listener %r failed", listener)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +305,9 @@ class IncidentService:
                     f"cannot reopen {current.id}: a newer open incident tracks the same alerts"
                 ) from exc
             repo.append_event(conn, seq, event)
-            return updated
+        if updated.status is Status.RESOLVED:
+            _announce_resolved(self.db, [updated.seq])
+        return updated
 
     def add_note(self, incident_id: str, text: str, actor: str) -> TimelineEvent:
         body = text.strip()
@@ -395,6 +424,17 @@ class IncidentService:
                 j = end
             alert_repo.store_alerts(conn, rows)
         self._after_commit(opened)
+        _announce_resolved(
+            self.db,
+            sorted(
+                {
+                    parse_incident_id(r.incident_id)
+                    for batch in results
+                    for r in batch
+                    if r is not None and r.action == "resolved" and r.incident_id
+                }
+            ),
+        )
         return [[r for r in batch if r is not None] for batch in results]
 
     @staticmethod

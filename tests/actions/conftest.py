@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from tests.actions.peers import HttpPeer, MailPeer, self_signed_cert
+from tests.actions.peers import ChatPeer, HttpPeer, MailPeer, self_signed_cert
 from tests.engine.conftest import FAST_ENV
 
 
@@ -26,6 +26,29 @@ def http_peer() -> Iterator[HttpPeer]:
     peer = HttpPeer().start()
     yield peer
     peer.stop()
+
+
+@pytest.fixture
+def chat_peer() -> Iterator[ChatPeer]:
+    peer = ChatPeer().start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def playbook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """Write one user playbook (YAML text) and point DEFIB_PLAYBOOKS_DIR at its directory."""
+    import textwrap
+
+    directory = tmp_path / "playbooks"
+    directory.mkdir()
+    monkeypatch.setenv("DEFIB_PLAYBOOKS_DIR", str(directory))
+
+    def write(text: str, name: str = "test.yaml") -> Path:
+        (directory / name).write_text(textwrap.dedent(text), encoding="utf-8")
+        return directory
+
+    return write
 
 
 @pytest.fixture

@@ -161,3 +161,64 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+@dataclass
+class ChatPeer:
+    """A tiny OpenAI-compatible chat completions server: answers `answer` (or per-model
+    `answers`) to POST .../chat/completions, with `status` as the HTTP status."""
+
+    answer: str = "Paris is the capital of France."
+    answers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def start(self) -> ChatPeer:
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with peer.lock:
+                    peer.requests.append(Request(self.path, headers, body))
+                    status = peer.status
+                if not self.path.endswith("/chat/completions"):
+                    status = 404
+                model = json.loads(body).get("model", "") if status == 200 else ""
+                content = peer.answers.get(model, peer.answer)
+                out = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    }
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = serve_http(Handler)
+        return self
+
+    def stop(self) -> None:
+        stop_http(self.server)

@@ -156,3 +156,54 @@ def test_evidence_cli_lists_shows_and_verify_fails_on_a_flipped_byte(
         assert "BROKEN at item 2 (files/b.log)" in broken.stdout
     finally:
         srv.stop()
+
+
+def test_systems_state_commands_over_a_real_server(database_url: str, tmp_path: Path) -> None:
+    """disable/enable/route/unfilter/versions/mark through `defib serve`; bad input exits 2."""
+    config = {
+        "systems": [{"name": "chat-api", "versions": [{"name": "v1"}, {"name": "v2"}]}],
+        "gateway": {"embedded": False},
+    }
+    path = tmp_path / "defib.yaml"
+    path.write_text(yaml.safe_dump(config))
+    data_dir = tmp_path / ".defib"
+    env = {
+        "DEFIB_DATABASE_URL": database_url,
+        "DEFIB_DATA_DIR": str(data_dir),
+        "DEFIB_CONFIG": str(path),
+    }
+    srv = ServerProcess(tmp_path, env=env, args=("--no-worker",)).start()
+    try:
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [defib_executable(), "systems", *args],
+                cwd=srv.workdir,
+                env=srv.client_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        first = run("state", "chat-api")
+        assert first.returncode == 0, first.stderr
+        assert "enabled" in first.stdout and "v2" in first.stdout
+        off = run("disable", "chat-api", "--reason", "drill", "--json")
+        assert off.returncode == 0, off.stderr
+        assert json.loads(off.stdout)["state"]["disabled"] is True
+        assert "DISABLED" in run("state", "chat-api").stdout
+        assert json.loads(run("enable", "chat-api", "--json").stdout)["state"]["disabled"] is False
+        routed = json.loads(run("route", "chat-api", "v1", "--json").stdout)
+        assert routed["state"]["active_version"] == "v1"
+        marked = run("mark", "chat-api", "v2", "bad", "-m", "hallucinates")
+        assert marked.returncode == 0 and "v2: bad" in marked.stdout
+        listed = json.loads(run("versions", "chat-api", "--json").stdout)
+        assert [(v["name"], v["status"]) for v in listed] == [("v1", "unknown"), ("v2", "bad")]
+        bad_version = run("route", "chat-api", "v9")
+        assert bad_version.returncode == 2
+        assert bad_version.stderr.count("\n") == 1 and "'v9' is not a version" in bad_version.stderr
+        bad_mark = run("mark", "chat-api", "v1", "great")
+        assert bad_mark.returncode == 2
+        assert run("state", "nope").returncode == 2
+    finally:
+        srv.stop()

@@ -54,6 +54,10 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("GET", "/api/v1/incidents/{incident_id}/evidence/verify", None, READ),
     # Redacted for readers; `?raw=true` is admin only (tests/actions/test_evidence.py).
     ("GET", "/api/v1/incidents/{incident_id}/evidence/{n}", None, READ),
+    ("GET", "/api/v1/systems", None, READ),
+    ("GET", "/api/v1/systems/{name}", None, READ),
+    ("PUT", "/api/v1/systems/{name}/state", {"disabled": True}, RESPOND),
+    ("POST", "/api/v1/systems/{name}/versions/{version}", {"status": "good"}, RESPOND),
 ]
 
 CALLERS: list[Role | None] = [None, *Role]
@@ -81,7 +85,15 @@ def test_route_allows_exactly_its_roles(
         "/api/v1/incidents", json=DECLARE, headers={"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     )
     assert declared.status_code == 201
-    url = path.format(incident_id=declared.json()["id"], fmt="native", run_id="r0", step="0", n="1")
+    url = path.format(
+        incident_id=declared.json()["id"],
+        fmt="native",
+        run_id="r0",
+        step="0",
+        n="1",
+        name="chat-api",
+        version="v1",
+    )
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller else {}
     response = client.request(method, url, json=body, headers=headers)
     if caller in allowed:

@@ -83,7 +83,7 @@ def test_show_lists_steps_with_action_and_approval() -> None:
     """`show` prints each step, its action and any approval it waits for."""
     result = runner.invoke(app, ["show", "data_leak"])
     assert result.exit_code == 0, result.output
-    assert "5. notify_affected_users  action=notify_affected_users" in result.stdout
+    assert "7. notify_affected_users  action=notify_affected_users" in result.stdout
     assert "approval: responder, 4h, then abort" in result.stdout
 
 

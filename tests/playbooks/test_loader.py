@@ -58,6 +58,9 @@ def minimal(name: str, types: str = "data_leak", action: str = "notify_team") ->
                 "notify_security_team",
                 "preserve_evidence",
                 "assess_data_impact",
+                # Beyond the seed: issue 7's loop fixes a leak by rolling back and verifying.
+                "rollback_model",
+                "verify_endpoint",
                 "notify_affected_users",
             ],
         ),
@@ -65,7 +68,7 @@ def minimal(name: str, types: str = "data_leak", action: str = "notify_team") ->
     ],
 )
 def test_builtin_playbooks_have_the_seed_steps_in_order(name: str, steps: list[str]) -> None:
-    """Each built-in runs exactly the seed's actions, in the seed's order."""
+    """Each built-in runs the seed's actions (data_leak adds the fix), in the seed's order."""
     pb = load_builtin()[name]
     assert [s.action for s in pb.steps] == steps
     assert [s.name for s in pb.steps] == steps
@@ -96,7 +99,8 @@ def test_notifying_affected_users_needs_a_responders_approval() -> None:
     assert approval.role is Role.RESPONDER
     assert approval.on_timeout is OnTimeout.ABORT
     other = [s.name for pb in load_builtin().values() for s in pb.steps if s.approval.required]
-    assert other == ["notify_affected_users"]
+    # review_guardrails (toxicity) is the other human task: a person signs the review off.
+    assert sorted(other) == ["notify_affected_users", "review_guardrails"]
 
 
 def test_notify_steps_retry_three_times() -> None:

@@ -134,17 +134,6 @@ class PlaceholderAction:
         return f"{self.name} (not implemented yet: would be skipped)"
 
 
-# The seed's actions that act on the world and are not real yet (issue 6). notify_team,
-# notify_security_team, collect_evidence and preserve_evidence are real: actions/notify.py
-# and actions/evidence.py.
-PLACEHOLDER_ACTIONS = (
-    "disable_endpoint",
-    "enable_endpoint",
-    "block_output",
-    "update_content_filters",
-    "review_guardrails",
-    "rollback_model",
-    "assess_data_impact",
-    "notify_affected_users",
-    "verify_endpoint",
-)
+# Actions still placeholders (none since issue 6: every seed action is real). Kept so a
+# plugin can fill a name added here later, and so callers can list what is not real.
+PLACEHOLDER_ACTIONS: tuple[str, ...] = ()

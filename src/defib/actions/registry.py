@@ -19,8 +19,13 @@ from defib.actions.builtin import (
     WaitAction,
     WebhookAction,
 )
+from defib.actions.containment import OutputFilterStep, ReviewGuardrailsAction, SwitchAction
 from defib.actions.evidence import EvidenceAction
+from defib.actions.impact import AssessImpactAction, NotifyUsersAction
 from defib.actions.notify import NotifyAction
+from defib.actions.rollback import RollbackAction
+from defib.actions.verify import VerifyAction
+from defib.systemstate import FilterAction
 
 ENTRY_POINT_GROUP = "defib.actions"
 
@@ -94,6 +99,17 @@ def builtin_registry() -> ActionRegistry:
         NotifyAction("notify_security_team", security=True),
         EvidenceAction("collect_evidence", system_files=False),
         EvidenceAction("preserve_evidence", system_files=True),
+        SwitchAction("disable_endpoint", enable=False),
+        SwitchAction("enable_endpoint", enable=True),
+        OutputFilterStep("block_output", default_action=FilterAction.BLOCK, threshold_scale=1.0),
+        OutputFilterStep(
+            "update_content_filters", default_action=FilterAction.REDACT, threshold_scale=0.6
+        ),
+        ReviewGuardrailsAction(),
+        RollbackAction(),
+        VerifyAction(),
+        AssessImpactAction(),
+        NotifyUsersAction(),
     ]
     actions.extend(PlaceholderAction(name) for name in PLACEHOLDER_ACTIONS)
     return ActionRegistry(actions)

@@ -29,3 +29,11 @@ def render_value(value: Any, incident: Mapping[str, Any]) -> Any:
     if isinstance(value, Mapping):
         return {k: render_value(v, incident) for k, v in value.items()}
     return value
+
+
+def render_with(template: str, what: str, **variables: Any) -> str:
+    """Render `template` with the given variables (same sandbox); errors name `what`."""
+    try:
+        return _ENV.from_string(template).render(**variables)
+    except TemplateError as exc:
+        raise ActionError(f"{what}: {exc}") from exc

@@ -104,12 +104,30 @@ async def deliver(
     sleep: Sleep = asyncio.sleep,
 ) -> Receipt:
     """Send with retries; the same idempotency key on every attempt (receivers dedup on it)."""
+    detail, attempts = await retrying(
+        lambda: notifier.send_once(notice, idempotency_key), idempotency_key, policy, sleep=sleep
+    )
+    return Receipt(notifier.channel, notifier.target, attempts, detail)
+
+
+async def retrying(
+    call: Callable[[], Awaitable[Mapping[str, Any]]],
+    idempotency_key: str,
+    policy: RetryPolicy,
+    *,
+    sleep: Sleep = asyncio.sleep,
+) -> tuple[Mapping[str, Any], int]:
+    """Make `call` until it succeeds or fails for good: (its result, attempts made).
+
+    Retries only a retryable DeliveryError (429, 5xx, network, SMTP 4xx); the jitter is
+    seeded by the key, so a re-executed step waits the same.
+    """
     rng = random.Random(idempotency_key)
     attempt = 0
     while True:
         attempt += 1
         try:
-            detail = await notifier.send_once(notice, idempotency_key)
+            return await call(), attempt
         except DeliveryError as exc:
             if not exc.retryable or attempt >= policy.attempts:
                 raise DeliveryFailed(exc, attempt) from exc
@@ -117,8 +135,6 @@ async def deliver(
             if exc.retry_after:
                 wait = min(max(wait, exc.retry_after), policy.max_backoff_seconds)
             await sleep(wait)
-            continue
-        return Receipt(notifier.channel, notifier.target, attempt, detail)
 
 
 def mask_url(url: str) -> str:

@@ -98,3 +98,15 @@ class SmtpMailer:
     async def send_once(self, notice: Notice, idempotency_key: str) -> Mapping[str, Any]:
         msg = compose(notice, idempotency_key, self.from_address, self.to)
         return await asyncio.to_thread(self._send, msg)
+
+    async def send_text(self, subject: str, body: str, idempotency_key: str) -> Mapping[str, Any]:
+        """A plain-text message of our own (not an incident notice), keyed like the rest."""
+        msg = EmailMessage()
+        msg["From"] = self.from_address
+        msg["To"] = ", ".join(self.to)
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(usegmt=True)
+        msg["Message-ID"] = message_id(idempotency_key, self.from_address)
+        msg[IDEMPOTENCY_EMAIL_HEADER] = idempotency_key
+        msg.set_content(body)
+        return await asyncio.to_thread(self._send, msg)

@@ -58,6 +58,9 @@ incidents = Table(
     Column("reopen_count", Integer, nullable=False, server_default="0"),
     Column("created_by", String(200), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # What assess_data_impact found: counts per entity type, affected user ids, record
+    # references; never the leaked values. Written only by store/impact.py.
+    Column("impact", JSON, nullable=True),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_type", "type"),
     Index("ix_incidents_fingerprint", "fingerprint"),

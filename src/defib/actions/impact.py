@@ -1,0 +1,340 @@
+"""`assess_data_impact` and `notify_affected_users`.
+
+assess_data_impact scans what the affected systems answered in the incident window: the
+gateway's captures (`store.systems.captures_between`; for captures masked at rest, the
+findings stored with them, since the values are gone) and the samples carried by the
+incident's alerts, with the PII detector (which includes secrets). It records counts per
+entity type, the affected user ids and references to the records (never the values) in
+`incidents.impact`, as an evidence item (`impact.json`) and on the timeline.
+
+notify_affected_users sends one email per affected user from a Jinja2 template (sandboxed),
+keyed per user, after a person approved the step (the built-in data_leak playbook requires
+it). The template sees the incident's id, type, severity, systems, its detection date, the
+user's id and the entity *types* found, never the leaked values; a rendered message in
+which the PII detector finds anything other than the recipient's own address is not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib import resources
+from typing import Any
+
+from defib.actions._systems import incident_seq, mailer, retry_policy
+from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
+from defib.actions.environment import ActionEnvironment, current
+from defib.actions.evidence import _samples
+from defib.actions.templating import render_with
+from defib.detectors import get_detector
+from defib.evidence import EvidenceService, ItemDraft
+from defib.integrations.base import DeliveryFailed, retrying
+from defib.model import TimelineEvent
+from defib.store import evidence as evidence_repo
+from defib.store import impact as impact_repo
+from defib.store import incidents as incident_repo
+from defib.store import systems as systems_repo
+
+DEFAULT_LOOKBACK_SECONDS = 3600
+DEFAULT_MAX_RECORDS = 100_000
+# References kept in the impact record; the counts cover every record.
+MAX_REFS = 1000
+ASSESSED = "run_step_impact_assessed"
+USER_SENT, USER_FAILED, USER_SKIPPED = (
+    "run_step_user_notified",
+    "run_step_user_notification_failed",
+    "run_step_user_not_notifiable",
+)
+PII_DETECTORS = ("pii", "secrets")
+DEFAULT_SUBJECT = "Important information about {{ incident.id }}, a security incident"
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+def _int_param(ctx: ActionContext, key: str, default: int) -> int:
+    value = ctx.params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ActionError(f"params.{key}: must be an integer >= 0")
+    return value
+
+
+def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
+    seq = incident_seq(ctx)
+    lookback = _int_param(ctx, "lookback_seconds", DEFAULT_LOOKBACK_SECONDS)
+    limit = _int_param(ctx, "max_records", DEFAULT_MAX_RECORDS)
+    now = datetime.now(UTC)
+    with env.db.read() as conn:
+        incident = incident_repo.get_incident(conn, seq)
+        start = (incident.first_seen_at or incident.detected_at) - timedelta(seconds=lookback)
+        systems = list(ctx.params.get("systems") or incident.affected_systems)
+        captures = systems_repo.captures_between(conn, systems, start, now, limit=limit)
+        alerts = evidence_repo.alerts_for_incident(conn, seq)
+    detector = get_detector("pii")
+    entities: Counter[str] = Counter()
+    users: set[str] = set()
+    refs: list[str] = []
+    records = 0
+
+    def tally(ref: str, found: Counter[str], user: str | None) -> None:
+        nonlocal records
+        if not found:
+            return
+        records += 1
+        entities.update(found)
+        if user:
+            users.add(user)
+        if len(refs) < MAX_REFS:
+            refs.append(ref)
+
+    for c in captures:
+        if c.masked:
+            found: Counter[str] = Counter()
+            for f in c.findings:
+                if f.get("detector") in PII_DETECTORS and f.get("entity"):
+                    found[str(f["entity"])] += int(f.get("count", 1))
+        else:
+            found = Counter(f.type for f in detector.detect(c.response))
+        tally(f"capture:{c.id}", found, c.user_id)
+    samples = 0
+    for alert in alerts:
+        for i, sample in enumerate(_samples(alert["payload"])):
+            response = sample.get("response")
+            if not isinstance(response, str):
+                continue
+            samples += 1
+            user = sample.get("user_id")
+            tally(
+                f"alert:{alert['id']}:sample:{i}",
+                Counter(f.type for f in detector.detect(response)),
+                str(user) if user is not None else None,
+            )
+    return {
+        "assessed_at": now.isoformat(),
+        "assessed_by": ctx.actor,
+        "window": {"start": start.isoformat(), "end": now.isoformat()},
+        "systems": systems,
+        "scanned": {"captures": len(captures), "alert_samples": samples},
+        "truncated": len(captures) >= limit > 0,
+        "records": records,
+        "record_refs": refs,
+        "entities": dict(sorted(entities.items())),
+        "users": sorted(users),
+        "user_count": len(users),
+    }
+
+
+class AssessImpactAction:
+    """params: `lookback_seconds` (before the first alert; default 3600), `max_records`
+    (captures scanned at most; default 100000), `systems` (default: the incident's)."""
+
+    name = "assess_data_impact"
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        env = current()
+        seq = incident_seq(ctx)
+        key = f"{ctx.idempotency_key}:impact"
+        if await asyncio.to_thread(_recorded, env, key):
+            # Re-executed after a crash: keep the assessment already stored (the timeline,
+            # the column and the evidence item must agree), finish what is missing.
+            impact = await asyncio.to_thread(_stored_impact, env, seq)
+            return await self._preserve(ctx, env, seq, impact)
+        impact = await asyncio.to_thread(assess, env, ctx)
+
+        def store() -> None:
+            with env.db.write() as conn:
+                impact_repo.set_impact(conn, seq, impact)
+                summary = {k: v for k, v in impact.items() if k not in ("record_refs", "users")}
+                incident_repo.append_event(
+                    conn,
+                    seq,
+                    TimelineEvent(
+                        datetime.now(UTC),
+                        ctx.actor,
+                        ASSESSED,
+                        {"action": self.name, "step": ctx.step_name, **summary},
+                    ),
+                    idempotency_key=key,
+                )
+
+        await asyncio.to_thread(store)
+        return await self._preserve(ctx, env, seq, impact)
+
+    async def _preserve(
+        self, ctx: ActionContext, env: ActionEnvironment, seq: int, impact: dict[str, Any]
+    ) -> ActionResult:
+        service = EvidenceService(env.db, env.settings.data_dir)
+        await asyncio.to_thread(
+            service.add,
+            seq,
+            [ItemDraft.json("impact", "impact.json", impact)],
+            ctx.actor,
+            key_prefix=ctx.idempotency_key,
+        )
+        return ActionResult(
+            detail={
+                "records": impact["records"],
+                "users": impact["user_count"],
+                "entities": impact["entities"],
+                "scanned": impact["scanned"],
+            }
+        )
+
+    def describe(self, ctx: ActionContext) -> str:
+        lookback = _int_param(ctx, "lookback_seconds", DEFAULT_LOOKBACK_SECONDS)
+        return (
+            f"{self.name}: scan captures and alert samples from {lookback}s before the first"
+            " alert until now with the PII/secret detectors"
+        )
+
+
+def default_template() -> str:
+    return (resources.files("defib.actions") / "templates" / "affected_user.txt.j2").read_text(
+        encoding="utf-8"
+    )
+
+
+def _user_hash(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:12]
+
+
+class NotifyUsersAction:
+    """params: `template` (Jinja2 text; default: the package's `affected_user.txt.j2`),
+    `subject` (template), `address_template` (how a user id that is not an email address
+    becomes one, e.g. `"{{ user_id }}@example.com"`; without it such users are listed as
+    not notifiable), `max_users` (refuse to mail more than this many; default 10000)."""
+
+    name = "notify_affected_users"
+
+    def _address(self, ctx: ActionContext, user: str) -> str | None:
+        if _EMAIL.match(user):
+            return user
+        template = ctx.params.get("address_template")
+        if template is None:
+            return None
+        address = render_with(str(template), "params.address_template", user_id=user).strip()
+        return address if _EMAIL.match(address) else None
+
+    def _message(
+        self,
+        ctx: ActionContext,
+        user: str,
+        address: str,
+        impact: dict[str, Any],
+        detected_on: str,
+    ) -> tuple[str, str]:
+        variables = {
+            "incident": {k: ctx.incident.get(k) for k in ("id", "type", "severity", "systems")},
+            "user_id": user,
+            "entity_types": sorted(impact.get("entities", {})),
+            "detected_on": detected_on,
+        }
+        subject = render_with(
+            str(ctx.params.get("subject", DEFAULT_SUBJECT)), "params.subject", **variables
+        )
+        body = render_with(
+            str(ctx.params.get("template") or default_template()), "params.template", **variables
+        )
+        leaked = [
+            f.type
+            for f in get_detector("pii").detect(subject + "\n" + body)
+            if not (f.type == "EMAIL" and f.text == address)
+        ]
+        if leaked:
+            raise ActionError(
+                f"the rendered message contains personal data ({', '.join(sorted(set(leaked)))});"
+                " refusing to send it: fix params.template"
+            )
+        return subject, body
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        env = current()
+        seq = incident_seq(ctx)
+
+        def load() -> tuple[dict[str, Any] | None, str]:
+            with env.db.read() as conn:
+                incident = incident_repo.get_incident(conn, seq)
+                return impact_repo.get_impact(conn, seq), incident.detected_at.date().isoformat()
+
+        impact, detected_on = await asyncio.to_thread(load)
+        if impact is None:
+            raise ActionError(
+                "no impact assessment for this incident: run assess_data_impact first"
+            )
+        users = [str(u) for u in impact.get("users", [])]
+        if not users:
+            reason = "the impact assessment found no affected users"
+            await ctx.record(USER_SKIPPED, {"action": self.name, "reason": reason}, "none")
+            return ActionResult(Outcome.SKIPPED, reason=reason)
+        limit = _int_param(ctx, "max_users", 10_000)
+        if len(users) > limit:
+            raise ActionError(f"{len(users)} affected users is more than params.max_users {limit}")
+        policy = retry_policy(env.settings)
+        sent = already = 0
+        unreachable: list[str] = []
+        failed: list[str] = []
+        for user in users:
+            uid = _user_hash(user)
+            key = f"{ctx.idempotency_key}:user:{uid}"
+            if await asyncio.to_thread(_recorded, env, key):
+                already += 1
+                continue
+            address = self._address(ctx, user)
+            if address is None:
+                unreachable.append(user)
+                await ctx.record(
+                    USER_SKIPPED,
+                    {"action": self.name, "user_id": user, "reason": "no email address"},
+                    f"user:{uid}:unreachable",
+                )
+                continue
+            subject, body = self._message(ctx, user, address, impact, detected_on)
+            m = mailer(env.settings, [address])
+            try:
+                _, attempts = await retrying(
+                    partial(m.send_text, subject, body, key), key, policy, sleep=env.sleep
+                )
+            except DeliveryFailed as exc:
+                failed.append(f"{user}: {exc}")
+                await ctx.record(
+                    USER_FAILED,
+                    {"action": self.name, "user_id": user, "error": str(exc)},
+                    f"user:{uid}:failed:{ctx.attempt}",
+                )
+                continue
+            await ctx.record(
+                USER_SENT,
+                {
+                    "action": self.name,
+                    "user_id": user,
+                    "attempts": attempts,
+                    "idempotency_key": key,
+                },
+                f"user:{uid}",
+            )
+            sent += 1
+        if failed:
+            raise ActionError(
+                f"{len(failed)} of {len(users)} user emails failed: " + "; ".join(failed)
+            )
+        return ActionResult(
+            detail={"sent": sent, "already": already, "not_notifiable": len(unreachable)}
+        )
+
+    def describe(self, ctx: ActionContext) -> str:
+        return f"{self.name}: email each affected user (from the impact assessment) once"
+
+
+def _stored_impact(env: ActionEnvironment, seq: int) -> dict[str, Any]:
+    with env.db.read() as conn:
+        impact = impact_repo.get_impact(conn, seq)
+    if impact is None:
+        raise ActionError("the impact assessment recorded on the timeline is missing")
+    return impact
+
+
+def _recorded(env: ActionEnvironment, key: str) -> bool:
+    with env.db.read() as conn:
+        return evidence_repo.timeline_key_exists(conn, key)

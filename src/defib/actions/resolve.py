@@ -1,0 +1,101 @@
+"""Resolve the PagerDuty incident when the defib incident resolves.
+
+`notify_team` / `notify_security_team` trigger PagerDuty with `dedup_key` = the incident
+id; when the incident resolves (a person, a playbook, or every alert clearing after
+mitigation), this listener sends `event_action: resolve` with the same `dedup_key` to every
+affected system's routing key. It runs after the resolving commit, in a background thread
+(a resolve must not wait on PagerDuty), with the notification retries, and records each
+outcome on the timeline (`pagerduty_resolved` / `pagerduty_resolve_failed`) keyed
+`pagerduty-resolve:<incident>:<resolved_at>:<routing key hash>`, so a resolve is sent once
+per resolution (a reopened and re-resolved incident resolves PagerDuty again).
+
+Best effort: a crash between the commit and the send loses the resolve (PagerDuty's own
+auto-resolve timeout, or a person, closes it then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import httpx
+
+from defib.config import Settings, settings_for_database
+from defib.integrations.base import DeliveryFailed, RetryPolicy, retrying
+from defib.integrations.pagerduty import PagerDutyEvents
+from defib.model import TimelineEvent
+from defib.store import evidence as evidence_repo
+from defib.store import incidents as incident_repo
+from defib.store.database import Database
+
+log = logging.getLogger(__name__)
+
+SENT, FAILED = "pagerduty_resolved", "pagerduty_resolve_failed"
+ACTOR = "pagerduty-resolve"
+
+
+def listener(db: Database, seqs: Sequence[int]) -> None:
+    settings = settings_for_database(db.url)
+    if settings is None or not any(s.owners.pagerduty_routing_key for s in settings.systems):
+        return
+    thread = threading.Thread(
+        target=_run, args=(db, settings, list(seqs)), name="defib-pd-resolve", daemon=True
+    )
+    thread.start()
+
+
+def _run(db: Database, settings: Settings, seqs: list[int]) -> None:
+    try:
+        asyncio.run(resolve_all(db, settings, seqs))
+    except Exception:
+        log.exception("PagerDuty resolve for %s failed", seqs)
+
+
+async def resolve_all(db: Database, settings: Settings, seqs: Sequence[int]) -> int:
+    """Send the resolves not yet recorded; return how many were sent."""
+    r = settings.notifications.retries
+    policy = RetryPolicy(r.attempts, r.backoff_seconds, r.max_backoff_seconds)
+    sent = 0
+    async with httpx.AsyncClient(timeout=settings.notifications.timeout_seconds) as client:
+        for seq in seqs:
+            with db.read() as conn:
+                incident = incident_repo.get_incident(conn, seq)
+            if incident.resolved_at is None:
+                continue
+            keys = {
+                s.owners.pagerduty_routing_key
+                for name in incident.affected_systems
+                if (s := settings.system(name)) is not None and s.owners.pagerduty_routing_key
+            }
+            for routing_key in sorted(keys):
+                digest = hashlib.sha256(routing_key.encode()).hexdigest()[:12]
+                key = f"pagerduty-resolve:{incident.id}:{incident.resolved_at.isoformat()}:{digest}"
+                with db.read() as conn:
+                    if evidence_repo.timeline_key_exists(conn, key):
+                        continue
+                pd = PagerDutyEvents(
+                    client, routing_key, settings.notifications.pagerduty.events_url
+                )
+                data: dict[str, Any] = {"dedup_key": incident.id, "target": pd.target}
+                try:
+                    _, attempts = await retrying(partial(pd.resolve, incident.id, key), key, policy)
+                    kind, event_key = SENT, key
+                    data["attempts"] = attempts
+                    sent += 1
+                except DeliveryFailed as exc:
+                    kind, event_key = FAILED, f"{key}:failed"
+                    data.update(error=str(exc), attempts=exc.attempts)
+                with db.write() as conn:
+                    incident_repo.append_event(
+                        conn,
+                        seq,
+                        TimelineEvent(datetime.now(UTC), ACTOR, kind, data),
+                        idempotency_key=event_key,
+                    )
+    return sent

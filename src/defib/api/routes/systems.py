@@ -1,0 +1,231 @@
+"""System routes: what defib enforces on each protected system, and its model versions.
+
+Reads for viewers; changes (kill switch, routing, output filters, version marks) for
+responders, through `defib.control` (one transaction each, on the owning incident's
+timeline when `incident` is given). For a system whose `control.kind` is `http`, the kill
+switch is also sent to the team's control plane (signed, keyed); routing and filters of
+such systems are changed there, not here (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from defib.api.deps import Reader, Responder, RuntimeDep
+from defib.api.errors import ApiError
+from defib.bootstrap import Runtime
+from defib.config import SystemConfig
+from defib.control import ControlService, Owner
+from defib.integrations.base import mask_url
+from defib.model import NotFound, format_incident_id, parse_incident_id
+from defib.systemstate import OutputFilter, StateError, SystemState, VersionStatus
+
+router = APIRouter(prefix="/systems", tags=["systems"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid token"},
+    403: {"description": "the token's role may not do this"},
+    404: {"description": "no such system, version or incident"},
+}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateIn(_In):
+    disabled: bool | None = Field(default=None, description="Turn the kill switch on or off.")
+    reason: str = Field(default="", max_length=2000)
+    force: bool = Field(
+        default=False, description="Lift a kill switch another incident set (with `incident`)."
+    )
+    active_version: str | None = Field(default=None, max_length=200)
+    filters: list[dict[str, Any]] | None = Field(
+        default=None, max_length=200, description="Replace every output filter with these."
+    )
+    clear_filters_of: str | None = Field(
+        default=None, description="Remove the filters an incident added (INC-n)."
+    )
+    incident: str | None = Field(default=None, description="The incident that owns the change.")
+
+
+class VersionIn(_In):
+    status: Literal["good", "bad", "unknown"]
+    note: str = Field(default="", max_length=2000)
+    incident: str | None = None
+
+
+def _public_config(system: SystemConfig) -> dict[str, Any]:
+    data = system.model_dump(mode="json", exclude={"gateway"})
+    owners = data["owners"]
+    if owners.get("slack_webhook"):
+        owners["slack_webhook"] = mask_url(owners["slack_webhook"])
+    for hook in owners.get("webhooks", []):
+        hook["url"] = mask_url(hook["url"])
+    if data["control"].get("url"):
+        data["control"]["url"] = mask_url(data["control"]["url"])
+    if data["registry"].get("url"):
+        data["registry"]["url"] = mask_url(data["registry"]["url"])
+    return data
+
+
+def _system(runtime: Runtime, name: str) -> SystemConfig:
+    system = runtime.settings.system(name)
+    if system is None:
+        raise NotFound(f"no system {name!r} in the systems: config")
+    return system
+
+
+def _seq(incident: str | None) -> int | None:
+    return parse_incident_id(incident) if incident is not None else None
+
+
+@router.get("", responses=_ERRORS)
+def list_systems(runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
+    """Every configured system with its enforced state."""
+    control = ControlService(runtime.db)
+    states = {s.system: s for s in control.states()}
+    items = []
+    for system in runtime.settings.systems:
+        state = states.get(system.name) or SystemState(system.name)
+        items.append(
+            {
+                "name": system.name,
+                "tier": system.tier,
+                "control": system.control.kind,
+                "registry": system.registry.kind,
+                "state": state.to_dict(),
+            }
+        )
+    return {"items": items}
+
+
+@router.get("/{name}", responses=_ERRORS)
+def get_system(name: str, runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
+    """One system: its configuration (URLs masked), enforced state and model versions."""
+    system = _system(runtime, name)
+    control = ControlService(runtime.db)
+    state = control.state(name) or SystemState(name)
+    return {
+        "name": name,
+        "config": _public_config(system),
+        "state": state.to_dict(),
+        "versions": [v.to_dict() for v in control.versions(name)],
+    }
+
+
+def _filters(raw: list[dict[str, Any]], seq: int | None, actor: str) -> list[OutputFilter]:
+    out = []
+    for i, item in enumerate(raw):
+        data = dict(item)
+        if "id" not in data:
+            # A stable id from the content, so the same PUT twice adds nothing twice.
+            digest = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:12]
+            data["id"] = f"api:{actor}:{digest}"
+        data.setdefault("incident_seq", seq)
+        try:
+            out.append(OutputFilter.from_dict(data))
+        except StateError as exc:
+            raise ApiError(422, "invalid", f"filters[{i}].{exc}") from exc
+    return out
+
+
+@router.put("/{name}/state", responses={**_ERRORS, 409: {"description": "not changeable here"}})
+async def put_state(
+    name: str, body: StateIn, runtime: RuntimeDep, who: Responder
+) -> dict[str, Any]:
+    """Change what defib enforces on a system; returns the state and whether it changed."""
+    system = _system(runtime, name)
+    seq = _seq(body.incident)
+    clear_of = _seq(body.clear_filters_of)
+    if system.control.kind == "http" and (body.filters is not None or clear_of is not None):
+        raise ApiError(
+            409,
+            "conflict",
+            f"{name}: output filters of an http-controlled system live in its own control plane",
+        )
+    if system.registry.kind != "gateway" and body.active_version is not None:
+        raise ApiError(
+            409,
+            "conflict",
+            f"{name}: its registry is {system.registry.kind}; roll it back there"
+            " (or with the rollback_model action)",
+        )
+    filters = _filters(body.filters, seq, who.name) if body.filters is not None else None
+    control_plane: dict[str, Any] | None = None
+    if system.control.kind == "http" and body.disabled is not None:
+        control_plane = await _post_switch(runtime, system, body, who.name, seq)
+    try:
+        change = await run_in_threadpool(
+            lambda: ControlService(runtime.db).put(
+                name,
+                Owner(who.name, seq),
+                disabled=body.disabled,
+                reason=body.reason,
+                force=body.force,
+                active_version=body.active_version,
+                filters=filters,
+                clear_filters_of=clear_of,
+            )
+        )
+    except StateError as exc:
+        raise ApiError(422, "invalid", str(exc)) from exc
+    out = change.to_dict()
+    if control_plane is not None:
+        out["control_plane"] = control_plane
+    return out
+
+
+async def _post_switch(
+    runtime: Runtime, system: SystemConfig, body: StateIn, actor: str, seq: int | None
+) -> dict[str, Any]:
+    from defib.actions._systems import post_command
+    from defib.actions.base import ActionError
+    from defib.actions.environment import ActionEnvironment
+
+    env = ActionEnvironment(runtime.settings, runtime.db)
+    action = "disable" if body.disabled else "enable"
+    incident = format_incident_id(seq) if seq is not None else ""
+    # One key per person, system, action and reason: a retried request is recognised.
+    key = (
+        "api:"
+        + hashlib.sha256(
+            f"{actor}|{system.name}|{action}|{incident}|{body.reason}".encode()
+        ).hexdigest()[:24]
+    )
+    assert system.control.url is not None
+    async with env.http_client() as client:
+        try:
+            return dict(
+                await post_command(
+                    env,
+                    client,
+                    url=system.control.url,
+                    secret_env=system.control.secret_env,
+                    what="control",
+                    action=action,
+                    system=system.name,
+                    incident=incident,
+                    key=key,
+                    reason=body.reason,
+                )
+            )
+        except ActionError as exc:
+            raise ApiError(502, "bad_gateway", str(exc)) from exc
+
+
+@router.post("/{name}/versions/{version}", responses=_ERRORS)
+def mark_version(
+    name: str, version: str, body: VersionIn, runtime: RuntimeDep, who: Responder
+) -> dict[str, Any]:
+    """Mark a model version good, bad or unknown (rollback_model reads the marks)."""
+    _system(runtime, name)
+    marked = ControlService(runtime.db).mark_version(
+        name, version, VersionStatus(body.status), Owner(who.name, _seq(body.incident)), body.note
+    )
+    return marked.to_dict()

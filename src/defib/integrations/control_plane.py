@@ -1,0 +1,54 @@
+"""A team's own control plane: signed JSON POSTs of containment and rollback commands.
+
+Body: `{"action": "disable"|"enable"|"add_filters"|"remove_filters"|"rollback", "system",
+"incident", "idempotency_key", ...}`, with `Idempotency-Key` and, when a secret is
+configured, `X-Defib-Signature: sha256=<HMAC-SHA256 of the body>`. The receiver must apply
+each key once: a step re-executed after a crash sends the same key again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from defib.integrations.base import mask_url
+from defib.integrations.http import post, status_detail
+from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+
+
+def command_body(action: str, system: str, incident: str, key: str, **extra: Any) -> bytes:
+    body = {
+        "action": action,
+        "system": system,
+        "incident": incident,
+        "idempotency_key": key,
+        **extra,
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlane:
+    client: httpx.AsyncClient
+    url: str
+    secret: str | None = None
+
+    @property
+    def target(self) -> str:
+        return mask_url(self.url)
+
+    async def send(self, body: bytes, idempotency_key: str) -> Mapping[str, Any]:
+        """One attempt; DeliveryError (retryable or not) on failure."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "defib-control",
+            IDEMPOTENCY_HEADER: idempotency_key,
+        }
+        if self.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+        response = await post(self.client, self.url, body, headers)
+        return {**status_detail(response), "signed": self.secret is not None}
