@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect bench-intake bench-playbooks
+.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect bench-intake bench-playbooks bench-gateway
 
 # python3-venv is the only system package the core needs; the tests also use openssl (a
 # certificate for the STARTTLS test). Install what is missing.
@@ -62,6 +62,10 @@ bench-intake: install-dev pg-up
 
 bench-playbooks: install-dev pg-up
 	$(BIN)/python bench/playbooks/run_bench.py
+
+# Latency the gateway adds over calling the model directly (loopback, SQLite, see docs/gateway.md).
+bench-gateway: install-dev
+	$(BIN)/python bench/gateway_latency.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .defib .pytest_cache .mypy_cache .ruff_cache

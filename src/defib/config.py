@@ -36,6 +36,7 @@ class ConfigError(Exception):
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _email(v: str) -> str:
@@ -161,6 +162,20 @@ InlineDetector = Literal["pii", "toxicity", "grounding"]
 INLINE_DETECTORS: tuple[InlineDetector, ...] = ("pii", "toxicity", "grounding")
 
 
+class GatewaySloConfig(_Section):
+    """Service-level objectives the gateway measures per system (SLO burn-rate alerts)."""
+
+    availability_target: float = Field(
+        default=0.999, gt=0, lt=1, description="Share of requests answered without a 5xx."
+    )
+    latency_threshold_ms: float = Field(
+        default=10_000.0, gt=0, description="A request slower than this counts against latency."
+    )
+    latency_target: float = Field(
+        default=0.99, gt=0, lt=1, description="Share of requests faster than the threshold."
+    )
+
+
 class GatewaySystemConfig(_Section):
     """The gateway's view of one system."""
 
@@ -180,6 +195,16 @@ class GatewaySystemConfig(_Section):
         default_factory=lambda: list(INLINE_DETECTORS),
         description="Inline detectors run on responses.",
     )
+    slo: GatewaySloConfig = Field(default_factory=GatewaySloConfig)
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hashes(cls, v: list[str]) -> list[str]:
+        # A key pasted here instead of its digest would otherwise never match, silently.
+        for i, h in enumerate(v):
+            if not _SHA256_HEX.match(h.strip()):
+                raise ValueError(f"item {i} is not a SHA-256 hex digest (64 hex characters)")
+        return [h.strip().lower() for h in v]
 
 
 class ProbeConfig(_Section):

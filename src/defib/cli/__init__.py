@@ -14,6 +14,7 @@ from defib.cli import (
     db,
     detect,
     evidence,
+    gateway,
     incidents,
     playbooks,
     runs,
@@ -32,6 +33,7 @@ app = typer.Typer(
     help="defib: incident response for AI systems in production.",
 )
 app.command("serve")(serve.serve)
+app.command("gateway")(gateway.gateway)
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(incidents.app, name="incidents")

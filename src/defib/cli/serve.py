@@ -1,14 +1,18 @@
-"""`defib serve`: the API on one port, with the embedded SQLite default."""
+"""`defib serve`: the API on one port, the gateway on another, with the embedded SQLite default."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from defib.cli.common import ConfigOption, settings_or_exit
 from defib.cli.output import console, fail
+
+if TYPE_CHECKING:
+    from defib.bootstrap import Runtime
+    from defib.gateway.server import ThreadedServer
 
 
 def is_loopback(host: str) -> bool:
@@ -32,8 +36,12 @@ def serve(
         bool,
         typer.Option("--no-worker", help="Serve the API only; `defib worker` runs the playbooks."),
     ] = False,
+    no_gateway: Annotated[
+        bool,
+        typer.Option("--no-gateway", help="Do not run the gateway (`defib gateway` runs it)."),
+    ] = False,
 ) -> None:
-    """Serve the REST API and run playbooks (migrates the database first)."""
+    """Serve the REST API and the gateway, and run playbooks (migrates the database first)."""
     import uvicorn
 
     from defib.api import create_app
@@ -51,14 +59,18 @@ def serve(
         console.print("[bold red]Auth is OFF[/bold red] (--insecure-no-auth): loopback only.")
     db_kind = "SQLite" if runtime.db.is_sqlite else "PostgreSQL"
     console.print(f"defib serving on http://{settings.host}:{settings.port} ({db_kind})")
-    app = create_app(runtime, auth=not insecure_no_auth, own_runtime=True)
+    # The runtime is closed here, after the gateway and the worker that share it stopped.
+    app = create_app(runtime, auth=not insecure_no_auth, own_runtime=False)
     embedded = None
-    if not no_worker:
-        from defib.worker import Worker
-
-        embedded = Worker(runtime.engine).start()
-        console.print(f"playbook worker {embedded.executor_id} running in this process")
+    gateway_server = None
     try:
+        if settings.gateway.embedded and not no_gateway:
+            gateway_server = start_gateway(runtime)
+        if not no_worker:
+            from defib.worker import Worker
+
+            embedded = Worker(runtime.engine).start()
+            console.print(f"playbook worker {embedded.executor_id} running in this process")
         uvicorn.run(
             app,
             host=settings.host,
@@ -67,5 +79,38 @@ def serve(
             access_log=False,
         )
     finally:
+        if gateway_server is not None:
+            gateway_server.stop()
         if embedded is not None:
             embedded.stop()
+        runtime.close()
+
+
+def start_gateway(runtime: Runtime) -> ThreadedServer | None:
+    """The gateway on its own port, in a thread of this process (uvicorn leaves Ctrl-C to the
+    API server in the main thread; `serve` stops the gateway after it).
+
+    If its port is taken the API still starts (it is the control plane: incidents must stay
+    manageable), with a loud warning.
+    """
+    from defib.cli.gateway import describe
+    from defib.gateway.app import build_gateway, create_gateway_app
+    from defib.gateway.server import ThreadedServer
+
+    settings = runtime.settings
+    server = ThreadedServer(
+        create_gateway_app(build_gateway(runtime)),
+        settings.gateway.host,
+        settings.gateway.port,
+        log_level=settings.log_level,
+    )
+    try:
+        server.start()
+    except RuntimeError as exc:
+        console.print(
+            f"[bold red]gateway not started[/bold red]: {exc} (is port {settings.gateway.port} "
+            "in use? set gateway.port, or --no-gateway)"
+        )
+        return None
+    console.print(describe(settings))
+    return server
