@@ -54,6 +54,8 @@ class ServerProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
+    # Its own gateway port too, so that servers in tests never fight over 8001.
+    gateway_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +69,15 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [defib_executable(), "serve", "--port", str(self.port), *self.args],
+            [
+                defib_executable(),
+                "serve",
+                "--port",
+                str(self.port),
+                "--gateway-port",
+                str(self.gateway_port),
+                *self.args,
+            ],
             cwd=self.workdir,
             env={**os.environ, **self.env},
             stdout=log,

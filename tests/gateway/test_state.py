@@ -151,3 +151,22 @@ def test_replicas_on_one_database_apply_the_same_state(
         with pytest.raises(openai.APIStatusError) as refused:
             replica.client("chat-api").chat.completions.create(model="m", messages=HELLO)
         assert refused.value.status_code == 503
+
+
+def test_a_probe_naming_a_newer_revision_is_served_under_it_at_once(
+    start_gateway: GatewayFactory, upstream: ThreadedServer
+) -> None:
+    """verify_endpoint probes right after a rollback: the replica re-reads before answering."""
+    # A refresh interval far longer than the test: only the catch-up can explain v1.
+    gw = start_gateway([system("chat-api", upstream.url)], state_refresh_seconds=10)
+    url = f"{gw.url}/systems/chat-api/v1/chat/completions"
+    body = {"model": "m", "messages": HELLO}
+    probe = {"X-Defib-Probe": "1", "X-Defib-Token": _token(gw, Role.RESPONDER)}
+    assert httpx.post(url, json=body, headers=probe).json()["model"] == "demo-v2"
+    rolled = gw.change("chat-api", lambda s: s.routed_to("v1"))
+    stale = httpx.post(url, json=body, headers=probe)
+    assert stale.json()["model"] == "demo-v2"  # without the header: the cached state
+    fresh = httpx.post(
+        url, json=body, headers={**probe, "X-Defib-Min-Revision": str(rolled.revision)}
+    )
+    assert fresh.json()["model"] == "demo-v1"

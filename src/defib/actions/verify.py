@@ -45,6 +45,9 @@ from defib.store import tokens as token_repo
 
 PROBE_HEADER = "X-Defib-Probe"
 TOKEN_HEADER = "X-Defib-Token"
+# The state revision the probes must see: a gateway replica that has not caught up with
+# the rollback or re-route just made re-reads its state first.
+MIN_REVISION_HEADER = "X-Defib-Min-Revision"
 VERIFIED, FAILED, SKIPPED = (
     "run_step_verified",
     "run_step_verification_failed",
@@ -117,6 +120,8 @@ async def run_probes(
     if via_gateway:
         token_name, token = await asyncio.to_thread(_mint, env, actor)
         headers.update({PROBE_HEADER: "1", TOKEN_HEADER: token})
+        if state is not None:
+            headers[MIN_REVISION_HEADER] = str(state.revision)
     results: list[dict[str, Any]] = []
     try:
         for i, probe in enumerate(system.probes):

@@ -12,6 +12,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from defib.cli import (
     classify,
     db,
+    demo,
     detect,
     evidence,
     gateway,
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("gateway")(gateway.gateway)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(incidents.app, name="incidents")

@@ -40,6 +40,10 @@ def serve(
         bool,
         typer.Option("--no-gateway", help="Do not run the gateway (`defib gateway` runs it)."),
     ] = False,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="The embedded gateway's port (default 8001)."),
+    ] = None,
 ) -> None:
     """Serve the REST API and the gateway, and run playbooks (migrates the database first)."""
     import uvicorn
@@ -48,6 +52,10 @@ def serve(
     from defib.bootstrap import Runtime
 
     settings = settings_or_exit(config, host=host, port=port)
+    if gateway_port is not None:
+        from defib.cli.gateway import with_gateway_address
+
+        settings = with_gateway_address(settings, None, gateway_port)
     if insecure_no_auth and not is_loopback(settings.host):
         fail(f"--insecure-no-auth is refused on {settings.host}: bind to 127.0.0.1 or ::1")
     runtime = Runtime(settings)

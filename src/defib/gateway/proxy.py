@@ -7,6 +7,7 @@ work per request (the latency budget is about 2 ms p50 on top of the upstream).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -35,6 +36,9 @@ from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, r
 from defib.gateway.state import StateCache
 from defib.gateway.streams import FilteredStream, filtered
 from defib.store.database import Database
+
+# Sent by verify_endpoint: the state revision its probes must be served under.
+MIN_REVISION_HEADER = "x-defib-min-revision"
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +168,18 @@ class Gateway:
             )
         return None
 
+    async def _catch_up(self, system: str, wanted: str | None) -> None:
+        """Before a probe, make sure this replica serves at least the state it names.
+
+        A verification probes right after a rollback; without this it could meet the
+        previous state for up to one refresh interval and fail for nothing.
+        """
+        if wanted is None or not wanted.isdigit():
+            return
+        entry = self.state.get(system)
+        if entry is None or entry.state.revision < int(wanted):
+            await asyncio.to_thread(self.state.refresh)
+
     async def _admit(
         self, request: Request
     ) -> tuple[SystemConfig, dict[str, Any], str | None, bool] | Response:
@@ -178,6 +194,8 @@ class Gateway:
         system = self.directory.select(request.path_params.get("system"), key, probe=probe)
         if isinstance(system, Refusal):
             return _error(system)
+        if probe:
+            await self._catch_up(system.name, headers.get(MIN_REVISION_HEADER))
         raw = await request.body()
         if len(raw) > self.max_body:
             return _error(

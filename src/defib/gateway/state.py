@@ -36,12 +36,19 @@ class StateCache:
         self.refreshed_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The poll thread and a probe's on-demand refresh must not interleave: the slower
+        # of two overlapping reads would put an older state back.
+        self._refresh_lock = threading.Lock()
 
     def get(self, system: str) -> Entry | None:
         return self._entries.get(system)
 
     def refresh(self) -> bool:
         """Re-read changed states; True if anything changed."""
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         with self.db.read() as conn:
             revisions = systems_repo.revisions(conn)
             current = self._entries
