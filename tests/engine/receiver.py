@@ -48,6 +48,11 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (the crash drills SIGKILL it): a real
+                    # server never sees a truncated request as a delivery.
+                    self.close_connection = True
+                    return
                 key = self.headers.get("Idempotency-Key")
                 with receiver.lock:
                     receiver.deliveries.append(
