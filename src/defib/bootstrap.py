@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from defib.actions.resolve import PagerDutyResolver
 from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
 from defib.config import ConfigError, Settings
@@ -97,11 +98,13 @@ class Runtime:
         if migrate_on_start:
             migrate.upgrade(self.db)
             self.register_systems()
-        self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings))
+        self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings), settings=settings)
         self.incidents = IncidentService(
             self.db,
             reopen_window=timedelta(seconds=settings.reopen_window_seconds),
             hooks=self.engine,
+            # PagerDuty incidents resolve with defib's, after the resolving commit.
+            on_resolved=[PagerDutyResolver(settings)],
         )
         self.tokens = TokenCache(self.db)
         self.intake = Intake(self.incidents, build_classifier(settings))

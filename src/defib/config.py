@@ -408,11 +408,6 @@ class Settings(BaseSettings):
     def incident_link(self, incident_id: str) -> str:
         return f"{(self.public_url or self.url).rstrip('/')}/api/v1/incidents/{incident_id}"
 
-    def model_post_init(self, context: Any, /) -> None:
-        # Lets code that only holds a database (the playbook engine's actions) find the
-        # settings it was opened with; see `settings_for_database`.
-        _BY_DATABASE[self.resolved_database_url] = self
-
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -433,14 +428,6 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)
-
-
-_BY_DATABASE: dict[str, Settings] = {}
-
-
-def settings_for_database(url: str) -> Settings | None:
-    """The settings most recently built in this process for the database at `url`."""
-    return _BY_DATABASE.get(url)
 
 
 def normalise_database_url(url: str) -> str:

@@ -57,28 +57,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Called after a commit that resolved incidents, with the database and their seqs. They run
-# in the committing thread and must return at once (hand real work to a thread); a
-# listener's failure is logged, never raised into the resolve. See `on_resolved`.
+# Told after a commit that resolved incidents, with the database and their seqs. Listeners
+# run in the committing thread and must return at once (hand real work to a thread); a
+# listener's failure is logged, never raised into the resolve.
 ResolvedListener = Callable[[Database, Sequence[int]], None]
-_RESOLVED_LISTENERS: list[ResolvedListener] = []
-
-
-def on_resolved(listener: ResolvedListener) -> None:
-    """Be told after commit whenever incidents resolve (by a person, a playbook, or alerts
-    clearing). The PagerDuty resolve (`defib.actions.resolve`) registers itself here."""
-    if listener not in _RESOLVED_LISTENERS:
-        _RESOLVED_LISTENERS.append(listener)
-
-
-def _announce_resolved(db: Database, seqs: Sequence[int]) -> None:
-    if not seqs:
-        return
-    for listener in list(_RESOLVED_LISTENERS):
-        try:
-            listener(db, seqs)
-        except Exception:
-            log.exception("resolve listener %r failed", listener)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +150,24 @@ class IncidentService:
         clock: Clock = utcnow,
         reopen_window: timedelta = timedelta(minutes=30),
         hooks: ResponseHooks | None = None,
+        on_resolved: Sequence[ResolvedListener] = (),
     ) -> None:
         self.db = db
         self.clock = clock
         self.reopen_window = reopen_window
         self.hooks = hooks
+        # Told whenever incidents resolve (by a person, a playbook or alerts clearing); the
+        # runtime wires the PagerDuty resolve (`defib.actions.resolve`) here.
+        self.on_resolved = tuple(on_resolved)
+
+    def _announce_resolved(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        for listener in self.on_resolved:
+            try:
+                listener(self.db, seqs)
+            except Exception:
+                log.exception("resolve listener %r failed", listener)
 
     def _plan(self, conn: Connection, incident: Incident, actor: str) -> None:
         if self.hooks is not None:
@@ -306,7 +301,7 @@ class IncidentService:
                 ) from exc
             repo.append_event(conn, seq, event)
         if updated.status is Status.RESOLVED:
-            _announce_resolved(self.db, [updated.seq])
+            self._announce_resolved([updated.seq])
         return updated
 
     def add_note(self, incident_id: str, text: str, actor: str) -> TimelineEvent:
@@ -424,8 +419,7 @@ class IncidentService:
                 j = end
             alert_repo.store_alerts(conn, rows)
         self._after_commit(opened)
-        _announce_resolved(
-            self.db,
+        self._announce_resolved(
             sorted(
                 {
                     parse_incident_id(r.incident_id)

@@ -21,11 +21,6 @@ from defib.actions.registry import (
     builtin_registry,
     default_registry,
 )
-from defib.actions.resolve import listener as _pagerduty_resolve
-from defib.service import on_resolved
-
-# PagerDuty incidents resolve with defib's (after the resolving commit).
-on_resolved(_pagerduty_resolve)
 
 __all__ = [
     "ENTRY_POINT_GROUP",

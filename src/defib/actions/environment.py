@@ -1,9 +1,9 @@
 """What the real actions need beyond their context: settings, the database, an HTTP transport.
 
 The engine hands an action only its `ActionContext`, so the environment is found here:
-one bound explicitly (`bind`: tests, embedders), else the settings this process built for
-the launched engine's database (`settings_for_database`), else `load_settings()` from the
-environment and `DEFIB_CONFIG`.
+one bound explicitly (`bind`: tests, embedders), else the launched engine's database and
+the settings its runtime was built with, else `load_settings()` from the environment and
+`DEFIB_CONFIG`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from defib.config import Settings, load_settings, settings_for_database
+from defib.config import Settings, load_settings
 from defib.store.database import Database
+
+if TYPE_CHECKING:
+    from defib.playbooks.engine import PlaybookEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,9 @@ def bind(env: ActionEnvironment | None) -> None:
 def current() -> ActionEnvironment:
     if _slot.bound is not None:
         return _slot.bound
-    db = _engine_database()
-    if db is not None:
-        settings = settings_for_database(db.url) or load_settings()
-        return ActionEnvironment(settings, db)
+    engine = _launched_engine()
+    if engine is not None:
+        return ActionEnvironment(engine.settings or load_settings(), engine.db)
     with _slot.lock:
         if _slot.fallback is None:
             settings = load_settings()
@@ -60,11 +63,11 @@ def current() -> ActionEnvironment:
         return _slot.fallback
 
 
-def _engine_database() -> Database | None:
+def _launched_engine() -> PlaybookEngine | None:
     # Imported here: the engine imports the actions package.
     from defib.playbooks.engine import current_engine
 
     try:
-        return current_engine().db
+        return current_engine()
     except RuntimeError:
         return None

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from defib.config import Settings, settings_for_database
+from defib.config import Settings
 from defib.integrations.base import DeliveryFailed, RetryPolicy, retrying
 from defib.integrations.pagerduty import PagerDutyEvents
 from defib.model import TimelineEvent
@@ -40,14 +40,22 @@ SENT, FAILED = "pagerduty_resolved", "pagerduty_resolve_failed"
 ACTOR = "pagerduty-resolve"
 
 
-def listener(db: Database, seqs: Sequence[int]) -> None:
-    settings = settings_for_database(db.url)
-    if settings is None or not any(s.owners.pagerduty_routing_key for s in settings.systems):
-        return
-    thread = threading.Thread(
-        target=_run, args=(db, settings, list(seqs)), name="defib-pd-resolve", daemon=True
-    )
-    thread.start()
+class PagerDutyResolver:
+    """An `IncidentService` resolve listener: sends the resolves in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __call__(self, db: Database, seqs: Sequence[int]) -> None:
+        if not any(s.owners.pagerduty_routing_key for s in self.settings.systems):
+            return
+        thread = threading.Thread(
+            target=_run,
+            args=(db, self.settings, list(seqs)),
+            name="defib-pd-resolve",
+            daemon=True,
+        )
+        thread.start()
 
 
 def _run(db: Database, settings: Settings, seqs: list[int]) -> None:

@@ -43,6 +43,7 @@ from defib.actions import (
 )
 from defib.actions.base import Action
 from defib.batching import BatchingThread
+from defib.config import Settings
 from defib.model import (
     DomainError,
     Incident,
@@ -285,10 +286,13 @@ class PlaybookEngine:
         actions: ActionRegistry | None = None,
         tuning: EngineTuning | None = None,
         clock: Any = None,
+        settings: Settings | None = None,
     ) -> None:
         from defib.service import utcnow
 
         self.db = db
+        # What actions read (systems, notifications); None: they load it from the environment.
+        self.settings = settings
         self.playbooks = playbooks or PlaybookSet.load(os.environ.get("DEFIB_PLAYBOOKS_DIR"))
         self.actions = actions or default_registry()
         self.tuning = tuning or EngineTuning.from_env()
