@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from defib.detectors import Detector, Finding, get_detector
+from defib.detectors.masking import mask_text
 
 # Which incident type a detector's finding means.
 INCIDENT_TYPE = {
@@ -56,19 +57,7 @@ def incident_types(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
 
 def mask(text: str) -> str:
     """`text` with PII and secrets replaced by `[TYPE]` (the pii detector runs both)."""
-    if not text:
-        return text
-    findings = sorted(detector("pii").detect(text), key=lambda f: f.start)
-    out: list[str] = []
-    pos = 0
-    for f in findings:
-        if f.start < pos:
-            continue
-        out.append(text[pos : f.start])
-        out.append(f"[{f.type}]")
-        pos = f.end
-    out.append(text[pos:])
-    return "".join(out)
+    return mask_text(text)[0]
 
 
 def merge_findings(*groups: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
