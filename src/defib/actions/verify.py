@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -88,10 +88,18 @@ def check(probe: ProbeConfig, status: int, text: str, latency_ms: float) -> list
     return problems
 
 
+# A verification's token lives for its probes only. One left behind by a crash between
+# mint and revoke is revoked by the next verification once it is older than this.
+PROBE_TOKEN_PREFIX = "probe-"
+PROBE_TOKEN_MAX_AGE = timedelta(minutes=15)
+
+
 def _mint(env: ActionEnvironment, actor: str) -> tuple[str, str]:
     token = generate_token()
-    name = f"probe-{secrets.token_hex(6)}"
+    name = f"{PROBE_TOKEN_PREFIX}{secrets.token_hex(6)}"
+    now = datetime.now(UTC)
     with env.db.write() as conn:
+        token_repo.revoke_stale(conn, PROBE_TOKEN_PREFIX, now - PROBE_TOKEN_MAX_AGE, now)
         token_repo.create_token(
             conn,
             name=name,

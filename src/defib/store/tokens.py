@@ -68,6 +68,22 @@ def count_active_tokens(conn: Connection) -> int:
     return len(list_tokens(conn))
 
 
+def revoke_stale(
+    conn: Connection, name_prefix: str, created_before: datetime, now: datetime
+) -> int:
+    """Revoke active tokens whose name starts with `name_prefix`, created before a time."""
+    result = conn.execute(
+        update(api_tokens)
+        .where(
+            api_tokens.c.name.startswith(name_prefix, autoescape=True),
+            api_tokens.c.created_at < created_before,
+            api_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 def revoke_token(conn: Connection, name: str, now: datetime) -> None:
     result = conn.execute(
         update(api_tokens)
