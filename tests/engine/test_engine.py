@@ -57,7 +57,6 @@ def test_builtin_playbook_runs_end_to_end_when_an_incident_opens(worker_runtime:
     assert all(s.attempts == 1 for s in run.steps)
     kinds = [e["kind"] for e in events(worker_runtime, inc) if e["actor"] == f"run:{run.id}"]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
-    assert kinds.count("run_step_not_implemented") == 0
     assert kinds.count("run_step_control_skipped") == 2  # disable_endpoint, rollback_model
     assert kinds.count("run_step_verification_skipped") == 1
     assert kinds.count("run_step_notification_skipped") == 1

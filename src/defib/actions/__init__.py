@@ -10,7 +10,6 @@ from defib.actions.base import (
 )
 from defib.actions.builtin import (
     IDEMPOTENCY_HEADER,
-    PLACEHOLDER_ACTIONS,
     SIGNATURE_HEADER,
     sign,
 )
@@ -25,7 +24,6 @@ from defib.actions.registry import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "IDEMPOTENCY_HEADER",
-    "PLACEHOLDER_ACTIONS",
     "SIGNATURE_HEADER",
     "Action",
     "ActionContext",

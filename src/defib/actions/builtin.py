@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
+from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.templating import render_text, render_value
 from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
-__all__ = ["IDEMPOTENCY_HEADER", "PLACEHOLDER_ACTIONS", "SIGNATURE_HEADER", "sign"]
+__all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "sign"]
 
 
 def _param_str(ctx: ActionContext, key: str, *, required: bool = True) -> str | None:
@@ -117,23 +116,3 @@ class NoteAction:
 
     def describe(self, ctx: ActionContext) -> str:
         return f"note on the timeline: {self._text(ctx)!r}"
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceholderAction:
-    """NOT IMPLEMENTED YET (issue 6): records that on the timeline and reports `skipped`."""
-
-    name: str
-
-    async def run(self, ctx: ActionContext) -> ActionResult:
-        reason = f"action {self.name!r} is not implemented yet"
-        await ctx.record("run_step_not_implemented", {"action": self.name, "step": ctx.step_name})
-        return ActionResult(Outcome.SKIPPED, reason=reason)
-
-    def describe(self, ctx: ActionContext) -> str:
-        return f"{self.name} (not implemented yet: would be skipped)"
-
-
-# Actions still placeholders (none since issue 6: every seed action is real). Kept so a
-# plugin can fill a name added here later, and so callers can list what is not real.
-PLACEHOLDER_ACTIONS: tuple[str, ...] = ()

@@ -13,9 +13,7 @@ from typing import Any
 
 from defib.actions.base import Action, DurableSleep
 from defib.actions.builtin import (
-    PLACEHOLDER_ACTIONS,
     NoteAction,
-    PlaceholderAction,
     WaitAction,
     WebhookAction,
 )
@@ -69,13 +67,12 @@ class ActionRegistry:
         return iter(self._actions.values())
 
     def load_entry_points(self) -> None:
-        """Register every plugin action; a plugin may replace a placeholder, not a real action."""
+        """Register every plugin action; a plugin may not replace a built-in (it is logged)."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 loaded: Any = ep.load()
                 for action in _expand(loaded):
-                    current = self._actions.get(action.name)
-                    self.register(action, replace=isinstance(current, PlaceholderAction))
+                    self.register(action)
             except Exception:
                 log.exception("cannot load action plugin %s", ep.value)
 
@@ -111,7 +108,6 @@ def builtin_registry() -> ActionRegistry:
         AssessImpactAction(),
         NotifyUsersAction(),
     ]
-    actions.extend(PlaceholderAction(name) for name in PLACEHOLDER_ACTIONS)
     return ActionRegistry(actions)
 
 
