@@ -5,6 +5,7 @@ Shipped as public code so users' integration tests can start defib the same way 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -46,6 +47,9 @@ def defib_executable() -> str:
     return str(candidate) if candidate.exists() else "defib"
 
 
+GATEWAY_ENV = "DEFIB_GATEWAY"
+
+
 @dataclass
 class ServerProcess:
     """A `defib serve` subprocess bound to loopback on a free port."""
@@ -54,7 +58,8 @@ class ServerProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
-    # Its own gateway port too, so that servers in tests never fight over 8001.
+    # Its own gateway port too (unless `env` sets DEFIB_GATEWAY), so that servers in tests
+    # never fight over 8001.
     gateway_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -69,17 +74,10 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [
-                defib_executable(),
-                "serve",
-                "--port",
-                str(self.port),
-                "--gateway-port",
-                str(self.gateway_port),
-                *self.args,
-            ],
+            [defib_executable(), "serve", "--port", str(self.port), *self.args],
             cwd=self.workdir,
-            env={**os.environ, **self.env},
+            # A test that configures the gateway itself (DEFIB_GATEWAY in `env`) wins.
+            env={**os.environ, GATEWAY_ENV: json.dumps({"port": self.gateway_port}), **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
