@@ -28,3 +28,4 @@ def test_revoke_stale_takes_only_old_tokens_with_the_prefix(db: Database) -> Non
     assert revoked == 1
     with db.read() as conn:
         active = sorted(t.name for t in repo.list_tokens(conn))
+    assert active == ["alice", "probe-new"]
