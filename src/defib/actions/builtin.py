@@ -1,4 +1,4 @@
-"""Built-in actions: `webhook`, `wait`, `note`, and placeholders for the issue-6 actions."""
+"""Built-in actions: `webhook`, `wait` and `note` (the seed actions live in their own modules)."""
 
 from __future__ import annotations
 
