@@ -23,7 +23,11 @@ from defib.model import Alert, IncidentType, InvalidInput, Sample, Severity
 
 T = IncidentType
 DATA = Path(__file__).parent / "ingest" / "data"
-HELD_OUT = [DATA / "heldout_alerts.jsonl", DATA / "heldout2_alerts.jsonl"]
+HELD_OUT = [
+    DATA / "heldout_alerts.jsonl",
+    DATA / "heldout2_alerts.jsonl",
+    DATA / "heldout3_alerts.jsonl",
+]
 
 
 def alert(title: str = "Something", description: str = "", **kw: object) -> Alert:
@@ -54,6 +58,14 @@ def no_samples(_: Sample) -> None:
         ("Inference endpoint 5xx ratio", "14% return 500", T.AVAILABILITY),
         ("FairnessDPDExceeded", "demographic parity difference 0.18", T.BIAS),
         ("Stereotyped completions", "gendered assumptions", T.BIAS),
+        # A moderation classifier's disparity is bias, however much toxicity vocabulary...
+        (
+            "Hate speech classifier false positives",
+            "flags posts in regional dialects twice as often; same meaning",
+            T.BIAS,
+        ),
+        # ...but toxic content getting past a filter is still toxicity.
+        ("Profanity filter bypassed", "slurs got past the toxicity filter", T.TOXICITY),
     ],
 )
 def test_rules_classify_by_vocabulary(title: str, description: str, expected: IncidentType) -> None:
