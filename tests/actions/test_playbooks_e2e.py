@@ -139,6 +139,9 @@ def test_toxicity_blocks_then_waits_for_the_guardrail_review(
     (checklist,) = events(rt, inc, "run_step_checklist")
     assert checklist["status"] == "signed_off" and checklist["signed_off_by"] == "alice"
     assert checklist["note"] == "lexicon ok" and len(checklist["items"]) >= 3
+    # While it waited, people could already read what they were signing off.
+    (waiting,) = events(rt, inc, "run_step_waiting_approval")
+    assert all(item in waiting["asks"] for item in checklist["items"]), waiting["asks"]
 
 
 def _captures(rt: Runtime) -> None:

@@ -388,4 +388,5 @@ class ReviewGuardrailsAction:
         return ActionResult(detail={"items": len(items), "status": data["status"]})
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"{self.name}: record a {len(self._items(ctx))}-item guardrail checklist"
+        items = "; ".join(f"{i}) {item}" for i, item in enumerate(self._items(ctx), 1))
+        return f"{self.name}: sign off the guardrail checklist: {items}"

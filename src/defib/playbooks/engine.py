@@ -776,8 +776,9 @@ class PlaybookEngine:
         return self._write(txn)
 
     def step_waiting(
-        self, run_id: str, gen: int, index: int, name: str, role: str, secs: float
+        self, run_id: str, gen: int, index: int, name: str, role: str, secs: float, asks: str = ""
     ) -> str:
+        """Mark the step waiting for approval; the event says what approving lets it do."""
         now = self.clock()
         deadline = now + timedelta(seconds=secs)
         with self.db.write() as conn:
@@ -809,6 +810,7 @@ class PlaybookEngine:
                     "index": index,
                     "role": role,
                     "deadline": deadline.isoformat(),
+                    "asks": asks,
                 },
                 f"{step_key(run_id, index, gen)}:waiting",
             )
@@ -1249,7 +1251,9 @@ class PlaybookEngine:
                 )
             return {"status": "skipped", "reason": "dry run", "output": output, "attempts": 0}
         if step.approval.required:
-            verdict = await self._await_approval(run_id, gen, index, step)
+            verdict = await self._await_approval(
+                run_id, gen, index, step, self.describe(run_id, gen, index, step, incident)
+            )
             if verdict is not None:
                 return verdict
         try:
@@ -1323,7 +1327,7 @@ class PlaybookEngine:
         return {"status": last_status, "error": last_error, "attempts": attempts}
 
     async def _await_approval(
-        self, run_id: str, gen: int, index: int, step: Step
+        self, run_id: str, gen: int, index: int, step: Step, asks: str
     ) -> dict[str, Any] | None:
         """Wait durably for a decision; an outcome ends the step, None means go ahead."""
         from dbos import DBOS
@@ -1338,6 +1342,7 @@ class PlaybookEngine:
             step.name,
             approval.role.value,
             approval.timeout_seconds,
+            asks,
         )
         # The deadline is the checkpointed one: a crash between that checkpoint and recv
         # recording its own timer must not restart the full wait.
