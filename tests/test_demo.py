@@ -5,18 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from defib.demo import STAGES, Progress, run
-
-
-@pytest.fixture(autouse=True)
-def _fast_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.engine.conftest import FAST_ENV
-
-    for key, value in FAST_ENV.items():
-        monkeypatch.setenv(key, value)
+from tests.engine.conftest import _fast_engine  # noqa: F401  (fast engine timings, autouse)
 
 
 def test_demo_reaches_every_stage_and_the_leak_stops(tmp_path: Path) -> None:

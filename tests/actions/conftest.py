@@ -12,13 +12,9 @@ import pytest
 
 from defib.bootstrap import Runtime
 from tests.actions.peers import ChatPeer, HttpPeer, MailPeer, self_signed_cert
-from tests.engine.conftest import FAST_ENV
 
-
-@pytest.fixture(autouse=True)
-def _fast_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in FAST_ENV.items():
-        monkeypatch.setenv(key, value)
+# The engine's fixtures, shared: fast engine timings (autouse) and a user playbook directory.
+from tests.engine.conftest import _fast_engine, playbook_dir  # noqa: F401
 
 
 @pytest.fixture
@@ -33,22 +29,6 @@ def chat_peer() -> Iterator[ChatPeer]:
     peer = ChatPeer().start()
     yield peer
     peer.stop()
-
-
-@pytest.fixture
-def playbook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
-    """Write one user playbook (YAML text) and point DEFIB_PLAYBOOKS_DIR at its directory."""
-    import textwrap
-
-    directory = tmp_path / "playbooks"
-    directory.mkdir()
-    monkeypatch.setenv("DEFIB_PLAYBOOKS_DIR", str(directory))
-
-    def write(text: str, name: str = "test.yaml") -> Path:
-        (directory / name).write_text(textwrap.dedent(text), encoding="utf-8")
-        return directory
-
-    return write
 
 
 @pytest.fixture
