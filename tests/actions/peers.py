@@ -31,47 +31,45 @@ class Request:
         return self.headers.get("idempotency-key")
 
 
+# (status, extra headers, body) a peer answers one POST with.
+Reply = tuple[int, dict[str, str], bytes]
+
+
 @dataclass
-class HttpPeer:
-    """Records every request; answers from `script[path]` (a list of statuses), else `default`.
+class _RecordingPeer:
+    """A loopback HTTP server that records every POST, then lets `respond` answer it."""
 
-    Like a well-behaved receiver it applies each Idempotency-Key's effect once.
-    """
-
-    default: int = 200
-    script: dict[str, list[int]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
-    effects: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> HttpPeer:
+    def respond(self, request: Request) -> Reply:  # called with `lock` held
+        raise NotImplementedError
+
+    def start(self) -> Any:
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with peer.lock:
-                    peer.requests.append(Request(self.path, headers, body))
-                    queue = peer.script.get(self.path)
-                    code = queue.pop(0) if queue else peer.default
-                    key = headers.get("idempotency-key")
-                    if code < 300 and key is not None and key not in peer.effects:
-                        peer.effects[key] += 1
+                    peer.requests.append(request)
+                    status, headers, out = peer.respond(request)
                 try:
-                    self.send_response(code)
-                    if code == 429:
-                        self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", "0")
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(out)))
                     self.end_headers()
+                    self.wfile.write(out)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    pass  # the sender went away (a crash drill): nothing to answer
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -85,6 +83,33 @@ class HttpPeer:
     def at(self, path: str) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.path == path]
+
+
+@dataclass
+class HttpPeer(_RecordingPeer):
+    """Records every request; answers from `script[path]` (a list of statuses), else `default`.
+
+    Like a well-behaved receiver it applies each Idempotency-Key's effect once.
+    """
+
+    default: int = 200
+    script: dict[str, list[int]] = field(default_factory=dict)
+    effects: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def url(self) -> str:
+        return self.base_url
+
+    def start(self) -> HttpPeer:
+        super().start()
+        return self
+
+    def respond(self, request: Request) -> Reply:
+        queue = self.script.get(request.path)
+        code = queue.pop(0) if queue else self.default
+        if code < 300 and request.key is not None and request.key not in self.effects:
+            self.effects[request.key] += 1
+        return code, ({"Retry-After": "0"} if code == 429 else {}), b""
 
 
 @dataclass
@@ -164,61 +189,38 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 
 
 @dataclass
-class ChatPeer:
+class ChatPeer(_RecordingPeer):
     """A tiny OpenAI-compatible chat completions server: answers `answer` (or per-model
     `answers`) to POST .../chat/completions, with `status` as the HTTP status."""
 
     answer: str = "Paris is the capital of France."
     answers: dict[str, str] = field(default_factory=dict)
     status: int = 200
-    requests: list[Request] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"{self.base_url}/v1"
 
     def start(self) -> ChatPeer:
-        peer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with peer.lock:
-                    peer.requests.append(Request(self.path, headers, body))
-                    status = peer.status
-                if not self.path.endswith("/chat/completions"):
-                    status = 404
-                model = json.loads(body).get("model", "") if status == 200 else ""
-                content = peer.answers.get(model, peer.answer)
-                out = json.dumps(
-                    {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "model": model,
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": content},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                    }
-                ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = serve_http(Handler)
+        super().start()
         return self
 
-    def stop(self) -> None:
-        stop_http(self.server)
+    def respond(self, request: Request) -> Reply:
+        status = self.status if request.path.endswith("/chat/completions") else 404
+        model = request.json().get("model", "") if status == 200 else ""
+        content = self.answers.get(model, self.answer)
+        out = json.dumps(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ).encode()
+        return status, {"Content-Type": "application/json"}, out
