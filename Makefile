@@ -5,14 +5,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps pg-up clean bench-detect bench-intake bench-playbooks bench-gateway
+.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-playbooks bench-gateway
 
-# python3-venv is the only system package the core needs; the tests also use openssl (a
-# certificate for the STARTTLS test). Install what is missing.
+# The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
+# test), Debian's chromium (the console's browser tests drive it through Playwright, whose
+# own browser download cannot work offline) and amtool (prometheus-alertmanager: the
+# silences tests speak to defib with Alertmanager's own client). Install what is missing.
+SYSTEM_PACKAGES := python3-venv python3-pip openssl
+TEST_SYSTEM_PACKAGES := chromium prometheus-alertmanager
 system-deps:
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null && command -v openssl >/dev/null || { \
-	  echo "installing python3-venv and openssl (apt)"; \
-	  apt-get update -qq && apt-get install -y -qq python3-venv python3-pip openssl; }
+	  echo "installing $(SYSTEM_PACKAGES) (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); }
+
+test-system-deps: system-deps
+	@command -v chromium >/dev/null && command -v amtool >/dev/null || { \
+	  echo "installing $(TEST_SYSTEM_PACKAGES) (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
 
 $(BIN)/python: | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +48,7 @@ pg-up:
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done; \
 	fi
 
-test: install-dev pg-up
+test: install-dev test-system-deps pg-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
