@@ -19,14 +19,9 @@ from defib.service import IncidentService, IngestResult, Triage
 
 
 def triage_of(decision: Decision, related: Decision | None = None) -> Triage:
-    return Triage(
-        type=decision.type,
-        severity=decision.severity,
-        systems=tuple(decision.systems),
-        fingerprint=decision.fingerprint,
-        reason=decision.reason,
-        related_fingerprint=related.fingerprint if related is not None else None,
-    )
+    if related is None:
+        return decision
+    return dataclasses.replace(decision, related_fingerprint=related.fingerprint)
 
 
 class Intake:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from defib.classify import Decision
 from defib.model import (
     Alert,
     Command,
@@ -86,17 +87,8 @@ class IncidentPatch:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Triage:
-    """Intake's decision for one alert (computed by the pure classifier)."""
-
-    type: IncidentType | None
-    severity: Severity | None
-    systems: tuple[str, ...]
-    fingerprint: str | None
-    reason: str
-    # For a resolved/acknowledged notification: the fingerprint its firing twin would have.
-    related_fingerprint: str | None = None
+# Intake's decision for one alert is the pure classifier's `Decision`: one type, two names.
+Triage = Decision
 
 
 @dataclass(frozen=True, slots=True)

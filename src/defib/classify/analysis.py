@@ -1,0 +1,147 @@
+"""Type decision with its evidence: status, explicit type, decisive rules, weighted
+evidence rules and sample inspection, scored per type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from defib.classify.inspectors import SampleInspector, default_inspector
+from defib.classify.ruleset import RuleSet
+from defib.classify.text import AlertView
+from defib.model import Alert, IncidentType
+
+# When two types score the same, the more harmful reading wins: missing a leak costs more
+# than over-paging on a slow endpoint.
+TYPE_PRIORITY: tuple[IncidentType, ...] = (
+    IncidentType.DATA_LEAK,
+    IncidentType.TOXICITY,
+    IncidentType.AVAILABILITY,
+    IncidentType.HALLUCINATION,
+    IncidentType.BIAS,
+    IncidentType.PERFORMANCE,
+)
+_PRIORITY_RANK = {t: i for i, t in enumerate(TYPE_PRIORITY)}
+_CLOSING_STATUSES = frozenset({"resolved", "acknowledged"})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule or detector that contributed to a decision."""
+
+    rule: str
+    type: IncidentType | None
+    points: float
+    term: str
+    in_headline: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The full story behind a type decision (what `--explain` prints)."""
+
+    type: IncidentType | None
+    reason: str
+    stage: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+    hits: tuple[Hit, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "scores": dict(self.scores),
+            "hits": [
+                {
+                    "rule": h.rule,
+                    "type": h.type.value if h.type else None,
+                    "points": h.points,
+                    "term": h.term,
+                    "in_headline": h.in_headline,
+                }
+                for h in self.hits
+            ],
+        }
+
+
+HEARTBEAT_NAMES = frozenset({"watchdog", "deadmansswitch", "infoinhibitor"})
+
+
+def analyse(
+    alert: Alert,
+    rules: RuleSet | None = None,
+    inspector: SampleInspector | None = None,
+    *,
+    system_labels: Iterable[str] = (),
+) -> Analysis:
+    """Decide the type of `alert` and keep every piece of evidence."""
+    if alert.status in _CLOSING_STATUSES:
+        return Analysis(
+            None,
+            f"status {alert.status}: resolved notifications close incidents, never open one",
+            "status",
+        )
+    if alert.explicit_type is not None:
+        return Analysis(
+            alert.explicit_type,
+            f"explicit type {alert.explicit_type.value} set by the sender",
+            "explicit",
+        )
+    rs = rules if rules is not None else RuleSet.default()
+    view = AlertView(alert, system_labels)
+    scores: dict[IncidentType, float] = {}
+    hits: list[Hit] = []
+    for rule, term, in_head in rs.evaluate(view):
+        if rule.weight is None:
+            hit = Hit(rule.id, rule.type, 0.0, term, in_head)
+            if rule.type is None:
+                return Analysis(
+                    None, f"rule {rule.id} ({term!r}): not an incident", "gate", {}, (hit,)
+                )
+            return Analysis(rule.type, f"rule {rule.id} ({term!r})", "rule", {}, (hit,))
+        points = rule.weight * (rs.headline_factor if in_head else 1.0)
+        assert rule.type is not None  # a weighted rule always names a type (checked on load)
+        scores[rule.type] = scores.get(rule.type, 0.0) + points
+        hits.append(Hit(rule.id, rule.type, points, term, in_head))
+    if alert.samples and rs.sample_weight > 0:
+        check = inspector if inspector is not None else default_inspector()
+        found: dict[IncidentType, str] = {}
+        for i, sample in enumerate(alert.samples):
+            verdict = check(sample)
+            if verdict is not None and verdict[0] not in found:
+                found[verdict[0]] = f"sample[{i}]: {verdict[1]}"
+        for itype, note in found.items():
+            scores[itype] = scores.get(itype, 0.0) + rs.sample_weight
+            hits.append(Hit("samples", itype, rs.sample_weight, note))
+    score_map = {t.value: s for t, s in scores.items()}
+    if not scores:
+        return Analysis(None, "no rule or detector matched", "scores", score_map, tuple(hits))
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], _PRIORITY_RANK[kv[0]]))
+    best, best_score = ranked[0]
+    if best_score < rs.min_score:
+        return Analysis(
+            None,
+            f"weak evidence only: {best.value} {best_score:g} < {rs.min_score:g}",
+            "scores",
+            score_map,
+            tuple(hits),
+        )
+    parts = [
+        f"{h.rule} +{h.points:g} {h.term!r}{' in headline' if h.in_headline else ''}"
+        if h.rule != "samples"
+        else f"{h.term} +{h.points:g}"
+        for h in hits
+        if h.type is best
+    ]
+    reason = f"{best.value} {best_score:g}: " + "; ".join(parts)
+    if len(ranked) > 1:
+        reason += f" (next: {ranked[1][0].value} {ranked[1][1]:g})"
+    return Analysis(best, reason, "scores", score_map, tuple(hits))
+
+
+def classify_incident(
+    alert: Alert, rules: RuleSet | None = None, inspector: SampleInspector | None = None
+) -> tuple[IncidentType | None, str]:
+    """The alert's incident type (None: not an incident) and a human-readable reason."""
+    a = analyse(alert, rules, inspector)
+    return a.type, a.reason

@@ -1,0 +1,111 @@
+"""Content inspectors for sampled responses: leaked PII/secrets and toxic output.
+
+`default_inspector` uses defib's detectors; `basic_inspector` is a dependency-light
+fallback (a handful of patterns, the same Luhn check as the PII detector).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from stdnum import luhn
+
+from defib.model import IncidentType, Sample
+
+SampleInspector = Callable[[Sample], tuple[IncidentType, str] | None]
+
+_LEAK_TYPES = frozenset({"EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "SECRET"})
+_TOXICITY_MIN_SCORE = 0.5
+
+
+def _leak_verdict(sample: Sample, findings: Sequence[tuple[str, str]]) -> str | None:
+    """Findings (type, text) in the response that the user did not supply themselves.
+
+    An address the user typed and the model echoed back is the user's own data; only
+    what the user did not give counts as leaked.
+    """
+    prompt = sample.prompt.lower()
+    leaked = sorted({t for t, text in findings if t in _LEAK_TYPES and text.lower() not in prompt})
+    return ", ".join(leaked) if leaked else None
+
+
+def default_inspector() -> SampleInspector:
+    """Inspect sampled responses with defib's PII/secret and toxicity detectors.
+
+    Falls back to `basic_inspector` when the detectors package is not importable, so
+    classification keeps working in a trimmed install; the reason says which one spoke.
+    """
+    try:
+        from defib.detectors import get_detector
+
+        pii = get_detector("pii")
+        tox = get_detector("toxicity")
+    except (ImportError, LookupError):
+        return basic_inspector()
+
+    def inspect(sample: Sample) -> tuple[IncidentType, str] | None:
+        if not sample.response:
+            return None
+        findings = pii.detect(sample.response)
+        spans = [(f.type, sample.response[f.start : f.end]) for f in findings]
+        leaked = _leak_verdict(sample, spans)
+        if leaked:
+            return IncidentType.DATA_LEAK, f"pii detector: {leaked} in response"
+        toxic = [f for f in tox.detect(sample.response) if f.score >= _TOXICITY_MIN_SCORE]
+        if toxic:
+            top = max(toxic, key=lambda f: f.score)
+            label = getattr(top, "label", "") or "toxic"
+            return IncidentType.TOXICITY, f"toxicity detector: {label} {top.score:.2f} in response"
+        return None
+
+    return inspect
+
+
+_BASIC_PII = (
+    ("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
+    ("PHONE", re.compile(r"(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")),
+    ("US_SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")),
+    ("CREDIT_CARD", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    (
+        "SECRET",
+        re.compile(
+            r"\b(?:AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{36}|sk-(?:proj-)?[A-Za-z0-9_-]{20,}|"
+            r"xox[bp]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+        ),
+    ),
+)
+_BASIC_TOXIC = re.compile(
+    r"\b(idiot|idiots|stupid|moron|pathetic|worthless|loser|dumb|shut up|hate you|"
+    r"kill yourself|kys|go die|useless piece|scum|retard\w*|f+u+c+k+\w*|shit\w*|bitch\w*|"
+    r"asshole|bastard|cunt)\b",
+    re.IGNORECASE,
+)
+
+
+def basic_inspector() -> SampleInspector:
+    """A light inspector: a handful of PII/secret patterns (cards checked with the PII
+    detector's Luhn, python-stdnum) and an insult lexicon."""
+
+    def inspect(sample: Sample) -> tuple[IncidentType, str] | None:
+        text = sample.response
+        if not text:
+            return None
+        spans: list[tuple[str, str]] = []
+        for kind, pattern in _BASIC_PII:
+            for m in pattern.finditer(text):
+                if kind == "CREDIT_CARD":
+                    digits = re.sub(r"\D", "", m.group(0))
+                    if not (13 <= len(digits) <= 19 and luhn.is_valid(digits)):
+                        continue
+                spans.append((kind, m.group(0)))
+        leaked = _leak_verdict(sample, spans)
+        if leaked:
+            return IncidentType.DATA_LEAK, f"basic pii patterns: {leaked} in response"
+        toxic = _BASIC_TOXIC.findall(text)
+        if len(toxic) >= 1:
+            words = ", ".join(sorted({w.lower() for w in toxic}))
+            return IncidentType.TOXICITY, f"basic insult lexicon: {words} in response"
+        return None
+
+    return inspect
