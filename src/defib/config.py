@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -369,6 +370,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL people open incident links at (default: url)."
     )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs console sessions (default: generated in <data_dir>/session-secret).",
+    )
     config: Path | None = Field(default=None, description="The YAML file these came from.")
 
     @field_validator("log_level")
@@ -417,6 +423,10 @@ class Settings(BaseSettings):
     @property
     def admin_token_path(self) -> Path:
         return self.data_dir / "admin-token"
+
+    @property
+    def session_secret_path(self) -> Path:
+        return self.data_dir / "session-secret"
 
     @classmethod
     def settings_customise_sources(

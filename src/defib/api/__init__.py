@@ -13,6 +13,7 @@ from defib.api.limits import BodySizeLimit
 from defib.api.responses import JSONResponse
 from defib.api.routes import alerts, evidence, health, incidents, runs, systems
 from defib.bootstrap import Runtime
+from defib.web import install as install_console
 
 
 def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False) -> FastAPI:
@@ -41,5 +42,6 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(evidence.router, prefix="/api/v1")
     app.include_router(systems.router, prefix="/api/v1")
     app.include_router(alerts.router)
+    install_console(app, runtime)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

@@ -105,3 +105,13 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     if row is None or not hashes_match(row.token_hash, digest):
         return None
     return Principal(name=row.name, role=Role(row.role))
+
+
+def principal_for_hash(conn: Connection, digest: str) -> Principal | None:
+    """The active token with this SHA-256 (a console session names its token by hash)."""
+    row = conn.execute(
+        select(api_tokens.c.name, api_tokens.c.role).where(
+            api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
+        )
+    ).first()
+    return Principal(name=row.name, role=Role(row.role)) if row is not None else None

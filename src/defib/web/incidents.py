@@ -1,0 +1,271 @@
+"""The incident list and an incident's page (full pages and the fragments htmx polls)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from defib.bootstrap import Runtime
+from defib.control import ControlService
+from defib.evidence import EvidenceService
+from defib.evidence.service import public_item
+from defib.model import (
+    Incident,
+    IncidentType,
+    InvalidInput,
+    NotFound,
+    Severity,
+    Status,
+    parse_incident_id,
+)
+from defib.playbooks.engine import role_allows
+from defib.playbooks.runs import Run, RunStatus
+from defib.service import utcnow
+from defib.store import console as console_repo
+from defib.store import impact as impact_repo
+from defib.store.incidents import IncidentFilter
+from defib.systemstate import SystemState
+from defib.web.deps import PageNotFound, Viewer, ViewerDep, runtime_of
+from defib.web.render import fragment, page
+from defib.web.views import ListCursor, durations, legal_commands, split_statuses
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enums(kind: type[E], values: Iterable[str]) -> list[E]:
+    """Known values only: a stale bookmark with an unknown filter still opens."""
+    out = []
+    for v in values:
+        try:
+            out.append(kind(v))
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    status: list[Status]
+    type: list[IncidentType]
+    severity: list[Severity]
+    system: str | None
+    cursor: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        q = request.query_params
+        return cls(
+            status=_enums(Status, q.getlist("status")),
+            type=_enums(IncidentType, q.getlist("type")),
+            severity=_enums(Severity, q.getlist("severity")),
+            system=(q.get("system") or "").strip()[:200] or None,
+            cursor=q.get("cursor") or None,
+        )
+
+    def params(self, cursor: str | None = None) -> str:
+        pairs: list[tuple[str, str]] = [("status", s.value) for s in self.status]
+        pairs += [("type", t.value) for t in self.type]
+        pairs += [("severity", s.value) for s in self.severity]
+        if self.system:
+            pairs.append(("system", self.system))
+        if cursor:
+            pairs.append(("cursor", cursor))
+        return urlencode(pairs)
+
+
+@dataclass
+class IncidentList:
+    items: list[Incident]
+    next_cursor: str | None
+    counts: dict[Severity, int] = field(default_factory=dict)
+
+
+def load_list(runtime: Runtime, query: ListQuery, limit: int = PAGE_SIZE) -> IncidentList:
+    """One page, open incidents first (newest first), then the rest (newest first)."""
+    open_statuses, rest_statuses = split_statuses(query.status)
+    cursor = ListCursor.decode(query.cursor)
+    items: list[Incident] = []
+    next_cursor: str | None = None
+
+    def search(
+        statuses: list[Status], inner: str | None, n: int
+    ) -> tuple[list[Incident], str | None]:
+        flt = IncidentFilter(
+            status=statuses, type=query.type, severity=query.severity, system=query.system
+        )
+        return runtime.incidents.search(flt, limit=n, cursor=inner)
+
+    if cursor.phase == "open" and open_statuses:
+        items, inner = search(open_statuses, cursor.inner, limit)
+        if inner is not None:
+            next_cursor = ListCursor("open", inner).encode()
+        elif rest_statuses and len(items) == limit:
+            next_cursor = ListCursor("rest", None).encode()
+    if next_cursor is None and rest_statuses and len(items) < limit:
+        start = cursor.inner if cursor.phase == "rest" else None
+        more, inner = search(rest_statuses, start, limit - len(items))
+        items += more
+        if inner is not None:
+            next_cursor = ListCursor("rest", inner).encode()
+    with runtime.db.read() as conn:
+        counts = console_repo.open_counts_by_severity(conn)
+    return IncidentList(items=items, next_cursor=next_cursor, counts=counts)
+
+
+def _list_context(runtime: Runtime, request: Request) -> dict[str, Any]:
+    query = ListQuery.of(request)
+    listing = load_list(runtime, query)
+    return {
+        "query": query,
+        "listing": listing,
+        "now": utcnow(),
+        "statuses": list(Status),
+        "types": list(IncidentType),
+        "severities": list(Severity),
+        "systems": [s.name for s in runtime.settings.systems],
+        "next_url": f"/?{query.params(listing.next_cursor)}" if listing.next_cursor else None,
+        "poll_url": f"/fragments/incidents?{query.params(query.cursor)}",
+    }
+
+
+@router.get("/")
+async def incident_list(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    context = await run_in_threadpool(_list_context, runtime_of(request), request)
+    return page(request, "incidents.html", viewer, nav="incidents", **context)
+
+
+@router.get("/fragments/incidents")
+async def incident_list_fragment(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    context = await run_in_threadpool(_list_context, runtime_of(request), request)
+    return fragment("_incident_table.html", **context)
+
+
+# -- one incident ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A step of a run waiting for a decision, and whether this viewer may decide it."""
+
+    run_id: str
+    index: int
+    name: str
+    role: str
+    asks: str
+    deadline_at: datetime | None
+    may_decide: bool
+
+
+def _waiting(run: Run, events: list[Any], viewer: Viewer) -> list[Waiting]:
+    out = []
+    for step in run.steps:
+        if step.status is not RunStatus.WAITING_APPROVAL:
+            continue
+        try:
+            role = str(run.spec["steps"][step.index]["approval"]["role"])
+        except (KeyError, IndexError, TypeError):
+            role = "responder"
+        asks = next(
+            (
+                str(e.data.get("asks") or "")
+                for e in reversed(events)
+                if e.kind == "run_step_waiting_approval"
+                and e.data.get("run_id") == run.id
+                and e.data.get("index") == step.index
+            ),
+            "",
+        )
+        out.append(
+            Waiting(
+                run_id=run.id,
+                index=step.index,
+                name=step.name,
+                role=role,
+                asks=asks,
+                deadline_at=step.deadline_at,
+                may_decide=role_allows(viewer.principal.role.value, role),
+            )
+        )
+    return out
+
+
+# The page's live parts: each fragment loads only what it shows.
+HEAD, MAIN, SIDE = "head", "main", "side"
+ALL_PARTS = frozenset({HEAD, MAIN, SIDE})
+
+
+def load_incident(
+    runtime: Runtime, incident_id: str, viewer: Viewer, parts: frozenset[str] = ALL_PARTS
+) -> dict[str, Any]:
+    incident = runtime.incidents.get(incident_id)
+    now = utcnow()
+    context: dict[str, Any] = {
+        "incident": incident,
+        "now": now,
+        "durations": durations(incident, now),
+        "commands": legal_commands(incident.status),
+        "severities": list(Severity),
+    }
+    if MAIN in parts:
+        events = runtime.incidents.timeline(incident.id, limit=5000)
+        runs = runtime.engine.list_runs(incident.id)
+        context["events"] = list(reversed(events))
+        context["runs"] = runs
+        context["waiting"] = {run.id: _waiting(run, events, viewer) for run in runs}
+    if SIDE in parts:
+        evidence = EvidenceService(runtime.db, runtime.settings.data_dir).list(incident.seq)
+        with runtime.db.read() as conn:
+            context["impact"] = impact_repo.get_impact(conn, incident.seq)
+        states = {s.system: s for s in ControlService(runtime.db).states()}
+        configured = {s.name for s in runtime.settings.systems}
+        context["evidence"] = [public_item(i) for i in evidence]
+        context["systems"] = [
+            (name, states.get(name) or SystemState(name), name in configured)
+            for name in incident.affected_systems
+        ]
+    return context
+
+
+async def _incident_context(
+    request: Request, incident_id: str, viewer: Viewer, parts: frozenset[str] = ALL_PARTS
+) -> dict[str, Any]:
+    try:
+        parse_incident_id(incident_id)
+        return await run_in_threadpool(
+            load_incident, runtime_of(request), incident_id, viewer, parts
+        )
+    except (NotFound, InvalidInput) as exc:
+        raise PageNotFound(str(exc)) from exc
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: str, viewer: ViewerDep) -> HTMLResponse:
+    context = await _incident_context(request, incident_id, viewer)
+    return page(request, "incident.html", viewer, nav="incidents", **context)
+
+
+@router.get("/incidents/{incident_id}/fragments/{part}")
+async def incident_part(
+    request: Request, incident_id: str, part: str, viewer: ViewerDep
+) -> HTMLResponse:
+    """One live part of the page (htmx polls each every few seconds)."""
+    if part not in ALL_PARTS:
+        raise PageNotFound(f"no part {part!r}")
+    context = await _incident_context(request, incident_id, viewer, frozenset({part}))
+    return fragment(
+        f"_incident_{part}.html",
+        csrf=viewer.session.csrf,
+        can_respond=viewer.can_respond,
+        **context,
+    )

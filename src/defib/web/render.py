@@ -1,0 +1,123 @@
+"""Jinja2 rendering for the console, with the headers every console page carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from defib.web.deps import Viewer, codec_of
+from defib.web.session import FLASH_COOKIE, FLASH_MAX_AGE_SECONDS
+from defib.web.views import describe_event, human_duration
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+# Scripts and styles only from defib itself; htmx runs with eval off (see base.html).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _time(value: datetime | str | None) -> Markup:
+    """A <time> in UTC; console.js rewrites the text into the viewer's zone (UTC on hover)."""
+    if value is None:
+        return Markup("—")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return escape(value)
+    utc = value.astimezone(UTC)
+    iso = utc.isoformat().replace("+00:00", "Z")
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}" data-local>{}</time>').format(iso, text, text)
+
+
+def _age(value: datetime, now: datetime) -> Markup:
+    """How long ago, with the exact UTC time on hover."""
+    utc = value.astimezone(UTC)
+    iso = utc.isoformat().replace("+00:00", "Z")
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    ago = human_duration((now - value).total_seconds())
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, text, ago)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _build_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = _time
+    env.filters["pretty"] = _pretty
+    env.filters["age"] = _age
+    env.globals["describe_event"] = describe_event
+    return env
+
+
+ENV = _build_env()
+
+
+def page(
+    request: Request,
+    template: str,
+    viewer: Viewer | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    flash = codec_of(request).read_flash(request.cookies.get(FLASH_COOKIE))
+    html = ENV.get_template(template).render(
+        request=request,
+        viewer=viewer,
+        who=viewer.principal if viewer else None,
+        csrf=viewer.session.csrf if viewer else "",
+        can_respond=viewer.can_respond if viewer else False,
+        flash=flash,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def fragment(template: str, **context: Any) -> HTMLResponse:
+    html = ENV.get_template(template).render(**context)
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+def redirect(
+    request: Request, url: str, message: str | None = None, kind: str = "ok"
+) -> RedirectResponse:
+    """Post/redirect/get, with a one-shot message for the next page."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        response.set_cookie(
+            FLASH_COOKIE,
+            codec_of(request).flash(message, kind),
+            max_age=FLASH_MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    return response
