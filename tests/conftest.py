@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,12 @@ from sqlalchemy import create_engine, text
 
 if TYPE_CHECKING:
     from defib.bootstrap import Runtime
+
+# `defib login` state is per user; tests must neither read nor overwrite the developer's.
+os.environ["DEFIB_LOGIN_FILE"] = str(
+    Path(tempfile.mkdtemp(prefix="defib-test-login-")) / "login.json"
+)
+os.environ.pop("DEFIB_HOME", None)
 
 PG_ADMIN_URL = os.environ.get(
     "DEFIB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

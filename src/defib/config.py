@@ -341,14 +341,18 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        default=Path(".defib"), description="Where SQLite, tokens and evidence live."
+        default=Path(".defib"),
+        description="Where SQLite, tokens and evidence live (also `DEFIB_HOME`); made absolute.",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/defib.db."
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    url: str = Field(default="http://127.0.0.1:8000", description="Base URL the CLI talks to.")
+    url: str | None = Field(
+        default=None,
+        description="Base URL the CLI talks to (default: `defib login`'s, else host and port).",
+    )
     token: str | None = Field(default=None, description="Bearer token the CLI sends.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     reopen_window_seconds: int = Field(
@@ -411,8 +415,25 @@ class Settings(BaseSettings):
     def system(self, name: str) -> SystemConfig | None:
         return next((s for s in self.systems if s.name == name), None)
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        # Resolved once at start, so the printed path and a later chdir agree.
+        return v.expanduser().absolute()
+
+    @property
+    def local_url(self) -> str:
+        """Where this machine's own `defib serve` answers, from `host` and `port`."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
     def incident_link(self, incident_id: str) -> str:
-        return f"{(self.public_url or self.url).rstrip('/')}/api/v1/incidents/{incident_id}"
+        base = self.public_url or self.url or self.local_url
+        return f"{base.rstrip('/')}/api/v1/incidents/{incident_id}"
 
     @property
     def resolved_database_url(self) -> str:
@@ -476,6 +497,11 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     env_keys = {
         name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ
     }
+    home = os.environ.get(f"{ENV_PREFIX}HOME")
+    if home and "data_dir" not in env_keys and overrides.get("data_dir") is None:
+        # DEFIB_HOME names the data directory (DEFIB_DATA_DIR, its older name, wins if set).
+        overrides = {**overrides, "data_dir": home}
+        env_keys.add("data_dir")
     # The environment beats the file: drop file keys the environment sets.
     merged = {k: v for k, v in file_values.items() if k not in env_keys}
     merged.update({k: v for k, v in overrides.items() if v is not None})

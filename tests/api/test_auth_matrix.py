@@ -58,6 +58,10 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("GET", "/api/v1/systems/{name}", None, READ),
     ("PUT", "/api/v1/systems/{name}/state", {"disabled": True}, RESPOND),
     ("POST", "/api/v1/systems/{name}/versions/{version}", {"status": "good"}, RESPOND),
+    ("GET", "/api/v1/tokens/me", None, set(Role)),
+    ("GET", "/api/v1/tokens", None, {Role.ADMIN}),
+    ("POST", "/api/v1/tokens", {"name": "matrix-new", "role": "viewer"}, {Role.ADMIN}),
+    ("DELETE", "/api/v1/tokens/{name}", None, {Role.ADMIN}),
 ]
 
 CALLERS: list[Role | None] = [None, *Role]

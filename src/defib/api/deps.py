@@ -61,3 +61,5 @@ Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Responder = Annotated[Principal, Depends(require(Permission.RESPOND))]
 Ingester = Annotated[Principal, Depends(require(Permission.INGEST))]
 Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
+# Any valid token, whatever its role (ingest included): who-am-i style routes.
+Authenticated = Annotated[Principal, Depends(get_principal)]

@@ -1,77 +1,141 @@
-"""The `defib` command line: one Typer app; each command group lives in its own module."""
+"""The `defib` command line: one Typer app; each command group lives in its own module.
+
+Command modules are imported only when their command runs (`defib --help` must stay fast:
+importing the settings, pydantic and httpx alone costs about 300 ms). `COMMANDS` is the one
+table of commands; its help line is what `defib --help` prints, so it must match the
+command's own docstring in spirit.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
-# Typer >= 0.29 vendors click and exports no public exception types (pinned in pyproject).
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
-from defib.cli import (
-    classify,
-    db,
-    demo,
-    detect,
-    evidence,
-    gateway,
-    incidents,
-    playbooks,
-    runs,
-    serve,
-    systems,
-    tokens,
-    worker,
-)
 from defib.cli.output import EXIT_USAGE, CliError, print_error
-from defib.config import ConfigError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A top-level command: `module:attr` is a Typer app (a group) or a plain function."""
+
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, Entry] = {
+    "serve": Entry("serve:serve", "Serve the API, the console and the gateway; run playbooks."),
+    "login": Entry("login:login", "Remember a server's URL and token for every later command."),
+    "logout": Entry("login:logout", "Forget the remembered server and token."),
+    "gateway": Entry("gateway:gateway", "Run the gateway on its own (in front of your models)."),
+    "worker": Entry("worker:worker", "Run playbooks in a separate process."),
+    "demo": Entry("demo:demo", "A self-contained demo: a leaking model, detected and rolled back."),
+    "db": Entry("db:app", "Database schema: migrate and check."),
+    "tokens": Entry("tokens:app", "API tokens: create, list, revoke."),
+    "incidents": Entry("incidents:app", "List, show and change incidents."),
+    "timeline": Entry("incidents:timeline", "An incident's timeline, oldest first."),
+    "alert": Entry("incidents:alert_app", "Send a test alert."),
+    "classify": Entry("classify:classify", "Classify alerts (JSON or JSONL) without storing them."),
+    "detect": Entry("detect:app", "Run content detectors (PII and secrets, toxicity, grounding)."),
+    "runs": Entry("runs:app", "Playbook runs: show, approve, reject, retry, cancel."),
+    "playbooks": Entry("playbooks:app", "Playbooks: list, show, check."),
+    "systems": Entry("systems:app", "AI systems: state, versions, kill switch, filters."),
+    "evidence": Entry("evidence:app", "Evidence: list, show, verify."),
+    "version": Entry("version:version", "Print the version."),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command for one entry of COMMANDS (imports its module)."""
+    entry = COMMANDS[name]
+    module_name, attr = entry.target.split(":")
+    target = getattr(importlib.import_module(f"defib.cli.{module_name}"), attr)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """A group whose subcommands are imported on first use, listed from COMMANDS."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        return load_command(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, entry.help) for name, entry in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="defib: incident response for AI systems in production.",
 )
-app.command("serve")(serve.serve)
-app.command("gateway")(gateway.gateway)
-app.command("demo")(demo.demo)
-app.add_typer(db.app, name="db")
-app.add_typer(tokens.app, name="tokens")
-app.add_typer(incidents.app, name="incidents")
-app.command("timeline")(incidents.timeline)
-app.add_typer(incidents.alert_app, name="alert")
-app.command("classify")(classify.classify)
-app.add_typer(detect.app, name="detect")
-app.add_typer(runs.app, name="runs")
-app.add_typer(playbooks.app, name="playbooks")
-app.command("worker")(worker.worker)
-app.add_typer(systems.app, name="systems")
-app.add_typer(evidence.app, name="evidence")
 
 
-@app.command()
-def version() -> None:
-    """Print the version."""
-    from defib import __version__
+@app.callback()
+def _root() -> None:
+    """defib: incident response for AI systems in production."""
 
-    print(__version__)
+
+def _usage_error(exc: BaseException) -> str | None:
+    """Click's usage errors (Typer vendors click and exports no public type for them): they
+    carry `exit_code` 2 and a `format_message()`; we print them as one line like our own."""
+    fmt = getattr(exc, "format_message", None)
+    if getattr(exc, "exit_code", None) != EXIT_USAGE or not callable(fmt):
+        return None
+    message = str(fmt())
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return message + (f" (see `{path} --help`)" if path else "")
+
+
+def _is_config_error(exc: BaseException) -> bool:
+    # Settings are imported lazily; if they never were, no ConfigError can have been raised.
+    config = sys.modules.get("defib.config")
+    return config is not None and isinstance(exc, config.ConfigError)
 
 
 def main() -> None:
     """Run the CLI: usage and domain errors print one line on stderr and exit 2."""
     try:
         code = app(standalone_mode=False)
-    except (CliError, ConfigError) as exc:
+    except CliError as exc:
         print_error(str(exc))
-        sys.exit(EXIT_USAGE)
-    except NoArgsIsHelpError:
-        sys.exit(0)
-    except UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        print_error(exc.format_message() + hint)
         sys.exit(EXIT_USAGE)
     except typer.Abort:
         print_error("aborted")
         sys.exit(1)
+    except Exception as exc:
+        if _is_config_error(exc):
+            print_error(str(exc))
+            sys.exit(EXIT_USAGE)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # Help was printed already (a group called without a subcommand).
+            sys.exit(0)
+        message = _usage_error(exc)
+        if message is None:
+            raise
+        print_error(message)
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else 0)

@@ -8,14 +8,12 @@ from typing import Any
 
 import httpx
 
+from defib.cli.credentials import read_login
 from defib.cli.output import fail
 from defib.config import Settings
 
 
-def resolve_token(settings: Settings) -> str | None:
-    """DEFIB_TOKEN wins; otherwise the local admin-token file, if there is one."""
-    if settings.token:
-        return settings.token
+def local_admin_token(settings: Settings) -> str | None:
     path: Path = settings.admin_token_path
     if path.is_file():
         try:
@@ -25,13 +23,26 @@ def resolve_token(settings: Settings) -> str | None:
     return None
 
 
+def resolve_target(settings: Settings) -> tuple[str, str | None]:
+    """The server URL and token to use: the configuration (`url`, `token`, as flags, the
+    environment or the YAML file) wins; then `defib login`; then this machine's own server
+    (host and port settings) with the admin token of the local data directory."""
+    login = read_login()
+    url = settings.url or (login.url if login else None) or settings.local_url
+    if settings.token:
+        return url, settings.token
+    if login is not None and login.url.rstrip("/") == url.rstrip("/"):
+        return url, login.token
+    return url, local_admin_token(settings)
+
+
 class ApiClient:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
         headers = {"User-Agent": "defib-cli"}
-        token = resolve_token(settings)
+        url, token = resolve_target(settings)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.base_url = settings.url.rstrip("/")
+        self.base_url = url.rstrip("/")
         timeout = float(os.environ.get("DEFIB_HTTP_TIMEOUT", "30"))
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
@@ -69,5 +80,8 @@ def _describe(response: httpx.Response) -> str:
     except (ValueError, KeyError, TypeError):
         message = f"HTTP {response.status_code}: {response.text[:200]}"
     if response.status_code == 401:
-        message += "; set DEFIB_TOKEN or create one with `defib tokens create`"
+        message += (
+            "; log in with `defib login --url URL --token TOKEN` (an admin creates tokens with "
+            "`defib tokens create`), or set DEFIB_TOKEN"
+        )
     return message

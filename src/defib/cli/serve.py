@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,6 +23,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Take the API's port before anything else happens, so a clash is one clear line and
+    no database or token was created for nothing; uvicorn serves on this very socket."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"--host: cannot resolve {host!r}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another `defib serve`? "
+            "choose a port with --port or DEFIB_PORT)"
+        )
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -58,11 +81,18 @@ def serve(
         settings = with_gateway_address(settings, None, gateway_port)
     if insecure_no_auth and not is_loopback(settings.host):
         fail(f"--insecure-no-auth is refused on {settings.host}: bind to 127.0.0.1 or ::1")
+    listener = bind(settings.host, settings.port)
     runtime = Runtime(settings)
+    console.print(f"data directory: {settings.data_dir} (set DEFIB_HOME to use another)")
     if not insecure_no_auth:
         created = runtime.ensure_admin_token()
         if created is not None:
             console.print(f"[bold]Created the first admin token[/bold] in {created} (mode 0600).")
+        console.print(
+            "To use the CLI from any directory: "
+            f"defib login --url {settings.local_url} --token-file {settings.admin_token_path}",
+            markup=False,
+        )
     else:
         console.print("[bold red]Auth is OFF[/bold red] (--insecure-no-auth): loopback only.")
     db_kind = "SQLite" if runtime.db.is_sqlite else "PostgreSQL"
@@ -81,12 +111,12 @@ def serve(
             console.print(f"playbook worker {embedded.executor_id} running in this process")
         uvicorn.run(
             app,
-            host=settings.host,
-            port=settings.port,
+            fd=listener.fileno(),
             log_level=settings.log_level,
             access_log=False,
         )
     finally:
+        listener.close()
         if gateway_server is not None:
             gateway_server.stop()
         if embedded is not None:
