@@ -165,7 +165,7 @@ def test_bad_rules_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "defib.yaml"
     cfg.write_text(f"rules_file: {rules}\n")
     out = subprocess.run(
-        [defib_executable(), "tokens", "list", "--config", str(cfg)],
+        [defib_executable(), "tokens", "list", "--local", "--config", str(cfg)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
