@@ -202,6 +202,7 @@ def test_redelivery_is_recognised_once(svc: IncidentService) -> None:
     [r1] = svc.ingest([(a, triage())], "am")
     [r2] = svc.ingest([(a, triage())], "am")
     assert (r1.action, r2.action) == ("created", "duplicate")
+    assert r2.incident_id == r1.incident_id  # the answer names where the first one went
     assert svc.get(r1.incident_id or "").alert_count == 1
 
 

@@ -450,11 +450,15 @@ class IncidentService:
                 repeats.append(item)
         for item in repeats:
             t = item.triage
+            # Name the incident the first delivery went to, when it is still open (a repeat
+            # within one request finds none yet: its twin is being processed with it).
+            fingerprint = t.fingerprint or t.related_fingerprint
+            incident = repo.find_open_by_fingerprint(conn, fingerprint) if fingerprint else None
             done(
                 item,
                 IngestResult(
                     "duplicate",
-                    None,
+                    incident.id if incident is not None else None,
                     t.type,
                     t.severity,
                     "re-delivery of an alert already received",

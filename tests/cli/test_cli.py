@@ -174,3 +174,51 @@ def test_bad_rules_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("defib: error: rules_file:")
     assert out.stderr.count("\n") == 1
+
+
+def _wait_for_step(run: Run, incident: str, status: str) -> tuple[str, int]:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = json.loads(run("runs", "list", incident, "--json").stdout)
+        for r in runs.get("items", runs.get("runs", [])):
+            detail = json.loads(run("runs", "show", r["id"], "--json").stdout)
+            for s in detail["steps"]:
+                if s["status"] == status:
+                    return r["id"], s["index"]
+        time.sleep(0.3)
+    raise AssertionError(f"no step of {incident} reached {status}")
+
+
+def test_approve_prints_the_step_as_decided_not_still_waiting(run: Run) -> None:
+    declared = run(
+        "incidents", "declare", "--title", "Slurs", "--type", "toxicity", "--severity", "SEV2"
+    )
+    assert declared.returncode == 0, declared.stderr
+    run_id, index = _wait_for_step(run, "INC-1", "waiting_approval")
+    out = run("runs", "approve", run_id, str(index), "--note", "reviewed")
+    assert out.returncode == 0, out.stderr
+    assert f"approved step {index}: taken" in out.stdout
+    shown = json.loads(run("runs", "show", run_id, "--json").stdout)
+    assert shown["steps"][index]["status"] != "waiting_approval"
+    assert shown["steps"][index]["approval"]["note"] == "reviewed"
+
+
+def test_verify_without_evidence_says_so_and_exits_3(run: Run) -> None:
+    # The toxicity playbook collects no evidence.
+    run("incidents", "declare", "--title", "t", "--type", "toxicity", "--severity", "SEV3")
+    out = run("evidence", "verify", "INC-1")
+    assert out.returncode == 3
+    assert out.stdout.strip() == "INC-1: no evidence collected yet; nothing to verify"
+
+
+def test_timeline_text_fits_80_columns(run: Run) -> None:
+    run("incidents", "declare", "--title", "A title " * 12, "--type", "bias", "--severity", "SEV3")
+    run("incidents", "note", "INC-1", "word " * 60)
+    out = run("timeline", "INC-1")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "timeline of INC-1"
+    assert all(len(line) <= 80 for line in lines), lines
+    assert sum("word" in line for line in lines) >= 4  # the note wrapped over several lines

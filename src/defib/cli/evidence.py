@@ -15,6 +15,7 @@ from defib.cli.output import console, print_json, print_table
 app = typer.Typer(no_args_is_help=True, help="Evidence: list, show (redacted), verify the chain.")
 
 # verify found a broken item (usage errors exit 2)
+EXIT_NOTHING = 3  # no evidence to verify
 EXIT_BROKEN = 1
 
 
@@ -86,6 +87,8 @@ def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = Fal
     report = _client(config).get(f"/api/v1/incidents/{incident_id}/evidence/verify")
     if json:
         print_json(report)
+    elif report["items"] == 0:
+        console.print(f"{report['incident_id']}: no evidence collected yet; nothing to verify")
     elif report["ok"]:
         console.print(
             f"{report['incident_id']}: {report['items']} items verified, head {report['head']}"
@@ -100,3 +103,6 @@ def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = Fal
             console.print(f"  also item {b['n']} ({b['name']}): {b['reason']}")
     if not report["ok"]:
         raise typer.Exit(EXIT_BROKEN)
+    if report["items"] == 0:
+        # Not a success: a script must not read "nothing there" as "verified".
+        raise typer.Exit(EXIT_NOTHING)

@@ -171,23 +171,19 @@ def note(
 
 def timeline(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
     """An incident's timeline, oldest first."""
+    import shutil
+
+    from defib.cli.timeline_format import format_events
+
     data = _client(config).get(f"/api/v1/incidents/{incident_id}/timeline")
     if json:
         print_json(data)
         return
-    print_table(
-        f"timeline of {data['incident_id']}",
-        ["at", "actor", "kind", "details"],
-        [[e["at"], e["actor"], e["kind"], _summarise(e["data"])] for e in data["events"]],
-    )
-
-
-def _summarise(data: dict[str, Any]) -> str:
-    parts = []
-    for key, value in data.items():
-        text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        parts.append(f"{key}={text}")
-    return " ".join(parts)[:300]
+    events = data.get("items", data.get("events", []))
+    width = shutil.get_terminal_size((80, 24)).columns  # not a terminal: 80
+    print(f"timeline of {data.get('incident_id', incident_id)}")
+    for line in format_events(events, width):
+        print(line)
 
 
 @alert_app.command("send")
@@ -215,6 +211,6 @@ def send(
         print_json(result)
         return
     for r in result["results"]:
-        where = r["incident_id"] or "-"
+        where = f"{r['incident_id']} " if r["incident_id"] else ""
         kind = f"{r['type']} {r['severity']}" if r["type"] else "no incident"
-        console.print(f"{r['action']}: {where} ({kind}) {r['reason']}")
+        console.print(f"{r['action']}: {where}({kind}) {r['reason']}", markup=False)

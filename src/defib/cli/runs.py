@@ -126,6 +126,32 @@ def _act(path: str, config: Path | None, json: bool, body: dict[str, Any] | None
         _show_run(run)
 
 
+def _decide(
+    run_id: str, step: str, verb: str, note: str | None, config: Path | None, json: bool
+) -> None:
+    """Send the decision, then show the run once the workflow took it (the API answers before
+    the playbook moves on; a responder wants to see what the decision did)."""
+    import time
+
+    client = _client(config)
+    run = client.post(f"/api/v1/runs/{run_id}/steps/{step}/{verb}", json={"note": note})
+    waiting = {s["index"] for s in run["steps"] if s["status"] == "waiting_approval"}
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        current = {s["index"] for s in run["steps"] if s["status"] == "waiting_approval"}
+        if current != waiting or run["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            break
+        time.sleep(0.3)
+        run = client.get(f"/api/v1/runs/{run_id}")
+    if json:
+        print_json(run)
+        return
+    still = [s for s in run["steps"] if s["index"] in waiting and s["status"] == "waiting_approval"]
+    done = "recorded; the playbook has not taken it up yet" if still else "taken"
+    console.print(f"{'approved' if verb == 'approve' else 'rejected'} step {step}: {done}")
+    _show_run(run)
+
+
 @app.command()
 def approve(
     run_id: str,
@@ -134,8 +160,8 @@ def approve(
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Approve a step waiting for approval."""
-    _act(f"/api/v1/runs/{run_id}/steps/{step}/approve", config, json, {"note": note})
+    """Approve a step waiting for approval, then show the run as it goes on."""
+    _decide(run_id, step, "approve", note, config, json)
 
 
 @app.command()
@@ -146,8 +172,8 @@ def reject(
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Refuse a step waiting for approval (it is skipped)."""
-    _act(f"/api/v1/runs/{run_id}/steps/{step}/reject", config, json, {"note": note})
+    """Refuse a step waiting for approval (it is skipped), then show the run."""
+    _decide(run_id, step, "reject", note, config, json)
 
 
 @app.command()
