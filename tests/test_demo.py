@@ -30,3 +30,8 @@ def test_demo_reaches_every_stage_and_the_leak_stops(tmp_path: Path) -> None:
     assert any("jane.doe@example.com" in a for a in before)  # v2 really leaked
     assert after and all("@" not in a and "123-45-6789" not in a for a in after), after
     assert "Timeline of INC-1" in text
+    # The security team was told (its webhook, caught locally), and the final state is shown.
+    assert any(line.startswith("[webhook] ") and "INC-1" in line for line in progress.notified)
+    assert "Final status: INC-1 is mitigated." in text
+    assert "[mitigated]" in text or "[resolved]" in text  # the status survives Rich markup
+    assert "/incidents/INC-1" in text

@@ -111,7 +111,8 @@ def main() -> None:
     ap.add_argument("--engine", choices=["defib", "presidio"], required=True)
     ap.add_argument(
         "--data",
-        default=str(Path(__file__).resolve().parents[3] / "shared" / "eval" / "pii_dev.jsonl"),
+        required=True,
+        help="JSONL in the eval format (run.sh generates one: bench/detect/make_data.py).",
     )
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--startup-only", action="store_true")

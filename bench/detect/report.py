@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--presidio-python", default=str(HERE.parent / ".venv-presidio/bin/python"))
     ap.add_argument(
         "--data",
-        default=str(Path(__file__).resolve().parents[3] / "shared" / "eval" / "pii_dev.jsonl"),
+        required=True,
+        help="JSONL in the eval format (run.sh generates one: bench/detect/make_data.py).",
     )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0)

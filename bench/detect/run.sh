@@ -13,5 +13,14 @@ if [ ! -x "$PRESIDIO_VENV/bin/python" ]; then
 fi
 # Presidio must never fetch the public suffix list; its worker also pins a no-network extractor.
 export TLDEXTRACT_CACHE="${TLDEXTRACT_CACHE:-$(mktemp -d)}"
+# The data: PII_DATA if set (e.g. ../shared/eval/pii_dev.jsonl), else a seeded synthetic set
+# generated here, so the benchmark runs on a plain clone.
+DATA=${PII_DATA:-bench/results/pii_synth.jsonl}
+if [ -z "${PII_DATA:-}" ]; then
+    "$PY" bench/detect/make_data.py --out "$DATA"
+elif [ ! -f "$DATA" ]; then
+    echo "PII_DATA=$DATA: no such file" >&2
+    exit 2
+fi
 exec "$PY" bench/detect/report.py --defib-python "$PY" \
-    --presidio-python "$PRESIDIO_VENV/bin/python" "$@"
+    --presidio-python "$PRESIDIO_VENV/bin/python" --data "$DATA" "$@"

@@ -11,6 +11,7 @@ REST API, like a dashboard would.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -63,8 +64,15 @@ def stage_of(event: dict[str, Any]) -> str | None:
     return None
 
 
-def demo_settings(data_dir: Path, upstream: str, api_port: int, gateway_port: int) -> Settings:
-    """A one-system config: support-bot, v1 known-good, v2 (leaky) in service."""
+def demo_settings(
+    data_dir: Path, upstream: str, api_port: int, gateway_port: int, catcher: str | None = None
+) -> Settings:
+    """A one-system config: support-bot, v1 known-good, v2 (leaky) in service; the security
+    team's notices go to `catcher` (a local stand-in for Slack and a webhook)."""
+    owners: dict[str, Any] = {"team": "support-ai"}
+    if catcher is not None:
+        owners["slack_webhook"] = f"{catcher}/slack"
+        owners["webhooks"] = [{"url": f"{catcher}/webhook"}]
     return load_settings(
         None,
         data_dir=data_dir,
@@ -77,7 +85,7 @@ def demo_settings(data_dir: Path, upstream: str, api_port: int, gateway_port: in
                 "name": SYSTEM,
                 "tier": 1,
                 "description": "Customer-support assistant (demo)",
-                "owners": {"team": "support-ai"},
+                "owners": owners,
                 "versions": [
                     {"name": "v1", "upstream": upstream, "model": "demo-v1"},
                     {"name": "v2", "upstream": upstream, "model": "demo-v2"},
@@ -102,6 +110,7 @@ class Progress:
     incident: dict[str, Any] | None = None
     answers: list[tuple[str, str, str]] = field(default_factory=list)  # (when, prompt, answer)
     approved: set[str] = field(default_factory=set)
+    notified: list[str] = field(default_factory=list)  # what the catcher received
 
     def reach(self, stage: str, started: float) -> None:
         self.reached.setdefault(stage, time.monotonic() - started)
@@ -115,6 +124,7 @@ class Demo:
     token: str
     api_url: str
     gateway_url: str
+    caught: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -122,6 +132,7 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
     """Start the demo model and defib (API, gateway, worker) in this process."""
     from defib.api import create_app
     from defib.bootstrap import Runtime
+    from defib.catcher import create_app as create_catcher
     from defib.gateway import build_gateway, create_gateway_app, demo_upstream
     from defib.gateway.server import ThreadedServer
     from defib.systemstate import VersionStatus
@@ -136,8 +147,15 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
     try:
         upstream = demo_upstream.start()
         stoppers.append(upstream.stop)
+        caught: list[str] = []
+        catcher = ThreadedServer(
+            create_catcher(out=io.StringIO(), on_message=caught.append), "127.0.0.1", free_port()
+        ).start()
+        stoppers.append(catcher.stop)
         api_port, gateway_port = free_port(), free_port()
-        settings = demo_settings(data_dir, f"{upstream.url}/v1", api_port, gateway_port)
+        settings = demo_settings(
+            data_dir, f"{upstream.url}/v1", api_port, gateway_port, catcher.url
+        )
         runtime = Runtime(settings)
         stoppers.append(runtime.close)
         runtime.ensure_admin_token()
@@ -158,7 +176,7 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
             create_gateway_app(build_gateway(runtime)), "127.0.0.1", gateway_port
         ).start()
         stoppers.append(gateway.stop)
-        yield Demo(settings, token, api.url, gateway.url)
+        yield Demo(settings, token, api.url, gateway.url, caught)
     finally:
         for stop in reversed(stoppers):
             # Shutting down: one piece failing to stop must not keep the others running.
@@ -236,12 +254,14 @@ def run(
     data_dir: Path | None = None,
     timeout: float = 120.0,
     observe: Callable[[Progress], None] | None = None,
+    keep: bool = False,
 ) -> bool:
     """Run the loop and show it live; True if the incident reached mitigated in time.
 
     `observe` receives the final progress (tests read what users were told from it).
     """
     from rich.live import Live
+    from rich.markup import escape
     from rich.table import Table
 
     progress = Progress()
@@ -257,7 +277,8 @@ def run(
             table.add_row(mark, label, f"{at:5.1f} s" if at is not None else "")
         if progress.incident:
             inc = progress.incident
-            table.caption = (
+            # escape: "[mitigated]" would otherwise be read as Rich markup and vanish.
+            table.caption = escape(
                 f"{inc['id']} {inc['type']} {inc['severity']} [{inc['status']}]: {inc['title']}"
             )
         return table
@@ -272,7 +293,18 @@ def run(
         try:
             with Live(view(), console=console, refresh_per_second=8) as live:
                 mitigated = _drive(driver, progress, started, timeout, lambda: live.update(view()))
+            progress.notified = list(demo.caught)
             _report(console, driver, progress)
+            if progress.incident is not None:
+                console.print(
+                    f"Final status: {progress.incident['id']} is {progress.incident['status']}. "
+                    f"In the console: {demo.api_url}/incidents/{progress.incident['id']} "
+                    f"(sign in with the token in {demo.settings.admin_token_path}"
+                    f"{'' if keep else '; served while the demo runs: --keep holds it open'})",
+                    markup=False,
+                )
+            if keep:
+                _hold(console)
             if observe is not None:
                 observe(progress)
         finally:
@@ -327,6 +359,13 @@ def _drive(
     return "mitigated" in progress.reached
 
 
+def _hold(console: Any) -> None:
+    console.print("The demo keeps running (API, console, gateway); Ctrl-C to stop.")
+    with suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
 def _report(console: Any, driver: Driver, progress: Progress) -> None:
     from rich.table import Table
 
@@ -337,6 +376,11 @@ def _report(console: Any, driver: Driver, progress: Progress) -> None:
     for when, prompt, answer in progress.answers:
         answers.add_row(when, prompt, answer)
     console.print(answers)
+    told = Table(title="Who was told (the local catcher standing in for Slack and a webhook)")
+    told.add_column("message", overflow="fold")
+    for line in progress.notified or ["(nothing received)"]:
+        told.add_row(line)
+    console.print(told)
     if progress.incident is None:
         console.print("[red]No incident was opened.[/red]")
         return

@@ -30,6 +30,8 @@ class Entry:
 
 COMMANDS: dict[str, Entry] = {
     "serve": Entry("serve:serve", "Serve the API, the console and the gateway; run playbooks."),
+    "init": Entry("init:init", "Write an example defib.yaml to start from."),
+    "catch": Entry("catch:catch", "Print the notifications defib sends; serve the demo model."),
     "login": Entry("login:login", "Remember a server's URL and token for every later command."),
     "logout": Entry("login:logout", "Forget the remembered server and token."),
     "gateway": Entry("gateway:gateway", "Run the gateway on its own (in front of your models)."),

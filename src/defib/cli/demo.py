@@ -18,11 +18,14 @@ def demo(
         Path | None,
         typer.Option(help="Keep the demo's database and evidence here (default: a temp dir)."),
     ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep serving afterwards, to look around the console.")
+    ] = False,
 ) -> None:
     """Run the whole loop on this machine with a demo model, and show it live."""
     from defib.demo import run
 
-    if not run(console, data_dir=data_dir, timeout=timeout):
+    if not run(console, data_dir=data_dir, timeout=timeout, keep=keep):
         console.print(f"[red]The incident was not mitigated within {timeout:g} s.[/red]")
         raise typer.Exit(1)
     console.print("[green]Contained, rolled back and verified.[/green]")

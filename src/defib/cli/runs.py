@@ -9,12 +9,15 @@ import typer
 
 from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
-from defib.cli.output import console, print_json, print_table
+from defib.cli.output import CliError, console, print_json, print_table
 
 app = typer.Typer(no_args_is_help=True, help="Playbook runs: list, show, approve, cancel, retry.")
 
 NoteOption = Annotated[str | None, typer.Option("--note", "-m", help="A note for the timeline.")]
 StepArg = Annotated[str, typer.Argument(help="Step index (from 0) or name.")]
+RunOrIncident = Annotated[
+    str, typer.Argument(help="A run id, or an incident id (its run whose step waits).")
+]
 
 
 def _client(config: Path | None) -> ApiClient:
@@ -134,6 +137,8 @@ def _decide(
     import time
 
     client = _client(config)
+    if run_id.upper().startswith("INC-"):
+        run_id, step = _waiting_in_incident(client, run_id, step)
     run = client.post(f"/api/v1/runs/{run_id}/steps/{step}/{verb}", json={"note": note})
     waiting = {s["index"] for s in run["steps"] if s["status"] == "waiting_approval"}
     deadline = time.monotonic() + 10.0
@@ -152,9 +157,77 @@ def _decide(
     _show_run(run)
 
 
+def _runs_of(client: ApiClient, incident_id: str) -> list[dict[str, Any]]:
+    data = client.get(f"/api/v1/incidents/{incident_id}/runs")
+    runs: list[dict[str, Any]] = data.get("items", data.get("runs", []))
+    return runs
+
+
+def _waiting_in_incident(client: ApiClient, incident_id: str, step: str) -> tuple[str, str]:
+    """`INC-2 review_guardrails`: the run of that incident whose step waits for a decision."""
+    for run in _runs_of(client, incident_id):
+        for s in run["steps"]:
+            if s["status"] == "waiting_approval" and step in (s["name"], str(s["index"])):
+                return run["id"], str(s["index"])
+    raise CliError(
+        f"no step {step!r} of {incident_id} is waiting for approval (see `defib runs list`)"
+    )
+
+
+ACTIVE = ("pending", "running")
+
+
+@app.command()
+def wait(
+    incident_id: str,
+    timeout: Annotated[float, typer.Option(min=0.5, help="Give up after this many seconds.")] = 60,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Wait until the incident's runs have nothing left to do by themselves (ended, or
+    waiting for a person); show them and what waits for whom. Exit 1 on timeout."""
+    import time
+
+    client = _client(config)
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _runs_of(client, incident_id)
+        busy = [r for r in runs if r["status"] in ACTIVE and not _only_waiting(r)]
+        if runs and not busy:
+            break
+        if time.monotonic() >= deadline:
+            if json:
+                print_json({"items": runs, "timed_out": True})
+            console.print(
+                f"{incident_id}: still running after {timeout:g} s "
+                f"({', '.join(r['id'] for r in busy) or 'no run started'})"
+            )
+            raise typer.Exit(1)
+        time.sleep(0.5)
+    if json:
+        print_json({"items": runs, "timed_out": False})
+        return
+    for run in runs:
+        console.print(f"{run['id']}  {run['playbook']}  {run['status']}", markup=False)
+        for s in run["steps"]:
+            if s["status"] == "waiting_approval":
+                role = (s.get("approval") or {}).get("role") or "responder"
+                console.print(
+                    f"  step {s['index']} {s['name']} waits for approval ({role}): "
+                    f"defib runs approve {incident_id} {s['name']}",
+                    markup=False,
+                )
+
+
+def _only_waiting(run: dict[str, Any]) -> bool:
+    """Active only because a step waits for a person."""
+    statuses = {s["status"] for s in run["steps"]}
+    return "waiting_approval" in statuses and "running" not in statuses
+
+
 @app.command()
 def approve(
-    run_id: str,
+    run_id: RunOrIncident,
     step: StepArg,
     note: NoteOption = None,
     config: ConfigOption = None,
@@ -166,7 +239,7 @@ def approve(
 
 @app.command()
 def reject(
-    run_id: str,
+    run_id: RunOrIncident,
     step: StepArg,
     note: NoteOption = None,
     config: ConfigOption = None,

@@ -56,6 +56,13 @@ def list_(config: ConfigOption = None, json: JsonOption = False) -> None:
     if json:
         print_json([_public(s) for s in settings.systems])
         return
+    if not settings.systems:
+        console.print(
+            "no systems configured: pass --config FILE (or set DEFIB_CONFIG); "
+            "`defib init` writes an example defib.yaml",
+            markup=False,
+        )
+        return
     print_table(
         "systems",
         ["name", "tier", "team", "channels"],
