@@ -98,7 +98,7 @@ def test_cli_bad_line_reports_line_number_and_exits_2(bad: str, problem: str) ->
     stdin = _jsonl({"id": "ok", "text": "a@b.io"}) + bad + "\n" + _jsonl({"id": "z", "text": ""})
     result = runner.invoke(app, ["pii"], input=stdin)
     assert result.exit_code == 2
-    assert "line 2" in result.stderr
+    assert result.stderr.startswith("defib: error: line 2: ")  # one prefix across the CLI
     assert problem in result.stderr
     assert [orjson.loads(x)["id"] for x in result.stdout.splitlines()] == ["ok"]
 

@@ -31,7 +31,7 @@ def _lines(path: str) -> Iterator[bytes]:
     try:
         fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in finally, generator-scoped
     except OSError as e:
-        raise Failed(2, f"error: cannot read {path}: {e.strerror}") from None
+        raise Failed(2, f"defib: error: cannot read {path}: {e.strerror}") from None
     try:
         yield from fh
     finally:
@@ -70,7 +70,7 @@ def _run(path: str, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
             result = handle(_record(raw))
         except BadLine as e:
             out.flush()
-            raise Failed(2, f"error: line {lineno}: {e}") from None
+            raise Failed(2, f"defib: error: line {lineno}: {e}") from None
         out.write(orjson.dumps(result) + b"\n")
     out.flush()
 
@@ -97,7 +97,7 @@ def run_pii(path: str, types: Iterable[str] | None, min_score: float) -> None:
     try:
         detector = PiiDetector(types=types, min_score=min_score)
     except ValueError as e:
-        raise Failed(2, f"error: {e}") from None
+        raise Failed(2, f"defib: error: {e}") from None
 
     def handle(obj: dict[str, Any]) -> dict[str, Any]:
         text = _field(obj, "text")
@@ -114,7 +114,7 @@ def run_toxicity(path: str, backend: str, min_score: float) -> None:
     try:
         detector = ToxicityDetector(backend=backend, min_score=min_score)
     except (ValueError, ImportError) as e:
-        raise Failed(2, f"error: {e}") from None
+        raise Failed(2, f"defib: error: {e}") from None
 
     def handle(obj: dict[str, Any]) -> dict[str, Any]:
         text = _field(obj, "text")
