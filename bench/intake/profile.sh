@@ -2,7 +2,11 @@
 # Profiles one `defib serve` (fresh SQLite data dir, or PostgreSQL with DB=pg) under wrk
 # scenario 2 (a new alert per request) with py-spy; prints the hottest frames.
 # Usage: bench/intake/profile.sh [seconds]   env: DB=sqlite|pg MODE=unique BATCH=1 CONNS=32
-#        GIL=1 samples only the thread holding the GIL; BENCH_DEFIB_ARGS=--no-worker
+#        GIL=0 samples every thread (idle waits look busy); BENCH_DEFIB_ARGS=--no-worker
+# py-spy runs with --nonblocking: without it, it stops the server at every sample (250/s),
+# which cut throughput from ~600 to 17 requests/s and profiled a different program.
+# --gil (the default here) keeps only samples of the thread holding the GIL: idle waits of
+# the batching queue and the event loop would otherwise count as busy (~59% of samples).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -34,8 +38,8 @@ BENCH_MODE=${MODE:-unique} BENCH_BATCH=${BATCH:-1} BENCH_TOKEN=$TOKEN \
     "http://127.0.0.1:$PORT" >"$WORK/wrk.out" 2>&1 &
 WRK=$!
 sleep 2
-GILFLAG=""; [ "${GIL:-0}" = 1 ] && GILFLAG="--gil"
-"$PYSPY" record -d "$SECS" -r 250 -f raw $GILFLAG -o "$WORK/prof.txt" --pid "$SERVER" --threads >/dev/null 2>&1
+GILFLAG="--gil"; [ "${GIL:-1}" = 0 ] && GILFLAG=""
+"$PYSPY" record --nonblocking -d "$SECS" -r 250 -f raw $GILFLAG -o "$WORK/prof.txt" --pid "$SERVER" --threads >/dev/null 2>&1
 wait "$WRK"
 grep BENCH_JSON "$WORK/wrk.out" >&2
 OUT=${PROFILE_OUT:-/tmp/defib-intake-profile.txt}
