@@ -347,9 +347,10 @@ def test_decision_for_incident() -> None:
     assert d.fingerprint is not None and len(d.fingerprint) == 32
 
 
-def test_null_decision_has_no_severity_systems_or_fingerprint() -> None:
+def test_null_decision_has_no_severity_or_fingerprint_but_names_systems() -> None:
+    """Systems are extracted for every alert, typed or not."""
     d = Classifier().decide(alert("Watchdog", systems=("x",), labels={"alertname": "Watchdog"}))
-    assert d == Decision(None, None, (), None, d.reason)
+    assert d == Decision(None, None, ("x",), None, d.reason)
 
 
 def test_classifier_system_labels_override() -> None:
@@ -426,6 +427,7 @@ def test_cli_jsonl_prints_one_array_per_line() -> None:
             "systems": [],
             "fingerprint": None,
             "reason": second[0]["reason"],
+            "needs_triage": False,
         }
     ]
 

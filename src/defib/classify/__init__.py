@@ -24,6 +24,7 @@ from defib.classify.analysis import (
     analyse,
     classify_incident,
 )
+from defib.classify.backstop import Backstop, BackstopMatch, TypeDescription
 from defib.classify.classifier import Classifier, Decision
 from defib.classify.inspectors import SampleInspector, basic_inspector, default_inspector
 from defib.classify.loading import RuleError
@@ -49,6 +50,8 @@ __all__ = [
     "TYPE_PRIORITY",
     "AlertView",
     "Analysis",
+    "Backstop",
+    "BackstopMatch",
     "Classifier",
     "Decision",
     "Hit",
@@ -58,6 +61,7 @@ __all__ = [
     "RuleSet",
     "SampleInspector",
     "SeverityPolicy",
+    "TypeDescription",
     "TypeSeverity",
     "_View",
     "analyse",

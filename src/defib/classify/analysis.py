@@ -3,12 +3,14 @@ evidence rules and sample inspection, scored per type."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from defib.classify.backstop import Backstop, BackstopMatch
 from defib.classify.inspectors import SampleInspector, default_inspector
 from defib.classify.ruleset import RuleSet
+from defib.classify.severity import SeverityPolicy
 from defib.classify.text import AlertView
 from defib.model import Alert, IncidentType
 
@@ -46,10 +48,14 @@ class Analysis:
     stage: str
     scores: Mapping[str, float] = field(default_factory=dict)
     hits: tuple[Hit, ...] = ()
+    # A best guess that a person should confirm (see `defib.classify.undecided`).
+    needs_triage: bool = False
+    backstop: BackstopMatch | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "stage": self.stage,
+            "needs_triage": self.needs_triage,
             "scores": dict(self.scores),
             "hits": [
                 {
@@ -62,6 +68,18 @@ class Analysis:
                 for h in self.hits
             ],
         }
+        if self.backstop is not None:
+            b = self.backstop
+            out["backstop"] = {
+                "type": b.type.value,
+                "score": round(b.score, 4),
+                "description": b.description,
+                "runner_up": b.runner_up.value if b.runner_up else None,
+                "runner_up_score": round(b.runner_up_score, 4),
+                "terms": list(b.terms[:8]),
+                "confident": b.confident,
+            }
+        return out
 
 
 HEARTBEAT_NAMES = frozenset({"watchdog", "deadmansswitch", "infoinhibitor"})
@@ -73,8 +91,15 @@ def analyse(
     inspector: SampleInspector | None = None,
     *,
     system_labels: Iterable[str] = (),
+    backstop: Backstop | Callable[[], Backstop] | None = None,
+    policy: SeverityPolicy | None = None,
 ) -> Analysis:
-    """Decide the type of `alert` and keep every piece of evidence."""
+    """Decide the type of `alert` and keep every piece of evidence.
+
+    With a `backstop`, an alert the rules leave undecided is compared with the type
+    descriptions and may be typed by them or opened for triage (`undecided.settle`); a
+    callable is called for it only then (building it is the costly part).
+    """
     if alert.status in _CLOSING_STATUSES:
         return Analysis(
             None,
@@ -114,18 +139,21 @@ def analyse(
             scores[itype] = scores.get(itype, 0.0) + rs.sample_weight
             hits.append(Hit("samples", itype, rs.sample_weight, note))
     score_map = {t.value: s for t, s in scores.items()}
-    if not scores:
-        return Analysis(None, "no rule or detector matched", "scores", score_map, tuple(hits))
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], _PRIORITY_RANK[kv[0]]))
-    best, best_score = ranked[0]
-    if best_score < rs.min_score:
-        return Analysis(
-            None,
-            f"weak evidence only: {best.value} {best_score:g} < {rs.min_score:g}",
-            "scores",
-            score_map,
-            tuple(hits),
+    if not ranked or ranked[0][1] < rs.min_score:
+        why = (
+            f"weak evidence only: {ranked[0][0].value} {ranked[0][1]:g} < {rs.min_score:g}"
+            if ranked
+            else "no rule or detector matched"
         )
+        undecided = Analysis(None, why, "scores", score_map, tuple(hits))
+        if backstop is None:
+            return undecided
+        from defib.classify.undecided import settle
+
+        bs = backstop() if callable(backstop) else backstop
+        return settle(alert, view.text, undecided, ranked, bs, policy)
+    best, best_score = ranked[0]
     parts = [
         f"{h.rule} +{h.points:g} {h.term!r}{' in headline' if h.in_headline else ''}"
         if h.rule != "samples"

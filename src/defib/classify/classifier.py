@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from defib.classify.analysis import Analysis, analyse
+from defib.classify.backstop import Backstop
 from defib.classify.inspectors import SampleInspector, default_inspector
 from defib.classify.ruleset import RuleSet
 from defib.classify.severity import DEFAULT_POLICY, SeverityPolicy, assess_severity
@@ -24,6 +26,11 @@ class Decision:
     reason: str
     # For a resolved/acknowledged notification: the fingerprint its firing twin would have.
     related_fingerprint: str | None = None
+    # A best guess for a person to confirm: the incident opens marked `needs_triage`.
+    needs_triage: bool = False
+    # For a triage decision: the severity each type would get for this alert under the
+    # policy, so retyping the incident later applies the same table.
+    severity_by_type: tuple[tuple[IncidentType, Severity], ...] = ()
 
 
 class Classifier:
@@ -35,7 +42,10 @@ class Classifier:
         policy: SeverityPolicy | None = None,
         system_labels: Sequence[str] | None = None,
         inspector: SampleInspector | None = None,
+        backstop: Backstop | Literal[False] | None = None,
     ) -> None:
+        """`backstop`: None for the packaged one (built on first need), False for none
+        (rules only: undecided alerts are no incident)."""
         from defib.ingest._common import DEFAULT_SYSTEM_LABELS
 
         self.rules = rules if rules is not None else RuleSet.default()
@@ -45,6 +55,13 @@ class Classifier:
         )
         self._custom_labels = system_labels is not None
         self._inspector = inspector
+        self._backstop = backstop
+
+    def backstop(self) -> Backstop:
+        if self._backstop is None:
+            self._backstop = Backstop.default()
+        assert self._backstop is not False
+        return self._backstop
 
     @property
     def inspector(self) -> SampleInspector:
@@ -65,6 +82,8 @@ class Classifier:
             self.rules,
             self.inspector if alert.samples else None,
             system_labels=self.system_labels,
+            backstop=self.backstop if self._backstop is not False else None,
+            policy=self.policy,
         )
 
     def decide(self, alert: Alert) -> Decision:
@@ -74,13 +93,20 @@ class Classifier:
         from defib.correlate import fingerprint
 
         itype = analysis.type
-        if itype is None:
-            return Decision(None, None, (), None, analysis.reason)
+        # Systems are named for every alert, typed or not: whoever reads a "no incident"
+        # answer (or a resolved notification) still learns which system it was about.
         systems = self.systems(alert)
+        if itype is None:
+            return Decision(None, None, systems, None, analysis.reason)
+        by_type: tuple[tuple[IncidentType, Severity], ...] = ()
+        if analysis.needs_triage:
+            by_type = tuple((t, assess_severity(t, alert, self.policy)) for t in IncidentType)
         return Decision(
             type=itype,
             severity=assess_severity(itype, alert, self.policy),
             systems=systems,
             fingerprint=fingerprint(itype, systems, alert.identity or alert.title),
             reason=analysis.reason,
+            needs_triage=analysis.needs_triage,
+            severity_by_type=by_type,
         )

@@ -1,7 +1,7 @@
 """`defib classify`: classify alert payloads offline (no server, no database).
 
 Prints one JSON array per payload, one object per alert in payload order:
-``{"type", "severity", "systems", "fingerprint", "reason"}`` (plus ``explain`` with
+``{"type", "severity", "systems", "fingerprint", "reason", "needs_triage"}`` (plus ``explain`` with
 ``--explain``). With ``--jsonl`` every input line is one payload and every output line one
 array; otherwise the whole input is a single payload. Bad input: one line on stderr naming
 the line and field, exit status 2, and nothing on stdout (inputs are checked before any
@@ -63,6 +63,7 @@ def _decision_obj(classifier: Classifier, alert: Alert, explain: bool) -> dict[s
         "systems": list(d.systems),
         "fingerprint": d.fingerprint,
         "reason": d.reason,
+        "needs_triage": d.needs_triage,
     }
     if explain:
         detail = analysis.to_dict()
