@@ -191,6 +191,19 @@ def retry_delay(step: Step, run_id: str, index: int, attempt: int) -> float:
     return step.retries.delay(attempt, random.Random(f"{run_id}:{index}:{attempt}"))
 
 
+# DBOS.sleep returns at once, recording nothing, for a duration <= 0. A duration computed
+# from the clock (a deadline minus now) is positive on the first execution and may be
+# negative on a replay after downtime: the replay would then make one DBOS call fewer than
+# the recording and diverge (DBOSUnexpectedStepError, the run stuck). Every durable wait
+# therefore asks for at least this much, so it is always recorded and always replayed.
+MIN_DURABLE_WAIT_SECONDS = 0.001
+
+
+def replay_safe_seconds(seconds: float) -> float:
+    """A wait duration DBOS records whatever the clock says (see MIN_DURABLE_WAIT_SECONDS)."""
+    return max(seconds, MIN_DURABLE_WAIT_SECONDS)
+
+
 def role_allows(role: str, required: str) -> bool:
     """Whether an API role may approve a step that requires `required` (admin always may)."""
     try:
@@ -1278,7 +1291,7 @@ class PlaybookEngine:
                         int(incident["seq"]),
                     )
                     remaining = (datetime.fromisoformat(until) - self.clock()).total_seconds()
-                    await DBOS.sleep_async(max(0.0, remaining))
+                    await DBOS.sleep_async(replay_safe_seconds(remaining))
                     return {
                         "status": "succeeded",
                         "attempts": attempt,
@@ -1323,7 +1336,7 @@ class PlaybookEngine:
                     last_error,
                     wait,
                 )
-                await DBOS.sleep_async(wait)
+                await DBOS.sleep_async(replay_safe_seconds(wait))
         return {"status": last_status, "error": last_error, "attempts": attempts}
 
     async def _await_approval(
@@ -1348,7 +1361,7 @@ class PlaybookEngine:
         # recording its own timer must not restart the full wait.
         remaining = (datetime.fromisoformat(deadline) - self.clock()).total_seconds()
         message = await DBOS.recv_async(
-            approval_topic(index, gen), timeout_seconds=max(0.001, remaining)
+            approval_topic(index, gen), timeout_seconds=replay_safe_seconds(remaining)
         )
         if isinstance(message, dict) and message.get("decision") == "cancel":
             return {"status": "cancelled", "error": "run cancelled", "attempts": 0}
