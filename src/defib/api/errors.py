@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defib.api.responses import JSONResponse
 from defib.model import DomainError, IllegalTransition, InvalidInput, NotFound
+from defib.store.outage import RETRY_AFTER_SECONDS, StorageUnavailable, is_storage_unavailable
+
+log = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -88,6 +93,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _rv(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(422, "invalid", describe_request_errors(exc))
+
+    async def _storage(_: Request, exc: Exception) -> JSONResponse:
+        # Storage down (PostgreSQL stopped, SQLite's disk full): the request's transaction
+        # rolled back, nothing is half written; the sender should retry shortly.
+        if is_storage_unavailable(exc):
+            log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
+            return error_response(
+                503,
+                "storage_unavailable",
+                "storage is unavailable right now; nothing was written, retry shortly",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        log.error("unhandled error", exc_info=exc)
+        return error_response(500, "internal", f"internal error: {type(exc).__name__}")
+
+    # The driver errors that can mean an outage (others of these classes answer 500).
+    for cls in (SQLAlchemyError, OSError, StorageUnavailable):
+        app.add_exception_handler(cls, _storage)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from defib.store.outage import OutageMonitor, probe_disk
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A PostgreSQL that does not answer (host down, packets dropped) fails a connection
+# attempt after this long instead of hanging a request (libpq waits forever by default).
+PG_CONNECT_TIMEOUT_SECONDS = 5
 
 
 class Database:
@@ -34,9 +39,13 @@ class Database:
             }
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if self.dialect == "postgresql":
+                kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        # Remembers storage outages seen through this engine (readiness reads it).
+        self.outages = OutageMonitor().watch(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,6 +66,16 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def check_usable(self) -> None:
+        """Raise if the database cannot take writes now: it does not answer, its disk (SQLite)
+        refuses a small write, or a query failed as unavailable in the last few seconds."""
+        self.ping()
+        database = make_url(self.url).database
+        if self.is_sqlite and database and database != ":memory:":
+            probe_disk(Path(database).parent)
+        if self.outages.recently_failed():
+            raise OSError("the database failed as unavailable a moment ago")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,6 +8,7 @@ from defib import __version__
 from defib.api.deps import RuntimeDep
 from defib.api.errors import ApiError
 from defib.api.schemas import Health
+from defib.store.outage import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
 
@@ -19,12 +20,19 @@ def healthz() -> Health:
 
 
 @router.get(
-    "/readyz", response_model=Health, responses={503: {"description": "database unreachable"}}
+    "/readyz",
+    response_model=Health,
+    responses={503: {"description": "the database is unreachable or cannot take writes"}},
 )
 def readyz(runtime: RuntimeDep) -> Health:
-    """The database answers."""
+    """The database answers and can take writes (SQLite: its disk takes a small write)."""
     try:
-        runtime.db.ping()
+        runtime.db.check_usable()
     except Exception as exc:
-        raise ApiError(503, "not_ready", f"database unreachable: {type(exc).__name__}") from exc
+        raise ApiError(
+            503,
+            "not_ready",
+            f"storage unavailable: {type(exc).__name__}: {exc}"[:300],
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from exc
     return Health(status="ready", version=__version__)
