@@ -30,7 +30,7 @@ def test_a_postgresql_that_refuses_connections_is_unavailable() -> None:
         f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x",
         connect_args={"connect_timeout": 2},
     )
-    error = raised(lambda: engine.connect())
+    error = raised(engine.connect)
     assert isinstance(error, exc.OperationalError)
     assert is_storage_unavailable(error)
 
@@ -64,5 +64,5 @@ def test_the_monitor_notes_unavailable_errors_through_the_engine() -> None:
 def test_probe_disk_writes_and_leaves_nothing(tmp_path: Path) -> None:
     probe_disk(tmp_path)
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         probe_disk(tmp_path / "missing")
