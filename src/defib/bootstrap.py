@@ -22,6 +22,8 @@ from defib.playbooks.engine import PlaybookEngine
 from defib.playbooks.loader import PlaybookSet
 from defib.playbooks.spec import PlaybookErrors
 from defib.service import IncidentService, utcnow
+from defib.silences import DEFAULT_INHIBIT_RULES, InhibitRule, parse_matchers
+from defib.silencing import SilenceService, WindowSpec
 from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
@@ -88,6 +90,24 @@ def load_playbooks(settings: Settings) -> PlaybookSet:
         raise ConfigError(f"playbooks_dir: {problems}") from exc
 
 
+def inhibit_rules(settings: Settings) -> tuple[InhibitRule, ...]:
+    if settings.inhibit_rules is None:
+        return DEFAULT_INHIBIT_RULES
+    return tuple(
+        InhibitRule(
+            parse_matchers(r.source_matchers), parse_matchers(r.target_matchers), tuple(r.equal)
+        )
+        for r in settings.inhibit_rules
+    )
+
+
+def maintenance_windows(settings: Settings) -> list[WindowSpec]:
+    return [
+        WindowSpec(w.name, parse_matchers(w.all_matchers()), w.schedule(), w.comment)
+        for w in settings.maintenance_windows
+    ]
+
+
 class Runtime:
     """Everything a defib process needs, built once from settings."""
 
@@ -98,6 +118,9 @@ class Runtime:
         if migrate_on_start:
             migrate.upgrade(self.db)
             self.register_systems()
+        self.silences = SilenceService(self.db, utcnow, inhibit_rules=inhibit_rules(settings))
+        if migrate_on_start:
+            self.silences.sync_windows(maintenance_windows(settings))
         self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings), settings=settings)
         self.incidents = IncidentService(
             self.db,
@@ -105,6 +128,7 @@ class Runtime:
             hooks=self.engine,
             # PagerDuty incidents resolve with defib's, after the resolving commit.
             on_resolved=[PagerDutyResolver(settings)],
+            quiet=self.silences.gate,
         )
         self.tokens = TokenCache(self.db)
         self.intake = Intake(self.incidents, build_classifier(settings))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -24,6 +24,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from defib.silences.schedule import Weekly
 
 ENV_PREFIX = "DEFIB_"
 
@@ -333,6 +336,61 @@ class GatewaySettings(_Section):
         return (self.url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
+def _matchers(v: list[str]) -> list[str]:
+    from defib.model import InvalidInput
+    from defib.silences import parse_matchers
+
+    try:
+        parse_matchers(v)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from exc
+    return v
+
+
+Matchers = Annotated[list[str], AfterValidator(_matchers)]
+
+
+class InhibitRuleConfig(_Section):
+    """Alertmanager's inhibit_rules: an open incident matching `source_matchers` keeps a new
+    alert matching `target_matchers` (with equal values of the `equal` labels) quiet."""
+
+    source_matchers: Matchers = Field(min_length=1)
+    target_matchers: Matchers = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+
+
+class MaintenanceWindowConfig(_Section):
+    """A weekly window (UTC) during which matching alerts are silenced."""
+
+    name: str = Field(min_length=1, max_length=100)
+    matchers: Matchers = Field(default_factory=list)
+    system: str | None = Field(default=None, description="Shorthand for matcher system=<name>.")
+    days: list[str] = Field(min_length=1, description="mon ... sun, or daily.")
+    start: str = Field(description="HH:MM, UTC.")
+    duration: str = Field(description="e.g. 2h, 90m.")
+    comment: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> MaintenanceWindowConfig:
+        from defib.model import InvalidInput
+
+        if not self.matchers and self.system is None:
+            raise ValueError("name matchers or a system")
+        try:
+            self.schedule()
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def all_matchers(self) -> list[str]:
+        return [*self.matchers, *([f"system={self.system}"] if self.system else [])]
+
+    def schedule(self) -> Weekly:
+        from defib.silences.schedule import Weekly, parse_days, parse_duration, parse_hhmm
+
+        return Weekly(parse_days(self.days), parse_hhmm(self.start), parse_duration(self.duration))
+
+
 class Settings(BaseSettings):
     """Everything defib reads at start."""
 
@@ -378,6 +436,14 @@ class Settings(BaseSettings):
         default=None,
         min_length=32,
         description="Signs console sessions (default: generated in <data_dir>/session-secret).",
+    )
+    inhibit_rules: list[InhibitRuleConfig] | None = Field(
+        default=None,
+        description="Inhibition rules; default: an open availability incident of a system"
+        " inhibits that system's performance alerts. [] turns inhibition off.",
+    )
+    maintenance_windows: list[MaintenanceWindowConfig] = Field(
+        default_factory=list, description="Weekly silences (UTC)."
     )
     config: Path | None = Field(default=None, description="The YAML file these came from.")
 

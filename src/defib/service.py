@@ -27,11 +27,13 @@ from defib.model import (
     Severity,
     Status,
     TimelineEvent,
+    format_incident_id,
     parse_incident_id,
     raise_severity,
     transition,
     unique_systems,
 )
+from defib.silencing import Quiet, QuietGate
 from defib.store import alerts as alert_repo
 from defib.store import incidents as repo
 from defib.store.database import Database
@@ -105,15 +107,18 @@ class _Item:
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     # created | merged | reopened | duplicate | ignored | cleared | resolved | acknowledged
+    # | silenced | inhibited
     action: str
     incident_id: str | None
     type: IncidentType | None
     severity: Severity | None
     reason: str
     dedup_key: str | None = None
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "action": self.action,
             "incident_id": self.incident_id,
             "type": self.type.value if self.type else None,
@@ -121,6 +126,11 @@ class IngestResult:
             "reason": self.reason,
             "dedup_key": self.dedup_key,
         }
+        if self.silenced_by:
+            out["silenced_by"] = list(self.silenced_by)
+        if self.inhibited_by:
+            out["inhibited_by"] = self.inhibited_by
+        return out
 
 
 def _clean_title(title: str) -> str:
@@ -143,8 +153,11 @@ class IncidentService:
         reopen_window: timedelta = timedelta(minutes=30),
         hooks: ResponseHooks | None = None,
         on_resolved: Sequence[ResolvedListener] = (),
+        quiet: Callable[[], QuietGate] | None = None,
     ) -> None:
         self.db = db
+        # Silences and inhibition: asked before an alert opens or reopens an incident.
+        self.quiet = quiet
         self.clock = clock
         self.reopen_window = reopen_window
         self.hooks = hooks
@@ -363,9 +376,11 @@ class IncidentService:
             final = dataclasses.replace(result, dedup_key=item.alert.dedup_key)
             results[item.batch][item.index] = final
             if result.action != "duplicate":
-                rows.append(_alert_row(item.alert, item.triage, now, seq, result.action))
+                why = result.reason if result.action in ("silenced", "inhibited") else None
+                rows.append(_alert_row(item.alert, item.triage, now, seq, result.action, why))
 
         with self.db.write() as conn:
+            gate = self.quiet() if self.quiet is not None else None
             fresh = self._claim(conn, items, now, done)
             fresh.sort(key=lambda it: it.triage.fingerprint or it.triage.related_fingerprint or "")
             j = 0
@@ -389,6 +404,11 @@ class IncidentService:
                 ):
                     end += 1
                 run = fresh[j:end]
+                quiet = self._quiet(conn, gate, run[0], now)
+                if quiet is not None:
+                    self._keep_quiet(conn, run, quiet, now, done)
+                    j = end
+                    continue
                 action, incident = self._fold(conn, run, now)
                 alert_repo.mark_series_firing(
                     conn, incident.seq, [it.alert.series for it in run], now
@@ -396,6 +416,8 @@ class IncidentService:
                 if action in ("created", "reopened"):
                     self._plan(conn, incident, run[0].actor)
                     opened.append(incident)
+                    if gate is not None:
+                        gate.opened(incident)
                 for k, it in enumerate(run):
                     done(
                         it,
@@ -422,6 +444,67 @@ class IncidentService:
             ),
         )
         return [[r for r in batch if r is not None] for batch in results]
+
+    @staticmethod
+    def _quiet(
+        conn: Connection, gate: QuietGate | None, head: _Item, now: datetime
+    ) -> Quiet | None:
+        """Whether alerts that would open (or reopen) an incident are silenced or inhibited.
+
+        Only asked when no incident is open for the fingerprint: an alert that folds into
+        an open incident still folds, silence or not.
+        """
+        triage = head.triage
+        if gate is None or triage.fingerprint is None:
+            return None
+        if repo.find_open_by_fingerprint(conn, triage.fingerprint) is not None:
+            return None
+        assert triage.type is not None
+        assert triage.severity is not None
+        return gate.check(
+            conn, head.alert, triage.type.value, triage.severity.value, triage.systems, now
+        )
+
+    @staticmethod
+    def _keep_quiet(
+        conn: Connection,
+        run: Sequence[_Item],
+        quiet: Quiet,
+        now: datetime,
+        done: Callable[[_Item, IngestResult, int | None], None],
+    ) -> None:
+        """Store the alerts with the reason; an inhibited one shows on the inhibitor's timeline."""
+        inhibitor = format_incident_id(quiet.inhibited_by) if quiet.inhibited_by else None
+        if quiet.inhibited_by is not None:
+            repo.append_event(
+                conn,
+                quiet.inhibited_by,
+                TimelineEvent(
+                    now,
+                    run[0].actor,
+                    "alert_inhibited",
+                    {
+                        **_alert_info(run[0]),
+                        "type": run[0].triage.type.value if run[0].triage.type else None,
+                        "systems": list(run[0].triage.systems),
+                        "count": len(run),
+                    },
+                ),
+            )
+        for it in run:
+            done(
+                it,
+                IngestResult(
+                    quiet.action,
+                    None,
+                    it.triage.type,
+                    it.triage.severity,
+                    quiet.reason,
+                    silenced_by=quiet.silence_ids,
+                    inhibited_by=inhibitor,
+                ),
+                quiet.inhibited_by,
+            )
 
     @staticmethod
     def _claim(
@@ -685,7 +768,12 @@ def _with(event: TimelineEvent, **extra: Any) -> TimelineEvent:
 
 
 def _alert_row(
-    alert: Alert, triage: Triage, now: datetime, incident_seq: int | None, action: str
+    alert: Alert,
+    triage: Triage,
+    now: datetime,
+    incident_seq: int | None,
+    action: str,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     return {
         "received_at": now,
@@ -698,6 +786,6 @@ def _alert_row(
         "severity": triage.severity.value if triage.severity else None,
         "fingerprint": triage.fingerprint or triage.related_fingerprint,
         "delivery_key": alert.delivery_key[:300] if alert.delivery_key else None,
-        "reason": triage.reason,
+        "reason": reason or triage.reason,
         "payload": dict(alert.raw),
     }

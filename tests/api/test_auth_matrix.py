@@ -18,6 +18,13 @@ NATIVE_ALERT = {
     "dedup_key": "k",
 }
 DECLARE = {"type": "bias", "severity": "SEV3", "title": "t"}
+SILENCE = {
+    "matchers": [{"name": "system", "value": "chat-api", "isRegex": False}],
+    "startsAt": "2020-01-01T00:00:00Z",
+    "endsAt": "2999-01-01T00:00:00Z",
+    "createdBy": "t",
+    "comment": "c",
+}
 
 ALERTS = {Role.INGEST, Role.RESPONDER, Role.ADMIN}
 READ = {Role.VIEWER, Role.RESPONDER, Role.ADMIN}
@@ -31,6 +38,11 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("POST", "/api/v1/alerts", NATIVE_ALERT, ALERTS),
     ("POST", "/api/v1/alerts/{fmt}", NATIVE_ALERT, ALERTS),
     ("POST", "/api/v2/alerts", [{"labels": {"alertname": "X"}}], ALERTS),
+    ("GET", "/api/v2/silences", None, READ),
+    ("POST", "/api/v2/silences", SILENCE, RESPOND),
+    ("GET", "/api/v2/silence/{silence_id}", None, READ),
+    ("DELETE", "/api/v2/silence/{silence_id}", None, RESPOND),
+    ("GET", "/api/v2/status", None, READ),
     ("POST", "/api/v1/incidents", DECLARE, RESPOND),
     ("GET", "/api/v1/incidents", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}", None, READ),
@@ -97,6 +109,7 @@ def test_route_allows_exactly_its_roles(
         n="1",
         name="chat-api",
         version="v1",
+        silence_id="00000000-0000-0000-0000-000000000000",
     )
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller else {}
     response = client.request(method, url, json=body, headers=headers)

@@ -123,13 +123,19 @@ class TimelineOut(BaseModel):
 class AlertResultOut(BaseModel):
     action: str = Field(
         description="created | merged | reopened | duplicate | ignored | cleared | resolved "
-        "| acknowledged"
+        "| acknowledged | silenced | inhibited"
     )
     incident_id: str | None
     type: IncidentType | None
     severity: Severity | None
     reason: str = Field(description="Why: the rule or detector that decided.")
     dedup_key: str | None = Field(default=None, description="The sender's dedup key, echoed.")
+    silenced_by: list[str] | None = Field(
+        default=None, description="For `silenced`: the ids of the silences that matched."
+    )
+    inhibited_by: str | None = Field(
+        default=None, description="For `inhibited`: the open incident that inhibits it."
+    )
 
 
 class AlertsAccepted(BaseModel):

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Entry] = {
     "playbooks": Entry("playbooks:app", "Playbooks: list, show, check."),
     "systems": Entry("systems:app", "AI systems: state, versions, kill switch, filters."),
     "evidence": Entry("evidence:app", "Evidence: list, show, verify."),
+    "silences": Entry("silences:app", "Silences and maintenance windows: add, list, expire."),
     "version": Entry("version:version", "Print the version."),
 }
 

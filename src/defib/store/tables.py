@@ -305,3 +305,22 @@ captures = Table(
     Index("ix_captures_system_at", "system", "at"),
     Index("ix_captures_at", "at"),
 )
+
+# Silences and maintenance windows (Alertmanager's model plus an optional weekly schedule).
+# Expiring one sets ends_at to now; rows are kept, as Alertmanager keeps expired silences.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", JSON, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # {"days", "start", "duration_minutes"} for a weekly maintenance window.
+    Column("schedule", JSON, nullable=True),
+    # A maintenance window from the config: its name (kept in step with the config at start).
+    Column("name", String(100), nullable=True, unique=True),
+    Index("ix_silences_ends_at", "ends_at"),
+)

@@ -1,0 +1,305 @@
+"""Use cases over silences, maintenance windows and inhibition; owns their transactions.
+
+The Alertmanager v2 API, the CLI and intake all come through here. A silence change lands
+on the timeline of every open incident it touches, in the same transaction. Intake asks
+`QuietGate.check` before an alert would open (or reopen) an incident: an alert that folds
+into an incident already open still folds, as the docs say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from defib.model import (
+    OPEN_STATUSES,
+    Alert,
+    Incident,
+    InvalidInput,
+    TimelineEvent,
+    format_incident_id,
+)
+from defib.silences import (
+    DEFAULT_INHIBIT_RULES,
+    InhibitRule,
+    Matcher,
+    Silence,
+    Source,
+    Weekly,
+    inhibited_by,
+    label_sets,
+    matches_all,
+    silenced_by,
+)
+from defib.store import incidents as incident_repo
+from defib.store import silences as repo
+from defib.store.database import Database
+
+Clock = Callable[[], datetime]
+
+
+def _forever() -> datetime:
+    """Where a config maintenance window's series ends: never (until the config drops it)."""
+    return datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceDraft:
+    """What a client posts (Alertmanager's postableSilence, plus defib's schedule)."""
+
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    id: str | None = None
+    schedule: Weekly | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """A maintenance window named in the config."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    schedule: Weekly
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """Why an alert opens nothing: `silenced` (by silences) or `inhibited` (by an incident)."""
+
+    action: str
+    reason: str
+    silence_ids: tuple[str, ...] = ()
+    inhibited_by: int | None = None
+
+
+def incident_sets(incident: Incident) -> list[dict[str, str]]:
+    return label_sets(
+        incident.labels, incident.type.value, incident.severity.value, incident.affected_systems
+    )
+
+
+def _validate(draft: SilenceDraft, now: datetime) -> None:
+    if not draft.matchers:
+        raise InvalidInput("matchers: at least one matcher")
+    if all(m.matches({}) for m in draft.matchers):
+        # Alertmanager's rule: a silence must not match every alert.
+        raise InvalidInput("matchers: at least one matcher must not match the empty string")
+    if draft.ends_at <= draft.starts_at:
+        raise InvalidInput("endsAt: must be after startsAt")
+    if draft.ends_at <= now:
+        raise InvalidInput("endsAt: must be in the future")
+    if not draft.created_by.strip():
+        raise InvalidInput("createdBy: must not be empty")
+    if len(draft.comment) > 10_000:
+        raise InvalidInput("comment: at most 10000 characters")
+
+
+class SilenceService:
+    """Silences, windows and the intake gate, each change in one transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        inhibit_rules: Sequence[InhibitRule] = DEFAULT_INHIBIT_RULES,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.inhibit_rules = tuple(inhibit_rules)
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, silence_id: str) -> Silence:
+        with self.db.read() as conn:
+            return repo.get_silence(conn, silence_id)
+
+    def search(self, filters: Sequence[Matcher] = ()) -> list[Silence]:
+        """Newest first; `filters` as Alertmanager applies them (to the equality matchers)."""
+        with self.db.read() as conn:
+            found = repo.list_silences(conn)
+        if not filters:
+            return found
+        return [s for s in found if matches_all(filters, {m.name: m.value for m in s.matchers})]
+
+    # -- writes -------------------------------------------------------------------------
+
+    def put(self, draft: SilenceDraft, actor: str) -> Silence:
+        """Create, or update by id with Alertmanager's rules: a silence whose matchers change,
+        or that has expired, is replaced by a new one (the old one expires)."""
+        now = self._now()
+        if draft.starts_at < now:
+            draft = dataclasses.replace(draft, starts_at=now)
+        _validate(draft, now)
+        with self.db.write() as conn:
+            current = (
+                repo.get_silence(conn, draft.id, for_update=True) if draft.id is not None else None
+            )
+            if current is not None and current.schedule is not None and draft.schedule is None:
+                raise InvalidInput(
+                    f"silence {current.id} is a maintenance window; change it with"
+                    " `defib silences` or in the config"
+                )
+            if current is not None and current.name is not None:
+                raise InvalidInput(f"silence {current.id} comes from the config; change it there")
+            in_place = (
+                current is not None
+                and current.state(now) != "expired"
+                and current.matchers == draft.matchers
+            )
+            if current is not None and in_place:
+                starts = current.starts_at if current.state(now) == "active" else draft.starts_at
+                silence = dataclasses.replace(
+                    current,
+                    starts_at=starts,
+                    ends_at=draft.ends_at,
+                    comment=draft.comment,
+                    created_by=draft.created_by,
+                    updated_at=now,
+                    schedule=draft.schedule,
+                )
+                repo.update_silence(conn, silence)
+                self._touch(conn, silence, "silence_updated", actor, now)
+                return silence
+            if current is not None and current.state(now) != "expired":
+                self._expire(conn, current, actor, now)
+            silence = Silence(
+                id=str(uuid.uuid4()),
+                matchers=draft.matchers,
+                starts_at=draft.starts_at,
+                ends_at=draft.ends_at,
+                created_by=draft.created_by,
+                comment=draft.comment,
+                updated_at=now,
+                schedule=draft.schedule,
+            )
+            repo.insert_silence(conn, silence)
+            self._touch(conn, silence, "silence_added", actor, now)
+            return silence
+
+    def expire(self, silence_id: str, actor: str) -> Silence:
+        now = self._now()
+        with self.db.write() as conn:
+            current = repo.get_silence(conn, silence_id, for_update=True)
+            if current.state(now) == "expired":
+                return current
+            return self._expire(conn, current, actor, now)
+
+    def _expire(self, conn: Connection, current: Silence, actor: str, now: datetime) -> Silence:
+        # A pending silence never starts: both ends move to now, as Alertmanager does.
+        starts = min(current.starts_at, now)
+        expired = dataclasses.replace(current, starts_at=starts, ends_at=now, updated_at=now)
+        repo.update_silence(conn, expired)
+        self._touch(conn, current, "silence_expired", actor, now)
+        return expired
+
+    def _touch(
+        self, conn: Connection, silence: Silence, kind: str, actor: str, now: datetime
+    ) -> None:
+        """Note the change on every open incident whose labels the silence matches."""
+        found, _ = incident_repo.list_incidents(
+            conn, incident_repo.IncidentFilter(status=tuple(OPEN_STATUSES)), limit=100_000
+        )
+        summary = silence.summary(now)
+        for incident in found:
+            if any(matches_all(silence.matchers, s) for s in incident_sets(incident)):
+                incident_repo.append_event(
+                    conn, incident.seq, TimelineEvent(now, actor, kind, summary)
+                )
+
+    def sync_windows(self, windows: Sequence[WindowSpec], actor: str = "config") -> None:
+        """Make the config's maintenance windows the stored ones (idempotent, at start)."""
+        now = self._now()
+        with self.db.write() as conn:
+            stored = {s.name: s for s in repo.named(conn)}
+            for spec in windows:
+                old = stored.pop(spec.name, None)
+                silence = Silence(
+                    id=old.id if old is not None else str(uuid.uuid4()),
+                    matchers=spec.matchers,
+                    starts_at=old.starts_at if old is not None else now,
+                    ends_at=_forever(),
+                    created_by=actor,
+                    comment=spec.comment,
+                    updated_at=now,
+                    schedule=spec.schedule,
+                    name=spec.name,
+                )
+                if old is None:
+                    repo.insert_silence(conn, silence)
+                elif dataclasses.replace(old, updated_at=now, ends_at=_forever()) != silence:
+                    repo.update_silence(conn, silence)
+            for gone in stored.values():
+                if gone.state(now) != "expired":
+                    repo.update_silence(
+                        conn, dataclasses.replace(gone, ends_at=now, updated_at=now)
+                    )
+
+    # -- the gate intake and notify steps ask ---------------------------------------------
+
+    def gate(self) -> QuietGate:
+        return QuietGate(self.inhibit_rules)
+
+    def silencing(self, incident: Incident) -> list[str]:
+        """Ids of the silences that cover every system of the incident now ([] if not)."""
+        now = self._now()
+        with self.db.read() as conn:
+            active = repo.list_silences(conn, unexpired_at=now)
+        return silenced_by(active, incident_sets(incident), now)
+
+
+@dataclass
+class QuietGate:
+    """Asked, inside intake's transaction, whether a would-be new incident stays quiet.
+
+    Silences and open incidents are read once per transaction, and only when some alert
+    would open an incident (merges, the common case, never pay for it).
+    """
+
+    rules: tuple[InhibitRule, ...]
+    _silences: list[Silence] | None = field(default=None, init=False)
+    _sources: list[Source] | None = field(default=None, init=False)
+
+    def check(
+        self,
+        conn: Connection,
+        alert: Alert,
+        type_: str,
+        severity: str,
+        systems: Sequence[str],
+        now: datetime,
+    ) -> Quiet | None:
+        sets = label_sets(alert.labels, type_, severity, systems)
+        if self._silences is None:
+            self._silences = repo.list_silences(conn, unexpired_at=now)
+        ids = silenced_by(self._silences, sets, now)
+        if ids:
+            return Quiet("silenced", f"silenced by {', '.join(ids)}", silence_ids=tuple(ids))
+        if not self.rules:
+            return None
+        if self._sources is None:
+            found, _ = incident_repo.list_incidents(
+                conn, incident_repo.IncidentFilter(status=tuple(OPEN_STATUSES)), limit=100_000
+            )
+            self._sources = [Source(i.seq, incident_sets(i)) for i in found]
+        seq = inhibited_by(self.rules, self._sources, sets)
+        if seq is None:
+            return None
+        return Quiet("inhibited", f"inhibited by {format_incident_id(seq)}", inhibited_by=seq)
+
+    def opened(self, incident: Incident) -> None:
+        """An incident opened in this transaction may inhibit the next alerts of the batch."""
+        if self._sources is not None:
+            self._sources.append(Source(incident.seq, incident_sets(incident)))
