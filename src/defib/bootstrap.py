@@ -28,6 +28,7 @@ from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
+from defib.telemetry import Telemetry
 
 # Revocation takes effect within this many seconds; it saves a query per request.
 TOKEN_CACHE_SECONDS = 5.0
@@ -131,7 +132,10 @@ class Runtime:
             quiet=self.silences.gate,
         )
         self.tokens = TokenCache(self.db)
-        self.intake = Intake(self.incidents, build_classifier(settings))
+        self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)
+        self.intake = Intake(
+            self.incidents, build_classifier(settings), on_results=self.telemetry.count_alerts
+        )
 
     def register_systems(self) -> None:
         """Give every configured system a state row and register its versions (idempotent).

@@ -315,6 +315,20 @@ class NotificationSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """GET /metrics: who may scrape it and how fresh the database-derived series are."""
+
+    public: bool = Field(
+        default=False,
+        description="Serve /metrics without a token (otherwise a viewer token is needed).",
+    )
+    cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Database-derived series are read at most once per this many seconds.",
+    )
+
+
 class GatewaySettings(_Section):
     """defib's OpenAI-compatible gateway (the data plane)."""
 
@@ -429,6 +443,7 @@ class Settings(BaseSettings):
     )
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     public_url: str | None = Field(
         default=None, description="Base URL people open incident links at (default: url)."
     )

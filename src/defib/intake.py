@@ -7,7 +7,7 @@ payload is refused whole before anything is written.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 
@@ -27,10 +27,18 @@ def triage_of(decision: Decision, related: Decision | None = None) -> Triage:
 class Intake:
     """Parse, classify and store alerts; writes go through one group committer per process."""
 
-    def __init__(self, incidents: IncidentService, classifier: Classifier) -> None:
+    def __init__(
+        self,
+        incidents: IncidentService,
+        classifier: Classifier,
+        *,
+        on_results: Callable[[Sequence[str], Sequence[str]], None] | None = None,
+    ) -> None:
         self.incidents = incidents
         self.classifier = classifier
         self.committer = GroupCommitter(incidents)
+        # Told (formats, actions) of every stored batch: the per-process alert counters.
+        self.on_results = on_results
 
     def parse(
         self, payload: object, fmt: str | None = None, now: datetime | None = None
@@ -53,7 +61,17 @@ class Intake:
         """Parse and classify now (raising PayloadError before anything is written); the
         future completes once the alerts are committed."""
         items = self.decide(self.parse(payload, fmt))
-        return self.committer.submit(items, actor)
+        future = self.committer.submit(items, actor)
+        if self.on_results is not None:
+            formats = [alert.format for alert, _ in items]
+            observe = self.on_results
+
+            def done(f: Future[list[IngestResult]]) -> None:
+                if not f.cancelled() and f.exception() is None:
+                    observe(formats, [r.action for r in f.result()])
+
+            future.add_done_callback(done)
+        return future
 
     def ingest(self, payload: object, fmt: str | None, actor: str) -> list[IngestResult]:
         return self.submit(payload, fmt, actor).result()

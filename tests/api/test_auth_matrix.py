@@ -74,6 +74,8 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("GET", "/api/v1/tokens", None, {Role.ADMIN}),
     ("POST", "/api/v1/tokens", {"name": "matrix-new", "role": "viewer"}, {Role.ADMIN}),
     ("DELETE", "/api/v1/tokens/{name}", None, {Role.ADMIN}),
+    # Open to anyone with `metrics: {public: true}` (tests/api/test_metrics.py).
+    ("GET", "/metrics", None, READ),
 ]
 
 CALLERS: list[Role | None] = [None, *Role]

@@ -11,7 +11,17 @@ from defib import __version__
 from defib.api.errors import install_error_handlers
 from defib.api.limits import BodySizeLimit
 from defib.api.responses import JSONResponse
-from defib.api.routes import alerts, evidence, health, incidents, runs, silences, systems, tokens
+from defib.api.routes import (
+    alerts,
+    evidence,
+    health,
+    incidents,
+    metrics,
+    runs,
+    silences,
+    systems,
+    tokens,
+)
 from defib.bootstrap import Runtime
 from defib.web import install as install_console
 
@@ -44,6 +54,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(tokens.router, prefix="/api/v1")
     app.include_router(alerts.router)
     app.include_router(silences.router)
+    app.include_router(metrics.router)
     install_console(app, runtime)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

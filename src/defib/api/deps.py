@@ -57,6 +57,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Responder = Annotated[Principal, Depends(require(Permission.RESPOND))]
 Ingester = Annotated[Principal, Depends(require(Permission.INGEST))]

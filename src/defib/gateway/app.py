@@ -30,7 +30,14 @@ _PREFIX = "/systems/"
 
 def build_gateway(runtime: Runtime) -> Gateway:
     """A gateway sharing the runtime's database, token cache and intake."""
-    return Gateway(runtime.settings, runtime.db, runtime.tokens, alert_sink(runtime.intake.submit))
+    return Gateway(
+        runtime.settings,
+        runtime.db,
+        runtime.tokens,
+        alert_sink(runtime.intake.submit),
+        observe=runtime.telemetry.observe_gateway,
+        render_metrics=runtime.telemetry.render,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -87,7 +94,10 @@ class GatewayApp:
 
 
 def create_gateway_app(gateway: Gateway) -> GatewayApp:
-    routes = [Route("/healthz", gateway.healthz, methods=["GET"])]
+    routes = [
+        Route("/healthz", gateway.healthz, methods=["GET"]),
+        Route("/metrics", gateway.metrics, methods=["GET"]),
+    ]
     for prefix in ("", "/systems/{system}"):
         routes += [
             # Reached only for other methods (the dispatcher takes POST): 405 in OpenAI shape.

@@ -69,6 +69,10 @@ class Exchange:
     # The kill switch's own answers (503, fallback message) are not the model's: they count
     # against no SLO and are not inspected (a support address in the message is no leak).
     from_model: bool = True
+    # How long the model itself took (None when no model was called): the gateway's own
+    # share is latency_ms minus this. A stream's clock starts at upstream_started.
+    upstream_ms: float | None = None
+    upstream_started: float | None = None
 
 
 class PostProcessor:

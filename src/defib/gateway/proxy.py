@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from defib.auth import Role
+from defib.auth import Permission, Role
 from defib.bootstrap import TokenCache
 from defib.config import ModelVersionConfig, Settings, SystemConfig
 from defib.gateway import protocol
@@ -36,6 +36,7 @@ from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, r
 from defib.gateway.state import StateCache
 from defib.gateway.streams import FilteredStream, filtered
 from defib.store.database import Database
+from defib.telemetry import MEDIA_TYPE as METRICS_MEDIA_TYPE
 
 # Sent by verify_endpoint: the state revision its probes must be served under.
 MIN_REVISION_HEADER = "x-defib-min-revision"
@@ -70,8 +71,13 @@ class Gateway:
         alert: AlertSink,
         *,
         clock: Callable[[], datetime] = utcnow,
+        observe: Callable[[str, int, float, float | None], None] | None = None,
+        render_metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.settings = settings
+        # Told (system, status, seconds, upstream seconds) of every answered completion.
+        self.observe = observe
+        self.render_metrics = render_metrics
         self.directory = Directory.build(settings.systems)
         self.state = StateCache(db, settings.gateway.state_refresh_seconds)
         self.tokens = tokens
@@ -126,6 +132,31 @@ class Gateway:
             "state_age_seconds": round(age, 3) if age is not None else None,
         }
         return Response(orjson.dumps(body), media_type=JSON)
+
+    async def metrics(self, request: Request) -> Response:
+        """The process's /metrics, so a standalone `defib gateway` can be scraped too."""
+        if self.render_metrics is None:
+            return _error(Refusal(404, "No metrics here.", "invalid_request_error", "not_found"))
+        if not self.settings.metrics.public:
+            token = bearer(request.headers.get("authorization"))
+            principal = None
+            if token:
+                hit, principal = self.tokens.cached(token)
+                if not hit:
+                    principal = await anyio.to_thread.run_sync(self.tokens.lookup, token)
+            if principal is None:
+                return _error(
+                    Refusal(
+                        401, "A viewer token is needed.", "invalid_request_error", "unauthorized"
+                    ),
+                    {"www-authenticate": "Bearer"},
+                )
+            if not principal.can(Permission.READ):
+                return _error(
+                    Refusal(403, "The token may not read.", "permission_error", "forbidden")
+                )
+        body = await anyio.to_thread.run_sync(self.render_metrics)
+        return Response(body, media_type=METRICS_MEDIA_TYPE)
 
     async def models(self, request: Request) -> Response:
         system = self.directory.select(
@@ -262,10 +293,13 @@ class Gateway:
             return await self._stream(
                 url, content, up_headers, timeout, exchange, filters, started, out_headers, model
             )
+        upstream_started = time.perf_counter()
         try:
             resp = await self.client.post(url, content=content, headers=up_headers, timeout=timeout)
         except httpx.HTTPError as exc:
             return self._upstream_failed(exc, system, exchange, started, out_headers)
+        finally:
+            exchange.upstream_ms = (time.perf_counter() - upstream_started) * 1000
         answer = resp.content
         exchange.status_code = resp.status_code
         if resp.status_code == 200 and filters:
@@ -310,7 +344,15 @@ class Gateway:
 
     def _finish(self, exchange: Exchange, started: float) -> None:
         exchange.latency_ms = (time.perf_counter() - started) * 1000
+        if exchange.upstream_started is not None:
+            # A stream: the upstream's share runs from sending to the end of the relay.
+            exchange.upstream_ms = (time.perf_counter() - exchange.upstream_started) * 1000
         self.post.submit(exchange)
+        if self.observe is not None:
+            upstream = exchange.upstream_ms / 1000 if exchange.upstream_ms is not None else None
+            self.observe(
+                exchange.system, exchange.status_code, exchange.latency_ms / 1000, upstream
+            )
 
     def _upstream_failed(
         self,
@@ -403,6 +445,7 @@ class Gateway:
         req = self.client.build_request(
             "POST", url, content=content, headers=up_headers, timeout=timeout
         )
+        exchange.upstream_started = time.perf_counter()
         try:
             resp = await self.client.send(req, stream=True)
         except httpx.HTTPError as exc:

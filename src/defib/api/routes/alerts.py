@@ -56,13 +56,23 @@ async def _json_body(request: Request) -> object:
 async def _ingest(
     request: Request, runtime: RuntimeDep, actor: str, fmt: str | None
 ) -> AlertsAccepted:
-    payload = await _json_body(request)
+    telemetry = runtime.telemetry
+    try:
+        payload = await _json_body(request)
+    except ApiError:
+        telemetry.alerts_rejected.labels("not_json").inc()
+        raise
     try:
         # Parsing and classification are pure and take microseconds: no thread hop for them.
         future = runtime.intake.submit(payload, fmt, actor)
     except PayloadError as exc:
+        telemetry.alerts_rejected.labels("invalid_payload").inc()
         raise ApiError(422, "invalid_payload", str(exc)) from exc
-    results = await asyncio.wrap_future(future)
+    try:
+        results = await asyncio.wrap_future(future)
+    except Exception:
+        telemetry.intake_errors.inc()
+        raise
     return AlertsAccepted(
         message="Event processed" if len(results) == 1 else f"{len(results)} alerts processed",
         dedup_key=results[0].dedup_key if len(results) == 1 else None,
@@ -94,6 +104,7 @@ async def post_alerts_as(
 ) -> AlertsAccepted:
     """Accept alerts in the named format: alertmanager, grafana, pagerduty, prometheus, native."""
     if fmt not in FORMATS:
+        runtime.telemetry.alerts_rejected.labels("unknown_format").inc()
         raise ApiError(
             404, "not_found", f"unknown alert format {fmt!r}; use one of {', '.join(FORMATS)}"
         )
