@@ -62,6 +62,7 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     # Any reader may try; the step's own approval role is checked next (403 if short).
     ("POST", "/api/v1/runs/{run_id}/steps/{step}/approve", {"note": "n"}, READ),
     ("POST", "/api/v1/runs/{run_id}/steps/{step}/reject", {"note": "n"}, READ),
+    ("GET", "/api/v1/approvals", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}/evidence", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}/evidence/verify", None, READ),
     # Redacted for readers; `?raw=true` is admin only (tests/actions/test_evidence.py).

@@ -24,8 +24,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt.close()
 
 
-@pytest.fixture
-def tokens(runtime: Runtime) -> dict[Role, str]:
+def make_tokens(runtime: Runtime) -> dict[Role, str]:
     out = {}
     with runtime.db.write() as conn:
         for role in Role:
@@ -40,6 +39,16 @@ def tokens(runtime: Runtime) -> dict[Role, str]:
             )
             out[role] = token
     return out
+
+
+@pytest.fixture
+def tokens(runtime: Runtime) -> dict[Role, str]:
+    return make_tokens(runtime)
+
+
+@pytest.fixture
+def tokens_for() -> Callable[[Runtime], dict[Role, str]]:
+    return make_tokens
 
 
 @pytest.fixture

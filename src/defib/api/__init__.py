@@ -13,6 +13,7 @@ from defib.api.limits import BodySizeLimit
 from defib.api.responses import JSONResponse
 from defib.api.routes import (
     alerts,
+    approvals,
     evidence,
     health,
     incidents,
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(health.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
+    app.include_router(approvals.router, prefix="/api/v1")
     app.include_router(evidence.router, prefix="/api/v1")
     app.include_router(systems.router, prefix="/api/v1")
     app.include_router(tokens.router, prefix="/api/v1")

@@ -45,6 +45,7 @@ COMMANDS: dict[str, Entry] = {
     "classify": Entry("classify:classify", "Classify alerts (JSON or JSONL) without storing them."),
     "detect": Entry("detect:app", "Run content detectors (PII and secrets, toxicity, grounding)."),
     "runs": Entry("runs:app", "Playbook runs: show, approve, reject, retry, cancel."),
+    "approvals": Entry("runs:approvals", "Steps waiting for approval, across incidents."),
     "playbooks": Entry("playbooks:app", "Playbooks: list, show, check."),
     "systems": Entry("systems:app", "AI systems: state, versions, kill switch, filters."),
     "evidence": Entry("evidence:app", "Evidence: list, show, verify."),

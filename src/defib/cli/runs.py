@@ -261,3 +261,38 @@ def retry(
 ) -> None:
     """Retry a failed step of an ended run (then the steps its failure cut short)."""
     _act(f"/api/v1/runs/{run_id}/steps/{step}/retry", config, json)
+
+
+def approvals(config: ConfigOption = None, json: JsonOption = False) -> None:
+    """Every step waiting for a decision, across incidents, oldest first."""
+    client = _client(config)
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        data = client.get("/api/v1/approvals", params=params)
+        items += data["items"]
+        cursor = data.get("next_cursor")
+        if not cursor:
+            break
+    if json:
+        print_json({"items": items})
+        return
+    print_table(
+        "waiting for approval",
+        ["incident", "severity", "run", "step", "role", "waiting since", "deadline"],
+        [
+            [
+                a["incident_id"],
+                a["incident_severity"],
+                a["run_id"],
+                f"{a['step_index']} {a['step']}",
+                a["role"],
+                a["waiting_since"],
+                a["deadline_at"],
+            ]
+            for a in items
+        ],
+    )
+    if items:
+        console.print("Decide with `defib runs approve|reject RUN STEP`.")

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from defib.bootstrap import Runtime
-from defib.web import actions, incidents, login
+from defib.web import actions, incidents, login, overview
 from defib.web.deps import LoginRequired, PageNotFound, Refused
 from defib.web.render import STATIC_DIR, page
 from defib.web.secret import session_secret
@@ -26,7 +26,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     """Mount the console's pages and static files on the API's app."""
     app.state.console_codec = SessionCodec(session_secret(runtime.settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, incidents, actions):
+    for module in (login, incidents, actions, overview):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
