@@ -295,4 +295,4 @@ def approvals(config: ConfigOption = None, json: JsonOption = False) -> None:
         ],
     )
     if items:
-        console.print("Decide with `defib runs approve|reject RUN STEP`.")
+        console.print("Decide with `defib runs approve|reject INC-n STEP` (or in the console).")
