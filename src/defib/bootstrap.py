@@ -24,6 +24,7 @@ from defib.playbooks.spec import PlaybookErrors
 from defib.service import IncidentService, utcnow
 from defib.silences import DEFAULT_INHIBIT_RULES, InhibitRule, parse_matchers
 from defib.silencing import SilenceService, WindowSpec
+from defib.slack_approvals import SlackApprovalRequests
 from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
@@ -123,6 +124,8 @@ class Runtime:
         if migrate_on_start:
             self.silences.sync_windows(maintenance_windows(settings))
         self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings), settings=settings)
+        # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
+        self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))
         self.incidents = IncidentService(
             self.db,
             reopen_window=timedelta(seconds=settings.reopen_window_seconds),

@@ -405,6 +405,32 @@ class MaintenanceWindowConfig(_Section):
         return Weekly(parse_days(self.days), parse_hhmm(self.start), parse_duration(self.duration))
 
 
+class SlackUser(_Section):
+    """The defib actor a Slack user acts as when pressing defib's buttons."""
+
+    actor: str = Field(min_length=1, max_length=200)
+    role: Literal["viewer", "responder", "admin"] = "responder"
+
+
+class SlackAppSettings(_Section):
+    """Slack's interactive callbacks (Acknowledge, Approve, Reject buttons)."""
+
+    signing_secret_env: EnvName = Field(
+        default="SLACK_SIGNING_SECRET",
+        description="Environment variable holding the Slack app's signing secret.",
+    )
+    users: dict[str, SlackUser | str] = Field(
+        default_factory=dict,
+        description="Slack user id -> defib actor (a name, or {actor, role}); others are refused.",
+    )
+
+    def user(self, slack_id: str) -> SlackUser | None:
+        found = self.users.get(slack_id)
+        if isinstance(found, str):
+            return SlackUser(actor=found)
+        return found
+
+
 class Settings(BaseSettings):
     """Everything defib reads at start."""
 
@@ -445,7 +471,9 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     public_url: str | None = Field(
-        default=None, description="Base URL people open incident links at (default: url)."
+        default=None,
+        description="Base of every incident link defib sends (Slack, e-mail, PagerDuty):"
+        " {public_url}/incidents/INC-n, the console page (default: url).",
     )
     session_secret: SecretStr | None = Field(
         default=None,
@@ -460,6 +488,7 @@ class Settings(BaseSettings):
     maintenance_windows: list[MaintenanceWindowConfig] = Field(
         default_factory=list, description="Weekly silences (UTC)."
     )
+    slack: SlackAppSettings = Field(default_factory=SlackAppSettings)
     config: Path | None = Field(default=None, description="The YAML file these came from.")
 
     @field_validator("log_level")
@@ -513,8 +542,9 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     def incident_link(self, incident_id: str) -> str:
+        """Where people open an incident: its console page (Slack, e-mail, PagerDuty links)."""
         base = self.public_url or self.url or self.local_url
-        return f"{base.rstrip('/')}/api/v1/incidents/{incident_id}"
+        return f"{base.rstrip('/')}/incidents/{incident_id}"
 
     @property
     def resolved_database_url(self) -> str:

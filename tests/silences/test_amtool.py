@@ -97,9 +97,13 @@ def _add_query_expire(server: ServerProcess, token: str, amtool: Amtool) -> None
     """A silence added with amtool keeps chat-api's alert from opening an incident, another
     system's alert still opens one, and after `amtool silence expire` chat-api's does too."""
     added = amtool(
-        "silence", "add", "system=chat-api", "--duration=2h",
-        "--comment=v3 rollout", "--author=alice",
-    )  # fmt: skip
+        "silence",
+        "add",
+        "system=chat-api",
+        "--duration=2h",
+        "--comment=v3 rollout",
+        "--author=alice",
+    )
     silence_id = added.stdout.strip()
     listed = amtool.query()
     assert [s["id"] for s in listed] == [silence_id]
@@ -132,9 +136,14 @@ def _regex_and_update(server: ServerProcess, token: str, amtool: Amtool) -> None
     """`=~` and `!=` matchers work on defib's derived labels; `amtool silence update` keeps
     the id and moves the end."""
     silence_id = amtool(
-        "silence", "add", 'severity=~"SEV3|SEV4"', "type!=bias",
-        "--duration=1h", "--comment=noisy", "--author=bob",
-    ).stdout.strip()  # fmt: skip
+        "silence",
+        "add",
+        'severity=~"SEV3|SEV4"',
+        "type!=bias",
+        "--duration=1h",
+        "--comment=noisy",
+        "--author=bob",
+    ).stdout.strip()
     before = amtool.query()[0]["endsAt"]
     amtool("silence", "update", silence_id, "--duration=3h")
     after = amtool.query()

@@ -31,8 +31,14 @@ def _silence(*matchers: tuple[str, str], hours: float = 2, **extra: Any) -> dict
 
 
 def _alert(client: TestClient, system: str, key: str, type_: str = "toxicity") -> dict[str, Any]:
-    body = {"source": "m", "type": type_, "title": f"{type_} on {system}", "systems": [system],
-            "severity": "high", "dedup_key": key}  # fmt: skip
+    body = {
+        "source": "m",
+        "type": type_,
+        "title": f"{type_} on {system}",
+        "systems": [system],
+        "severity": "high",
+        "dedup_key": key,
+    }
     response = client.post("/api/v1/alerts", json=body)
     assert response.status_code == 202, response.text
     result: dict[str, Any] = response.json()["results"][0]
@@ -90,10 +96,16 @@ def test_maintenance_windows_from_config_and_api(make_runtime: Make) -> None:
     open_now = (now - timedelta(minutes=1)).strftime("%H:%M")
     later = (now + timedelta(hours=3)).strftime("%H:%M")
     windows = [
-        {"name": "sunday-retrain", "system": "a", "days": ["daily"], "start": open_now,
-         "duration": "2h", "comment": "retraining"},
+        {
+            "name": "sunday-retrain",
+            "system": "a",
+            "days": ["daily"],
+            "start": open_now,
+            "duration": "2h",
+            "comment": "retraining",
+        },
         {"name": "later", "system": "b", "days": ["daily"], "start": later, "duration": "1h"},
-    ]  # fmt: skip
+    ]
     with TestClient(create_app(make_runtime(maintenance_windows=windows), auth=False)) as client:
         listed = {s["comment"]: s for s in client.get("/api/v2/silences").json()}
         ends = (now + timedelta(minutes=119)).strftime("%H:%M")

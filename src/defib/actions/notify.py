@@ -16,6 +16,7 @@ import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -29,7 +30,9 @@ from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.slack import SlackWebhook
 from defib.integrations.smtp import SmtpMailer
 from defib.integrations.webhook import SignedWebhook
+from defib.silences import label_sets, silenced_by
 from defib.store import evidence as store
+from defib.store import silences as silence_repo
 
 CHANNELS = ("slack", "email", "webhook", "pagerduty")
 # Timeline kinds; `run_step_` like the engine's own, so readers can tell them from people's.
@@ -202,6 +205,22 @@ class NotifyAction:
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         env = current()
+        # A silence covering every system of the incident keeps the team's channels quiet;
+        # security notifications go out whatever is silenced.
+        silences = [] if self.security else await asyncio.to_thread(_silencing, env.db, ctx)
+        if silences:
+            reason = f"silenced by {', '.join(silences)}"
+            await ctx.record(
+                SKIPPED,
+                {
+                    "action": self.name,
+                    "step": ctx.step_name,
+                    "reason": reason,
+                    "silenced_by": silences,
+                },
+                "notify:silenced",
+            )
+            return ActionResult(Outcome.SKIPPED, reason=reason)
         async with env.http_client() as client:
             plan = self.plan(ctx, env.settings, client)
             if not plan.targets:
@@ -295,6 +314,19 @@ class NotifyAction:
             return f"{self.name}: would be skipped ({self._nobody(plan)})"
         labels = ", ".join(t.label + (f" [{t.problem}]" if t.problem else "") for t in plan.targets)
         return f"{self.name}: {labels}"
+
+
+def _silencing(db: Any, ctx: ActionContext) -> list[str]:
+    inc = ctx.incident
+    sets = label_sets(
+        inc.get("labels") or {},
+        str(inc.get("type")),
+        str(inc.get("severity")),
+        [str(s) for s in inc.get("systems", ())],
+    )
+    now = datetime.now(UTC)
+    with db.read() as conn:
+        return silenced_by(silence_repo.list_silences(conn, unexpired_at=now), sets, now)
 
 
 def _recorded(db: Any, key: str) -> bool:

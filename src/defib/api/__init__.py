@@ -20,6 +20,7 @@ from defib.api.routes import (
     metrics,
     runs,
     silences,
+    slack,
     systems,
     tokens,
 )
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(alerts.router)
     app.include_router(silences.router)
     app.include_router(metrics.router)
+    app.include_router(slack.router)
     install_console(app, runtime)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

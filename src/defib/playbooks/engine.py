@@ -66,6 +66,7 @@ from defib.playbooks.runs import (
     workflow_id_for,
 )
 from defib.playbooks.spec import OnFailure, OnTimeout, Playbook, Role, Step
+from defib.playbooks.waiting import WaitingListener, WaitingStep, announce
 from defib.store import incidents as incident_repo
 from defib.store import runs as repo
 from defib.store.database import Database
@@ -315,6 +316,8 @@ class PlaybookEngine:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._writer = GroupWriter(db)
+        # Told when a step starts waiting for approval (Slack's Approve/Reject message).
+        self.on_waiting: list[WaitingListener] = []
 
     # -- planning (inside the caller's transaction) ---------------------------------------
 
@@ -827,6 +830,10 @@ class PlaybookEngine:
                 },
                 f"{step_key(run_id, index, gen)}:waiting",
             )
+        announce(
+            self.on_waiting,
+            WaitingStep(run_id, index, name, run.incident_seq, role, deadline.isoformat(), asks),
+        )
         return deadline.isoformat()
 
     def step_decided(
