@@ -12,7 +12,7 @@ import socket
 import threading
 
 from defib.janitor import Janitor
-from defib.playbooks.engine import PlaybookEngine
+from defib.playbooks.engine import PlaybookEngine, host
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,4 @@ class Worker:
 
 
 def _recover(executor_ids: list[str]) -> int:
-    from dbos import DBOS
-
-    return len(DBOS._recover_pending_workflows(executor_ids))
+    return host.recover_pending(executor_ids)

@@ -1,0 +1,65 @@
+"""Durable playbook runs on DBOS Transact: one generic workflow executes a run's frozen playbook.
+
+Where state lives:
+
+* `playbook_runs` / `playbook_run_steps` (our tables) are what people read: status, attempts,
+  times, errors. They are written by DBOS steps, so a replay after a crash skips writes that
+  already happened, and every timeline event carries an idempotency key, so a write that
+  is re-executed (the step was in flight at the crash) lands once.
+* DBOS's system tables (the `dbos` schema on PostgreSQL, a sibling SQLite file embedded)
+  hold the checkpoints: which steps completed and with what output, messages (approvals),
+  sleeps (their wake-up time is recorded once, so deadlines survive restarts).
+
+The modules, one concept each:
+
+* `host`: DBOS itself (the only module that imports it): config, launch, the workflow's
+  registration, enqueue, send, cancel, and the durable operations a workflow performs.
+* `ledger`: run and step bookkeeping in our tables and the timeline (`transition`).
+* `outcome`: a step's outcome, typed, and its checkpointed dict form.
+* `workflow`: the workflow body: steps, attempts, retries, approvals, durable sleeps.
+* `service`: `PlaybookEngine`, the run service (plan, start, decide, cancel, retry, read)
+  and the worker's launch.
+"""
+
+from defib.playbooks.engine.host import (
+    DBOS_APP_NAME,
+    ENGINE_VERSION,
+    MIN_DURABLE_WAIT_SECONDS,
+    QUEUE_NAME,
+    WORKFLOW_NAME,
+    dbos_system_url,
+    replay_safe_seconds,
+    sqlite_system_engine,
+)
+from defib.playbooks.engine.ledger import GroupWriter, Ledger, RunConflict, incident_snapshot
+from defib.playbooks.engine.outcome import StepOutcome
+from defib.playbooks.engine.service import (
+    EngineTuning,
+    PlaybookEngine,
+    current_engine,
+    role_allows,
+)
+from defib.playbooks.engine.workflow import Workflow, approval_topic, retry_delay
+
+__all__ = [
+    "DBOS_APP_NAME",
+    "ENGINE_VERSION",
+    "MIN_DURABLE_WAIT_SECONDS",
+    "QUEUE_NAME",
+    "WORKFLOW_NAME",
+    "EngineTuning",
+    "GroupWriter",
+    "Ledger",
+    "PlaybookEngine",
+    "RunConflict",
+    "StepOutcome",
+    "Workflow",
+    "approval_topic",
+    "current_engine",
+    "dbos_system_url",
+    "incident_snapshot",
+    "replay_safe_seconds",
+    "retry_delay",
+    "role_allows",
+    "sqlite_system_engine",
+]

@@ -1,0 +1,297 @@
+"""The DBOS host: the only module of defib that imports `dbos`.
+
+Everything DBOS does for the engine goes through here: its configuration and launch, the
+workflow's registration, enqueueing, messages (approvals), cancellation, and the durable
+operations a workflow performs (steps, sleeps, receives). The rest of the engine sees
+plain functions, so DBOS's process-global singleton stays in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dbos import DBOS, DBOSClient, EnqueueOptions, StepOptions
+from dbos._error import DBOSStepTimeoutError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+# DBOS's application version. By default DBOS hashes the workflow source and a changed
+# hash strands pending runs; we pin it and bump it only when the workflow's sequence of
+# DBOS operations changes incompatibly (then old runs must drain on an old worker).
+ENGINE_VERSION = "defib-engine-2"
+WORKFLOW_NAME = "defib.run_playbook"
+QUEUE_NAME = "defib-runs"
+DBOS_APP_NAME = "defib"
+SYSTEM_DB_POOL_SIZE = 20
+
+# A step that ran past its `timeout_seconds` (DBOS preempts it).
+StepTimeout = DBOSStepTimeoutError
+
+T = TypeVar("T")
+WorkflowBody = Callable[[str], Awaitable[str]]
+
+
+def dbos_system_url(app_url: str) -> str:
+    """DBOS's system database: a sibling SQLite file, or the same PostgreSQL (schema `dbos`).
+
+    On SQLite a sibling file keeps DBOS's checkpoint writes off the incident database's
+    single write lock; on PostgreSQL one database keeps backups and access in one place.
+    """
+    url = make_url(app_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "defib.db")
+        return f"sqlite:///{path.with_name(path.stem + '.dbos' + (path.suffix or '.db'))}"
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlite_system_engine(url: str) -> Engine:
+    """DBOS's SQLite engine, in WAL mode (readers never block the writer) and durable."""
+    # DBOS's own engines pool 20 connections; SQLAlchemy's default of 5 (+10 overflow,
+    # closed on check-in) made a busy worker open and configure a connection per checkpoint.
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=SYSTEM_DB_POOL_SIZE,
+        max_overflow=SYSTEM_DB_POOL_SIZE,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = "IMMEDIATE"
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute("PRAGMA synchronous=FULL")
+
+    return engine
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is DBOS stopping a cancelled workflow (it must propagate, not be retried)."""
+    return type(exc).__name__ == "DBOSWorkflowCancelledError"
+
+
+class _Slot:
+    """The host launched in this process (DBOS is a per-process singleton) and the body its
+    registered workflow runs."""
+
+    host: DbosHost | None = None
+    body: WorkflowBody | None = None
+
+
+_slot = _Slot()
+
+
+class DbosHost:
+    """DBOS for one engine: launched (a worker) or through a client (API-only processes)."""
+
+    def __init__(self, system_url: str, *, sqlite: bool) -> None:
+        self.system_url = system_url
+        self.sqlite = sqlite
+        self._client: DBOSClient | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def launched(self) -> bool:
+        return _slot.host is self
+
+    def client(self) -> DBOSClient:
+        """A DBOSClient on the system database (migrated first), for processes without a worker."""
+        with self._client_lock:
+            if self._client is None:
+                if self.sqlite:
+                    engine = sqlite_system_engine(self.system_url)
+                    # The client never migrates; create DBOS's tables if no worker has yet.
+                    DBOS.migrate(self.system_url)
+                    self._client = DBOSClient(system_database_engine=engine)
+                else:
+                    DBOS.migrate(self.system_url)
+                    self._client = DBOSClient(system_database_url=self.system_url)
+            return self._client
+
+    # -- acting on workflows --------------------------------------------------------------
+
+    def enqueue(self, run_id: str, workflow_id: str, dedup: str | None = None) -> None:
+        """Enqueue a run's workflow; idempotent (the workflow id is the run's)."""
+        options = EnqueueOptions(
+            queue_name=QUEUE_NAME,
+            workflow_name=WORKFLOW_NAME,
+            workflow_id=workflow_id,
+            app_version=ENGINE_VERSION,
+        )
+        if dedup is not None:
+            options["deduplication_id"] = dedup
+            options["duplication_policy"] = "return-existing"
+        if self.launched:
+            DBOS.enqueue_workflow_with_options(options, run_id)
+        else:
+            self.client().enqueue(options, run_id)
+
+    def known_workflows(self, workflow_ids: list[str]) -> set[str]:
+        """Which of these workflows DBOS has (any status)."""
+        if not workflow_ids:
+            return set()
+        if self.launched:
+            found = DBOS.list_workflows(
+                workflow_ids=workflow_ids, load_input=False, load_output=False
+            )
+        else:
+            found = self.client().list_workflows(
+                workflow_ids=workflow_ids, load_input=False, load_output=False
+            )
+        return {str(status.workflow_id) for status in found}
+
+    def send(self, workflow_id: str, message: Any, topic: str, key: str) -> None:
+        if self.launched:
+            DBOS.send(workflow_id, message, topic, idempotency_key=key)
+        else:
+            self.client().send(workflow_id, message, topic, idempotency_key=key)
+
+    def cancel(self, workflow_id: str) -> None:
+        if self.launched:
+            DBOS.cancel_workflow(workflow_id)
+        else:
+            self.client().cancel_workflow(workflow_id)
+
+    # -- the worker side ------------------------------------------------------------------
+
+    def launch(
+        self, executor_id: str, body: WorkflowBody, *, poll_seconds: float, concurrency: int
+    ) -> None:
+        """Start DBOS in this process: it recovers this executor's runs and serves the queue,
+        running `body(run_id)` for each."""
+        _off_event_loop(lambda: self._launch(executor_id, body, poll_seconds, concurrency))
+
+    def _launch(
+        self, executor_id: str, body: WorkflowBody, poll_seconds: float, concurrency: int
+    ) -> None:
+        if _slot.host is not None:
+            raise RuntimeError("a playbook engine is already launched in this process")
+        config: dict[str, Any] = {
+            "name": DBOS_APP_NAME,
+            "system_database_url": self.system_url,
+            "application_version": ENGINE_VERSION,
+            "executor_id": executor_id,
+            "log_level": os.environ.get("DEFIB_DBOS_LOG_LEVEL", "WARNING"),
+            "notification_listener_polling_interval_sec": poll_seconds,
+        }
+        if self.sqlite:
+            config["system_database_engine"] = sqlite_system_engine(self.system_url)
+        _slot.host, _slot.body = self, body
+        try:
+            DBOS(config=config)  # type: ignore[arg-type]
+            DBOS.launch()
+            DBOS.register_queue(
+                QUEUE_NAME,
+                worker_concurrency=concurrency,
+                polling_interval_sec=poll_seconds,
+                on_conflict="always_update",
+            )
+        except BaseException:
+            _slot.host, _slot.body = None, None
+            DBOS.destroy()
+            raise
+
+    def shutdown(self) -> None:
+        _off_event_loop(self._shutdown)
+
+    def _shutdown(self) -> None:
+        if _slot.host is self:
+            DBOS.destroy(workflow_completion_timeout_sec=0)
+            _slot.host, _slot.body = None, None
+
+    def close(self) -> None:
+        self.shutdown()
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+
+
+# -- durable operations, inside the workflow ------------------------------------------------
+
+
+async def run_step(
+    name: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    timeout_seconds: float | None = None,
+    preemptible: bool = False,
+) -> Any:
+    """Run `fn(*args)` as a checkpointed DBOS step named `name` (its output on replay)."""
+    options: StepOptions = {"name": name}
+    if timeout_seconds is not None:
+        options["timeout_seconds"] = timeout_seconds
+    if preemptible:
+        options["preemptible"] = True
+    return await DBOS.run_step_async(options, fn, *args)
+
+
+# DBOS.sleep returns at once, recording nothing, for a duration <= 0. A duration computed
+# from the clock (a deadline minus now) is positive on the first execution and may be
+# negative on a replay after downtime: the replay would then make one DBOS call fewer than
+# the recording and diverge (DBOSUnexpectedStepError, the run stuck). Every durable wait
+# therefore asks for at least this much, so it is always recorded and always replayed.
+MIN_DURABLE_WAIT_SECONDS = 0.001
+
+
+def replay_safe_seconds(seconds: float) -> float:
+    """A wait duration DBOS records whatever the clock says (see MIN_DURABLE_WAIT_SECONDS)."""
+    return max(seconds, MIN_DURABLE_WAIT_SECONDS)
+
+
+async def sleep(seconds: float) -> None:
+    """A durable sleep (its wake-up time is recorded once); any duration, even past."""
+    await DBOS.sleep_async(replay_safe_seconds(seconds))
+
+
+async def recv(topic: str, timeout_seconds: float) -> Any:
+    """A durable receive on `topic` (None at the timeout); any timeout, even past."""
+    return await DBOS.recv_async(topic, timeout_seconds=replay_safe_seconds(timeout_seconds))
+
+
+def recover_pending(executor_ids: list[str]) -> int:
+    """Recover (in this process) the pending workflows of these executors; how many."""
+    return len(DBOS._recover_pending_workflows(executor_ids))
+
+
+def _off_event_loop(fn: Callable[[], None]) -> None:
+    """Run `fn` here, or in a helper thread when this thread runs an event loop (DBOS refuses
+    its blocking calls there, e.g. when an embedded Responder starts inside `async with`)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        fn()
+        return
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="defib-engine-start")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _register_workflow() -> None:
+    @DBOS.workflow(name=WORKFLOW_NAME, max_recovery_attempts=100)
+    async def run_playbook(run_id: str) -> str:
+        body = _slot.body
+        if body is None:
+            raise RuntimeError("no playbook engine is launched in this process")
+        return await body(run_id)
+
+
+_register_workflow()

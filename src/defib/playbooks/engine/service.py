@@ -1,0 +1,325 @@
+"""The run service: what people and the incident service do with runs (plan, start, decide,
+cancel, retry, read), and the worker's launch of the engine in this process.
+
+A run row is inserted in the transaction that opens the incident (the outbox, see
+`ResponseHooks`); `after_commit` enqueues its workflow (workflow id = run id, so enqueuing
+twice is a no-op) and a sweeper in every worker enqueues any pending run nobody did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from defib.actions import ActionRegistry, default_registry
+from defib.config import Settings
+from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
+from defib.playbooks.engine import host
+from defib.playbooks.engine.ledger import Ledger, RunConflict
+from defib.playbooks.engine.workflow import Workflow, approval_topic
+from defib.playbooks.loader import PlaybookSet
+from defib.playbooks.runs import Run, RunStatus, RunStep, step_key
+from defib.playbooks.spec import Playbook, Role, Step
+from defib.store import incidents as incident_repo
+from defib.store import runs as repo
+from defib.store.database import Database
+
+log = logging.getLogger(__name__)
+
+_ROLE_RANK = {Role.INGEST: 0, Role.VIEWER: 1, Role.RESPONDER: 2, Role.ADMIN: 3}
+
+
+def role_allows(role: str, required: str) -> bool:
+    """Whether an API role may approve a step that requires `required` (admin always may)."""
+    try:
+        have = Role(role)
+        need = Role(required)
+    except ValueError:
+        return False
+    return have is Role.ADMIN or _ROLE_RANK[have] >= _ROLE_RANK[need]
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTuning:
+    """Timings; the environment overrides them (tests and the benchmark shorten them)."""
+
+    poll_seconds: float = 0.05
+    sweep_seconds: float = 2.0
+    heartbeat_seconds: float = 2.0
+    heartbeat_ttl_seconds: float = 15.0
+    worker_concurrency: int = 50
+
+    @classmethod
+    def from_env(cls) -> EngineTuning:
+        d = cls()
+        return cls(
+            poll_seconds=_env_float("DEFIB_ENGINE_POLL_SECONDS", d.poll_seconds),
+            sweep_seconds=_env_float("DEFIB_ENGINE_SWEEP_SECONDS", d.sweep_seconds),
+            heartbeat_seconds=_env_float("DEFIB_ENGINE_HEARTBEAT_SECONDS", d.heartbeat_seconds),
+            heartbeat_ttl_seconds=_env_float(
+                "DEFIB_ENGINE_HEARTBEAT_TTL_SECONDS", d.heartbeat_ttl_seconds
+            ),
+            worker_concurrency=int(
+                _env_float("DEFIB_ENGINE_CONCURRENCY", float(d.worker_concurrency))
+            ),
+        )
+
+
+class _Slot:
+    """The engine launched in this process (what actions find their environment through)."""
+
+    engine: PlaybookEngine | None = None
+
+
+_slot = _Slot()
+
+
+def current_engine() -> PlaybookEngine:
+    if _slot.engine is None:
+        raise RuntimeError("no playbook engine is launched in this process")
+    return _slot.engine
+
+
+class PlaybookEngine:
+    """Plans, starts and manages runs; executes them when launched as a worker.
+
+    It is also the service's `ResponseHooks`: `plan` inserts the run in the incident's
+    transaction, `after_commit` enqueues it.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        playbooks: PlaybookSet | None = None,
+        actions: ActionRegistry | None = None,
+        tuning: EngineTuning | None = None,
+        clock: Callable[[], datetime] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        from defib.service import utcnow
+
+        self.db = db
+        # What actions read (systems, notifications); None: they load it from the environment.
+        self.settings = settings
+        self.playbooks = playbooks or PlaybookSet.load(os.environ.get("DEFIB_PLAYBOOKS_DIR"))
+        self.actions = actions or default_registry()
+        self.tuning = tuning or EngineTuning.from_env()
+        self.clock: Callable[[], datetime] = clock or utcnow
+        self.system_url = host.dbos_system_url(db.url)
+        self.executor_id: str | None = None
+        self.host = host.DbosHost(self.system_url, sqlite=db.is_sqlite)
+        self.ledger = Ledger(db, self.clock)
+        self.workflow = Workflow(self.ledger, self.actions, self.clock, lambda: self.executor_id)
+        # Told when a step starts waiting for approval (Slack's Approve/Reject message).
+        self.on_waiting = self.workflow.on_waiting
+
+    # -- planning (inside the caller's transaction) ---------------------------------------
+
+    def plan_run(
+        self,
+        conn: Connection,
+        incident: Incident,
+        actor: str,
+        *,
+        playbook: Playbook | None = None,
+        trigger: str = "auto",
+        dry_run: bool = False,
+    ) -> Run | None:
+        """Insert a pending run; None when the incident already has this playbook running."""
+        pb = playbook or self.playbooks.for_type(incident.type)
+        return self.ledger.plan(conn, incident, pb, actor, trigger, dry_run)
+
+    # ResponseHooks
+    def plan(self, conn: Connection, incident: Incident, actor: str) -> None:
+        self.plan_run(conn, incident, actor)
+
+    def after_commit(self, incidents: Sequence[Incident]) -> None:
+        try:
+            with self.db.read() as conn:
+                pending = repo.pending_runs(conn, incident_seqs=[i.seq for i in incidents])
+            for run_id, workflow_id in pending:
+                self.enqueue(run_id, workflow_id)
+        except Exception:
+            # Only an early wake-up: the sweeper enqueues whatever this missed.
+            log.warning("could not enqueue new runs now; the sweeper will", exc_info=True)
+
+    # -- enqueueing -----------------------------------------------------------------------
+
+    @property
+    def launched(self) -> bool:
+        return self.host.launched
+
+    def enqueue(self, run_id: str, workflow_id: str, dedup: str | None = None) -> None:
+        """Enqueue a run's workflow; idempotent (the workflow id is the run's)."""
+        self.host.enqueue(run_id, workflow_id, dedup)
+
+    def sweep(self, older_than: float = 1.0) -> int:
+        """Enqueue pending runs that have waited longer than `older_than` seconds."""
+        cutoff = self.clock() - timedelta(seconds=older_than)
+        with self.db.read() as conn:
+            pending = repo.pending_runs(conn, created_before=cutoff)
+        # Runs still queued behind others are known to DBOS already: enqueueing them again
+        # is a no-op that costs a write on DBOS's database each, every sweep.
+        known = self._known_workflows([w for _, w in pending])
+        pending = [(r, w) for r, w in pending if w not in known]
+        for run_id, workflow_id in pending:
+            try:
+                self.enqueue(run_id, workflow_id)
+            except Exception:
+                log.warning("sweeper could not enqueue run %s", run_id, exc_info=True)
+        return len(pending)
+
+    def _known_workflows(self, workflow_ids: list[str]) -> set[str]:
+        """Which of these workflows DBOS has (any status); none if it cannot tell."""
+        try:
+            return self.host.known_workflows(workflow_ids)
+        except Exception:
+            log.warning("sweeper could not list workflows; enqueueing all", exc_info=True)
+            return set()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            return repo.get_run(conn, run_id)
+
+    def list_runs(self, incident_id: str) -> list[Run]:
+        seq = parse_incident_id(incident_id)
+        with self.db.read() as conn:
+            incident_repo.get_incident(conn, seq)
+            return repo.list_runs(conn, seq)
+
+    # -- people acting on runs ------------------------------------------------------------
+
+    def start_run(
+        self, incident_id: str, actor: str, *, playbook: str | None = None, dry_run: bool = False
+    ) -> Run:
+        """A manual (or dry) run; RunConflict when this playbook already runs for the incident."""
+        seq = parse_incident_id(incident_id)
+        if playbook is not None:
+            try:
+                pb: Playbook | None = self.playbooks.get(playbook)
+            except KeyError:
+                known = ", ".join(sorted(p.name for p in self.playbooks))
+                raise InvalidInput(f"playbook: no playbook {playbook!r} (known: {known})") from None
+        else:
+            pb = None
+        with self.db.write() as conn:
+            incident = incident_repo.get_incident(conn, seq, for_update=True)
+            run = self.plan_run(
+                conn, incident, actor, playbook=pb, trigger="manual", dry_run=dry_run
+            )
+            if run is None:
+                name = (pb or self.playbooks.for_type(incident.type)).name
+                active = repo.find_active(conn, seq, name)
+                which = f" ({active.id})" if active is not None else ""
+                raise RunConflict(f"{incident.id} already has an active {name!r} run{which}")
+        self.enqueue(run.id, run.workflow_id)
+        return self.get_run(run.id)
+
+    def _waiting_step(self, run: Run, index: int) -> tuple[RunStep, Step]:
+        if not 0 <= index < len(run.steps):
+            raise NotFound(f"run {run.id} has no step {index}")
+        step = run.steps[index]
+        if step.status is not RunStatus.WAITING_APPROVAL:
+            raise RunConflict(
+                f"step {index} of run {run.id} is {step.status}, not waiting_approval"
+            )
+        return step, Playbook.from_dict(run.spec).steps[index]
+
+    def required_role(self, run_id: str, index: int) -> str:
+        run = self.get_run(run_id)
+        _, spec = self._waiting_step(run, index)
+        return spec.approval.role.value
+
+    def decide(
+        self, run_id: str, index: int, *, approve: bool, actor: str, role: str, note: str | None
+    ) -> Run:
+        """Approve or reject a step waiting for approval; the workflow records the decision."""
+        run = self.get_run(run_id)
+        _, spec = self._waiting_step(run, index)
+        if not role_allows(role, spec.approval.role.value):
+            raise PermissionError(
+                f"step {index} needs role {spec.approval.role.value} (or admin) to decide"
+            )
+        message = {
+            "decision": "approve" if approve else "reject",
+            "by": actor,
+            "note": note or "",
+        }
+        key = f"{step_key(run.id, index, run.generation)}:decision"
+        self.host.send(run.workflow_id, message, approval_topic(index, run.generation), key)
+        return run
+
+    def cancel(self, run_id: str, actor: str) -> Run:
+        run, waiting = self.ledger.cancel(run_id, actor)
+        try:
+            self.host.cancel(run.workflow_id)
+            for index in waiting:  # wake a recv so the workflow notices now, not at its deadline
+                self.host.send(
+                    run.workflow_id,
+                    {"decision": "cancel", "by": actor, "note": ""},
+                    approval_topic(index, run.generation),
+                    f"{step_key(run_id, index, run.generation)}:cancel",
+                )
+        except Exception:
+            # Not yet known to DBOS (still pending): the workflow sees the status and stops.
+            log.info("cancel of run %s: no workflow to cancel yet", run_id, exc_info=True)
+        return self.get_run(run_id)
+
+    def retry_step(self, run_id: str, index: int, actor: str) -> Run:
+        """Run a failed step again (and the steps its failure cancelled) as a new generation."""
+        workflow_id = self.ledger.reopen(run_id, index, actor)
+        self.enqueue(run_id, workflow_id)
+        return self.get_run(run_id)
+
+    # -- the worker side ------------------------------------------------------------------
+
+    def launch(self, executor_id: str) -> None:
+        """Start DBOS in this process: it recovers this executor's runs and serves the queue."""
+        if _slot.engine is not None:
+            raise RuntimeError("a playbook engine is already launched in this process")
+        _slot.engine = self
+        self.executor_id = executor_id
+        try:
+            self.host.launch(
+                executor_id,
+                self.workflow.execute,
+                poll_seconds=self.tuning.poll_seconds,
+                concurrency=self.tuning.worker_concurrency,
+            )
+        except BaseException:
+            _slot.engine = None
+            raise
+        for error in self.playbooks.validate_actions(self.actions.names()):
+            log.warning("playbook problem: %s", error)
+
+    def shutdown(self) -> None:
+        self.host.shutdown()
+        if _slot.engine is self:
+            _slot.engine = None
+
+    def close(self) -> None:
+        self.shutdown()
+        self.ledger.close()
+        self.host.close()
+
+    # -- for tests and tools: one attempt, as the workflow runs it ------------------------
+
+    async def step_attempt(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return await self.workflow.step_attempt(*args, **kwargs)
