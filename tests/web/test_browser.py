@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, Page, expect  # noqa: E402
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("DEFIB_UPDATE_SCREENSHOTS") == "1"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # generous: CI machines may be busy
 
 CONFIG = """\
 systems:
@@ -79,7 +79,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     server = ServerProcess(
         workdir,
         env={"DEFIB_CONFIG": str(workdir / "defib.yaml"), "DEFIB_DATA_DIR": str(workdir / "data")},
-    ).start()
+    ).start(timeout=90)
     db = Database(f"sqlite:///{workdir / 'data' / 'defib.db'}")
     tokens: dict[Role, str] = {}
     with db.write() as conn:

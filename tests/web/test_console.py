@@ -224,3 +224,34 @@ def test_session_secret_is_generated_once_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(settings.session_secret_path).st_mode) == 0o600
     configured = load_settings(None, data_dir=tmp_path / "d", session_secret="x" * 40)
     assert session_secret(configured) == "x" * 40
+
+
+def test_system_filter_matches_exact_names_only(runtime: Runtime) -> None:
+    """The SQL pre-filter is a LIKE: `_` and `%` in a name must not match other names."""
+    draft = IncidentDraft(type=IncidentType.BIAS, severity=Severity.SEV3, title="t")
+    for systems in (["chat_api"], ["chatXapi"], ["chat-api-2"], ["a%b"], ["ünï"]):
+        runtime.incidents.declare(
+            IncidentDraft(
+                type=draft.type,
+                severity=draft.severity,
+                title=str(systems),
+                affected_systems=systems,
+            ),
+            actor="t",
+        )
+    for name, title in (("chat_api", "['chat_api']"), ("a%b", "['a%b']"), ("ünï", "['ünï']")):
+        page = load_list(runtime, ListQuery([], [], [], name, None))
+        assert [i.title for i in page.items] == [title]
+    assert load_list(runtime, ListQuery([], [], [], "chat", None)).items == []
+
+
+def test_assets_are_served_by_defib_with_their_versions_recorded(client: TestClient) -> None:
+    from defib.web.render import STATIC_DIR
+
+    htmx = client.get("/static/htmx.min.js")
+    assert htmx.status_code == 200 and "htmx" in htmx.text[:200]
+    versions = (STATIC_DIR / "VERSIONS.md").read_text()
+    assert "htmx.min.js" in versions and "2.0.11" in versions and "Zero-Clause BSD" in versions
+    assert (STATIC_DIR / "htmx.LICENSE").exists()
+    head = client.get("/login").text.split("<body")[0]
+    assert "http" not in head  # every script and style comes from defib itself

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+from sqlalchemy import Connection, RowMapping, Text, and_, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -168,6 +169,9 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("cursor: not a cursor this server handed out") from exc
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9._:/@ -]{1,200}$")
+
+
 def list_incidents(
     conn: Connection, flt: IncidentFilter, *, limit: int, cursor: str | None = None
 ) -> tuple[list[Incident], str | None]:
@@ -181,6 +185,12 @@ def list_incidents(
         conds.append(incidents.c.severity.in_([s.value for s in flt.severity]))
     if cursor is not None:
         conds.append(incidents.c.seq < decode_cursor(cursor))
+    if flt.system is not None and _PLAIN_NAME.match(flt.system):
+        # A cheap pre-filter on the stored JSON text (`"name"` appears verbatim for plain
+        # ASCII names on both dialects) so a rare system does not mean scanning every row;
+        # the exact membership test below still decides.
+        escaped = flt.system.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conds.append(cast(incidents.c.affected_systems, Text).like(f'%"{escaped}"%', escape="\\"))
     query = select(incidents).order_by(incidents.c.seq.desc())
     if conds:
         query = query.where(and_(*conds))
