@@ -20,6 +20,7 @@ from defib.model import (
     OPEN_STATUSES,
     Alert,
     Incident,
+    IncidentType,
     InvalidInput,
     TimelineEvent,
     format_incident_id,
@@ -36,11 +37,13 @@ from defib.silences import (
     matches_all,
     silenced_by,
 )
+from defib.silences.decide import relevant_rules, source_types
 from defib.store import incidents as incident_repo
 from defib.store import silences as repo
 from defib.store.database import Database
 
 Clock = Callable[[], datetime]
+_TYPES = frozenset(t.value for t in IncidentType)
 
 
 def _forever() -> datetime:
@@ -270,7 +273,7 @@ class QuietGate:
 
     rules: tuple[InhibitRule, ...]
     _silences: list[Silence] | None = field(default=None, init=False)
-    _sources: list[Source] | None = field(default=None, init=False)
+    _sources: dict[frozenset[str] | None, list[Source]] = field(default_factory=dict, init=False)
 
     def check(
         self,
@@ -287,19 +290,30 @@ class QuietGate:
         ids = silenced_by(self._silences, sets, now)
         if ids:
             return Quiet("silenced", f"silenced by {', '.join(ids)}", silence_ids=tuple(ids))
-        if not self.rules:
+        # Most alerts are no rule's target (the default rule targets performance alerts
+        # only): then no open incident is read at all.
+        rules = relevant_rules(self.rules, sets)
+        if not rules:
             return None
-        if self._sources is None:
-            found, _ = incident_repo.list_incidents(
-                conn, incident_repo.IncidentFilter(status=tuple(OPEN_STATUSES)), limit=100_000
-            )
-            self._sources = [Source(i.seq, incident_sets(i)) for i in found]
-        seq = inhibited_by(self.rules, self._sources, sets)
+        seq = inhibited_by(rules, self._sources_of(conn, source_types(rules)), sets)
         if seq is None:
             return None
         return Quiet("inhibited", f"inhibited by {format_incident_id(seq)}", inhibited_by=seq)
 
+    def _sources_of(self, conn: Connection, types: frozenset[str] | None) -> list[Source]:
+        """Open incidents that may inhibit, read once per transaction and type set."""
+        if types not in self._sources:
+            wanted = tuple(IncidentType(t) for t in types if t in _TYPES) if types else ()
+            if types is not None and not wanted:
+                self._sources[types] = []
+            else:
+                flt = incident_repo.IncidentFilter(status=tuple(OPEN_STATUSES), type=wanted)
+                found, _ = incident_repo.list_incidents(conn, flt, limit=100_000)
+                self._sources[types] = [Source(i.seq, incident_sets(i)) for i in found]
+        return self._sources[types]
+
     def opened(self, incident: Incident) -> None:
         """An incident opened in this transaction may inhibit the next alerts of the batch."""
-        if self._sources is not None:
-            self._sources.append(Source(incident.seq, incident_sets(incident)))
+        for types, sources in self._sources.items():
+            if types is None or incident.type.value in types:
+                sources.append(Source(incident.seq, incident_sets(incident)))

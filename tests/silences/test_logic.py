@@ -18,6 +18,7 @@ from defib.silences import (
     parse_matchers,
     silenced_by,
 )
+from defib.silences.decide import InhibitRule, relevant_rules, source_types
 from defib.silences.schedule import parse_days, parse_duration, parse_hhmm
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)  # a Sunday
@@ -110,3 +111,13 @@ def test_default_rule_availability_inhibits_performance_of_the_same_system() -> 
     assert inhibited_by(DEFAULT_INHIBIT_RULES, [source], slow_x) == 7
     assert inhibited_by(DEFAULT_INHIBIT_RULES, [source], slow_y) is None
     assert inhibited_by(DEFAULT_INHIBIT_RULES, [source], toxic_x) is None
+
+
+def test_only_rules_targeting_the_alert_read_sources_and_of_pinned_types() -> None:
+    """Intake reads open incidents only for rules that target the alert, of their types."""
+    toxic = label_sets({}, "toxicity", "SEV2", ["x"])
+    slow = label_sets({}, "performance", "SEV3", ["x"])
+    assert relevant_rules(DEFAULT_INHIBIT_RULES, toxic) == []
+    assert source_types(relevant_rules(DEFAULT_INHIBIT_RULES, slow)) == {"availability"}
+    loose = InhibitRule(parse_matchers(["team=a"]), parse_matchers(["type=performance"]))
+    assert source_types([*DEFAULT_INHIBIT_RULES, loose]) is None

@@ -95,3 +95,22 @@ def _inhibitor(rules: Sequence[InhibitRule], sources: list[Source], target: Labe
                 ):
                     return source.seq
     return None
+
+
+def relevant_rules(rules: Sequence[InhibitRule], sets: Sequence[Labels]) -> list[InhibitRule]:
+    """Rules whose target matches some label set: the only ones worth reading sources for."""
+    return [r for r in rules if any(matches_all(r.target, labels) for labels in sets)]
+
+
+def source_types(rules: Sequence[InhibitRule]) -> frozenset[str] | None:
+    """The incident types that can be sources, when every rule pins one (`type="..."`);
+    None when some rule may be sourced by any type."""
+    types: set[str] = set()
+    for rule in rules:
+        pinned = [
+            m.value for m in rule.source if m.name == "type" and m.is_equal and not m.is_regex
+        ]
+        if not pinned:
+            return None
+        types.add(pinned[0])
+    return frozenset(types)
