@@ -12,6 +12,7 @@ from defib.auth import Role
 from defib.bootstrap import Runtime
 from defib.control import ControlService
 from defib.model import IncidentType, Severity
+from defib.playbooks.engine.ledger import StepRef
 from defib.service import IncidentDraft
 
 from .conftest import SignIn, csrf_of
@@ -30,9 +31,8 @@ def _waiting_step(runtime: Runtime) -> tuple[str, str]:
     )
     run = runtime.engine.list_runs(incident.id)[0]
     index = next(s.index for s in run.steps if s.name == "review_guardrails")
-    runtime.engine.step_waiting(
-        run.id, 0, index, "review_guardrails", "responder", 3600, "sign off"
-    )
+    ref = StepRef(run.id, 0, index, "review_guardrails", run.incident_seq)
+    runtime.engine.ledger.waiting(ref, "responder", 3600, "sign off")
     return incident.id, run.id
 
 
