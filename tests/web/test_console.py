@@ -195,6 +195,8 @@ def test_a_tampered_cookie_is_no_session(client: TestClient, sign_in: SignIn) ->
 
 def test_unknown_incident_is_a_404_page(sign_in: SignIn) -> None:
     client = sign_in(Role.VIEWER)
+    stale = client.get("/?cursor=bm9wZQ")
+    assert stale.status_code == 303 and stale.headers["location"] == "/"
     response = client.get("/incidents/INC-999")
     assert response.status_code == 404 and "text/html" in response.headers["content-type"]
 

@@ -147,3 +147,36 @@ def test_system_controls_confirm_then_act_and_refuse_viewers(
         "/systems/chat-api/control", data={"csrf": csrf, "action": "route", "version": "v9"}
     )
     assert "is not a version of chat-api" in client.get(bad.headers["location"]).text
+
+
+def test_cli_lists_approvals(
+    client: TestClient,
+    runtime: Runtime,
+    tokens: dict[Role, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from defib.cli import runs
+    from defib.cli.client import ApiClient
+    from defib.config import load_settings
+
+    iid, run_id = _waiting_step(runtime)
+    settings = load_settings(None, url="http://testserver", token=tokens[Role.VIEWER])
+
+    def in_process(_config: object) -> ApiClient:
+        # The CLI's own client, its HTTP calls going to the app in-process.
+        api = ApiClient(settings)
+        client.headers["Authorization"] = f"Bearer {tokens[Role.VIEWER]}"
+        api._client = client
+        return api
+
+    monkeypatch.setattr(runs, "_client", in_process)
+    app = typer.Typer()
+    app.command()(runs.approvals)
+    result = CliRunner().invoke(app, ["--json"])
+    assert result.exit_code == 0, result.output
+    assert f'"run_id": "{run_id}"' in result.stdout and iid in result.stdout
+    table = CliRunner().invoke(app, [])
+    assert "review_guardrails" in table.stdout and "approve" in table.stdout

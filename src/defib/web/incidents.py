@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.bootstrap import Runtime
@@ -34,7 +34,7 @@ from defib.store import impact as impact_repo
 from defib.store.incidents import IncidentFilter
 from defib.systemstate import SystemState
 from defib.web.deps import PageNotFound, Viewer, ViewerDep, runtime_of
-from defib.web.render import fragment, page
+from defib.web.render import fragment, page, redirect
 from defib.web.views import ListCursor, durations, legal_commands, split_statuses
 
 router = APIRouter(include_in_schema=False)
@@ -140,8 +140,12 @@ def _list_context(runtime: Runtime, request: Request) -> dict[str, Any]:
 
 
 @router.get("/")
-async def incident_list(request: Request, viewer: ViewerDep) -> HTMLResponse:
-    context = await run_in_threadpool(_list_context, runtime_of(request), request)
+async def incident_list(request: Request, viewer: ViewerDep) -> Response:
+    try:
+        context = await run_in_threadpool(_list_context, runtime_of(request), request)
+    except InvalidInput as exc:
+        # A cursor from another server or an edited URL: start from the first page.
+        return redirect(request, "/", str(exc), "error")
     return page(request, "incidents.html", viewer, nav="incidents", **context)
 
 
