@@ -52,7 +52,7 @@ def _age(value: datetime, now: datetime) -> Markup:
     utc = value.astimezone(UTC)
     iso = utc.isoformat().replace("+00:00", "Z")
     text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
-    ago = human_duration((now - value).total_seconds())
+    ago = human_duration((now - value).total_seconds()) + " ago"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, text, ago)
 
 
