@@ -223,14 +223,23 @@ class Driver:
         return items[0] if items else None
 
     def timeline(self, incident_id: str) -> list[dict[str, Any]]:
-        body = self.api.get(f"/api/v1/incidents/{incident_id}/timeline").json()
-        events: list[dict[str, Any]] = body.get("events", body.get("items", []))
-        return events
+        return self._all(f"/api/v1/incidents/{incident_id}/timeline")
+
+    def _all(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a list route, following its cursors."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {}
+        while True:
+            page = self.api.get(path, params=params).json()
+            items.extend(page["items"])
+            if not page.get("next_cursor"):
+                return items
+            params["cursor"] = page["next_cursor"]
 
     def approve_waiting(self, incident_id: str, progress: Progress) -> list[str]:
         """Approve steps waiting for a person (the demo plays the responder)."""
         approved = []
-        runs = self.api.get(f"/api/v1/incidents/{incident_id}/runs").json()["runs"]
+        runs = self._all(f"/api/v1/incidents/{incident_id}/runs")
         for run in runs:
             for step in run["steps"]:
                 key = f"{run['id']}:{step['index']}"

@@ -116,7 +116,7 @@ def test_format_creates_dedups_and_clears(admin: TestClient, fmt: str) -> None:
     incident = admin.get(f"/api/v1/incidents/{first['incident_id']}").json()
     assert incident["affected_systems"] == ["rag-answerer"]
     assert incident["alert_count"] == 1
-    events = admin.get(f"/api/v1/incidents/{first['incident_id']}/timeline").json()["events"]
+    events = admin.get(f"/api/v1/incidents/{first['incident_id']}/timeline").json()["items"]
     created = next(e for e in events if e["kind"] == "created")
     assert created["data"]["alert"]["reason"] == first["reason"]
     assert first["reason"]

@@ -48,15 +48,15 @@ def test_lifecycle_over_http_and_timeline_names_actors(admin: TestClient) -> Non
         == 201
     )
     tl = admin.get(f"/api/v1/incidents/{inc['id']}/timeline").json()
-    assert [(e["kind"], e["actor"]) for e in people_events(tl["events"])] == [
+    assert [(e["kind"], e["actor"]) for e in people_events(tl["items"])] == [
         ("created", "admin-bot"),
         ("transition", "admin-bot"),
         ("transition", "admin-bot"),
         ("note", "admin-bot"),
     ]
-    second = people_events(tl["events"])[1]
+    second = people_events(tl["items"])[1]
     after = admin.get(f"/api/v1/incidents/{inc['id']}/timeline", params={"after": second["id"]})
-    assert [e["kind"] for e in people_events(after.json()["events"])] == ["transition", "note"]
+    assert [e["kind"] for e in people_events(after.json()["items"])] == ["transition", "note"]
 
 
 def test_illegal_transition_is_409_json_and_changes_nothing(admin: TestClient) -> None:
@@ -95,7 +95,7 @@ def test_patch_changes_fields_and_records_them(admin: TestClient) -> None:
     )
     assert r.status_code == 200
     assert (r.json()["severity"], r.json()["commander"]) == ("SEV1", "dana")
-    events = admin.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["events"]
+    events = admin.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["items"]
     kinds = [e["kind"] for e in people_events(events)]
     assert kinds == ["created", "severity_changed", "commander_changed"]
 

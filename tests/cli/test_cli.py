@@ -40,7 +40,7 @@ def test_declare_list_ack_and_timeline(run: Run) -> None:
     acked = run("incidents", "ack", "INC-1", "--note", "paging security")
     assert acked.returncode == 0 and "acknowledged" in acked.stdout
     tl = json.loads(run("timeline", "INC-1", "--json").stdout)
-    events = [e for e in tl["events"] if not e["kind"].startswith(("run_", "step_"))]
+    events = [e for e in tl["items"] if not e["kind"].startswith(("run_", "step_"))]
     assert [e["kind"] for e in events] == ["created", "transition"]
     assert events[1]["data"]["note"] == "paging security"
 

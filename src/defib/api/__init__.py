@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from defib import __version__
 from defib.api.errors import install_error_handlers
 from defib.api.limits import BodySizeLimit
-from defib.api.responses import JSONResponse
 from defib.api.routes import (
     alerts,
     approvals,
@@ -28,6 +28,13 @@ from defib.bootstrap import Runtime
 from defib.web import install as install_console
 
 
+def operation_id(route: APIRoute) -> str:
+    """A stable camelCase operation id from the handler's name: `list_incidents` ->
+    `listIncidents` (what client generators name their methods after)."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False) -> FastAPI:
     """An app serving `runtime`; with `own_runtime` the app closes it on shutdown."""
 
@@ -41,7 +48,9 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
         title="defib",
         version=__version__,
         description="Incident response for AI systems in production.",
-        default_response_class=JSONResponse,
+        # No default_response_class: routes with a response_model are serialised by
+        # pydantic-core straight to bytes, and OpenAPI shows their real schemas.
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defib.api.responses import JSONResponse
@@ -27,6 +28,48 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "invalid",
 }
+
+
+_DESCRIPTIONS = {
+    400: "the request is malformed (e.g. the body is not JSON)",
+    401: "missing or invalid bearer token",
+    403: "the token's role may not do this",
+    404: "no such resource",
+    409: "the resource is not in a state that allows this",
+    413: "body over the size limit",
+    422: "a parameter or the body is invalid; the message names the field",
+    502: "an upstream (control plane) refused or failed",
+    503: "not ready (database unreachable)",
+}
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Machine-readable: not_found, conflict, invalid, ...")
+    message: str = Field(description="For people: says what is wrong and, if known, the fix.")
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+AUTHED = (401, 403, 422)
+
+
+def error_responses(
+    *codes: int, base: tuple[int, ...] = AUTHED, **described: str
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each code answers ErrorOut. `base` (401, 403, 422) is
+    included since every /api route takes a token and validates its input; `described`
+    overrides a description by code, e.g. `error_responses(404, d404="no such incident")`."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*base, *codes}):
+        text = described.get(f"d{code}", _DESCRIPTIONS.get(code, "error"))
+        out[code] = {"model": ErrorOut, "description": text}
+    return out
 
 
 class ApiError(Exception):

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from defib.api.pagination import Page
 from defib.model import Incident, IncidentType, Severity, Status, TimelineEvent
+from defib.timefmt import rfc3339
+
+# Every instant the API answers: RFC 3339, UTC, `Z` (timefmt.rfc3339), whatever the offset
+# of the datetime the service handed over.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class _In(BaseModel):
@@ -50,16 +60,16 @@ class IncidentOut(BaseModel):
     labels: dict[str, str]
     fingerprint: str | None
     alert_count: int
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
+    first_seen_at: Timestamp | None
+    last_seen_at: Timestamp | None
     commander: str | None
     created_by: str
-    detected_at: datetime
-    acknowledged_at: datetime | None
-    mitigated_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    reopened_at: datetime | None
+    detected_at: Timestamp
+    acknowledged_at: Timestamp | None
+    mitigated_at: Timestamp | None
+    resolved_at: Timestamp | None
+    closed_at: Timestamp | None
+    reopened_at: Timestamp | None
     reopen_count: int
 
     @classmethod
@@ -89,15 +99,14 @@ class IncidentOut(BaseModel):
         )
 
 
-class IncidentPage(BaseModel):
-    items: list[IncidentOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` to get the next (older) page.")
+class IncidentPage(Page[IncidentOut]):
+    """Incidents, newest first."""
 
 
 class EventOut(BaseModel):
     id: int
     incident_id: str
-    at: datetime
+    at: Timestamp
     actor: str
     kind: str
     data: dict[str, Any]
@@ -115,18 +124,22 @@ class EventOut(BaseModel):
         )
 
 
-class TimelineOut(BaseModel):
-    incident_id: str
-    events: list[EventOut]
+class TimelinePage(Page[EventOut]):
+    """Timeline events, oldest first."""
 
 
 class AlertResultOut(BaseModel):
+    """What became of one alert."""
+
+    # A string, not an enum: a new outcome (e.g. silenced) must not turn into a 500.
     action: str = Field(
-        description="created | merged | reopened | duplicate | ignored | cleared | resolved "
-        "| acknowledged | silenced | inhibited"
+        description="created/merged/reopened: it opened or joined `incident_id`; duplicate: a "
+        "re-delivery already counted; ignored: not an AI incident (see `reason`); cleared, "
+        "resolved, acknowledged: a sender's resolve/acknowledge applied to `incident_id`; silenced, inhibited: "
+        "recorded, but a silence or inhibition rule kept it from opening an incident."
     )
-    incident_id: str | None
-    type: IncidentType | None
+    incident_id: str | None = Field(description="INC-n, or null when ignored.")
+    type: IncidentType | None = Field(description="The classified incident type.")
     severity: Severity | None
     reason: str = Field(description="Why: the rule or detector that decided.")
     dedup_key: str | None = Field(default=None, description="The sender's dedup key, echoed.")
@@ -139,9 +152,11 @@ class AlertResultOut(BaseModel):
 
 
 class AlertsAccepted(BaseModel):
+    """The answer to a batch of alerts: one result per alert, in the order sent."""
+
     # The first three mirror PagerDuty's Events API answer, so PagerDuty senders are content.
-    status: str = "success"
-    message: str
+    status: Literal["success"] = Field(default="success", description="Always `success`.")
+    message: str = Field(description="`Event processed` or `N alerts processed`.")
     dedup_key: str | None = Field(
         default=None, description="For a single alert with a dedup key (PagerDuty), that key."
     )
@@ -149,5 +164,5 @@ class AlertsAccepted(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "ready"]
     version: str

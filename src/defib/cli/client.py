@@ -62,6 +62,17 @@ class ApiClient:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
+    def get_all(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a list route, following `next_cursor` page by page."""
+        items: list[Any] = []
+        query = dict(params or {})
+        while True:
+            page = self.get(path, params=query)
+            items.extend(page["items"])
+            if not page.get("next_cursor"):
+                return items
+            query["cursor"] = page["next_cursor"]
+
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 

@@ -11,6 +11,7 @@ import typer
 from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import console, print_json, print_table
+from defib.timefmt import display
 
 app = typer.Typer(no_args_is_help=True, help="Evidence: list, show (redacted), verify the chain.")
 
@@ -26,12 +27,12 @@ def _client(config: Path | None) -> ApiClient:
 @app.command("list")
 def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
     """An incident's evidence items in chain order."""
-    page = _client(config).get(f"/api/v1/incidents/{incident_id}/evidence")
+    items = _client(config).get_all(f"/api/v1/incidents/{incident_id}/evidence")
     if json:
-        print_json(page)
+        print_json({"items": items, "next_cursor": None})
         return
     print_table(
-        f"evidence of {page['incident_id']}",
+        f"evidence of {incident_id.upper()}",
         ["n", "kind", "name", "size", "sha256", "collected", "by"],
         [
             [
@@ -40,14 +41,14 @@ def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = Fals
                 i["name"],
                 i["size"],
                 i["sha256"][:16],
-                i["collected_at"],
+                display(i["collected_at"]),
                 i["collected_by"],
             ]
-            for i in page["items"]
+            for i in items
         ],
     )
-    if page["head"]:
-        console.print(f"head {page['head']}")
+    if items:
+        console.print(f"head {items[-1]['chain_hash']}")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import console, fail, print_json, print_table
 from defib.model import Command, IncidentType, Severity, Status
+from defib.timefmt import display
 
 app = typer.Typer(no_args_is_help=True, help="List, show, declare and move incidents.")
 alert_app = typer.Typer(no_args_is_help=True, help="Send alerts to defib.")
@@ -34,11 +35,11 @@ def _show_incident(inc: dict[str, Any]) -> None:
         ("systems", ", ".join(inc["affected_systems"])),
         ("commander", inc["commander"]),
         ("alerts", inc["alert_count"]),
-        ("detected", inc["detected_at"]),
-        ("acknowledged", inc["acknowledged_at"]),
-        ("mitigated", inc["mitigated_at"]),
-        ("resolved", inc["resolved_at"]),
-        ("closed", inc["closed_at"]),
+        ("detected", display(inc["detected_at"])),
+        ("acknowledged", _at(inc["acknowledged_at"])),
+        ("mitigated", _at(inc["mitigated_at"])),
+        ("resolved", _at(inc["resolved_at"])),
+        ("closed", _at(inc["closed_at"])),
     ]
     print_table(None, ["field", "value"], [(k, v) for k, v in rows if v not in (None, "")])
     if inc.get("description"):
@@ -83,7 +84,7 @@ def list_(
                 i["title"],
                 ", ".join(i["affected_systems"]),
                 i["alert_count"],
-                i["detected_at"],
+                display(i["detected_at"]),
             ]
             for i in page["items"]
         ],
@@ -175,15 +176,18 @@ def timeline(incident_id: str, config: ConfigOption = None, json: JsonOption = F
 
     from defib.cli.timeline_format import format_events
 
-    data = _client(config).get(f"/api/v1/incidents/{incident_id}/timeline")
+    events = _client(config).get_all(f"/api/v1/incidents/{incident_id}/timeline")
     if json:
-        print_json(data)
+        print_json({"items": events, "next_cursor": None})
         return
-    events = data.get("items", data.get("events", []))
     width = shutil.get_terminal_size((80, 24)).columns  # not a terminal: 80
-    print(f"timeline of {data.get('incident_id', incident_id)}")
+    print(f"timeline of {incident_id.upper()}")
     for line in format_events(events, width):
         print(line)
+
+
+def _at(value: str | None) -> str | None:
+    return display(value) if value else None
 
 
 @alert_app.command("send")

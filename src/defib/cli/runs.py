@@ -10,6 +10,7 @@ import typer
 from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import CliError, console, print_json, print_table
+from defib.timefmt import display
 
 app = typer.Typer(no_args_is_help=True, help="Playbook runs: list, show, approve, cancel, retry.")
 
@@ -66,12 +67,12 @@ def _detail(step: dict[str, Any]) -> str:
 @app.command("list")
 def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
     """An incident's runs, newest first."""
-    data = _client(config).get(f"/api/v1/incidents/{incident_id}/runs")
+    runs = _client(config).get_all(f"/api/v1/incidents/{incident_id}/runs")
     if json:
-        print_json(data)
+        print_json({"items": runs, "next_cursor": None})
         return
     print_table(
-        f"runs of {data['incident_id']}",
+        f"runs of {incident_id.upper()}",
         ["run", "playbook", "status", "trigger", "dry", "created", "ended", "error"],
         [
             [
@@ -80,11 +81,11 @@ def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = Fals
                 r["status"],
                 r["trigger"],
                 "yes" if r["dry_run"] else "",
-                r["created_at"],
-                r["ended_at"],
+                display(r["created_at"]),
+                display(r["ended_at"]),
                 r["error"],
             ]
-            for r in data["runs"]
+            for r in runs
         ],
     )
 

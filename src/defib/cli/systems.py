@@ -16,6 +16,7 @@ from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import console, fail, print_json, print_table
 from defib.config import SystemConfig
+from defib.timefmt import display
 
 app = typer.Typer(no_args_is_help=True, help="The systems: section of the config.")
 
@@ -130,7 +131,10 @@ def _print_state(data: dict[str, Any], json: bool) -> None:
             ["active_version", state["active_version"] or "-"],
             ["filters", len(state["filters"])],
             ["revision", state["revision"]],
-            ["updated", f"{state['updated_at'] or '-'} by {state['updated_by']}"],
+            [
+                "updated",
+                f"{display(state['updated_at']) or '-'} by {state['updated_by']}",
+            ],
         ],
     )
     if state["filters"]:
@@ -237,8 +241,8 @@ def versions(name: str, config: ConfigOption = None, json: JsonOption = False) -
                 v["name"],
                 v["status"],
                 "*" if v["name"] == active else "",
-                v["first_served_at"] or "-",
-                v["last_served_at"] or "-",
+                display(v["first_served_at"]) or "-",
+                display(v["last_served_at"]) or "-",
                 v["marked_by"] or "-",
                 v["note"] or "",
             ]

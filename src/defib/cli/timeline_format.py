@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from defib.timefmt import display
+
 INDENT = "    "
 MAX_DETAIL_CHARS = 2_000
 
@@ -28,7 +30,7 @@ def format_events(events: Iterable[Mapping[str, Any]], width: int) -> list[str]:
     width = max(width, 40)
     lines: list[str] = []
     for event in events:
-        header = f"{event['at']}  {event['actor']}  {event['kind']}"
+        header = f"{display(event['at'])}  {event['actor']}  {event['kind']}"
         lines += textwrap.wrap(header, width, subsequent_indent=INDENT) or [header]
         details = detail_text(event.get("data") or {})
         if details:

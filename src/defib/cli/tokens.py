@@ -11,6 +11,7 @@ import typer
 from defib.auth import Role
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import console, fail, print_json, print_table
+from defib.timefmt import display, rfc3339_seconds
 
 if TYPE_CHECKING:
     from defib.bootstrap import Runtime
@@ -101,10 +102,14 @@ def list_(
             "tokens",
             ["name", "role", "prefix", "created", "revoked"],
             [
-                [r["name"], r["role"], f"{r['prefix']}…", r["created_at"], r["revoked_at"]]
+                [r["name"], r["role"], f"{r['prefix']}…", display(r["created_at"]), _at(r["revoked_at"])]
                 for r in rows
             ],
         )
+
+
+def _at(value: str | None) -> str:
+    return display(value) if value else ""
 
 
 def _list_remote(config: Path | None, all_: bool) -> list[dict[str, str | None]]:
@@ -139,8 +144,8 @@ def _list_local(config: Path | None, all_: bool) -> list[dict[str, str | None]]:
             "name": r.name,
             "role": r.role.value,
             "prefix": r.prefix,
-            "created_at": r.created_at.isoformat(),
-            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            "created_at": rfc3339_seconds(r.created_at),
+            "revoked_at": rfc3339_seconds(r.revoked_at) if r.revoked_at else None,
         }
         for r in records
     ]

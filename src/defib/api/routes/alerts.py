@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, status
 from starlette.requests import ClientDisconnect
 
 from defib.api.deps import Ingester, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import AlertResultOut, AlertsAccepted
 from defib.ingest import FORMATS, PayloadError
 
@@ -30,13 +30,13 @@ _BODY_DOC: dict[str, Any] = {
         },
     }
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "body is not JSON"},
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token may not post alerts"},
-    413: {"description": "body over the size limit"},
-    422: {"description": "payload invalid; the message names the field"},
-}
+_ERRORS = error_responses(
+    400,
+    413,
+    d400="body is not JSON",
+    d403="the token may not post alerts",
+    d422="payload invalid; the message names the field",
+)
 
 
 async def _json_body(request: Request) -> object:
@@ -97,7 +97,9 @@ async def post_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> A
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AlertsAccepted,
     openapi_extra=_BODY_DOC,
-    responses={**_ERRORS, 404: {"description": "unknown format"}},
+    responses=error_responses(
+        400, 404, 413, d400="body is not JSON", d404="unknown format", d422="payload invalid"
+    ),
 )
 async def post_alerts_as(
     fmt: str, request: Request, runtime: RuntimeDep, who: Ingester

@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import Reader, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
+from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
+from defib.api.schemas import Timestamp
 from defib.auth import Permission
 from defib.evidence import EvidenceService
 from defib.evidence.service import public_item
@@ -20,41 +22,75 @@ from defib.model import format_incident_id, parse_incident_id
 
 router = APIRouter(tags=["evidence"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this (raw content is for admins)"},
-    404: {"description": "no such incident or evidence item"},
-}
+_ERRORS = error_responses(
+    404,
+    d403="the token's role may not do this (raw content is for admins)",
+    d404="no such incident or evidence item",
+)
 
 
-class EvidenceList(BaseModel):
+class EvidenceItemOut(BaseModel):
+    """One item's metadata and its place in the incident's hash chain."""
+
     incident_id: str
-    head: str | None
-    items: list[dict[str, Any]]
+    n: int = Field(description="Position in the chain, from 1.")
+    kind: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    prev_hash: str | None
+    chain_hash: str
+    collected_at: Timestamp
+    collected_by: str
+    meta: dict[str, Any]
+
+
+class EvidencePage(Page[EvidenceItemOut]):
+    """An incident's evidence, in chain order (the chain's head is the last item's hash)."""
+
+
+class EvidenceView(EvidenceItemOut):
+    redacted: bool = Field(description="PII and secrets masked (false only with `raw`).")
+    redactions: dict[str, int] = Field(description="How many of each kind were masked.")
+    content: str | None = Field(description="The content as text; null when withheld.")
+    content_base64: str | None = Field(description="Binary content, raw only.")
+
+
+class BrokenOut(BaseModel):
+    n: int
+    name: str
+    reason: str
 
 
 class VerifyOut(BaseModel):
     incident_id: str
     ok: bool
-    items: int
-    head: str | None
-    first_broken: dict[str, Any] | None
-    broken: list[dict[str, Any]]
+    items: int = Field(description="How many items were checked.")
+    head: str | None = Field(description="The last item's chain hash; null without evidence.")
+    first_broken: BrokenOut | None
+    broken: list[BrokenOut]
 
 
 def _service(runtime: RuntimeDep) -> EvidenceService:
     return EvidenceService(runtime.db, runtime.settings.data_dir)
 
 
-@router.get("/incidents/{incident_id}/evidence", response_model=EvidenceList, responses=_ERRORS)
-async def list_evidence(incident_id: str, runtime: RuntimeDep, _: Reader) -> EvidenceList:
+@router.get("/incidents/{incident_id}/evidence", response_model=EvidencePage, responses=_ERRORS)
+async def list_evidence(
+    incident_id: str,
+    runtime: RuntimeDep,
+    _: Reader,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> EvidencePage:
     """An incident's evidence items (metadata only), in chain order."""
     seq = parse_incident_id(incident_id)
     items = await run_in_threadpool(_service(runtime).list, seq)
-    return EvidenceList(
-        incident_id=format_incident_id(seq),
-        head=str(items[-1]["chain_hash"]) if items else None,
-        items=[public_item(i) for i in items],
+    page, next_cursor = slice_page(items, lambda i: int(i["n"]), "evidence", limit, cursor)
+    return EvidencePage(
+        items=[EvidenceItemOut.model_validate(public_item(i)) for i in page],
+        next_cursor=next_cursor,
     )
 
 
@@ -66,14 +102,14 @@ async def verify_evidence(incident_id: str, runtime: RuntimeDep, _: Reader) -> V
     return VerifyOut(incident_id=format_incident_id(seq), **report.to_dict())
 
 
-@router.get("/incidents/{incident_id}/evidence/{n}", responses=_ERRORS)
+@router.get("/incidents/{incident_id}/evidence/{n}", response_model=EvidenceView, responses=_ERRORS)
 async def show_evidence(
     incident_id: str,
     n: int,
     runtime: RuntimeDep,
     who: Reader,
     raw: bool = Query(default=False, description="Unredacted content (admins only)."),
-) -> dict[str, Any]:
+) -> EvidenceView:
     """One item with its content, PII masked unless `raw` (admins only)."""
     if raw and not who.can(Permission.ADMIN):
         raise ApiError(
@@ -83,4 +119,4 @@ async def show_evidence(
         )
     seq = parse_incident_id(incident_id)
     view = await run_in_threadpool(_service(runtime).show, seq, n, raw=raw)
-    return view.to_dict()
+    return EvidenceView.model_validate(view.to_dict())

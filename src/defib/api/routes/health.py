@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from defib import __version__
 from defib.api.deps import RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import Health
 from defib.store.outage import RETRY_AFTER_SECONDS
 
@@ -22,7 +22,9 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"description": "the database is unreachable or cannot take writes"}},
+    responses=error_responses(
+        503, base=(), d503="the database is unreachable or cannot take writes"
+    ),
 )
 def readyz(runtime: RuntimeDep) -> Health:
     """The database answers and can take writes (SQLite: its disk takes a small write)."""

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from defib.api.deps import Reader, Responder, RuntimeDep
+from defib.api.errors import error_responses
+from defib.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    decode_int_cursor,
+    encode_cursor,
+)
 from defib.api.schemas import (
     DeclareIn,
     EventOut,
@@ -14,7 +22,7 @@ from defib.api.schemas import (
     IncidentPage,
     NoteIn,
     PatchIn,
-    TimelineOut,
+    TimelinePage,
     TransitionIn,
 )
 from defib.model import (
@@ -30,15 +38,11 @@ from defib.store.incidents import IncidentFilter
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-    404: {"description": "no such incident"},
-}
+_ERRORS = error_responses(404, d404="no such incident")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentOut, responses=_ERRORS)
-def declare(body: DeclareIn, runtime: RuntimeDep, who: Responder) -> IncidentOut:
+def declare_incident(body: DeclareIn, runtime: RuntimeDep, who: Responder) -> IncidentOut:
     """Declare an incident by hand."""
     incident = runtime.incidents.declare(
         IncidentDraft(
@@ -63,8 +67,8 @@ def list_incidents(
     type_: Annotated[list[IncidentType] | None, Query(alias="type")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     system: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> IncidentPage:
     """Incidents, newest first; filters combine with AND, repeated values with OR."""
     items, next_cursor = runtime.incidents.search(
@@ -116,7 +120,7 @@ def _transition_route(command: Command) -> None:
         handler,
         methods=["POST"],
         response_model=IncidentOut,
-        responses={**_ERRORS, 409: {"description": "illegal transition"}},
+        responses=error_responses(404, 409, d404="no such incident", d409="illegal transition"),
     )
 
 
@@ -135,15 +139,26 @@ def add_note(incident_id: str, body: NoteIn, runtime: RuntimeDep, who: Responder
     return EventOut.of(format_incident_id(parse_incident_id(incident_id)), event)
 
 
-@router.get("/{incident_id}/timeline", response_model=TimelineOut, responses=_ERRORS)
-def timeline(
+@router.get("/{incident_id}/timeline", response_model=TimelinePage, responses=_ERRORS)
+def get_timeline(
     incident_id: str,
     runtime: RuntimeDep,
     _: Reader,
     after: Annotated[int | None, Query(ge=0, description="Only events with a larger id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> TimelineOut:
-    """The incident's append-only timeline, oldest first."""
-    events = runtime.incidents.timeline(incident_id, after_id=after, limit=limit)
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most this many events.")] = 1000,
+    cursor: CursorQuery = None,
+) -> TimelinePage:
+    """The incident's append-only timeline, oldest first.
+
+    The last page's `next_cursor` is null; to follow new events, pass the last id seen as
+    `after`.
+    """
+    start = decode_int_cursor("timeline", cursor) if cursor is not None else None
+    if after is not None:
+        start = after if start is None else max(start, after)
+    events = runtime.incidents.timeline(incident_id, after_id=start, limit=limit + 1)
     canonical = format_incident_id(parse_incident_id(incident_id))
-    return TimelineOut(incident_id=canonical, events=[EventOut.of(canonical, e) for e in events])
+    page = events[:limit]
+    more = len(events) > limit
+    next_cursor = encode_cursor("timeline", page[-1].id or 0) if more else None
+    return TimelinePage(items=[EventOut.of(canonical, e) for e in page], next_cursor=next_cursor)

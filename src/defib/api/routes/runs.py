@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from defib.api.deps import Reader, Responder, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
+from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
+from defib.api.schemas import Timestamp
 from defib.auth import Principal
-from defib.model import NotFound, format_incident_id, parse_incident_id
+from defib.model import NotFound, format_incident_id
 from defib.playbooks.runs import Run, RunStatus, RunStep
 
 router = APIRouter(tags=["runs"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-    404: {"description": "no such incident, run or step"},
-    409: {"description": "the run or step is not in a state that allows this"},
-}
+_ERRORS = error_responses(
+    404,
+    409,
+    d404="no such incident, run or step",
+    d409="the run or step is not in a state that allows this",
+)
 
 
 class StartRunIn(BaseModel):
@@ -39,18 +40,29 @@ class DecisionIn(BaseModel):
     note: str | None = Field(default=None, max_length=20_000)
 
 
+class ApprovalOut(BaseModel):
+    """A decision on a step that waited for approval."""
+
+    model_config = ConfigDict(extra="allow")
+
+    decision: str = Field(description="approved | rejected | timeout")
+    by: str | None = Field(default=None, description="Who decided (null on a timeout).")
+    note: str | None = None
+    at: Timestamp | None = None
+
+
 class StepOut(BaseModel):
     index: int
     name: str
     action: str
     status: RunStatus
     attempts: int
-    started_at: datetime | None
-    ended_at: datetime | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
     error: str | None
     output: dict[str, Any] | None
-    approval: dict[str, Any] | None
-    deadline_at: datetime | None
+    approval: ApprovalOut | None
+    deadline_at: Timestamp | None
 
     @classmethod
     def of(cls, s: RunStep) -> StepOut:
@@ -64,7 +76,7 @@ class StepOut(BaseModel):
             ended_at=s.ended_at,
             error=s.error,
             output=s.output,
-            approval=s.approval,
+            approval=ApprovalOut.model_validate(s.approval) if s.approval else None,
             deadline_at=s.deadline_at,
         )
 
@@ -78,9 +90,9 @@ class RunOut(BaseModel):
     dry_run: bool
     trigger: str
     created_by: str
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
     error: str | None
     generation: int
     steps: list[StepOut]
@@ -105,9 +117,8 @@ class RunOut(BaseModel):
         )
 
 
-class RunList(BaseModel):
-    incident_id: str
-    runs: list[RunOut]
+class RunPage(Page[RunOut]):
+    """An incident's runs, newest first."""
 
 
 def _step_index(run: Run, step: str) -> int:
@@ -120,12 +131,18 @@ def _step_index(run: Run, step: str) -> int:
     raise NotFound(f"run {run.id} has no step {step!r}")
 
 
-@router.get("/incidents/{incident_id}/runs", response_model=RunList, responses=_ERRORS)
-def list_runs(incident_id: str, runtime: RuntimeDep, _: Reader) -> RunList:
+@router.get("/incidents/{incident_id}/runs", response_model=RunPage, responses=_ERRORS)
+def list_runs(
+    incident_id: str,
+    runtime: RuntimeDep,
+    _: Reader,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> RunPage:
     """An incident's playbook runs, newest first."""
     runs = runtime.engine.list_runs(incident_id)
-    canonical = format_incident_id(parse_incident_id(incident_id))
-    return RunList(incident_id=canonical, runs=[RunOut.of(r) for r in runs])
+    page, next_cursor = slice_page(runs, lambda r: r.id, "runs", limit, cursor)
+    return RunPage(items=[RunOut.of(r) for r in page], next_cursor=next_cursor)
 
 
 @router.post(

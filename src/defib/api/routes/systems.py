@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import Reader, Responder, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
+from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
+from defib.api.schemas import Timestamp
 from defib.bootstrap import Runtime
 from defib.config import SystemConfig
 from defib.control import ControlService, Owner
@@ -27,11 +29,7 @@ from defib.systemstate import OutputFilter, StateError, SystemState, VersionStat
 
 router = APIRouter(prefix="/systems", tags=["systems"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-    404: {"description": "no such system, version or incident"},
-}
+_ERRORS = error_responses(404, d404="no such system, version or incident")
 
 
 class _In(BaseModel):
@@ -60,6 +58,71 @@ class VersionIn(_In):
     incident: str | None = None
 
 
+class FilterOut(BaseModel):
+    id: str
+    kind: Literal["pattern", "detector"]
+    action: Literal["block", "redact"]
+    pattern: str | None
+    detector: str | None
+    threshold: float
+    incident_seq: int | None = Field(description="The incident that added it, if any.")
+    note: str
+
+
+class StateOut(BaseModel):
+    """What defib enforces on a system."""
+
+    system: str
+    disabled: bool = Field(description="The kill switch is on.")
+    disabled_by: int | None = Field(description="The incident (number) that disabled it.")
+    disabled_reason: str
+    active_version: str | None
+    filters: list[FilterOut]
+    revision: int = Field(description="Grows by one with every change.")
+    updated_at: Timestamp | None
+    updated_by: str
+
+
+class VersionOut(BaseModel):
+    system: str
+    name: str
+    ordinal: int = Field(description="Position among the system's versions, oldest first.")
+    status: Literal["good", "bad", "unknown"]
+    marked_by: str | None
+    marked_at: Timestamp | None
+    note: str
+    first_served_at: Timestamp | None
+    last_served_at: Timestamp | None
+
+
+class SystemSummary(BaseModel):
+    name: str
+    tier: int = Field(description="1 = most critical.")
+    control: str = Field(description="How the kill switch is applied: gateway or http.")
+    registry: str = Field(description="Where versions live: gateway, mlflow, ...")
+    state: StateOut
+
+
+class SystemPage(Page[SystemSummary]):
+    """Configured systems, in configuration order."""
+
+
+class SystemDetail(BaseModel):
+    name: str
+    config: dict[str, Any] = Field(description="Its `systems:` entry, URLs masked.")
+    state: StateOut
+    versions: list[VersionOut]
+
+
+class StateChangeOut(BaseModel):
+    state: StateOut
+    changed: bool = Field(description="False when the state already was so.")
+    repeated: bool = Field(description="A repeat of a change already applied under its key.")
+    control_plane: dict[str, Any] | None = Field(
+        default=None, description="The control plane's answer, for http-controlled systems."
+    )
+
+
 def _public_config(system: SystemConfig) -> dict[str, Any]:
     data = system.model_dump(mode="json", exclude={"gateway"})
     owners = data["owners"]
@@ -85,38 +148,43 @@ def _seq(incident: str | None) -> int | None:
     return parse_incident_id(incident) if incident is not None else None
 
 
-@router.get("", responses=_ERRORS)
-def list_systems(runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
+@router.get("", response_model=SystemPage, responses=_ERRORS)
+def list_systems(
+    runtime: RuntimeDep, _: Reader, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+) -> SystemPage:
     """Every configured system with its enforced state."""
     control = ControlService(runtime.db)
     states = {s.system: s for s in control.states()}
+    page, next_cursor = slice_page(
+        runtime.settings.systems, lambda s: s.name, "systems", limit, cursor
+    )
     items = []
-    for system in runtime.settings.systems:
+    for system in page:
         state = states.get(system.name) or SystemState(system.name)
         items.append(
-            {
-                "name": system.name,
-                "tier": system.tier,
-                "control": system.control.kind,
-                "registry": system.registry.kind,
-                "state": state.to_dict(),
-            }
+            SystemSummary(
+                name=system.name,
+                tier=system.tier,
+                control=system.control.kind,
+                registry=system.registry.kind,
+                state=StateOut.model_validate(state.to_dict()),
+            )
         )
-    return {"items": items}
+    return SystemPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{name}", responses=_ERRORS)
-def get_system(name: str, runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
+@router.get("/{name}", response_model=SystemDetail, responses=_ERRORS)
+def get_system(name: str, runtime: RuntimeDep, _: Reader) -> SystemDetail:
     """One system: its configuration (URLs masked), enforced state and model versions."""
     system = _system(runtime, name)
     control = ControlService(runtime.db)
     state = control.state(name) or SystemState(name)
-    return {
-        "name": name,
-        "config": _public_config(system),
-        "state": state.to_dict(),
-        "versions": [v.to_dict() for v in control.versions(name)],
-    }
+    return SystemDetail(
+        name=name,
+        config=_public_config(system),
+        state=StateOut.model_validate(state.to_dict()),
+        versions=[VersionOut.model_validate(v.to_dict()) for v in control.versions(name)],
+    )
 
 
 def _filters(raw: list[dict[str, Any]], seq: int | None, actor: str) -> list[OutputFilter]:
@@ -135,10 +203,16 @@ def _filters(raw: list[dict[str, Any]], seq: int | None, actor: str) -> list[Out
     return out
 
 
-@router.put("/{name}/state", responses={**_ERRORS, 409: {"description": "not changeable here"}})
-async def put_state(
+@router.put(
+    "/{name}/state",
+    response_model=StateChangeOut,
+    responses=error_responses(
+        404, 409, 502, d404="no such system or incident", d409="not changeable here"
+    ),
+)
+async def put_system_state(
     name: str, body: StateIn, runtime: RuntimeDep, who: Responder
-) -> dict[str, Any]:
+) -> StateChangeOut:
     """Change what defib enforces on a system; returns the state and whether it changed."""
     system = _system(runtime, name)
     seq = _seq(body.incident)
@@ -175,10 +249,7 @@ async def put_state(
         )
     except StateError as exc:
         raise ApiError(422, "invalid", str(exc)) from exc
-    out = change.to_dict()
-    if control_plane is not None:
-        out["control_plane"] = control_plane
-    return out
+    return StateChangeOut.model_validate({**change.to_dict(), "control_plane": control_plane})
 
 
 async def _post_switch(
@@ -219,13 +290,13 @@ async def _post_switch(
             raise ApiError(502, "bad_gateway", str(exc)) from exc
 
 
-@router.post("/{name}/versions/{version}", responses=_ERRORS)
-def mark_version(
+@router.post("/{name}/versions/{version}", response_model=VersionOut, responses=_ERRORS)
+def mark_system_version(
     name: str, version: str, body: VersionIn, runtime: RuntimeDep, who: Responder
-) -> dict[str, Any]:
+) -> VersionOut:
     """Mark a model version good, bad or unknown (rollback_model reads the marks)."""
     _system(runtime, name)
     marked = ControlService(runtime.db).mark_version(
         name, version, VersionStatus(body.status), Owner(who.name, _seq(body.incident)), body.note
     )
-    return marked.to_dict()
+    return VersionOut.model_validate(marked.to_dict())
