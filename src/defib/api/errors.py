@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defib.api.responses import JSONResponse
@@ -60,15 +60,23 @@ AUTHED = (401, 403, 422)
 
 
 def error_responses(
-    *codes: int, base: tuple[int, ...] = AUTHED, **described: str
+    *codes: int, base: tuple[int, ...] = AUTHED, non_json_route: bool = False, **described: str
 ) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each code answers ErrorOut. `base` (401, 403, 422) is
     included since every /api route takes a token and validates its input; `described`
-    overrides a description by code, e.g. `error_responses(404, d404="no such incident")`."""
+    overrides a description by code, e.g. `error_responses(404, d404="no such incident")`.
+
+    `non_json_route`: the route's own answer is not JSON (text, HTML), but its errors are;
+    FastAPI would file a `model` under the route's media type, so name the content here.
+    """
     out: dict[int | str, dict[str, Any]] = {}
     for code in sorted({*base, *codes}):
         text = described.get(f"d{code}", _DESCRIPTIONS.get(code, "error"))
-        out[code] = {"model": ErrorOut, "description": text}
+        if non_json_route:
+            ref = {"$ref": "#/components/schemas/ErrorOut"}
+            out[code] = {"description": text, "content": {"application/json": {"schema": ref}}}
+        else:
+            out[code] = {"model": ErrorOut, "description": text}
     return out
 
 

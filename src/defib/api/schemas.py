@@ -135,8 +135,9 @@ class AlertResultOut(BaseModel):
     action: str = Field(
         description="created/merged/reopened: it opened or joined `incident_id`; duplicate: a "
         "re-delivery already counted; ignored: not an AI incident (see `reason`); cleared, "
-        "resolved, acknowledged: a sender's resolve/acknowledge applied to `incident_id`; silenced, inhibited: "
-        "recorded, but a silence or inhibition rule kept it from opening an incident."
+        "resolved, acknowledged: a sender's resolve/acknowledge applied to `incident_id`; "
+        "silenced, inhibited: recorded, but a silence or inhibition rule kept it from "
+        "opening an incident."
     )
     incident_id: str | None = Field(description="INC-n, or null when ignored.")
     type: IncidentType | None = Field(description="The classified incident type.")

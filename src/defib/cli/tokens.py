@@ -102,7 +102,13 @@ def list_(
             "tokens",
             ["name", "role", "prefix", "created", "revoked"],
             [
-                [r["name"], r["role"], f"{r['prefix']}…", display(r["created_at"]), _at(r["revoked_at"])]
+                [
+                    r["name"],
+                    r["role"],
+                    f"{r['prefix']}…",
+                    display(r["created_at"]),
+                    _at(r["revoked_at"]),
+                ]
                 for r in rows
             ],
         )

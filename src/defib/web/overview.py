@@ -146,7 +146,7 @@ async def control(request: Request, name: str, viewer: ViewerDep) -> Response:
         return redirect(request, "/systems", f"{name}: {exc.message}", "error")
     except DomainError as exc:
         return redirect(request, "/systems", f"{name}: {exc}", "error")
-    if not change.get("changed", True):
+    if not change.changed:
         return redirect(request, "/systems", f"{name}: nothing to change.")
     return redirect(request, "/systems", f"{name}: {asked['action']} done.")
 

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import Reader, RuntimeDep
+from defib.api.errors import error_responses
+from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
+from defib.api.schemas import Timestamp
 from defib.bootstrap import Runtime
-from defib.model import InvalidInput, Severity, format_incident_id
+from defib.model import Severity, format_incident_id
 from defib.store import console as console_repo
 
 router = APIRouter(tags=["runs"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-    422: {"description": "a bad limit or cursor"},
-}
+_ERRORS = error_responses(d422="a bad limit or cursor")
 
 # Waiting steps are few (each is a person's to-do), so they are read at once and paged here.
 MAX_WAITING = 5000
@@ -38,26 +32,12 @@ class ApprovalOut(BaseModel):
     action: str
     role: str = Field(description="The role needed to decide (admins always may).")
     asks: str = Field(description="What approving lets the step do.")
-    waiting_since: datetime | None
-    deadline_at: datetime | None
+    waiting_since: Timestamp | None
+    deadline_at: Timestamp | None
 
 
-class ApprovalPage(BaseModel):
-    items: list[ApprovalOut]
-    next_cursor: str | None
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput("cursor: not a cursor this server handed out") from exc
-    kind, _, value = raw.partition(":")
-    if kind != "a" or not value.isdigit():
-        raise InvalidInput("cursor: not a cursor this server handed out")
-    return int(value)
+class ApprovalPage(Page[ApprovalOut]):
+    """Steps waiting for a decision, oldest first."""
 
 
 def _waiting(runtime: Runtime) -> list[console_repo.WaitingStep]:
@@ -69,18 +49,14 @@ def _waiting(runtime: Runtime) -> list[console_repo.WaitingStep]:
 async def list_approvals(
     runtime: RuntimeDep,
     _: Reader,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> ApprovalPage:
     """Every playbook step waiting for approval, oldest first, with its deadline."""
-    start = _offset(cursor)
     steps = await run_in_threadpool(_waiting, runtime)
-    page = steps[start : start + limit]
-    more = start + limit < len(steps)
-    next_cursor = (
-        base64.urlsafe_b64encode(f"a:{start + limit}".encode()).decode().rstrip("=")
-        if more
-        else None
+    # Keyed by run and step, not position: a decision taken between two pages shifts nothing.
+    page, next_cursor = slice_page(
+        steps, lambda s: f"{s.run_id}/{s.index}", "approvals", limit, cursor
     )
     return ApprovalPage(
         items=[

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from defib.api.deps import BearerCredentials, RuntimeDep, get_principal
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
 from defib.auth import Permission
 from defib.telemetry import MEDIA_TYPE
 
@@ -43,8 +43,12 @@ class PrometheusText(Response):
             "description": "Prometheus text format 0.0.4 (docs/metrics.md names every series).",
             "content": {"text/plain": {"schema": {"type": "string"}}},
         },
-        401: {"description": "missing or invalid token (unless `metrics.public`)"},
-        403: {"description": "the token's role may not read"},
+        **error_responses(
+            base=(401, 403),
+            non_json_route=True,
+            d401="missing or invalid token (unless `metrics.public`)",
+            d403="the token's role may not read",
+        ),
     },
 )
 async def metrics(runtime: RuntimeDep) -> PrometheusText:

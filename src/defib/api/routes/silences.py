@@ -16,17 +16,17 @@ from starlette.concurrency import run_in_threadpool
 
 from defib import __version__
 from defib.api.deps import Reader, Responder, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
+from defib.api.pagination import COMPAT_TAG
 from defib.model import InvalidInput
 from defib.silences import Matcher, Silence, Weekly, parse_matchers
 from defib.silencing import SilenceDraft
 
-router = APIRouter(prefix="/api/v2", tags=["silences (Alertmanager v2)"])
+# COMPAT_TAG: exempt from defib's list envelope (tests/api/test_contract.py), not from the
+# rest of the contract (response models, ErrorOut errors).
+router = APIRouter(prefix="/api/v2", tags=["silences (Alertmanager v2)", COMPAT_TAG])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-}
+_ERRORS = error_responses()
 _STARTED = datetime.now(UTC)
 
 
@@ -137,7 +137,11 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-@router.get("/silences", response_model=list[GettableSilence], responses=_ERRORS)
+@router.get(
+    "/silences",
+    response_model=list[GettableSilence],
+    responses=error_responses(400, d400="a filter is not a matcher"),
+)
 def list_silences(
     runtime: RuntimeDep,
     _: Reader,
@@ -154,7 +158,11 @@ def list_silences(
     return [_out(s, now) for s in runtime.silences.search(filters)]
 
 
-@router.post("/silences", response_model=SilenceCreated, responses={**_ERRORS, 404: {}})
+@router.post(
+    "/silences",
+    response_model=SilenceCreated,
+    responses=error_responses(404, d404="no silence with the given `id`"),
+)
 async def post_silence(
     body: PostableSilence, runtime: RuntimeDep, who: Responder
 ) -> SilenceCreated:
@@ -169,7 +177,7 @@ async def post_silence(
 @router.get(
     "/silence/{silence_id}",
     response_model=GettableSilence,
-    responses={**_ERRORS, 404: {"description": "no such silence"}},
+    responses=error_responses(404, d404="no such silence"),
 )
 def get_silence(silence_id: str, runtime: RuntimeDep, _: Reader) -> GettableSilence:
     """One silence."""
@@ -179,7 +187,10 @@ def get_silence(silence_id: str, runtime: RuntimeDep, _: Reader) -> GettableSile
 @router.delete(
     "/silence/{silence_id}",
     response_class=Response,
-    responses={**_ERRORS, 200: {"description": "expired"}, 404: {"description": "no such silence"}},
+    responses={
+        200: {"description": "expired"},
+        **error_responses(404, non_json_route=True, d404="no such silence"),
+    },
 )
 def delete_silence(silence_id: str, runtime: RuntimeDep, who: Responder) -> Response:
     """Expire a silence (it stays listed, as `expired`)."""
@@ -187,7 +198,9 @@ def delete_silence(silence_id: str, runtime: RuntimeDep, who: Responder) -> Resp
     return Response(status_code=200)
 
 
-@router.get("/status", response_model=AlertmanagerStatus, responses=_ERRORS)
+@router.get(
+    "/status", response_model=AlertmanagerStatus, responses=error_responses(base=(401, 403))
+)
 def status(_: Reader) -> AlertmanagerStatus:
     """Enough of Alertmanager's status for its clients (amtool checks the version)."""
     return AlertmanagerStatus(

@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
 from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
 from defib.config import SlackUser
@@ -36,8 +36,14 @@ log = logging.getLogger(__name__)
     response_class=Response,
     responses={
         200: {"description": "taken (the message is updated through response_url)"},
-        401: {"description": "bad or stale Slack signature"},
-        404: {"description": "Slack's signing secret is not configured"},
+        **error_responses(
+            401,
+            404,
+            base=(),
+            non_json_route=True,
+            d401="bad or stale Slack signature",
+            d404="Slack's signing secret is not configured",
+        ),
     },
 )
 async def slack_actions(

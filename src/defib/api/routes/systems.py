@@ -210,7 +210,7 @@ def _filters(raw: list[dict[str, Any]], seq: int | None, actor: str) -> list[Out
         404, 409, 502, d404="no such system or incident", d409="not changeable here"
     ),
 )
-async def put_system_state(
+async def put_state(
     name: str, body: StateIn, runtime: RuntimeDep, who: Responder
 ) -> StateChangeOut:
     """Change what defib enforces on a system; returns the state and whether it changed."""
@@ -291,7 +291,7 @@ async def _post_switch(
 
 
 @router.post("/{name}/versions/{version}", response_model=VersionOut, responses=_ERRORS)
-def mark_system_version(
+def mark_version(
     name: str, version: str, body: VersionIn, runtime: RuntimeDep, who: Responder
 ) -> VersionOut:
     """Mark a model version good, bad or unknown (rollback_model reads the marks)."""

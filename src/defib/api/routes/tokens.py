@@ -3,25 +3,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import Admin, Authenticated, RuntimeDep
+from defib.api.errors import error_responses
+from defib.api.pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_int_cursor,
+    encode_cursor,
+)
+from defib.api.schemas import Timestamp
 from defib.auth import Role, generate_token
 from defib.store import tokens as repo
 from defib.store.tokens import TokenRecord
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "only an admin token may manage tokens"},
-    404: {"description": "no active token of that name"},
-}
+_ERRORS = error_responses(
+    404, d403="only an admin token may manage tokens", d404="no active token of that name"
+)
 
 
 class TokenIn(BaseModel):
@@ -35,9 +41,9 @@ class TokenOut(BaseModel):
     name: str
     role: Role
     prefix: str = Field(description="The first characters, to recognise it; never the secret.")
-    created_at: datetime
+    created_at: Timestamp
     created_by: str
-    revoked_at: datetime | None
+    revoked_at: Timestamp | None
 
     @classmethod
     def of(cls, r: TokenRecord) -> TokenOut:
@@ -55,9 +61,8 @@ class TokenCreated(TokenOut):
     token: str = Field(description="The secret, shown this once; only its hash is kept.")
 
 
-class TokenPage(BaseModel):
-    items: list[TokenOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+class TokenPage(Page[TokenOut]):
+    """Tokens in creation order."""
 
 
 class WhoAmI(BaseModel):
@@ -65,7 +70,7 @@ class WhoAmI(BaseModel):
     role: Role
 
 
-@router.get("/me", response_model=WhoAmI, responses=_ERRORS)
+@router.get("/me", response_model=WhoAmI, responses=error_responses(base=(401,)))
 async def who_am_i(principal: Authenticated) -> WhoAmI:
     """The calling token's name and role (`defib login` checks a token with it)."""
     return WhoAmI(name=principal.name, role=principal.role)
@@ -92,18 +97,19 @@ def list_tokens(
     runtime: RuntimeDep,
     _: Admin,
     include_revoked: Annotated[bool, Query(description="Include revoked tokens.")] = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9]+$")] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
 ) -> TokenPage:
     """Tokens in creation order (names, roles, prefixes; never the secrets)."""
-    after = int(cursor) if cursor else 0
+    after = decode_int_cursor("tokens", cursor) if cursor else 0
     with runtime.db.read() as conn:
         records = repo.list_tokens(conn, include_revoked=include_revoked)
     records = [r for r in records if r.id > after]
     page = records[:limit]
     more = len(records) > limit
     return TokenPage(
-        items=[TokenOut.of(r) for r in page], next_cursor=str(page[-1].id) if more else None
+        items=[TokenOut.of(r) for r in page],
+        next_cursor=encode_cursor("tokens", page[-1].id) if more else None,
     )
 
 
