@@ -182,7 +182,7 @@ def _wait_for_step(run: Run, incident: str, status: str) -> tuple[str, int]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         runs = json.loads(run("runs", "list", incident, "--json").stdout)
-        for r in runs.get("items", runs.get("runs", [])):
+        for r in runs["items"]:
             detail = json.loads(run("runs", "show", r["id"], "--json").stdout)
             for s in detail["steps"]:
                 if s["status"] == status:

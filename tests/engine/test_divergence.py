@@ -91,7 +91,7 @@ def test_run_survives_two_kills_across_its_waits(serve: ServerProcess, receiver:
     while True:
         runs = httpx.get(
             f"{serve.url}/api/v1/incidents/{incident}/runs", headers=auth, timeout=10
-        ).json()["runs"]
+        ).json()["items"]
         if runs and runs[0]["status"] not in ("pending", "running", "waiting_approval"):
             break
         assert time.monotonic() < deadline, f"run stuck: {runs}\n{serve.log_text()}"

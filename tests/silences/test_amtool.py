@@ -173,7 +173,7 @@ def _inhibition(server: ServerProcess, token: str) -> None:
         f"{server.url}/api/v1/incidents/{down['incident_id']}/timeline",
         headers={"Authorization": f"Bearer {token}"},
     ).json()
-    inhibited_events = [e for e in timeline["events"] if e["kind"] == "alert_inhibited"]
+    inhibited_events = [e for e in timeline["items"] if e["kind"] == "alert_inhibited"]
     assert [e["data"]["systems"] for e in inhibited_events] == [["x"]]
 
 

@@ -84,7 +84,7 @@ def test_changing_matchers_replaces_the_silence_and_open_incidents_hear_of_it(
     new_id = moved.json()["silenceID"]
     assert new_id != sid
     assert client.get(f"/api/v2/silence/{sid}").json()["status"]["state"] == "expired"
-    events = client.get(f"/api/v1/incidents/{opened['incident_id']}/timeline").json()["events"]
+    events = client.get(f"/api/v1/incidents/{opened['incident_id']}/timeline").json()["items"]
     kinds = [e["kind"] for e in events if e["kind"].startswith("silence_")]
     assert kinds == ["silence_added", "silence_updated", "silence_expired"]
 

@@ -159,8 +159,7 @@ def _decide(
 
 
 def _runs_of(client: ApiClient, incident_id: str) -> list[dict[str, Any]]:
-    data = client.get(f"/api/v1/incidents/{incident_id}/runs")
-    runs: list[dict[str, Any]] = data.get("items", data.get("runs", []))
+    runs: list[dict[str, Any]] = client.get_all(f"/api/v1/incidents/{incident_id}/runs")
     return runs
 
 
