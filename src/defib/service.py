@@ -404,12 +404,12 @@ class IncidentService:
                 ):
                     end += 1
                 run = fresh[j:end]
-                quiet = self._quiet(conn, gate, run[0], now)
+                existing, quiet = self._open_or_quiet(conn, gate, run[0], now)
                 if quiet is not None:
                     self._keep_quiet(conn, run, quiet, now, done)
                     j = end
                     continue
-                action, incident = self._fold(conn, run, now)
+                action, incident = self._fold(conn, run, now, existing)
                 alert_repo.mark_series_firing(
                     conn, incident.seq, [it.alert.series for it in run], now
                 )
@@ -446,24 +446,21 @@ class IncidentService:
         return [[r for r in batch if r is not None] for batch in results]
 
     @staticmethod
-    def _quiet(
+    def _open_or_quiet(
         conn: Connection, gate: QuietGate | None, head: _Item, now: datetime
-    ) -> Quiet | None:
-        """Whether alerts that would open (or reopen) an incident are silenced or inhibited.
-
-        Only asked when no incident is open for the fingerprint: an alert that folds into
-        an open incident still folds, silence or not.
-        """
+    ) -> tuple[Incident | None, Quiet | None]:
+        """The open incident of the run's fingerprint (locked), or else whether the alerts,
+        which would open or reopen one, are silenced or inhibited. An alert that folds into
+        an open incident still folds, silence or not."""
         triage = head.triage
-        if gate is None or triage.fingerprint is None:
-            return None
-        if repo.find_open_by_fingerprint(conn, triage.fingerprint) is not None:
-            return None
+        assert triage.fingerprint is not None
         assert triage.type is not None
         assert triage.severity is not None
-        return gate.check(
-            conn, head.alert, triage.type.value, triage.severity.value, triage.systems, now
-        )
+        existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
+        if existing is not None or gate is None:
+            return existing, None
+        sev = triage.severity.value
+        return None, gate.check(conn, head.alert, triage.type.value, sev, triage.systems, now)
 
     @staticmethod
     def _keep_quiet(
@@ -619,8 +616,11 @@ class IncidentService:
             "cleared", incident.id, incident.type, incident.severity, why
         ), incident.seq
 
-    def _fold(self, conn: Connection, run: Sequence[_Item], now: datetime) -> tuple[str, Incident]:
-        """Fold a run of firing alerts with one fingerprint into its incident.
+    def _fold(
+        self, conn: Connection, run: Sequence[_Item], now: datetime, existing: Incident | None
+    ) -> tuple[str, Incident]:
+        """Fold a run of firing alerts with one fingerprint into `existing`, its open incident
+        (looked up, locked, by the caller).
 
         The first alert creates or reopens the incident when none is open; the rest merge.
         One timeline event records the run (with its count), not one per alert.
@@ -632,7 +632,6 @@ class IncidentService:
         assert triage.severity is not None
         assert triage.fingerprint is not None
         info = _alert_info(head)
-        existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
         if existing is None:
             since = now - self.reopen_window
             recent = repo.find_recently_resolved(conn, triage.fingerprint, since, for_update=True)
