@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from defib.actions.environment import ActionEnvironment
 from defib.actions.resolve import PagerDutyResolver
 from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
@@ -123,7 +124,14 @@ class Runtime:
         self.silences = SilenceService(self.db, utcnow, inhibit_rules=inhibit_rules(settings))
         if migrate_on_start:
             self.silences.sync_windows(maintenance_windows(settings))
-        self.engine = PlaybookEngine(self.db, playbooks=load_playbooks(settings), settings=settings)
+        # What actions run with (settings, database, clock, HTTP): one per process, injected.
+        self.actions_env = ActionEnvironment(settings, self.db)
+        self.engine = PlaybookEngine(
+            self.db,
+            playbooks=load_playbooks(settings),
+            settings=settings,
+            environment=self.actions_env,
+        )
         # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
         self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))
         self.incidents = IncidentService(

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -315,6 +316,35 @@ class NotificationSettings(_Section):
     )
 
 
+class EngineSettings(_Section):
+    """The playbook engine's timings (also `DEFIB_ENGINE_<KEY>`, e.g. DEFIB_ENGINE_POLL_SECONDS)."""
+
+    poll_seconds: float = Field(
+        default=0.05, gt=0, le=60, description="DBOS queue and notification polling."
+    )
+    sweep_seconds: float = Field(
+        default=2.0, gt=0, description="How often a worker enqueues pending runs nobody did."
+    )
+    heartbeat_seconds: float = Field(default=2.0, gt=0, description="Worker heartbeat period.")
+    heartbeat_ttl_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Silence after which another worker takes a worker's runs.",
+    )
+    concurrency: int = Field(default=50, ge=1, description="Runs executing at once per worker.")
+
+    @field_validator("heartbeat_ttl_seconds")
+    @classmethod
+    def _ttl_outlasts_beats(cls, v: float, info: ValidationInfo) -> float:
+        beat = info.data.get("heartbeat_seconds")
+        if beat is not None and v <= beat:
+            # Every live worker would be declared dead between two of its own beats.
+            raise PydanticCustomError(
+                "ttl_too_short", f"must exceed heartbeat_seconds ({beat:g}), got {v:g}"
+            )
+        return v
+
+
 class MetricsSettings(_Section):
     """GET /metrics: who may scrape it and how fresh the database-derived series are."""
 
@@ -470,6 +500,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     public_url: str | None = Field(
         default=None,
         description="Base of every incident link defib sends (Slack, e-mail, PagerDuty):"
@@ -615,6 +646,11 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         env_keys.add("data_dir")
     # The environment beats the file: drop file keys the environment sets.
     merged = {k: v for k, v in file_values.items() if k not in env_keys}
+    engine_env = _engine_env()
+    if engine_env and "engine" not in overrides:
+        # DEFIB_ENGINE_<KEY> sets one key of the `engine:` section (over the file's).
+        section = merged.get("engine")
+        merged["engine"] = {**(section if isinstance(section, dict) else {}), **engine_env}
     merged.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**merged)
@@ -622,6 +658,18 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise ConfigError(
             describe_validation_error(exc, source=str(path) if path else None)
         ) from exc
+
+
+def _engine_env() -> dict[str, str]:
+    """`engine:` keys set by DEFIB_ENGINE_<KEY> variables; unknown names are refused."""
+    prefix = f"{ENV_PREFIX}ENGINE_"
+    known = {name.upper(): name for name in EngineSettings.model_fields}
+    found: dict[str, str] = {}
+    for name, value in os.environ.items():
+        if name.startswith(prefix):
+            key = name[len(prefix) :]
+            found[known.get(key, key.lower())] = value
+    return found
 
 
 def describe_validation_error(exc: ValidationError, source: str | None = None) -> str:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from defib.actions.environment import ActionEnvironment
 
 # (kind, data, idempotency key) -> None; writes one timeline event exactly once per key.
 TimelineWriter = Callable[[str, Mapping[str, Any], str], Awaitable[None]]
@@ -52,6 +55,8 @@ class ActionContext:
     params: Mapping[str, Any]
     timeout_seconds: float
     timeline: TimelineWriter
+    # Settings, database, clock and HTTP transport, from the Runtime (through the engine).
+    env: ActionEnvironment
 
     @property
     def actor(self) -> str:

@@ -21,7 +21,7 @@ import httpx
 
 from defib.actions._systems import incident_seq, post_command, targets
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.actions.templating import render_text
 from defib.config import SystemConfig
 from defib.control import Change, ControlService, Owner
@@ -159,7 +159,7 @@ class SwitchAction:
         self.enable = enable
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         reason = render_text(str(ctx.params.get("reason", DEFAULT_REASON)), ctx.incident)
         force = bool(ctx.params.get("force", False))
         what = "enable" if self.enable else "disable"
@@ -173,7 +173,7 @@ class SwitchAction:
             return await for_each_system(ctx, env, self.name, what, act)
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         found = targets(ctx, env.settings)
         if not found.systems:
             return f"{self.name}: would be skipped ({found.why_none()})"
@@ -267,7 +267,7 @@ class OutputFilterStep:
         return out
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         wanted = self.filters(ctx)
         if not wanted:
             return await _skip(
@@ -311,7 +311,7 @@ class OutputFilterStep:
         )
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         found = targets(ctx, env.settings)
         wanted = self.filters(ctx)
         if not found.systems or not wanted:
@@ -365,7 +365,7 @@ class ReviewGuardrailsAction:
         return [render_text(i, ctx.incident) for i in items]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         items = self._items(ctx)
 
         def approval() -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from defib.actions.base import ActionContext, ActionError, ActionResult
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.evidence import EvidenceService, ItemDraft
 from defib.store import evidence as evidence_repo
 from defib.store import incidents as incident_repo
@@ -171,7 +171,7 @@ class EvidenceAction:
         return drafts, skipped
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         drafts, skipped = await asyncio.to_thread(self.gather, ctx, env)
         service = EvidenceService(env.db, env.settings.data_dir)
         seq = int(ctx.incident["seq"])
@@ -197,7 +197,7 @@ class EvidenceAction:
         )
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         patterns = self._patterns(ctx, env)
         what = "incident, timeline, alerts"
         if ctx.params.get("flavour") == "hallucination":

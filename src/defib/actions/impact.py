@@ -20,14 +20,14 @@ import asyncio
 import hashlib
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from importlib import resources
 from typing import Any
 
 from defib.actions._systems import incident_seq, mailer, retry_policy
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.actions.evidence import _samples
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
@@ -65,7 +65,7 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
     seq = incident_seq(ctx)
     lookback = _int_param(ctx, "lookback_seconds", DEFAULT_LOOKBACK_SECONDS)
     limit = _int_param(ctx, "max_records", DEFAULT_MAX_RECORDS)
-    now = datetime.now(UTC)
+    now = env.clock()
     with env.db.read() as conn:
         incident = incident_repo.get_incident(conn, seq)
         start = (incident.first_seen_at or incident.detected_at) - timedelta(seconds=lookback)
@@ -133,7 +133,7 @@ class AssessImpactAction:
     name = "assess_data_impact"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         seq = incident_seq(ctx)
         key = f"{ctx.idempotency_key}:impact"
         if await asyncio.to_thread(_recorded, env, key):
@@ -151,7 +151,7 @@ class AssessImpactAction:
                     conn,
                     seq,
                     TimelineEvent(
-                        datetime.now(UTC),
+                        env.clock(),
                         ctx.actor,
                         ASSESSED,
                         {"action": self.name, "step": ctx.step_name, **summary},
@@ -250,7 +250,7 @@ class NotifyUsersAction:
         return subject, body
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         seq = incident_seq(ctx)
 
         def load() -> tuple[dict[str, Any] | None, str]:

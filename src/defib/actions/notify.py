@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.actions.templating import render_text
 from defib.config import NotificationSettings, Settings, SystemConfig
 from defib.integrations.base import DeliveryFailed, Notice, Notifier, RetryPolicy, deliver
@@ -204,7 +204,7 @@ class NotifyAction:
     # -- running --------------------------------------------------------------------------
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         # A silence covering every system of the incident keeps the team's channels quiet;
         # security notifications go out whatever is silenced.
         silences = [] if self.security else await asyncio.to_thread(_silencing, env.db, ctx)
@@ -308,7 +308,7 @@ class NotifyAction:
         return ActionResult(detail=detail)
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         plan = self.plan(ctx, env.settings, None)
         if not plan.targets:
             return f"{self.name}: would be skipped ({self._nobody(plan)})"

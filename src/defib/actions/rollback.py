@@ -23,10 +23,9 @@ from typing import Any
 from defib.actions._systems import incident_seq, post_command, targets
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.containment import _recorded, for_each_system
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.config import SystemConfig
 from defib.control import ControlService, Owner
-from defib.service import utcnow
 from defib.store import incidents as incident_repo
 from defib.store.incidents import IncidentFilter
 from defib.systemstate import KnownGood, ModelVersion, previous_known_good
@@ -111,7 +110,7 @@ def decide(env: ActionEnvironment, system: SystemConfig, explicit: str | None) -
         if explicit not in {v.name for v in versions}:
             raise ActionError(f"{system.name}: params.version {explicit!r} is not a version")
         return {"from": current, "to": explicit, "why": "named by the step"}
-    now = utcnow()
+    now = env.clock()
     found = previous_known_good(
         versions,
         current,
@@ -137,7 +136,7 @@ class RollbackAction:
     name = "rollback_model"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         control = ControlService(env.db)
         seq = incident_seq(ctx)
         explicit = ctx.params.get("version")
@@ -196,7 +195,7 @@ class RollbackAction:
             return await for_each_system(ctx, env, self.name, "rollback", act, unversioned)
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         found = targets(ctx, env.settings)
         if not found.systems:
             return f"{self.name}: would be skipped ({found.why_none()})"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -33,7 +33,7 @@ import httpx
 from defib.actions._systems import incident_seq, targets
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.containment import set_switch
-from defib.actions.environment import ActionEnvironment, current
+from defib.actions.environment import ActionEnvironment
 from defib.auth import Role, generate_token
 from defib.config import ProbeConfig, SystemConfig
 from defib.control import ControlService, Owner
@@ -97,7 +97,7 @@ PROBE_TOKEN_MAX_AGE = timedelta(minutes=15)
 def _mint(env: ActionEnvironment, actor: str) -> tuple[str, str]:
     token = generate_token()
     name = f"{PROBE_TOKEN_PREFIX}{secrets.token_hex(6)}"
-    now = datetime.now(UTC)
+    now = env.clock()
     with env.db.write() as conn:
         token_repo.revoke_stale(conn, PROBE_TOKEN_PREFIX, now - PROBE_TOKEN_MAX_AGE, now)
         token_repo.create_token(
@@ -106,14 +106,14 @@ def _mint(env: ActionEnvironment, actor: str) -> tuple[str, str]:
             role=Role.RESPONDER,
             token=token,
             created_by=actor,
-            now=datetime.now(UTC),
+            now=env.clock(),
         )
     return name, token
 
 
 def _revoke(env: ActionEnvironment, name: str) -> None:
     with env.db.write() as conn:
-        token_repo.revoke_token(conn, name, datetime.now(UTC))
+        token_repo.revoke_token(conn, name, env.clock())
 
 
 async def run_probes(
@@ -190,7 +190,7 @@ class VerifyAction:
     name = "verify_endpoint"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        env = current()
+        env = ctx.env
         found = targets(ctx, env.settings)
         with_probes = [s for s in found.systems if s.probes]
         without = [s.name for s in found.systems if not s.probes]
@@ -255,7 +255,7 @@ class VerifyAction:
         )
 
     def describe(self, ctx: ActionContext) -> str:
-        env = current()
+        env = ctx.env
         found = targets(ctx, env.settings)
         parts = []
         for system in found.systems:

@@ -257,9 +257,8 @@ async def _post_switch(
 ) -> dict[str, Any]:
     from defib.actions._systems import post_command
     from defib.actions.base import ActionError
-    from defib.actions.environment import ActionEnvironment
 
-    env = ActionEnvironment(runtime.settings, runtime.db)
+    env = runtime.actions_env
     action = "disable" if body.disabled else "enable"
     incident = format_incident_id(seq) if seq is not None else ""
     # One key per person, system, action and reason: a retried request is recognised.

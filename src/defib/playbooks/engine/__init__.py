@@ -33,12 +33,7 @@ from defib.playbooks.engine.host import (
 )
 from defib.playbooks.engine.ledger import GroupWriter, Ledger, RunConflict, incident_snapshot
 from defib.playbooks.engine.outcome import StepOutcome
-from defib.playbooks.engine.service import (
-    EngineTuning,
-    PlaybookEngine,
-    current_engine,
-    role_allows,
-)
+from defib.playbooks.engine.service import PlaybookEngine, role_allows
 from defib.playbooks.engine.workflow import Workflow, approval_topic, retry_delay
 
 __all__ = [
@@ -47,7 +42,6 @@ __all__ = [
     "MIN_DURABLE_WAIT_SECONDS",
     "QUEUE_NAME",
     "WORKFLOW_NAME",
-    "EngineTuning",
     "GroupWriter",
     "Ledger",
     "PlaybookEngine",
@@ -55,7 +49,6 @@ __all__ = [
     "StepOutcome",
     "Workflow",
     "approval_topic",
-    "current_engine",
     "dbos_system_url",
     "incident_snapshot",
     "replay_safe_seconds",

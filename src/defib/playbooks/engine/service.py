@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from defib.actions import ActionRegistry, default_registry
-from defib.config import Settings
+from defib.actions.environment import ActionEnvironment
+from defib.config import EngineSettings, Settings, load_settings
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
 from defib.playbooks.engine import host
 from defib.playbooks.engine.ledger import Ledger, RunConflict
@@ -45,55 +45,6 @@ def role_allows(role: str, required: str) -> bool:
     return have is Role.ADMIN or _ROLE_RANK[have] >= _ROLE_RANK[need]
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
-
-
-@dataclass(frozen=True, slots=True)
-class EngineTuning:
-    """Timings; the environment overrides them (tests and the benchmark shorten them)."""
-
-    poll_seconds: float = 0.05
-    sweep_seconds: float = 2.0
-    heartbeat_seconds: float = 2.0
-    heartbeat_ttl_seconds: float = 15.0
-    worker_concurrency: int = 50
-
-    @classmethod
-    def from_env(cls) -> EngineTuning:
-        d = cls()
-        return cls(
-            poll_seconds=_env_float("DEFIB_ENGINE_POLL_SECONDS", d.poll_seconds),
-            sweep_seconds=_env_float("DEFIB_ENGINE_SWEEP_SECONDS", d.sweep_seconds),
-            heartbeat_seconds=_env_float("DEFIB_ENGINE_HEARTBEAT_SECONDS", d.heartbeat_seconds),
-            heartbeat_ttl_seconds=_env_float(
-                "DEFIB_ENGINE_HEARTBEAT_TTL_SECONDS", d.heartbeat_ttl_seconds
-            ),
-            worker_concurrency=int(
-                _env_float("DEFIB_ENGINE_CONCURRENCY", float(d.worker_concurrency))
-            ),
-        )
-
-
-class _Slot:
-    """The engine launched in this process (what actions find their environment through)."""
-
-    engine: PlaybookEngine | None = None
-
-
-_slot = _Slot()
-
-
-def current_engine() -> PlaybookEngine:
-    if _slot.engine is None:
-        raise RuntimeError("no playbook engine is launched in this process")
-    return _slot.engine
-
-
 class PlaybookEngine:
     """Plans, starts and manages runs; executes them when launched as a worker.
 
@@ -107,24 +58,29 @@ class PlaybookEngine:
         *,
         playbooks: PlaybookSet | None = None,
         actions: ActionRegistry | None = None,
-        tuning: EngineTuning | None = None,
+        tuning: EngineSettings | None = None,
         clock: Callable[[], datetime] | None = None,
         settings: Settings | None = None,
+        environment: ActionEnvironment | None = None,
     ) -> None:
         from defib.service import utcnow
 
         self.db = db
-        # What actions read (systems, notifications); None: they load it from the environment.
-        self.settings = settings
+        # None: from the environment and DEFIB_CONFIG (embedders; the Runtime passes its own).
+        self.settings = settings or load_settings()
         self.playbooks = playbooks or PlaybookSet.load(os.environ.get("DEFIB_PLAYBOOKS_DIR"))
         self.actions = actions or default_registry()
-        self.tuning = tuning or EngineTuning.from_env()
+        self.tuning = tuning or self.settings.engine
         self.clock: Callable[[], datetime] = clock or utcnow
+        # What actions read (settings, database, clock, HTTP transport).
+        self.environment = environment or ActionEnvironment(self.settings, db, clock=self.clock)
         self.system_url = host.dbos_system_url(db.url)
         self.executor_id: str | None = None
         self.host = host.DbosHost(self.system_url, sqlite=db.is_sqlite)
         self.ledger = Ledger(db, self.clock)
-        self.workflow = Workflow(self.ledger, self.actions, self.clock, lambda: self.executor_id)
+        self.workflow = Workflow(
+            self.ledger, self.actions, self.clock, lambda: self.executor_id, self.environment
+        )
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting = self.workflow.on_waiting
 
@@ -292,27 +248,18 @@ class PlaybookEngine:
 
     def launch(self, executor_id: str) -> None:
         """Start DBOS in this process: it recovers this executor's runs and serves the queue."""
-        if _slot.engine is not None:
-            raise RuntimeError("a playbook engine is already launched in this process")
-        _slot.engine = self
         self.executor_id = executor_id
-        try:
-            self.host.launch(
-                executor_id,
-                self.workflow.execute,
-                poll_seconds=self.tuning.poll_seconds,
-                concurrency=self.tuning.worker_concurrency,
-            )
-        except BaseException:
-            _slot.engine = None
-            raise
+        self.host.launch(
+            executor_id,
+            self.workflow.execute,
+            poll_seconds=self.tuning.poll_seconds,
+            concurrency=self.tuning.concurrency,
+        )
         for error in self.playbooks.validate_actions(self.actions.names()):
             log.warning("playbook problem: %s", error)
 
     def shutdown(self) -> None:
         self.host.shutdown()
-        if _slot.engine is self:
-            _slot.engine = None
 
     def close(self) -> None:
         self.shutdown()

@@ -26,6 +26,7 @@ from defib.actions import (
     UnknownAction,
 )
 from defib.actions.base import Action
+from defib.actions.environment import ActionEnvironment
 from defib.playbooks.engine import host
 from defib.playbooks.engine.ledger import Ledger, StepRef
 from defib.playbooks.engine.outcome import LoadedRun, StepOutcome
@@ -52,10 +53,13 @@ class Workflow:
         actions: ActionRegistry,
         clock: Callable[[], datetime],
         executor_id: Callable[[], str | None],
+        environment: ActionEnvironment,
     ) -> None:
         self.ledger = ledger
         self.actions = actions
         self.clock = clock
+        # What every action's context carries (`ctx.env`): injected, never looked up.
+        self.environment = environment
         self._executor_id = executor_id
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting: list[WaitingListener] = []
@@ -316,6 +320,7 @@ class Workflow:
             params=step.params,
             timeout_seconds=step.timeout_seconds,
             timeline=timeline,
+            env=self.environment,
         )
 
     def plain(self, step: Step, incident: Mapping[str, Any], dry_run: bool) -> bool:
