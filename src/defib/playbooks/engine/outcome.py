@@ -26,7 +26,7 @@ class StepOutcome:
     # A timed-out approval whose policy is `abort`: the run stops whatever the step's
     # `on_failure` says.
     abort: bool = False
-    # Set when the attempt wrote this outcome to the ledger itself (see `Workflow.attempt`):
+    # Set when the attempt wrote this outcome to the ledger itself (see `Workflow.step_attempt`):
     # then nothing is left to record, and `run_status` says whether that ended the run.
     recorded: bool = False
     run_status: str | None = None
