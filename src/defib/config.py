@@ -16,15 +16,23 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic import HttpUrl as PydanticHttpUrl
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 if TYPE_CHECKING:
     from defib.silences.schedule import Weekly
@@ -36,23 +44,44 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names the key."""
 
 
-# A pragmatic address check (one @, a dotted domain, no spaces): the SMTP server decides
-# the rest. Errors name the exact key, e.g. `systems.0.owners.emails.1`.
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
+_EMAIL_STR: TypeAdapter[str] = TypeAdapter(EmailStr)
+_HTTP_URL: TypeAdapter[PydanticHttpUrl] = TypeAdapter(PydanticHttpUrl)
+# Domains email-validator refuses as special-use, but that a team's private mail network
+# (or a test) uses: oncall@mail.corp.local, ops@localhost.
+_PRIVATE_MAIL_DOMAINS = ("local", "localhost", "test", "internal")
+
+
+def _first_message(exc: ValidationError) -> str:
+    return str(exc.errors()[0]["msg"])
+
+
 def _email(v: str) -> str:
-    if not _EMAIL.match(v):
-        raise ValueError(f"not an email address: {v!r}")
-    return v
+    """pydantic's EmailStr check (email-validator, no DNS), allowing private domains.
+
+    Errors name the exact key, e.g. `systems.0.owners.emails.1`.
+    """
+    local, at, domain = v.rpartition("@")
+    private = at and domain.rsplit(".", 1)[-1].lower() in _PRIVATE_MAIL_DOMAINS
+    # A private domain is checked for syntax as if it were under a public one.
+    probe = f"{local}@{domain}.example.com" if private else v
+    try:
+        checked = _EMAIL_STR.validate_python(probe)
+    except ValidationError as exc:
+        raise ValueError(f"not an email address: {v!r} ({_first_message(exc)})") from exc
+    return v if private else checked
 
 
 def _http_url(v: str) -> str:
-    if not v.startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL")
+    """pydantic's HttpUrl check; the text is kept as written (HttpUrl would add a `/`)."""
+    try:
+        _HTTP_URL.validate_python(v)
+    except ValidationError as exc:
+        raise ValueError(f"must be an http(s) URL ({_first_message(exc)})") from exc
     return v
 
 
@@ -600,7 +629,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        # Highest first: keyword arguments, DEFIB_* variables, the YAML file (when
+        # load_settings names one), defaults.
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
 
 
 def normalise_database_url(url: str) -> str:
@@ -611,53 +642,50 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path}{where}: not valid YAML") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: the top level must be a mapping of keys")
-    return {str(k): v for k, v in data.items()}
+def _with_file(path: Path) -> type[Settings]:
+    """Settings that also read `path` (pydantic-settings' YAML source, below the env)."""
+    config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})
+    return type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build settings from the YAML file, the environment and overrides; raise ConfigError."""
     path = config_file if config_file is not None else os.environ.get(f"{ENV_PREFIX}CONFIG")
-    file_values: dict[str, Any] = {}
+    cls: type[Settings] = Settings
     if path:
-        file_values = _read_yaml(Path(path))
-        file_values["config"] = Path(path)
-    env_keys = {
-        name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ
-    }
+        file = Path(path)
+        try:
+            with file.open(encoding="utf-8"):
+                pass  # pydantic-settings skips a missing file silently; we must not
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
+        cls = _with_file(file)
+        overrides = {"config": file, **overrides}
     home = os.environ.get(f"{ENV_PREFIX}HOME")
-    if home and "data_dir" not in env_keys and overrides.get("data_dir") is None:
+    if home and f"{ENV_PREFIX}DATA_DIR" not in os.environ and overrides.get("data_dir") is None:
         # DEFIB_HOME names the data directory (DEFIB_DATA_DIR, its older name, wins if set).
         overrides = {**overrides, "data_dir": home}
-        env_keys.add("data_dir")
-    # The environment beats the file: drop file keys the environment sets.
-    merged = {k: v for k, v in file_values.items() if k not in env_keys}
     engine_env = _engine_env()
     if engine_env and "engine" not in overrides:
         # DEFIB_ENGINE_<KEY> sets one key of the `engine:` section (over the file's).
-        section = merged.get("engine")
-        merged["engine"] = {**(section if isinstance(section, dict) else {}), **engine_env}
-    merged.update({k: v for k, v in overrides.items() if v is not None})
+        section = YamlConfigSettingsSource(cls)().get("engine") if path else None
+        overrides = {
+            **overrides,
+            "engine": {**(section if isinstance(section, dict) else {}), **engine_env},
+        }
     try:
-        return Settings(**merged)
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path}{where}: not valid YAML") from exc
     except ValidationError as exc:
         raise ConfigError(
             describe_validation_error(exc, source=str(path) if path else None)
         ) from exc
+    except (AttributeError, TypeError, ValueError) as exc:
+        # The YAML source expects a mapping at the top; a list or a scalar breaks it.
+        raise ConfigError(f"config file {path}: the top level must be a mapping of keys") from exc
 
 
 def _engine_env() -> dict[str, str]:

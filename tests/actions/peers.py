@@ -95,6 +95,7 @@ class HttpPeer(_RecordingPeer):
     default: int = 200
     script: dict[str, list[int]] = field(default_factory=dict)
     effects: Counter[str] = field(default_factory=Counter)
+    retry_after: str = "0"  # what a 429 says: seconds or an HTTP date
 
     @property
     def url(self) -> str:
@@ -109,7 +110,7 @@ class HttpPeer(_RecordingPeer):
         code = queue.pop(0) if queue else self.default
         if code < 300 and request.key is not None and request.key not in self.effects:
             self.effects[request.key] += 1
-        return code, ({"Retry-After": "0"} if code == 429 else {}), b""
+        return code, ({"Retry-After": self.retry_after} if code == 429 else {}), b""
 
 
 @dataclass

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from defib.integrations import DeliveryFailed, Notice, RetryPolicy, deliver
+from defib.integrations.http import retry_after_seconds
 from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.signing import verify
 from defib.integrations.slack import SlackWebhook
@@ -64,10 +68,15 @@ def test_slack_gets_a_block_kit_summary_with_the_key(http_peer: HttpPeer) -> Non
 
 
 def test_webhook_is_signed_with_the_shared_secret(http_peer: HttpPeer) -> None:
-    """The generic webhook carries an HMAC-SHA256 signature of the exact body."""
+    """The generic webhook carries Standard Webhooks headers: the id is the idempotency key,
+    the signature covers id, timestamp and body, and a tampered body fails it."""
     run_with_client(lambda c: SignedWebhook(c, f"{http_peer.url}/hook", "s3cret"))
     (req,) = http_peer.at("/hook")
-    assert verify(req.body, "s3cret", req.headers["x-defib-signature"])
+    headers = {k: req.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    assert verify(req.body, "s3cret", headers)
+    assert headers["webhook-id"] == "run1:1:x"
+    assert not verify(req.body.replace(b"INC-7", b"INC-8"), "s3cret", headers)
+    assert not verify(req.body, "other", headers)
     assert req.json()["incident_id"] == "INC-7"
     assert req.json()["idempotency_key"] == "run1:1:x"
 
@@ -110,6 +119,31 @@ def test_other_4xx_fail_at_once(http_peer: HttpPeer, status: int) -> None:
         run_with_client(lambda c: SignedWebhook(c, f"{http_peer.url}/hook"))
     assert info.value.attempts == 1 and not info.value.error.retryable
     assert len(http_peer.at("/hook")) == 1
+
+
+def test_retry_after_as_an_http_date_is_waited_for(http_peer: HttpPeer) -> None:
+    """A 429 whose Retry-After is an HTTP date two seconds ahead delays the retry until then
+    (a date once read as 0 seconds retried at once)."""
+    ahead = datetime.now(UTC) + timedelta(seconds=2)
+    http_peer.retry_after = format_datetime(ahead, usegmt=True)
+    http_peer.script["/hook"] = [429]
+    policy = RetryPolicy(attempts=2, backoff_seconds=0.001, max_backoff_seconds=30)
+    started = time.monotonic()
+    receipt = run_with_client(lambda c: SignedWebhook(c, f"{http_peer.url}/hook"), policy=policy)
+    assert receipt.attempts == 2  # type: ignore[attr-defined]
+    # The date has whole seconds: the wait is between one and two seconds.
+    assert time.monotonic() - started >= 1.0
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    """RFC 9110: delta-seconds or an HTTP date; past, absent or unreadable means no wait."""
+    now = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("7", now) == 7.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 10:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 09:59:00 GMT", now) == 0.0
+    assert retry_after_seconds("-3", now) == 0.0
+    assert retry_after_seconds("soon", now) == 0.0
+    assert retry_after_seconds(None, now) == 0.0
 
 
 def test_retries_give_up_after_the_policy(http_peer: HttpPeer) -> None:

@@ -85,7 +85,7 @@ def test_hallucination_via_a_control_plane(
         body = r.json()
         assert body["system"] == "chat-api" and body["incident"] == inc
         assert body["idempotency_key"] == r.key and r.key.startswith(f"{run.id}:")
-        assert verify(r.body, "hook-secret", r.headers["x-defib-signature"])
+        assert verify(r.body, "hook-secret", dict(r.headers))
     assert control[0].json()["reason"] == f"{inc}: Invented refund policy"
 
     state = ControlService(rt.db).state("chat-api")

@@ -169,7 +169,8 @@ def test_rollback_by_incident_free_service_and_a_signed_registry_post(
         "to_version": "v1",
         "incident": inc,
     }
-    assert post.headers["x-defib-signature"].startswith("sha256=")
+    assert post.headers["webhook-signature"].startswith("v1,")
+    assert post.headers["webhook-id"] == post.key
     (planned,) = events(rt, inc, "run_step_rollback_planned")
     assert "without an incident" in planned["why"]
     versions = {v.name: v.status for v in ControlService(rt.db).versions("chat-api")}

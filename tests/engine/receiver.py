@@ -17,7 +17,7 @@ from defib.testing import serve_http, stop_http
 class Delivery:
     path: str
     key: str | None
-    signature: str | None
+    signature: dict[str, str]  # the Standard Webhooks headers that came with it
     body: bytes
     at: float
 
@@ -57,7 +57,15 @@ class Receiver:
                 with receiver.lock:
                     receiver.deliveries.append(
                         Delivery(
-                            self.path, key, self.headers.get("X-Defib-Signature"), body, time.time()
+                            self.path,
+                            key,
+                            {
+                                k: v
+                                for k, v in self.headers.items()
+                                if k.lower().startswith("webhook-")
+                            },
+                            body,
+                            time.time(),
                         )
                     )
                     failing = receiver.fail_first.get(self.path, 0)

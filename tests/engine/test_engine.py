@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import time
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.integrations.signing import verify
 from defib.model import IncidentType
 from defib.playbooks.engine import RunConflict
 from defib.playbooks.runs import RunStatus
@@ -97,8 +96,8 @@ def test_webhook_is_signed_templated_and_keyed(
     (delivery,) = receiver.deliveries
     assert delivery.key == f"{run.id}:1"
     assert delivery.json() == {"incident": inc, "severity": "SEV2"}
-    expected = hmac.new(b"s3cret", delivery.body, hashlib.sha256).hexdigest()
-    assert delivery.signature == f"sha256={expected}"
+    assert verify(delivery.body, "s3cret", delivery.signature)
+    assert not verify(delivery.body + b" ", "s3cret", delivery.signature)
     notes = events(rt, inc, "note")
     assert notes == [
         {"actor": f"run:{run.id}", "kind": "note", "text": f"hello {inc}", "step": "note-it"}

@@ -11,7 +11,7 @@ from defib.actions.base import (
 from defib.actions.builtin import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
-    sign,
+    signature_headers,
 )
 from defib.actions.registry import (
     ENTRY_POINT_GROUP,
@@ -35,5 +35,5 @@ __all__ = [
     "UnknownAction",
     "builtin_registry",
     "default_registry",
-    "sign",
+    "signature_headers",
 ]

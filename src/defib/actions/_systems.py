@@ -89,9 +89,7 @@ async def post_command(
     plane = ControlPlane(client, url, secret)
     body = command_body(action, system, incident, key, **extra)
     try:
-        detail, attempts = await retrying(
-            lambda: plane.send(body, key), key, retry_policy(env.settings), sleep=env.sleep
-        )
+        detail, attempts = await retrying(lambda: plane.send(body, key), retry_policy(env.settings))
     except DeliveryFailed as exc:
         raise ActionError(f"{system}: {what} {action} failed: {exc}") from exc
     return {**detail, "attempts": attempts, "target": plane.target}

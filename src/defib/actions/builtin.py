@@ -10,9 +10,9 @@ import httpx
 
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.templating import render_text, render_value
-from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature_headers
 
-__all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "sign"]
+__all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "signature_headers"]
 
 
 def _param_str(ctx: ActionContext, key: str, *, required: bool = True) -> str | None:
@@ -66,7 +66,7 @@ class WebhookAction:
             if secret is None:
                 raise ActionError(f"params.secret_env: ${env_name} is not set")
         if secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, secret)
+            headers.update(signature_headers(body, secret, ctx.idempotency_key))
         return url, body, headers
 
     async def run(self, ctx: ActionContext) -> ActionResult:

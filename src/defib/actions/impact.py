@@ -293,9 +293,7 @@ class NotifyUsersAction:
             subject, body = self._message(ctx, user, address, impact, detected_on)
             m = mailer(env.settings, [address])
             try:
-                _, attempts = await retrying(
-                    partial(m.send_text, subject, body, key), key, policy, sleep=env.sleep
-                )
+                _, attempts = await retrying(partial(m.send_text, subject, body, key), policy)
             except DeliveryFailed as exc:
                 failed.append(f"{user}: {exc}")
                 await ctx.record(

@@ -274,7 +274,7 @@ class NotifyAction:
                 continue
             key = f"{ctx.idempotency_key}:{target.id}"
             try:
-                receipt = await deliver(target.notifier, plan.notice, key, policy, sleep=env.sleep)
+                receipt = await deliver(target.notifier, plan.notice, key, policy)
             except DeliveryFailed as exc:
                 entry = {
                     **base,

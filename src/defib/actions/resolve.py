@@ -92,7 +92,7 @@ async def resolve_all(db: Database, settings: Settings, seqs: Sequence[int]) -> 
                 )
                 data: dict[str, Any] = {"dedup_key": incident.id, "target": pd.target}
                 try:
-                    _, attempts = await retrying(partial(pd.resolve, incident.id, key), key, policy)
+                    _, attempts = await retrying(partial(pd.resolve, incident.id, key), policy)
                     kind, event_key = SENT, key
                     data["attempts"] = attempts
                     sent += 1

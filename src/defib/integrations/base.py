@@ -7,11 +7,11 @@ try; `deliver` owns the retry loop: backoff on 429, 5xx and network errors, none
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import stamina
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,59 +82,56 @@ class Notifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How hard to try: attempts in all, and the exponential backoff (with jitter) between."""
+
     attempts: int = 4
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 10.0
 
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Wait before attempt `attempt + 1`: exponential, equal jitter, capped."""
-        cap = min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** (attempt - 1))
-        return cap / 2 + rng.uniform(0, cap / 2)
-
-
-Sleep = Callable[[float], Awaitable[None]]
-
 
 async def deliver(
-    notifier: Notifier,
-    notice: Notice,
-    idempotency_key: str,
-    policy: RetryPolicy,
-    *,
-    sleep: Sleep = asyncio.sleep,
+    notifier: Notifier, notice: Notice, idempotency_key: str, policy: RetryPolicy
 ) -> Receipt:
     """Send with retries; the same idempotency key on every attempt (receivers dedup on it)."""
-    detail, attempts = await retrying(
-        lambda: notifier.send_once(notice, idempotency_key), idempotency_key, policy, sleep=sleep
-    )
+    detail, attempts = await retrying(lambda: notifier.send_once(notice, idempotency_key), policy)
     return Receipt(notifier.channel, notifier.target, attempts, detail)
 
 
 async def retrying(
-    call: Callable[[], Awaitable[Mapping[str, Any]]],
-    idempotency_key: str,
-    policy: RetryPolicy,
-    *,
-    sleep: Sleep = asyncio.sleep,
+    call: Callable[[], Awaitable[Mapping[str, Any]]], policy: RetryPolicy
 ) -> tuple[Mapping[str, Any], int]:
     """Make `call` until it succeeds or fails for good: (its result, attempts made).
 
-    Retries only a retryable DeliveryError (429, 5xx, network, SMTP 4xx); the jitter is
-    seeded by the key, so a re-executed step waits the same.
+    stamina runs the loop: only a retryable DeliveryError (429, 5xx, network, SMTP 4xx) is
+    tried again, after exponential backoff with jitter, or after the peer's Retry-After
+    (capped at `max_backoff_seconds`). The engine's own step retries keep their seeded
+    backoff (playbooks.spec), which a replay must reproduce; these waits happen inside one
+    step and are never replayed.
     """
-    rng = random.Random(idempotency_key)
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call(), attempt
-        except DeliveryError as exc:
-            if not exc.retryable or attempt >= policy.attempts:
-                raise DeliveryFailed(exc, attempt) from exc
-            wait = policy.delay(attempt, rng)
-            if exc.retry_after:
-                wait = min(max(wait, exc.retry_after), policy.max_backoff_seconds)
-            await sleep(wait)
+
+    def backoff(exc: Exception) -> bool | float:
+        if not isinstance(exc, DeliveryError) or not exc.retryable:
+            return False
+        if exc.retry_after:
+            return min(exc.retry_after, policy.max_backoff_seconds)
+        return True
+
+    made = 0
+    try:
+        async for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=policy.attempts,
+            timeout=None,  # the step's own timeout bounds the whole
+            wait_initial=policy.backoff_seconds,
+            wait_max=policy.max_backoff_seconds,
+            wait_jitter=policy.backoff_seconds,
+        ):
+            with attempt:
+                made = attempt.num
+                return await call(), made
+    except DeliveryError as exc:
+        raise DeliveryFailed(exc, made) from exc
+    raise AssertionError("unreachable: stamina yields until success or raises")  # for mypy
 
 
 def mask_url(url: str) -> str:

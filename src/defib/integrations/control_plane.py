@@ -2,8 +2,9 @@
 
 Body: `{"action": "disable"|"enable"|"add_filters"|"remove_filters"|"rollback", "system",
 "incident", "idempotency_key", ...}`, with `Idempotency-Key` and, when a secret is
-configured, `X-Defib-Signature: sha256=<HMAC-SHA256 of the body>`. The receiver must apply
-each key once: a step re-executed after a crash sends the same key again.
+configured, the Standard Webhooks headers (`webhook-id` = the key, `webhook-timestamp`,
+`webhook-signature`; see integrations/signing.py). The receiver must apply each key once: a
+step re-executed after a crash sends the same key again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx
 
 from defib.integrations.base import mask_url
 from defib.integrations.http import post, status_detail
-from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from defib.integrations.signing import IDEMPOTENCY_HEADER, signature_headers
 
 
 def command_body(action: str, system: str, incident: str, key: str, **extra: Any) -> bytes:
@@ -49,6 +50,6 @@ class ControlPlane:
             IDEMPOTENCY_HEADER: idempotency_key,
         }
         if self.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+            headers.update(signature_headers(body, self.secret, idempotency_key))
         response = await post(self.client, self.url, body, headers)
         return {**status_detail(response), "signed": self.secret is not None}

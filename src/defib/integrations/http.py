@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -10,11 +12,27 @@ import httpx
 from defib.integrations.base import DeliveryError, mask_url
 
 
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "0")))
-    except ValueError:
+def retry_after_seconds(value: str | None, now: datetime) -> float:
+    """Seconds a `Retry-After` asks for: delta-seconds or an HTTP date (RFC 9110 10.2.3);
+    0 when absent, unreadable or already past."""
+    text = (value or "").strip()
+    if not text:
         return 0.0
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _retry_after(response: httpx.Response) -> float:
+    return retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
 
 
 async def post(

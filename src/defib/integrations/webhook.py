@@ -1,4 +1,4 @@
-"""A generic JSON webhook, HMAC-signed when a secret is configured."""
+"""A generic JSON webhook, signed (Standard Webhooks) when a secret is configured."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 
 from defib.integrations.base import Notice, mask_url
 from defib.integrations.http import post, status_detail
-from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from defib.integrations.signing import IDEMPOTENCY_HEADER, signature_headers
 
 
 def notice_body(notice: Notice, idempotency_key: str) -> dict[str, Any]:
@@ -43,6 +43,6 @@ class SignedWebhook:
             IDEMPOTENCY_HEADER: idempotency_key,
         }
         if self.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+            headers.update(signature_headers(body, self.secret, idempotency_key))
         response = await post(self.client, self.url, body, headers)
         return {**status_detail(response), "signed": self.secret is not None}
