@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from defib.timefmt import display, rfc3339, rfc3339_seconds
+from defib.timefmt import display, normalise, rfc3339, rfc3339_seconds
 
 
 def test_an_offset_is_converted_to_utc_z() -> None:
@@ -24,3 +24,19 @@ def test_display_normalises_the_api_and_legacy_shapes() -> None:
         assert display(text) == "2026-01-02T03:04:05Z"
     assert display("not a time") == "not a time"
     assert display(None) == ""
+
+
+def test_normalise_rewrites_instants_inside_free_form_maps() -> None:
+    """Event data written with isoformat() comes out in the one format; other text does not."""
+    data = {
+        "deadline": "2026-01-02T03:04:05+00:00",
+        "window": {"start": "2026-01-02T04:04:05+01:00", "note": "at 2026-01-02"},
+        "items": ["2026-01-02T03:04:05.25Z", 7, None],
+        "version": "2026-01-02",
+    }
+    assert normalise(data) == {
+        "deadline": "2026-01-02T03:04:05Z",
+        "window": {"start": "2026-01-02T03:04:05Z", "note": "at 2026-01-02"},
+        "items": ["2026-01-02T03:04:05.250000Z", 7, None],
+        "version": "2026-01-02",
+    }

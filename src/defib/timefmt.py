@@ -6,7 +6,12 @@ one can be pasted into another (and sorts as text).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
+
+# An instant with a zone written out: `2026-11-28T10:24:57+00:00`, `...57.5Z`, `... 10:24:57Z`.
+_INSTANT = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
 def rfc3339(dt: datetime) -> str:
@@ -19,6 +24,23 @@ def rfc3339(dt: datetime) -> str:
 def rfc3339_seconds(dt: datetime) -> str:
     """To the second, for tables people read: `2026-11-28T10:24:57Z`."""
     return rfc3339(dt.replace(microsecond=0))
+
+
+def normalise(value: Any) -> Any:
+    """`value` with every zoned instant string inside it rewritten as `rfc3339` (UTC, `Z`).
+
+    For free-form maps actions write (a timeline event's `data`, a step's `output`): they
+    hold `isoformat()` strings (`+00:00`) that clients should not have to parse twice.
+    """
+    if isinstance(value, str):
+        if _INSTANT.match(value):
+            return rfc3339(datetime.fromisoformat(value))
+        return value
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalise(v) for v in value]
+    return value
 
 
 def display(value: object) -> str:

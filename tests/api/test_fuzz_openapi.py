@@ -85,8 +85,8 @@ def _strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
         yield where, value
     elif isinstance(value, dict):
         for k, v in value.items():
-            # `data`, `output`, `meta`, `config`: free-form maps written by actions.
-            if k not in ("data", "output", "meta", "config", "control_plane"):
+            # `meta`, `config`, `control_plane`: maps kept as their authors wrote them.
+            if k not in ("meta", "config", "control_plane"):
                 yield from _strings(v, f"{where}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):

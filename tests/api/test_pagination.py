@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from defib.api.pagination import encode_cursor, slice_page
+from defib.api.schemas import EventOut
 from defib.model import InvalidInput
 
 DECLARE = {"type": "toxicity", "severity": "SEV3", "title": "Slurs in replies"}
@@ -83,3 +85,18 @@ def test_slice_page_refuses_a_cursor_whose_item_is_gone() -> None:
     _, cursor = slice_page(["c", "b", "a"], str, "t", 1, None)
     with pytest.raises(InvalidInput, match="gone"):
         slice_page(["b", "a"], str, "t", 1, cursor)
+
+
+def test_event_data_instants_come_out_in_the_one_format() -> None:
+    """What an action wrote with isoformat() (`+00:00`) is answered as `Z`."""
+    event = EventOut(
+        id=1,
+        incident_id="INC-1",
+        at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+        actor="run:x",
+        kind="run_step_waiting_approval",
+        data={"deadline": "2026-01-02T05:04:05+00:00", "step": "review"},
+    )
+    out = event.model_dump(mode="json")
+    assert out["at"] == "2026-01-02T01:04:05Z"
+    assert out["data"] == {"deadline": "2026-01-02T05:04:05Z", "step": "review"}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from defib.api.pagination import Page
 from defib.model import Incident, IncidentType, Severity, Status, TimelineEvent
-from defib.timefmt import rfc3339
+from defib.timefmt import normalise, rfc3339
 
 # Every instant the API answers: RFC 3339, UTC, `Z` (timefmt.rfc3339), whatever the offset
 # of the datetime the service handed over.
@@ -17,6 +17,10 @@ Timestamp = Annotated[
     datetime,
     PlainSerializer(rfc3339, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+# A map an action wrote (event data, step output): its instants are rewritten the same way.
+FreeForm = Annotated[
+    dict[str, Any], PlainSerializer(normalise, return_type=dict[str, Any], when_used="json")
 ]
 
 
@@ -109,7 +113,7 @@ class EventOut(BaseModel):
     at: Timestamp
     actor: str
     kind: str
-    data: dict[str, Any]
+    data: FreeForm
 
     @classmethod
     def of(cls, incident_id: str, event: TimelineEvent) -> EventOut:

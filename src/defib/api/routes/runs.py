@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
 from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
-from defib.api.schemas import Timestamp
+from defib.api.schemas import FreeForm, Timestamp
 from defib.auth import Principal
 from defib.model import NotFound, format_incident_id
 from defib.playbooks.runs import Run, RunStatus, RunStep
@@ -60,7 +60,7 @@ class StepOut(BaseModel):
     started_at: Timestamp | None
     ended_at: Timestamp | None
     error: str | None
-    output: dict[str, Any] | None
+    output: FreeForm | None
     approval: ApprovalOut | None
     deadline_at: Timestamp | None
 
