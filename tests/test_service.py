@@ -341,3 +341,57 @@ def test_group_commit_keeps_a_series_in_order(svc: IncidentService, clock: FakeC
     cleared = Triage(None, None, (), None, "resolved", related_fingerprint="fp1")
     [results] = svc.ingest_batches([([(fire, triage()), (clear, cleared)], "am")])
     assert [r.action for r in results] == ["created", "cleared"]
+
+
+# ---------------------------------------------------------------- triage and retype
+
+
+def test_triage_alert_opens_a_flagged_incident_and_retype_applies_its_policy_row(
+    svc: IncidentService,
+) -> None:
+    guess = Triage(
+        IncidentType.TOXICITY,
+        Severity.SEV2,
+        ("chat-api",),
+        "fp-triage",
+        "needs triage, best guess toxicity",
+        needs_triage=True,
+        severity_by_type=(
+            (IncidentType.TOXICITY, Severity.SEV2),
+            (IncidentType.BIAS, Severity.SEV3),
+        ),
+    )
+    [r] = svc.ingest([(alert("Odd replies"), guess)], "am")
+    inc = svc.get(r.incident_id or "")
+    assert inc.needs_triage and inc.type is IncidentType.TOXICITY
+    created = svc.timeline(inc.id)[0]
+    assert created.data["needs_triage"] is True
+    assert created.data["severity_by_type"]["bias"] == "SEV3"
+
+    retyped = svc.retype(inc.id, IncidentType.BIAS, "skewed by dialect", "alice")
+    assert (retyped.type, retyped.severity, retyped.needs_triage) == (
+        IncidentType.BIAS,
+        Severity.SEV3,
+        False,
+    )
+    assert svc.get(inc.id).needs_triage is False
+    event = svc.timeline(inc.id)[-1]
+    assert (event.kind, event.actor) == ("retyped", "alice")
+    assert event.data["reason"] == "skewed by dialect" and event.data["was_triage"] is True
+    # The fingerprint stays: the same alerts keep merging into this incident.
+    [again] = svc.ingest([(alert("Odd replies"), guess)], "am")
+    assert (again.action, again.incident_id) == ("merged", inc.id)
+
+
+def test_retype_keeps_severity_without_a_policy_row_and_refuses_closed_or_blank(
+    svc: IncidentService,
+) -> None:
+    inc = svc.declare(draft(severity=Severity.SEV2), actor="alice")
+    with pytest.raises(InvalidInput, match="reason"):
+        svc.retype(inc.id, IncidentType.BIAS, "  ", "bob")
+    retyped = svc.retype(inc.id, IncidentType.BIAS, "fairness, not grounding", "bob")
+    assert (retyped.type, retyped.severity) == (IncidentType.BIAS, Severity.SEV2)
+    for command in (Command.RESOLVE, Command.CLOSE):
+        svc.apply(inc.id, command, "bob")
+    with pytest.raises(IllegalTransition, match="reopen"):
+        svc.retype(inc.id, IncidentType.TOXICITY, "why", "bob")

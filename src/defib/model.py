@@ -228,6 +228,8 @@ class Incident:
     reopened_at: datetime | None = None
     reopen_count: int = 0
     created_by: str = "system"
+    # Opened on the classifier's best guess: a person should confirm or retype it.
+    needs_triage: bool = False
 
     @property
     def id(self) -> str:

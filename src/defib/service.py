@@ -345,6 +345,61 @@ class IncidentService:
                 idempotency_key=idempotency_key,
             )
 
+    def retype(self, incident_id: str, new_type: IncidentType, reason: str, actor: str) -> Incident:
+        """A person's answer to a triage incident (or a correction of any incident's type).
+
+        The type changes and `needs_triage` clears; the severity becomes what the policy
+        gave the incident's alert for the new type (kept when unknown: a declared incident
+        or one typed by a rule); the timeline records who and why; the new type's playbook
+        is planned in the same transaction. The fingerprint stays, so the same alerts keep
+        merging into this incident.
+        """
+        why = reason.strip()
+        if not why:
+            raise InvalidInput("reason: say why the type changes")
+        if len(why) > 2000:
+            raise InvalidInput("reason: at most 2000 characters")
+        seq = parse_incident_id(incident_id)
+        now = self.clock()
+        with self.db.write() as conn:
+            current = repo.get_incident(conn, seq, for_update=True)
+            if not current.status.is_open:
+                raise IllegalTransition(f"{current.id} is {current.status.value}: reopen it first")
+            if new_type is current.type and not current.needs_triage:
+                return current
+            severity = _severity_for(repo.list_events(conn, seq, limit=1), new_type)
+            updated = dataclasses.replace(
+                current,
+                type=new_type,
+                needs_triage=False,
+                severity=severity or current.severity,
+            )
+            repo.update_incident(conn, updated, now)
+            repo.append_event(
+                conn,
+                seq,
+                TimelineEvent(
+                    now,
+                    actor,
+                    "retyped",
+                    {
+                        "from": current.type.value,
+                        "to": new_type.value,
+                        "reason": why,
+                        "was_triage": current.needs_triage,
+                        "severity": {"from": current.severity.value, "to": updated.severity.value},
+                    },
+                ),
+            )
+            # Confirming a triage guess starts the type's own playbook too (the triage
+            # incident only had the generic one).
+            replan = new_type is not current.type or current.needs_triage
+            if replan:
+                self._plan(conn, updated, actor)
+        if replan:
+            self._after_commit([updated])
+        return updated
+
     # -- intake --------------------------------------------------------------------------
 
     def ingest(self, items: Sequence[tuple[Alert, Triage]], actor: str) -> list[IngestResult]:
@@ -688,6 +743,7 @@ class IncidentService:
             first_seen_at=now,
             last_seen_at=now,
             created_by=head.actor,
+            needs_triage=triage.needs_triage,
         )
         draft = _merge(draft, run, now)
         try:
@@ -710,6 +766,7 @@ class IncidentService:
                     "fingerprint": triage.fingerprint,
                     "alert": dict(info),
                     "count": len(run),
+                    **_triage_info(triage),
                 },
             ),
         )
@@ -730,6 +787,16 @@ class IncidentService:
                     {"from": before.severity.value, "to": after.severity.value, "why": "alert"},
                 ),
             )
+
+
+def _severity_for(first: Sequence[TimelineEvent], new_type: IncidentType) -> Severity | None:
+    """The severity the policy gave the incident's first alert for `new_type`, if known."""
+    if not first or first[0].kind != "created":
+        return None
+    by_type = first[0].data.get("severity_by_type")
+    if not isinstance(by_type, Mapping) or new_type.value not in by_type:
+        return None
+    return Severity(by_type[new_type.value])
 
 
 def _latest(incident: Incident) -> datetime:
@@ -759,6 +826,17 @@ def _alert_info(item: _Item) -> dict[str, Any]:
         "format": item.alert.format,
         "reason": item.triage.reason,
         "severity": item.triage.severity.value if item.triage.severity else None,
+    }
+
+
+def _triage_info(triage: Triage) -> dict[str, Any]:
+    """For an incident opened on a best guess: the flag and the severity each type would
+    get for its alert (what a retype applies)."""
+    if not triage.needs_triage:
+        return {}
+    return {
+        "needs_triage": True,
+        "severity_by_type": {t.value: s.value for t, s in triage.severity_by_type},
     }
 
 

@@ -56,6 +56,12 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("POST", "/api/v1/incidents/{incident_id}/close", None, RESPOND),
     ("POST", "/api/v1/incidents/{incident_id}/reopen", None, RESPOND),
     ("POST", "/api/v1/incidents/{incident_id}/notes", {"text": "n"}, RESPOND),
+    (
+        "POST",
+        "/api/v1/incidents/{incident_id}/retype",
+        {"type": "bias", "reason": "r"},
+        RESPOND,
+    ),
     ("GET", "/api/v1/incidents/{incident_id}/timeline", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}/runs", None, READ),
     ("POST", "/api/v1/incidents/{incident_id}/runs", {"dry_run": True}, RESPOND),

@@ -53,6 +53,11 @@ class NoteIn(_In):
     text: str = Field(min_length=1, max_length=20_000)
 
 
+class RetypeIn(_In):
+    type: IncidentType
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class IncidentOut(BaseModel):
     id: str
     type: IncidentType
@@ -75,6 +80,8 @@ class IncidentOut(BaseModel):
     closed_at: Timestamp | None
     reopened_at: Timestamp | None
     reopen_count: int
+    # Opened on the classifier's best guess: confirm or retype it (POST .../retype).
+    needs_triage: bool = False
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
@@ -100,6 +107,7 @@ class IncidentOut(BaseModel):
             closed_at=incident.closed_at,
             reopened_at=incident.reopened_at,
             reopen_count=incident.reopen_count,
+            needs_triage=incident.needs_triage,
         )
 
 

@@ -29,7 +29,10 @@ def _show_incident(inc: dict[str, Any]) -> None:
     rows = [
         ("id", inc["id"]),
         ("title", inc["title"]),
-        ("type", inc["type"]),
+        (
+            "type",
+            inc["type"] + (" (needs triage: a best guess)" if inc.get("needs_triage") else ""),
+        ),
         ("severity", inc["severity"]),
         ("status", inc["status"]),
         ("systems", ", ".join(inc["affected_systems"])),
@@ -168,6 +171,24 @@ def note(
     """Add a note to an incident's timeline."""
     _client(config).post(f"/api/v1/incidents/{incident_id}/notes", json={"text": text})
     console.print("noted")
+
+
+@app.command()
+def retype(
+    incident_id: str,
+    type_: Annotated[IncidentType, typer.Argument(metavar="TYPE", help="The incident's type.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (on the timeline).")],
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Set an incident's type (answer a needs-triage incident); starts that type's playbook."""
+    inc = _client(config).post(
+        f"/api/v1/incidents/{incident_id}/retype", json={"type": type_.value, "reason": reason}
+    )
+    if json:
+        print_json(inc)
+    else:
+        console.print(f"{inc['id']} is now {inc['type']} ({inc['severity']})")
 
 
 def timeline(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:

@@ -305,10 +305,19 @@ class PlaybookSet:
         for name, pb in self._builtin.items():
             if name not in self._user and t in pb.incident_types:
                 return pb
+        return self.generic(f"no playbook for {t.value!r} and no generic playbook")
+
+    def generic(self, missing: str = "no generic playbook") -> Playbook:
+        """The generic playbook (a user one first); LookupError if there is none."""
         for pb in (*self._user.values(), *self._builtin.values()):
             if pb.is_generic and self.get(pb.name) is pb:
                 return pb
-        raise LookupError(f"no playbook for {t.value!r} and no generic playbook")
+        raise LookupError(missing)
+
+    def for_incident(self, incident_type: IncidentType | str, needs_triage: bool) -> Playbook:
+        """An incident opened on the classifier's best guess gets the generic playbook (tell
+        the team to triage) until a person confirms or retypes it; others their type's."""
+        return self.generic() if needs_triage else self.for_type(incident_type)
 
     def validate_actions(self, known_actions: Collection[str]) -> list[PlaybookError]:
         """Unknown-action errors across every effective playbook."""

@@ -46,6 +46,7 @@ _MUTABLE = (
     "closed_at",
     "reopened_at",
     "reopen_count",
+    "needs_triage",
 )
 
 
@@ -82,6 +83,7 @@ def _from_row(row: RowMapping) -> Incident:
         reopened_at=row["reopened_at"],
         reopen_count=row["reopen_count"],
         created_by=row["created_by"],
+        needs_triage=bool(row["needs_triage"]),
     )
 
 

@@ -61,6 +61,8 @@ incidents = Table(
     # What assess_data_impact found: counts per entity type, affected user ids, record
     # references; never the leaked values. Written only by store/impact.py.
     Column("impact", JSON, nullable=True),
+    # Opened on the classifier's best guess (defib.classify.undecided); cleared by a retype.
+    Column("needs_triage", Boolean, nullable=False, server_default=text("false")),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_type", "type"),
     Index("ix_incidents_fingerprint", "fingerprint"),

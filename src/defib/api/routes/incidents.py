@@ -22,6 +22,7 @@ from defib.api.schemas import (
     IncidentPage,
     NoteIn,
     PatchIn,
+    RetypeIn,
     TimelinePage,
     TransitionIn,
 )
@@ -137,6 +138,25 @@ for _command in Command:
 def add_note(incident_id: str, body: NoteIn, runtime: RuntimeDep, who: Responder) -> EventOut:
     event = runtime.incidents.add_note(incident_id, body.text, who.name)
     return EventOut.of(format_incident_id(parse_incident_id(incident_id)), event)
+
+
+@router.post(
+    "/{incident_id}/retype",
+    response_model=IncidentOut,
+    responses=error_responses(
+        404, 409, d404="no such incident", d409="the incident is not open (reopen it first)"
+    ),
+)
+def retype_incident(
+    incident_id: str, body: RetypeIn, runtime: RuntimeDep, who: Responder
+) -> IncidentOut:
+    """Set the incident's type (answering a `needs_triage` incident, or correcting one).
+
+    The timeline records who and why, the severity follows the policy for the new type,
+    and the new type's playbook is planned.
+    """
+    incident = runtime.incidents.retype(incident_id, body.type, body.reason, who.name)
+    return IncidentOut.of(incident)
 
 
 @router.get("/{incident_id}/timeline", response_model=TimelinePage, responses=_ERRORS)

@@ -68,6 +68,7 @@ def incident_snapshot(incident: Incident) -> dict[str, Any]:
         "alert_count": incident.alert_count,
         "commander": incident.commander,
         "fingerprint": incident.fingerprint,
+        "needs_triage": incident.needs_triage,
     }
 
 

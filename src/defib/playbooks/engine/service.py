@@ -97,7 +97,7 @@ class PlaybookEngine:
         dry_run: bool = False,
     ) -> Run | None:
         """Insert a pending run; None when the incident already has this playbook running."""
-        pb = playbook or self.playbooks.for_type(incident.type)
+        pb = playbook or self.playbooks.for_incident(incident.type, incident.needs_triage)
         return self.ledger.plan(conn, incident, pb, actor, trigger, dry_run)
 
     # ResponseHooks
@@ -181,7 +181,9 @@ class PlaybookEngine:
                 conn, incident, actor, playbook=pb, trigger="manual", dry_run=dry_run
             )
             if run is None:
-                name = (pb or self.playbooks.for_type(incident.type)).name
+                name = (
+                    pb or self.playbooks.for_incident(incident.type, incident.needs_triage)
+                ).name
                 active = repo.find_active(conn, seq, name)
                 which = f" ({active.id})" if active is not None else ""
                 raise RunConflict(f"{incident.id} already has an active {name!r} run{which}")
