@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-playbooks bench-gateway bench-cli bench-console
+.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -69,6 +69,9 @@ bench-detect: install-dev
 bench-intake: install-dev pg-up
 	bash bench/intake/setup.sh
 	bash bench/intake/run.sh
+
+bench-backstop: install-dev
+	$(BIN)/python bench/intake/backstop_cost.py
 
 bench-playbooks: install-dev pg-up
 	$(BIN)/python bench/playbooks/run_bench.py

@@ -12,4 +12,7 @@ cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null && command -v prometheus-alertmanager >/dev/null \
     || bench/intake/setup.sh
 echo "# $(uptime)" >&2
+# The classification backstop's own cost (build, per alert, how often it runs).
+"${PYTHON:-.venv/bin/python}" bench/intake/backstop_cost.py
+echo
 exec "${PYTHON:-.venv/bin/python}" bench/intake/run.py "$@"

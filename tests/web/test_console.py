@@ -228,6 +228,7 @@ def test_session_secret_is_generated_once_private(tmp_path: Path) -> None:
     assert session_secret(configured) == "x" * 40
 
 
+<<<<<<< HEAD
 def test_system_filter_matches_exact_names_only(runtime: Runtime) -> None:
     """The SQL pre-filter is a LIKE: `_` and `%` in a name must not match other names."""
     draft = IncidentDraft(type=IncidentType.BIAS, severity=Severity.SEV3, title="t")
@@ -257,3 +258,39 @@ def test_assets_are_served_by_defib_with_their_versions_recorded(client: TestCli
     assert (STATIC_DIR / "htmx.LICENSE").exists()
     head = client.get("/login").text.split("<body")[0]
     assert "http" not in head  # every script and style comes from defib itself
+=======
+def test_responder_answers_a_triage_incident_from_its_page(
+    sign_in: SignIn, runtime: Runtime
+) -> None:
+    """A needs-triage incident says so; the retype form goes through the service."""
+    [result] = runtime.intake.ingest(
+        {
+            "source": "support-desk",
+            "title": "Support bot behaving oddly",
+            "description": "Several customers say the bot replies contain strange content.",
+            "systems": ["support-bot"],
+            "severity": "warning",
+        },
+        None,
+        "monitor",
+    )
+    iid = result.incident_id or ""
+    viewer = sign_in(Role.VIEWER)
+    looked = viewer.get(f"/incidents/{iid}")
+    assert "needs triage" in looked.text and "Confirm or retype" not in looked.text
+    client = sign_in(Role.RESPONDER)
+    page = client.get(f"/incidents/{iid}")
+    assert ">Confirm or retype<" in page.text
+    csrf = csrf_of(page.text)
+    bad = client.post(f"/incidents/{iid}/retype", data={"csrf": csrf, "type": "x", "reason": "r"})
+    assert "unknown incident type" in client.get(bad.headers["location"]).text
+    done = client.post(
+        f"/incidents/{iid}/retype",
+        data={"csrf": csrf, "type": "hallucination", "reason": "made-up refund rules"},
+    )
+    assert done.status_code == 303
+    incident = runtime.incidents.get(iid)
+    assert incident.type is IncidentType.HALLUCINATION and not incident.needs_triage
+    [event] = [e for e in runtime.incidents.timeline(iid) if e.kind == "retyped"]
+    assert event.actor == "responder-bot" and event.data["reason"] == "made-up refund rules"
+>>>>>>> 5b2e785 (Console: a needs-triage badge and a Confirm-or-retype form on the incident page (same service call as the API); docs/intake.md: the backstop, the triage path, retype, cost, and the fresh sets' before/after figures; make bench-backstop (also printed by bench-intake))

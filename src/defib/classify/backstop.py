@@ -194,13 +194,14 @@ class Backstop:
         if text in self._cache:
             self._cache.move_to_end(text)
             return self._cache[text]
-        match = self._nearest(text)
+        match = self.score(text)
         self._cache[text] = match
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return match
 
-    def _nearest(self, text: str) -> BackstopMatch | None:
+    def score(self, text: str) -> BackstopMatch | None:
+        """`nearest` without the cache."""
         query = _weights(_terms(text, self._stem), self._idf)
         if not query:
             return None

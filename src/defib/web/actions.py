@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
 from defib.evidence import EvidenceService
-from defib.model import Command, DomainError, Severity, format_incident_id, parse_incident_id
+from defib.model import (
+    Command,
+    DomainError,
+    IncidentType,
+    Severity,
+    format_incident_id,
+    parse_incident_id,
+)
 from defib.service import IncidentPatch
 from defib.web.deps import Refused, ViewerDep, read_form, runtime_of
 from defib.web.render import fragment, redirect
@@ -77,6 +84,26 @@ async def patch(request: Request, incident_id: str, viewer: ViewerDep) -> Respon
         f"/incidents/{iid}",
         lambda: runtime.incidents.patch(iid, change, viewer.principal.name),
         f"{iid} updated.",
+    )
+
+
+@router.post("/incidents/{incident_id}/retype")
+async def retype(request: Request, incident_id: str, viewer: ViewerDep) -> Response:
+    """Answer a needs-triage incident (or correct a type); same call as the REST API."""
+    form = await read_form(request, viewer)
+    viewer.require(Permission.RESPOND, "retype an incident")
+    iid = _canonical(incident_id)
+    try:
+        new_type = IncidentType(form.get("type", ""))
+    except ValueError:
+        return redirect(request, f"/incidents/{iid}", "unknown incident type", "error")
+    runtime = runtime_of(request)
+    reason = form.get("reason", "")
+    return await _act(
+        request,
+        f"/incidents/{iid}",
+        lambda: runtime.incidents.retype(iid, new_type, reason, viewer.principal.name),
+        f"{iid} is now {new_type.value}.",
     )
 
 

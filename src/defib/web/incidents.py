@@ -220,6 +220,7 @@ def load_incident(
         "durations": durations(incident, now),
         "commands": legal_commands(incident.status),
         "severities": list(Severity),
+        "types": list(IncidentType),
     }
     if MAIN in parts:
         events = runtime.incidents.timeline(incident.id, limit=5000)
