@@ -228,7 +228,6 @@ def test_session_secret_is_generated_once_private(tmp_path: Path) -> None:
     assert session_secret(configured) == "x" * 40
 
 
-<<<<<<< HEAD
 def test_system_filter_matches_exact_names_only(runtime: Runtime) -> None:
     """The SQL pre-filter is a LIKE: `_` and `%` in a name must not match other names."""
     draft = IncidentDraft(type=IncidentType.BIAS, severity=Severity.SEV3, title="t")
@@ -258,7 +257,8 @@ def test_assets_are_served_by_defib_with_their_versions_recorded(client: TestCli
     assert (STATIC_DIR / "htmx.LICENSE").exists()
     head = client.get("/login").text.split("<body")[0]
     assert "http" not in head  # every script and style comes from defib itself
-=======
+
+
 def test_responder_answers_a_triage_incident_from_its_page(
     sign_in: SignIn, runtime: Runtime
 ) -> None:
@@ -293,4 +293,3 @@ def test_responder_answers_a_triage_incident_from_its_page(
     assert incident.type is IncidentType.HALLUCINATION and not incident.needs_triage
     [event] = [e for e in runtime.incidents.timeline(iid) if e.kind == "retyped"]
     assert event.actor == "responder-bot" and event.data["reason"] == "made-up refund rules"
->>>>>>> 5b2e785 (Console: a needs-triage badge and a Confirm-or-retype form on the incident page (same service call as the API); docs/intake.md: the backstop, the triage path, retype, cost, and the fresh sets' before/after figures; make bench-backstop (also printed by bench-intake))
