@@ -361,6 +361,18 @@ class EngineSettings(_Section):
         description="Silence after which another worker takes a worker's runs.",
     )
     concurrency: int = Field(default=50, ge=1, description="Runs executing at once per worker.")
+    reconcile_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a worker reconciles active runs with their workflows and runs "
+        "the watchdog.",
+    )
+    stuck_margin_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="The watchdog flags a run this long past its step's allowance (every "
+        "attempt to its timeout, the backoffs; a wait's or approval's deadline).",
+    )
 
     @field_validator("heartbeat_ttl_seconds")
     @classmethod

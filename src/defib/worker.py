@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 
 from defib.janitor import Janitor
 from defib.playbooks.engine import PlaybookEngine, host
@@ -59,12 +60,19 @@ class Worker:
     def _sweep_loop(self) -> None:
         # First pass at once: runs planned while no worker was up start now.
         older_than = 0.0
+        next_reconcile = 0.0
         while not self._stop.is_set():
             try:
                 self.engine.sweep(older_than=older_than)
             except Exception:
                 log.warning("sweeper pass failed", exc_info=True)
             older_than = 1.0
+            if time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + self.engine.tuning.reconcile_seconds
+                try:
+                    self.engine.reconcile()
+                except Exception:
+                    log.warning("reconciler pass failed", exc_info=True)
             self._stop.wait(self.engine.tuning.sweep_seconds)
 
     def _janitor_loop(self) -> None:

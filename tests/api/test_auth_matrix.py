@@ -65,6 +65,7 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("GET", "/api/v1/incidents/{incident_id}/timeline", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}/runs", None, READ),
     ("POST", "/api/v1/incidents/{incident_id}/runs", {"dry_run": True}, RESPOND),
+    ("GET", "/api/v1/runs", None, READ),
     ("GET", "/api/v1/runs/{run_id}", None, READ),
     ("POST", "/api/v1/runs/{run_id}/cancel", None, RESPOND),
     ("POST", "/api/v1/runs/{run_id}/steps/{step}/retry", None, RESPOND),

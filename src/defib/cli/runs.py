@@ -11,6 +11,7 @@ from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import CliError, console, print_json, print_table
 from defib.timefmt import display
+from defib.model import format_incident_id, parse_incident_id
 
 app = typer.Typer(no_args_is_help=True, help="Playbook runs: list, show, approve, cancel, retry.")
 
@@ -65,14 +66,45 @@ def _detail(step: dict[str, Any]) -> str:
 
 
 @app.command("list")
-def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
-    """An incident's runs, newest first."""
-    runs = _client(config).get_all(f"/api/v1/incidents/{incident_id}/runs")
+def list_(
+    incident_id: Annotated[
+        str | None, typer.Argument(help="An incident's runs (default: every incident's).")
+    ] = None,
+    stuck: Annotated[
+        bool,
+        typer.Option(
+            "--stuck", help="Only active runs with no progress past their step's allowance."
+        ),
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many (every incident).")] = 50,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Runs, newest first: an incident's, or every incident's (`--stuck`: the stuck ones)."""
+    client = _client(config)
+    if incident_id is None or stuck:
+        params: dict[str, Any] = {"limit": limit}
+        if stuck:
+            params["stuck"] = "true"
+        runs = client.get("/api/v1/runs", params=params)["items"]
+        if incident_id is not None:
+            runs = [
+                r
+                for r in runs
+                if r["incident_id"] == format_incident_id(parse_incident_id(incident_id))
+            ]
+        title = "stuck runs" if stuck else "runs"
+    else:
+        runs = client.get_all(f"/api/v1/incidents/{incident_id}/runs")
+        title = f"runs of {incident_id.upper()}"
     if json:
         print_json({"items": runs, "next_cursor": None})
         return
+    if stuck and not runs:
+        console.print("no stuck runs")
+        return
     print_table(
-        f"runs of {incident_id.upper()}",
+        title,
         ["run", "playbook", "status", "trigger", "dry", "created", "ended", "error"],
         [
             [
@@ -257,9 +289,23 @@ def cancel(run_id: str, config: ConfigOption = None, json: JsonOption = False) -
 
 @app.command()
 def retry(
-    run_id: str, step: StepArg, config: ConfigOption = None, json: JsonOption = False
+    run_id: str,
+    step: Annotated[
+        str | None,
+        typer.Argument(help="Step index (from 0) or name (default: the first failed step)."),
+    ] = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
 ) -> None:
-    """Retry a failed step of an ended run (then the steps its failure cut short)."""
+    """Retry a failed step of an ended run (then the steps its failure cut short); this is
+    how a run the reconciler failed is resumed."""
+    if step is None:
+        run = _client(config).get(f"/api/v1/runs/{run_id}")
+        failed = [s for s in run["steps"] if s["status"] in ("failed", "timed_out")]
+        if not failed:
+            console.print(f"run {run_id} has no failed step to retry ({run['status']})")
+            raise typer.Exit(1)
+        step = str(failed[0]["index"])
     _act(f"/api/v1/runs/{run_id}/steps/{step}/retry", config, json)
 
 

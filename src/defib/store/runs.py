@@ -145,6 +145,53 @@ def event_recorded(conn: Connection, idempotency_key: str) -> bool:
     return found is not None
 
 
+def active_runs(conn: Connection, limit: int = 1000) -> list[Run]:
+    """Runs not yet ended (pending, running, waiting), oldest first, with their steps."""
+    rows = (
+        conn.execute(
+            select(playbook_runs)
+            .where(playbook_runs.c.status.in_(_ACTIVE))
+            .order_by(playbook_runs.c.id)
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    return _with_steps(conn, rows)
+
+
+def _with_steps(conn: Connection, rows: Sequence[RowMapping]) -> list[Run]:
+    """Runs from rows, their steps read in one query."""
+    steps: dict[str, list[RunStep]] = {r["id"]: [] for r in rows}
+    if steps:
+        found = conn.execute(
+            select(playbook_run_steps)
+            .where(playbook_run_steps.c.run_id.in_(list(steps)))
+            .order_by(playbook_run_steps.c.run_id, playbook_run_steps.c.idx)
+        ).mappings()
+        for s in found:
+            steps[s["run_id"]].append(_step_from_row(s))
+    return [_run_from_row(r, steps[r["id"]]) for r in rows]
+
+
+def runs_page(
+    conn: Connection,
+    *,
+    statuses: Iterable[RunStatus] = (),
+    before_id: str | None = None,
+    limit: int = 50,
+) -> list[Run]:
+    """Runs of every incident, newest first (run ids sort by creation), `limit` at most."""
+    query = select(playbook_runs)
+    wanted = [s.value for s in statuses]
+    if wanted:
+        query = query.where(playbook_runs.c.status.in_(wanted))
+    if before_id is not None:
+        query = query.where(playbook_runs.c.id < before_id)
+    rows = conn.execute(query.order_by(playbook_runs.c.id.desc()).limit(limit)).mappings().all()
+    return _with_steps(conn, rows)
+
+
 def list_steps(conn: Connection, run_id: str) -> list[RunStep]:
     rows = conn.execute(
         select(playbook_run_steps)

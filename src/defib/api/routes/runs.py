@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
-from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, slice_page
+from defib.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    slice_page,
+)
 from defib.api.schemas import FreeForm, Timestamp
 from defib.auth import Principal
 from defib.model import NotFound, format_incident_id
@@ -118,7 +126,7 @@ class RunOut(BaseModel):
 
 
 class RunPage(Page[RunOut]):
-    """An incident's runs, newest first."""
+    """Runs, newest first."""
 
 
 def _step_index(run: Run, step: str) -> int:
@@ -129,6 +137,27 @@ def _step_index(run: Run, step: str) -> int:
         if s.name == step:
             return s.index
     raise NotFound(f"run {run.id} has no step {step!r}")
+
+
+@router.get("/runs", response_model=RunPage, responses=_ERRORS)
+def list_all_runs(
+    runtime: RuntimeDep,
+    _: Reader,
+    status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
+    stuck: Annotated[
+        bool,
+        Query(description="Only active runs with no progress past their step's allowance."),
+    ] = False,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> RunPage:
+    """Runs of every incident, newest first; `stuck=true`: those the watchdog flags."""
+    after = None if cursor is None else decode_cursor("all-runs", cursor)
+    items, more = runtime.engine.runs_page(
+        statuses=status_ or (), stuck=stuck, limit=limit, cursor=after
+    )
+    next_cursor = encode_cursor("all-runs", more) if more is not None else None
+    return RunPage(items=[RunOut.of(r) for r in items], next_cursor=next_cursor)
 
 
 @router.get("/incidents/{incident_id}/runs", response_model=RunPage, responses=_ERRORS)

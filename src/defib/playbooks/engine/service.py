@@ -8,22 +8,25 @@ twice is a no-op) and a sweeper in every worker enqueues any pending run nobody 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from defib.actions import ActionRegistry, default_registry
+from defib.actions import ActionContext, ActionRegistry, UnknownAction, default_registry
+from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
 from defib.config import EngineSettings, Settings, load_settings
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
 from defib.playbooks.engine import host
-from defib.playbooks.engine.ledger import Ledger, RunConflict
+from defib.playbooks.engine.ledger import Ledger, RunConflict, incident_snapshot
 from defib.playbooks.engine.workflow import Workflow, approval_topic
 from defib.playbooks.loader import PlaybookSet
+from defib.playbooks.reconciler import RECONCILER_ACTOR, PassReport, Reconciler
 from defib.playbooks.runs import Run, RunStatus, RunStep, step_key
 from defib.playbooks.spec import Playbook, Role, Step
 from defib.store import incidents as incident_repo
@@ -83,6 +86,13 @@ class PlaybookEngine:
         )
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting = self.workflow.on_waiting
+        self.reconciler = Reconciler(
+            db,
+            self.host,
+            clock=self.clock,
+            stuck_margin_seconds=self.tuning.stuck_margin_seconds,
+            notify=self._notify_failed,
+        )
 
     # -- planning (inside the caller's transaction) ---------------------------------------
 
@@ -147,6 +157,72 @@ class PlaybookEngine:
         except Exception:
             log.warning("sweeper could not list workflows; enqueueing all", exc_info=True)
             return set()
+
+    # -- reconciling (see `reconciler`) ---------------------------------------------------
+
+    def reconcile(self) -> PassReport:
+        """One reconciler and watchdog pass over the active runs."""
+        return self.reconciler.run_pass()
+
+    def _notify_failed(self, run: Run, reason: str) -> None:
+        """Tell the incident's channels (the `notify_team` action's) that a run was failed."""
+        try:
+            action = self.actions.get("notify_team")
+        except UnknownAction:
+            return
+        if not isinstance(action, Action):
+            return
+        with self.db.read() as conn:
+            incident = incident_repo.get_incident(conn, run.incident_seq)
+        snapshot = incident_snapshot(incident)
+        index = len(run.steps)  # past the last step: the reconciler's own effect
+
+        async def timeline(kind: str, data: Mapping[str, Any], key: str) -> None:
+            await self.ledger.timeline(run.incident_seq, RECONCILER_ACTOR, kind, data, key)
+
+        ctx = ActionContext(
+            run_id=run.id,
+            step_index=index,
+            step_name="reconciler",
+            generation=run.generation,
+            attempt=1,
+            idempotency_key=f"{step_key(run.id, index, run.generation)}:reconciled",
+            incident=snapshot,
+            params={
+                "message": f"{incident.id}: playbook run {run.id} ({run.playbook}) failed and "
+                f"needs a person: {reason}. `defib runs retry {run.id} <step>` resumes it."
+            },
+            timeout_seconds=60.0,
+            timeline=timeline,
+            env=self.environment,
+        )
+        asyncio.run(action.run(ctx))
+
+    def stuck_runs(self) -> list[tuple[Run, datetime]]:
+        """Active runs the watchdog considers stuck, with the moment they got stuck."""
+        return self.reconciler.stuck_runs()
+
+    def runs_page(
+        self,
+        *,
+        statuses: Sequence[RunStatus] = (),
+        stuck: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        """Runs of every incident, newest first; `stuck`: only those the watchdog flags."""
+        if stuck:
+            found = [r for r, _ in self.stuck_runs() if not statuses or r.status in statuses]
+            found.sort(key=lambda r: r.id, reverse=True)
+            if cursor is not None:
+                found = [r for r in found if r.id < cursor]
+            page = found[:limit]
+            more = len(found) > limit
+        else:
+            with self.db.read() as conn:
+                rows = repo.runs_page(conn, statuses=statuses, before_id=cursor, limit=limit + 1)
+            page, more = rows[:limit], len(rows) > limit
+        return page, (page[-1].id if more and page else None)
 
     # -- reads ----------------------------------------------------------------------------
 
