@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.conftest import receiver  # noqa: F401  (the loopback receiver, shared)
 from tests.outage.storage import SmallDisk, ThrowawayPostgres
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "OutageMonitor",
     "StorageUnavailable",
     "is_storage_unavailable",
+    "mentions_storage_failure",
     "probe_disk",
 ]
 
@@ -103,7 +104,25 @@ def _one(error: BaseException) -> bool:
 
 def is_storage_unavailable(error: BaseException) -> bool:
     """Whether `error` (or what caused it) means the database cannot be used right now."""
-    return any(_one(e) for e in _chain(error))
+    for e in _chain(error):
+        if _one(e):
+            return True
+        # DBOS wraps the errors of a step it retried until it gave up.
+        inner = getattr(e, "errors", None)
+        if isinstance(inner, list) and any(
+            isinstance(i, BaseException) and is_storage_unavailable(i) for i in inner
+        ):
+            return True
+    return False
+
+
+def mentions_storage_failure(text: str) -> bool:
+    """Whether an error's text (all that is left of an error that could not be restored
+    from a checkpoint) names a driver's connection or disk failure."""
+    lowered = text.lower()
+    return ("operationalerror" in lowered or "psycopg" in lowered) and any(
+        m in lowered for m in _SQLITE_MARKERS + _PG_MARKERS
+    )
 
 
 class OutageMonitor:

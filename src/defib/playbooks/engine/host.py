@@ -21,6 +21,9 @@ from dbos._error import DBOSStepTimeoutError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from defib.playbooks.reconcile import WorkflowState
+from defib.store.outage import is_storage_unavailable, mentions_storage_failure
+
 log = logging.getLogger(__name__)
 
 # DBOS's application version. By default DBOS hashes the workflow source and a changed
@@ -98,6 +101,8 @@ class DbosHost:
         self.sqlite = sqlite
         self._client: DBOSClient | None = None
         self._client_lock = threading.Lock()
+        self.executor_id: str | None = None
+        self._suspects: set[str] = set()
 
     @property
     def launched(self) -> bool:
@@ -149,6 +154,59 @@ class DbosHost:
             )
         return {str(status.workflow_id) for status in found}
 
+    def workflow_states(self, workflow_ids: list[str]) -> dict[str, WorkflowState]:
+        """What DBOS knows of these workflows (absent: DBOS has none by that id)."""
+        if not workflow_ids:
+            return {}
+        if self.launched:
+            found = DBOS.list_workflows(workflow_ids=workflow_ids, load_input=False)
+        else:
+            found = self.client().list_workflows(workflow_ids=workflow_ids, load_input=False)
+        orphans = self._orphans(
+            [
+                str(w.workflow_id)
+                for w in found
+                if w.status == "PENDING" and w.executor_id == self.executor_id
+            ]
+        )
+        out: dict[str, WorkflowState] = {}
+        for w in found:
+            error = w.error
+            storage = error is not None and (
+                is_storage_unavailable(error) or mentions_storage_failure(str(error))
+            )
+            out[str(w.workflow_id)] = WorkflowState(
+                status=str(w.status),
+                error=None if error is None else f"{type(error).__name__}: {error}"[:500],
+                storage_error=storage,
+                orphaned=str(w.workflow_id) in orphans,
+            )
+        return out
+
+    def _orphans(self, pending_here: list[str]) -> set[str]:
+        """Workflows PENDING on this executor that no coroutine of this process runs, in two
+        passes in a row (a workflow just dequeued is PENDING a moment before it is active)."""
+        if not self.launched:
+            return set()
+        from dbos._dbos import _get_dbos_instance
+
+        active = set(_get_dbos_instance()._active_workflows_set.activeList())
+        suspects = {w for w in pending_here if w not in active}
+        confirmed = suspects & self._suspects
+        self._suspects = suspects
+        return confirmed
+
+    def resume(self, workflow_id: str) -> None:
+        """Hand a workflow of this executor that died unrecorded back to the queue."""
+        if not self.launched or self.executor_id is None:
+            return
+        from dbos._dbos import _get_dbos_instance
+        from dbos._utils import INTERNAL_QUEUE_NAME
+
+        _get_dbos_instance()._sys_db.reenqueue_for_recovery(
+            workflow_id, [self.executor_id], INTERNAL_QUEUE_NAME
+        )
+
     def send(self, workflow_id: str, message: Any, topic: str, key: str) -> None:
         if self.launched:
             DBOS.send(workflow_id, message, topic, idempotency_key=key)
@@ -186,6 +244,7 @@ class DbosHost:
         if self.sqlite:
             config["system_database_engine"] = sqlite_system_engine(self.system_url)
         _slot.host, _slot.body = self, body
+        self.executor_id = executor_id
         try:
             DBOS(config=config)  # type: ignore[arg-type]
             DBOS.launch()
@@ -218,6 +277,38 @@ class DbosHost:
 # -- durable operations, inside the workflow ------------------------------------------------
 
 
+# A step that fails because storage is unusable (PostgreSQL down, SQLite's disk full) is
+# tried again every second for this long before its error is recorded: storage outages
+# are waited out in place, as DBOS waits out its own, instead of failing the step. Past
+# that the workflow ends in error and the reconciler drives the run again.
+STORAGE_RETRY_INTERVAL_SECONDS = 1.0
+STORAGE_RETRY_ATTEMPTS = 120
+
+# Test hook: awaited after every durable operation of a workflow with its workflow id
+# (the systematic replay test stops workflows there). None in production.
+OperationHook = Callable[[str], Awaitable[None]]
+
+
+class _Hooks:
+    after_operation: OperationHook | None = None
+
+
+_hooks = _Hooks()
+
+
+def set_operation_hook(hook: OperationHook | None) -> None:
+    """Install (or remove, with None) the test hook run after each durable operation."""
+    _hooks.after_operation = hook
+
+
+async def _after_operation() -> None:
+    hook = _hooks.after_operation
+    if hook is not None:
+        workflow_id = DBOS.workflow_id
+        if workflow_id is not None:
+            await hook(workflow_id)
+
+
 async def run_step(
     name: str,
     fn: Callable[..., Any],
@@ -225,13 +316,26 @@ async def run_step(
     timeout_seconds: float | None = None,
     preemptible: bool = False,
 ) -> Any:
-    """Run `fn(*args)` as a checkpointed DBOS step named `name` (its output on replay)."""
-    options: StepOptions = {"name": name}
+    """Run `fn(*args)` as a checkpointed DBOS step named `name` (its output on replay).
+
+    Storage errors are retried in place (see STORAGE_RETRY_ATTEMPTS); any other error is
+    recorded at once, as the step's outcome.
+    """
+    options: StepOptions = {
+        "name": name,
+        "retries_allowed": True,
+        "max_attempts": STORAGE_RETRY_ATTEMPTS,
+        "interval_seconds": STORAGE_RETRY_INTERVAL_SECONDS,
+        "backoff_rate": 1.0,
+        "should_retry": is_storage_unavailable,
+    }
     if timeout_seconds is not None:
         options["timeout_seconds"] = timeout_seconds
     if preemptible:
         options["preemptible"] = True
-    return await DBOS.run_step_async(options, fn, *args)
+    result = await DBOS.run_step_async(options, fn, *args)
+    await _after_operation()
+    return result
 
 
 # DBOS.sleep returns at once, recording nothing, for a duration <= 0. A duration computed
@@ -250,11 +354,14 @@ def replay_safe_seconds(seconds: float) -> float:
 async def sleep(seconds: float) -> None:
     """A durable sleep (its wake-up time is recorded once); any duration, even past."""
     await DBOS.sleep_async(replay_safe_seconds(seconds))
+    await _after_operation()
 
 
 async def recv(topic: str, timeout_seconds: float) -> Any:
     """A durable receive on `topic` (None at the timeout); any timeout, even past."""
-    return await DBOS.recv_async(topic, timeout_seconds=replay_safe_seconds(timeout_seconds))
+    message = await DBOS.recv_async(topic, timeout_seconds=replay_safe_seconds(timeout_seconds))
+    await _after_operation()
+    return message
 
 
 def recover_pending(executor_ids: list[str]) -> int:

@@ -33,6 +33,7 @@ from defib.playbooks.engine.outcome import LoadedRun, StepOutcome
 from defib.playbooks.runs import TERMINAL_STATUSES, RunStatus, run_actor, step_key
 from defib.playbooks.spec import OnFailure, OnTimeout, Playbook, Step
 from defib.playbooks.waiting import WaitingListener, WaitingStep, announce
+from defib.store.outage import is_storage_unavailable
 
 
 def approval_topic(index: int, generation: int) -> str:
@@ -182,7 +183,10 @@ class Workflow:
             except ActionError as exc:
                 last_status, last_error = RunStatus.FAILED, str(exc)
             except Exception as exc:
-                if host.is_cancellation(exc):
+                # A cancellation stops the workflow; storage that stayed unusable through
+                # the step's retries is not the action's failure: the workflow ends in
+                # error and the reconciler drives the run again once storage is back.
+                if host.is_cancellation(exc) or is_storage_unavailable(exc):
                     raise
                 last_status, last_error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
             if attempt < attempts:
