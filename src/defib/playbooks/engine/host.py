@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,10 @@ WORKFLOW_NAME = "defib.run_playbook"
 QUEUE_NAME = "defib-runs"
 DBOS_APP_NAME = "defib"
 SYSTEM_DB_POOL_SIZE = 20
+
+# Right after launch DBOS itself is still handing this executor's PENDING workflows back
+# to the queue (its recovery); orphans are looked for only after this long.
+ORPHAN_GRACE_SECONDS = 10.0
 
 # A step that ran past its `timeout_seconds` (DBOS preempts it).
 StepTimeout = DBOSStepTimeoutError
@@ -103,6 +108,7 @@ class DbosHost:
         self._client_lock = threading.Lock()
         self.executor_id: str | None = None
         self._suspects: set[str] = set()
+        self._launched_at = 0.0
 
     @property
     def launched(self) -> bool:
@@ -186,7 +192,7 @@ class DbosHost:
     def _orphans(self, pending_here: list[str]) -> set[str]:
         """Workflows PENDING on this executor that no coroutine of this process runs, in two
         passes in a row (a workflow just dequeued is PENDING a moment before it is active)."""
-        if not self.launched:
+        if not self.launched or time.monotonic() - self._launched_at < ORPHAN_GRACE_SECONDS:
             return set()
         from dbos._dbos import _get_dbos_instance
 
@@ -245,6 +251,7 @@ class DbosHost:
             config["system_database_engine"] = sqlite_system_engine(self.system_url)
         _slot.host, _slot.body = self, body
         self.executor_id = executor_id
+        self._launched_at = time.monotonic()
         try:
             DBOS(config=config)  # type: ignore[arg-type]
             DBOS.launch()
