@@ -87,7 +87,7 @@ def test_run_survives_two_kills_across_its_waits(serve: ServerProcess, receiver:
     time.sleep(2.0)
     serve.start()
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         runs = httpx.get(
             f"{serve.url}/api/v1/incidents/{incident}/runs", headers=auth, timeout=10
