@@ -66,3 +66,12 @@ def test_probe_disk_writes_and_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(FileNotFoundError):
         probe_disk(tmp_path / "missing")
+
+
+def test_a_statement_after_a_disconnect_in_the_same_transaction_is_unavailable() -> None:
+    error = exc.PendingRollbackError(
+        "Can't reconnect until invalid transaction is rolled back.  Please rollback() fully "
+        "before proceeding"
+    )
+    assert is_storage_unavailable(error)
+    assert not is_storage_unavailable(exc.PendingRollbackError("flush failed"))

@@ -60,6 +60,7 @@ _PG_MARKERS = (
     "timeout expired",
     "connection is closed",
     "consuming input failed",
+    "can't reconnect until invalid transaction is rolled back",
     "no space left on device",
     "could not extend file",
 )
@@ -87,6 +88,9 @@ def _one(error: BaseException) -> bool:
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
     if isinstance(error, exc.DisconnectionError | exc.TimeoutError | exc.InterfaceError):
+        return True
+    if isinstance(error, exc.PendingRollbackError) and "reconnect" in str(error).lower():
+        # A later statement in a transaction whose connection a disconnect invalidated.
         return True
     if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
         return True
