@@ -10,8 +10,8 @@ import typer
 from defib.cli.client import ApiClient
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import CliError, console, print_json, print_table
-from defib.timefmt import display
 from defib.model import format_incident_id, parse_incident_id
+from defib.timefmt import display
 
 app = typer.Typer(no_args_is_help=True, help="Playbook runs: list, show, approve, cancel, retry.")
 
