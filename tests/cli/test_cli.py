@@ -203,6 +203,12 @@ def test_approve_prints_the_step_as_decided_not_still_waiting(run: Run) -> None:
     shown = json.loads(run("runs", "show", run_id, "--json").stdout)
     assert shown["steps"][index]["status"] != "waiting_approval"
     assert shown["steps"][index]["approval"]["note"] == "reviewed"
+    # Every incident's runs, and the stuck ones (none: this run is moving).
+    every = json.loads(run("runs", "list", "--json").stdout)
+    assert [r["id"] for r in every["items"]] == [run_id]
+    stuck = run("runs", "list", "--stuck")
+    assert stuck.returncode == 0, stuck.stderr
+    assert stuck.stdout.strip() == "no stuck runs"
 
 
 def test_verify_without_evidence_says_so_and_exits_3(run: Run) -> None:
