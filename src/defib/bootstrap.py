@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from defib.actions.environment import ActionEnvironment
@@ -22,6 +22,8 @@ from defib.intake import Intake
 from defib.playbooks.engine import PlaybookEngine
 from defib.playbooks.loader import PlaybookSet
 from defib.playbooks.spec import PlaybookErrors
+from defib.postmortem.service import PostmortemService
+from defib.review import ReviewService
 from defib.service import IncidentService, utcnow
 from defib.silences import DEFAULT_INHIBIT_RULES, InhibitRule, parse_matchers
 from defib.silencing import SilenceService, WindowSpec
@@ -144,9 +146,15 @@ class Runtime:
         )
         self.tokens = TokenCache(self.db)
         self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)
+        # Late-bound: tests (and the demo) may swap the incident service's clock.
+        self.review = ReviewService(self.db, self._clock)
+        self.postmortems = PostmortemService(self.db, settings.data_dir, self.review, self._clock)
         self.intake = Intake(
             self.incidents, build_classifier(settings), on_results=self.telemetry.count_alerts
         )
+
+    def _clock(self) -> datetime:
+        return self.incidents.clock()
 
     def register_systems(self) -> None:
         """Give every configured system a state row and register its versions (idempotent).

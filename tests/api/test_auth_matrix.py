@@ -85,6 +85,12 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("GET", "/api/v1/tokens", None, {Role.ADMIN}),
     ("POST", "/api/v1/tokens", {"name": "matrix-new", "role": "viewer"}, {Role.ADMIN}),
     ("DELETE", "/api/v1/tokens/{name}", None, {Role.ADMIN}),
+    ("GET", "/api/v1/incidents/{incident_id}/taxonomy", None, READ),
+    ("PUT", "/api/v1/incidents/{incident_id}/taxonomy", {"owasp_llm": ["LLM09"]}, RESPOND),
+    ("GET", "/api/v1/incidents/{incident_id}/review", None, READ),
+    ("PATCH", "/api/v1/incidents/{incident_id}/review", {"lessons": ["l"]}, RESPOND),
+    ("GET", "/api/v1/incidents/{incident_id}/postmortem", None, READ),
+    ("GET", "/api/v1/reports/response", None, READ),
     # Open to anyone with `metrics: {public: true}` (tests/api/test_metrics.py).
     ("GET", "/metrics", None, READ),
 ]

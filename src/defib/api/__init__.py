@@ -18,6 +18,7 @@ from defib.api.routes import (
     health,
     incidents,
     metrics,
+    review,
     runs,
     silences,
     slack,
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(approvals.router, prefix="/api/v1")
     app.include_router(evidence.router, prefix="/api/v1")
+    app.include_router(review.router, prefix="/api/v1")
     app.include_router(systems.router, prefix="/api/v1")
     app.include_router(tokens.router, prefix="/api/v1")
     app.include_router(alerts.router)

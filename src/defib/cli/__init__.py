@@ -50,6 +50,9 @@ COMMANDS: dict[str, Entry] = {
     "systems": Entry("systems:app", "AI systems: state, versions, kill switch, filters."),
     "evidence": Entry("evidence:app", "Evidence: list, show, verify."),
     "silences": Entry("silences:app", "Silences and maintenance windows: add, list, expire."),
+    "report": Entry("review:report", "Response numbers: MTTA/MTTM/MTTR, top systems, reopens."),
+    "postmortem": Entry("review:postmortem", "An incident's postmortem (md, html, json, AIID)."),
+    "review": Entry("review:review", "Show or edit an incident's review fields and taxonomy."),
     "version": Entry("version:version", "Print the version."),
 }
 

@@ -181,3 +181,71 @@ def _aware(value: object) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    type: str
+    severity: str
+    status: str
+    systems: list[str]
+    detected_at: datetime
+    reopened_at: datetime | None
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    reopen_count: int
+    mitigated_by: str | None  # the actor of the latest move to mitigated
+
+
+def report_rows(conn: Connection, since: datetime | None) -> list[ReportRow]:
+    """Incidents detected since `since` with what the report needs (one row each)."""
+    from defib.store.tables import timeline_events
+
+    i = incidents
+    query = select(
+        i.c.seq,
+        i.c.type,
+        i.c.severity,
+        i.c.status,
+        i.c.affected_systems,
+        i.c.detected_at,
+        i.c.reopened_at,
+        i.c.acknowledged_at,
+        i.c.mitigated_at,
+        i.c.resolved_at,
+        i.c.reopen_count,
+    )
+    if since is not None:
+        query = query.where(i.c.detected_at >= since)
+    rows = conn.execute(query.order_by(i.c.seq)).all()
+    # Who mitigated: transitions are few per incident; JSON filters differ per dialect, so
+    # the `to` is checked here.
+    movers: dict[int, str] = {}
+    seqs = [r.seq for r in rows if r.mitigated_at is not None]
+    for chunk in range(0, len(seqs), 500):
+        part = seqs[chunk : chunk + 500]
+        events = conn.execute(
+            select(timeline_events.c.incident_seq, timeline_events.c.actor, timeline_events.c.data)
+            .where(timeline_events.c.incident_seq.in_(part), timeline_events.c.kind == "transition")
+            .order_by(timeline_events.c.id)
+        )
+        for seq, actor, data in events:
+            if isinstance(data, dict) and data.get("to") == "mitigated":
+                movers[seq] = actor
+    return [
+        ReportRow(
+            type=r.type,
+            severity=r.severity,
+            status=r.status,
+            systems=list(r.affected_systems),
+            detected_at=r.detected_at,
+            reopened_at=r.reopened_at,
+            acknowledged_at=r.acknowledged_at,
+            mitigated_at=r.mitigated_at,
+            resolved_at=r.resolved_at,
+            reopen_count=r.reopen_count,
+            mitigated_by=movers.get(r.seq),
+        )
+        for r in rows
+    ]

@@ -63,6 +63,11 @@ incidents = Table(
     Column("impact", JSON, nullable=True),
     # Opened on the classifier's best guess (defib.classify.undecided); cleared by a retype.
     Column("needs_triage", Boolean, nullable=False, server_default=text("false")),
+    # The postmortem's review fields (summary, contributing factors, lessons, action items)
+    # and a person's taxonomy mapping (null: derived from the type and evidence on read).
+    # Written only by store/review.py.
+    Column("review", JSON, nullable=True),
+    Column("taxonomy", JSON, nullable=True),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_type", "type"),
     Index("ix_incidents_fingerprint", "fingerprint"),

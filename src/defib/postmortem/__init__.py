@@ -1,0 +1,1 @@
+"""Postmortems: the document (pure), its renderings, the AIID export, and the gathering."""
