@@ -5,21 +5,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console
+.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
 # own browser download cannot work offline) and amtool (prometheus-alertmanager: the
-# silences tests speak to defib with Alertmanager's own client). Install what is missing.
+# silences tests speak to defib with Alertmanager's own client) and promtool (prometheus: it
+# checks contrib/'s alerting rules). Install what is missing.
 SYSTEM_PACKAGES := python3-venv python3-pip openssl
-TEST_SYSTEM_PACKAGES := chromium prometheus-alertmanager
+TEST_SYSTEM_PACKAGES := chromium prometheus-alertmanager prometheus
 system-deps:
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null && command -v openssl >/dev/null || { \
 	  echo "installing $(SYSTEM_PACKAGES) (apt)"; \
 	  apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 test-system-deps: system-deps
-	@command -v chromium >/dev/null && command -v amtool >/dev/null || { \
+	@command -v chromium >/dev/null && command -v amtool >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing $(TEST_SYSTEM_PACKAGES) (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
 
@@ -83,6 +84,10 @@ bench-gateway: install-dev
 # How long `defib --help` takes (goal < 200 ms; the CLI imports command modules lazily).
 bench-cli: install
 	$(BIN)/python bench/cli_startup.py
+
+# Cost of /metrics's database-derived series and of the report at 10k incidents (SQLite, PostgreSQL).
+bench-metrics: install-dev pg-up
+	$(BIN)/python bench/metrics_scrape.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .defib .pytest_cache .mypy_cache .ruff_cache

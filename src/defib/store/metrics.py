@@ -10,7 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, Float, case, cast, func, literal_column, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from defib.store.tables import engine_heartbeats, incidents, playbook_run_steps, playbook_runs
@@ -53,7 +63,7 @@ def histogram_rows(
         inner = inner.limit(-1)
     sub = inner.subquery()
     d = sub.c.d
-    bucket = case(*[(d <= b, i) for i, b in enumerate(bounds)], else_=len(bounds)).label("bucket")
+    bucket = _bucket_of(d, bounds, 0, len(bounds)).label("bucket")
     names = [sub.c[c.name] for c in labels]
     query = select(*names, bucket, func.count(), func.coalesce(func.sum(d), 0.0)).group_by(
         *names, literal_column("bucket")
@@ -70,6 +80,19 @@ def histogram_rows(
             )
         )
     return out
+
+
+def _bucket_of(
+    d: ColumnElement[float], bounds: Sequence[float], lo: int, hi: int
+) -> ColumnElement[int]:
+    """The bucket index of `d` as a balanced tree of CASEs: about log2(n) comparisons per
+    row instead of n (the comparisons were most of a scrape's cost at 60k steps)."""
+    if lo == hi:
+        return literal(lo)
+    mid = (lo + hi) // 2
+    return case(
+        (d <= bounds[mid], _bucket_of(d, bounds, lo, mid)), else_=_bucket_of(d, bounds, mid + 1, hi)
+    )
 
 
 def _episode_start() -> ColumnElement[datetime]:
