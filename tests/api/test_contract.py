@@ -42,6 +42,10 @@ NOT_LISTS = {
     "/api/v1/tokens/me": "the calling token's own name and role",
     "/api/v2/status": "Alertmanager's status object, for amtool",
     "/metrics": "Prometheus text exposition",
+    "/api/v1/incidents/{incident_id}/taxonomy": "one incident's taxonomy mapping",
+    "/api/v1/incidents/{incident_id}/review": "one incident's review fields",
+    "/api/v1/incidents/{incident_id}/postmortem": "one postmortem document",
+    "/api/v1/reports/response": "one report over a period",
 }
 
 OPERATION_ID = re.compile(r"^[a-z][a-zA-Z0-9]*$")

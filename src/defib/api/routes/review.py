@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from defib.api.deps import Reader, Responder, RuntimeDep
-from defib.api.errors import ApiError
+from defib.api.errors import ApiError, error_responses
 from defib.postmortem import aiid
 from defib.postmortem.render import render
 from defib.report import build_report, parse_since
@@ -21,12 +21,8 @@ from defib.taxonomy import load_catalogue
 
 router = APIRouter(tags=["review"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "the token's role may not do this"},
-    404: {"description": "no such incident"},
-    422: {"description": "invalid input; the message names the field"},
-}
+_ERRORS = error_responses(404, d404="no such incident")
+_REPORT_ERRORS = error_responses()
 
 
 class Entry(BaseModel):
@@ -189,7 +185,7 @@ _MEDIA = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-
     "/incidents/{incident_id}/postmortem",
     response_model=Postmortem,
     responses={
-        **_ERRORS,
+        **error_responses(404, d404="no such incident", non_json_route=True),
         200: {
             "description": "JSON (default), the AIID export, Markdown or HTML",
             "content": {
@@ -224,7 +220,7 @@ async def get_postmortem(
 @router.get(
     "/reports/response",
     response_model=ResponseReport,
-    responses={k: v for k, v in _ERRORS.items() if k != 404},
+    responses=_REPORT_ERRORS,
 )
 async def response_report(
     runtime: RuntimeDep,
