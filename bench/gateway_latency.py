@@ -81,7 +81,8 @@ def main() -> None:
     config = {
         "data_dir": str(work / "data"),
         "log_level": "warning",
-        "gateway": {"port": gw_port},
+        # The bench measures the proxy, not key checks: anonymous callers allowed.
+        "gateway": {"port": gw_port, "allow_anonymous": True},
         "systems": [
             {"name": name, "versions": versions, "gateway": gateway}
             for name, gateway in SYSTEMS.items()

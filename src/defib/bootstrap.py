@@ -6,6 +6,7 @@ service layer knows which concrete adapters it runs with.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -13,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from defib.actions.environment import ActionEnvironment
 from defib.actions.resolve import PagerDutyResolver
 from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
 from defib.config import ConfigError, Settings
+from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
 from defib.intake import Intake
-from defib.playbooks.engine import PlaybookEngine
+from defib.playbooks.engine import PlaybookEngine, dbos_system_url
 from defib.playbooks.loader import PlaybookSet
 from defib.playbooks.spec import PlaybookErrors
 from defib.postmortem.service import PostmortemService
@@ -33,6 +37,8 @@ from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
 from defib.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
 
 # Revocation takes effect within this many seconds; it saves a query per request.
 TOKEN_CACHE_SECONDS = 5.0
@@ -113,12 +119,31 @@ def maintenance_windows(settings: Settings) -> list[WindowSpec]:
     ]
 
 
+def _sqlite_files(url: str) -> list[Path]:
+    """The SQLite files a database URL means: defib's and DBOS's (none for PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return []
+    system = make_url(dbos_system_url(url)).database
+    return [Path(parsed.database)] + ([Path(system)] if system else [])
+
+
 class Runtime:
     """Everything a defib process needs, built once from settings."""
 
     def __init__(self, settings: Settings, *, migrate_on_start: bool = True) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        sqlite_files = _sqlite_files(settings.resolved_database_url)
+        for path in sqlite_files:
+            private_dir(path.parent)
+            private_file(path)
+        # Checked once at start (issue 11): logged, and shown on /readyz.
+        self.security_warnings = anonymous_warnings(settings) + loose_modes(
+            settings.data_dir, sqlite_files
+        )
+        for warning in self.security_warnings:
+            log.warning("%s", warning)
         self.db = Database(settings.resolved_database_url)
         if migrate_on_start:
             migrate.upgrade(self.db)

@@ -230,8 +230,17 @@ class GatewaySystemConfig(_Section):
         description="Inline detectors run on responses.",
     )
     slo: GatewaySloConfig = Field(default_factory=GatewaySloConfig)
+    context_key_hashes: list[str] = Field(
+        default_factory=list,
+        description="Client keys (SHA-256) whose `defib_context` grounding may check; "
+        "context from any other client is ignored.",
+    )
+    forward_client_authorization: bool = Field(
+        default=False,
+        description="Send the client's own Authorization upstream when no upstream key is set.",
+    )
 
-    @field_validator("api_key_hashes")
+    @field_validator("api_key_hashes", "context_key_hashes")
     @classmethod
     def _hashes(cls, v: list[str]) -> list[str]:
         # A key pasted here instead of its digest would otherwise never match, silently.
@@ -400,6 +409,20 @@ class MetricsSettings(_Section):
     )
 
 
+class CorroborationSettings(_Section):
+    """When an incident raised by the gateway alone may contain (disable, block, roll back).
+
+    One client must not be able to switch a system off on its own word: containment needs
+    a finding on output the client did not supply (PII or toxicity not echoed from its
+    prompt), findings from `min_clients` distinct client keys, or `min_requests` flagged
+    requests from keyed clients within `window_seconds`.
+    """
+
+    min_clients: int = Field(default=2, ge=1)
+    min_requests: int = Field(default=10, ge=0, description="0 turns the request-count route off.")
+    window_seconds: float = Field(default=900.0, gt=0)
+
+
 class GatewaySettings(_Section):
     """defib's OpenAI-compatible gateway (the data plane)."""
 
@@ -415,6 +438,16 @@ class GatewaySettings(_Section):
     alert_min_interval_seconds: float = Field(
         default=60.0, ge=0, description="At most one inline-detection alert per kind per system."
     )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Serve systems that list no client keys to any caller (warned at start).",
+    )
+    alert_offences_per_key_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Flagged responses one client key may contribute to alerts per minute.",
+    )
+    corroboration: CorroborationSettings = Field(default_factory=CorroborationSettings)
 
     @property
     def base_url(self) -> str:

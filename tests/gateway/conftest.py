@@ -92,7 +92,9 @@ class GatewayFactory:
 
     def __call__(self, systems: list[dict[str, Any]], **gateway: Any) -> Running:
         port = free_port()
-        settings = {"port": port, "state_refresh_seconds": 0.1, **gateway}
+        # Most tests are about routing, not keys: anonymous callers allowed unless a test
+        # says otherwise (the secure default has its own tests).
+        settings = {"port": port, "state_refresh_seconds": 0.1, "allow_anonymous": True, **gateway}
         runtime = self.make_runtime(systems=systems, gateway=settings)
         gw = build_gateway(runtime)
         server = ThreadedServer(create_gateway_app(gw), "127.0.0.1", port).start()

@@ -8,6 +8,7 @@ import time
 import httpx
 from sqlalchemy import select
 
+from defib.gateway.routing import key_hash
 from defib.gateway.server import ThreadedServer
 from defib.model import Incident, IncidentType, Severity
 from defib.store import incidents as incident_repo
@@ -67,17 +68,23 @@ def test_inline_pii_detection_opens_a_data_leak_incident(
 def test_grounding_against_the_request_context_opens_a_hallucination_incident(
     start_gateway: GatewayFactory, upstream: ThreadedServer
 ) -> None:
+    keys = {"api_key_hashes": [key_hash("k-rag"), key_hash("k-other")]}
+    trusted = {"context_key_hashes": [key_hash("k-rag")]}
     gw = start_gateway(
-        [system("chat-api", upstream.url, gateway={"detect": ["grounding"]})],
-        alert_min_interval_seconds=3600,
+        [system("chat-api", upstream.url, gateway={"detect": ["grounding"], **keys, **trusted})],
+        alert_min_interval_seconds=0,
     )
-    client = gw.client("chat-api")
+    ask = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "[say=Refunds are accepted within 90 days.]"}],
+        "extra_body": {"defib_context": "Refunds are accepted within 30 days of purchase."},
+    }
+    # Context from a key not allowed to send it is ignored: nothing to ground against.
+    gw.client("chat-api", key="k-other").chat.completions.create(**ask)
+    assert gw.gateway.post.drain()
+    assert _incidents(gw, timeout=0.5) == []
     # The context says 30 days; the model says 90: a contradiction.
-    answer = client.chat.completions.create(
-        model="m",
-        messages=[{"role": "user", "content": "[say=Refunds are accepted within 90 days.]"}],
-        extra_body={"defib_context": "Refunds are accepted within 30 days of purchase."},
-    )
+    answer = gw.client("chat-api", key="k-rag").chat.completions.create(**ask)
     assert answer.choices[0].message.content == "Refunds are accepted within 90 days."
     [incident] = _incidents(gw)
     assert incident.type is IncidentType.HALLUCINATION

@@ -24,7 +24,10 @@ pytestmark = [pytest.mark.slow, sqlite_only]
 
 def _config(tmp_path: Path, upstream: ThreadedServer) -> Path:
     path = tmp_path / "defib.yaml"
-    cfg = {"systems": [system("chat-api", upstream.url, active_version="v1")]}
+    cfg = {
+        "gateway": {"allow_anonymous": True},
+        "systems": [system("chat-api", upstream.url, active_version="v1")],
+    }
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -49,7 +52,7 @@ def test_serve_embeds_the_gateway_and_stops_on_ctrl_c(
     env = {
         "DEFIB_DATABASE_URL": database_url,
         "DEFIB_CONFIG": str(_config(tmp_path, upstream)),
-        "DEFIB_GATEWAY": json.dumps({"port": gw_port}),
+        "DEFIB_GATEWAY": json.dumps({"port": gw_port, "allow_anonymous": True}),
     }
     server = ServerProcess(tmp_path, env=env, args=("--no-worker",)).start()
     try:
@@ -57,6 +60,10 @@ def test_serve_embeds_the_gateway_and_stops_on_ctrl_c(
         answer = _ask(f"http://127.0.0.1:{gw_port}")
         assert answer.status_code == 200
         assert answer.json()["model"] == "demo-v1"
+        # Anonymous access is allowed here, so it is said at start and on /readyz.
+        [warning] = httpx.get(f"{server.url}/readyz").json()["warnings"]
+        assert "allow_anonymous" in warning and "chat-api" in warning
+        assert "gateway.allow_anonymous is on" in server.log_text()
         assert _interrupt(server.proc) == 0
         assert f"defib gateway on http://127.0.0.1:{gw_port}/v1" in server.log_text()
         with pytest.raises(httpx.ConnectError):

@@ -58,8 +58,19 @@ def test_directory_selects_by_route_and_key() -> None:
     missing = d.select("nope", "secret")
     assert isinstance(missing, Refusal)
     assert missing.status == 404
-    open_ = Directory.build([_system()])
+    open_ = Directory.build([_system()], allow_anonymous=True)
     assert open_.select(None, None).name == "chat"  # type: ignore[union-attr]
+
+
+def test_a_system_without_keys_is_refused_unless_anonymous_is_allowed() -> None:
+    """Secure default (issue 11): no keys configured means nobody, not everybody."""
+    closed = Directory.build([_system()])
+    for name in ("chat", None):
+        refused = closed.select(name, None)
+        assert isinstance(refused, Refusal)
+        assert (refused.status, refused.code) == (401, "invalid_api_key")
+        assert isinstance(closed.select(name, "any-key"), Refusal)
+    assert closed.select("chat", None, probe=True).name == "chat"  # type: ignore[union-attr]
 
 
 def _block_pii() -> FilterSet:

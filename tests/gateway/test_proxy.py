@@ -187,16 +187,25 @@ def test_upstream_key_comes_from_the_environment(
             [
                 {"name": "keyed", "versions": [{**version, "api_key_env": "DEMO_UPSTREAM_KEY"}]},
                 {"name": "keyless", "versions": [version]},
+                {
+                    "name": "forwarding",
+                    "versions": [version],
+                    "gateway": {"forward_client_authorization": True},
+                },
             ]
         )
         ask = [{"role": "user", "content": "hi"}]
         assert gw.client("keyed").chat.completions.create(model="m", messages=ask).model == (
             "demo-v1"
         )
-        # Without api_key_env the client's own key goes upstream (here a wrong one).
+        # The client's own Authorization never goes upstream by default (issue 11), even
+        # when it happens to be the upstream's key ...
         with pytest.raises(openai.AuthenticationError):
-            gw.client("keyless", key="sk-wrong").chat.completions.create(model="m", messages=ask)
-        passed = gw.client("keyless", key="sk-upstream").chat.completions.create(
+            gw.client("keyless", key="sk-upstream").chat.completions.create(model="m", messages=ask)
+        # ... only where the system's config says so.
+        with pytest.raises(openai.AuthenticationError):
+            gw.client("forwarding", key="sk-wrong").chat.completions.create(model="m", messages=ask)
+        passed = gw.client("forwarding", key="sk-upstream").chat.completions.create(
             model="m", messages=ask
         )
         assert passed.model == "demo-v1"

@@ -179,3 +179,6 @@ class AlertsAccepted(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "ready"]
     version: str
+    warnings: list[str] = Field(
+        default_factory=list, description="Insecure settings in force (e.g. anonymous gateway)."
+    )

@@ -1,4 +1,10 @@
-"""Native alerts the gateway raises from inline detection, and their rate limit (pure)."""
+"""Native alerts the gateway raises from inline detection, and their rate limits (pure).
+
+Each alert carries what the corroboration gate (`defib.corroboration`) needs to judge it
+without trusting any one client: which client keys the flagged requests came from, how
+many came from keyed clients, and how many were flagged on output the client did not
+supply itself.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,28 @@ class Offence:
     user_id: str | None
     context: str | None
     findings: tuple[Finding, ...]
+    # A short, stable id of the client's key (None: anonymous).
+    client: str | None = None
+    # A finding of an output-only detector whose text the prompt did not contain.
+    unechoed: bool = False
+
+
+# Detectors whose input is the model's output alone; grounding also reads the context.
+OUTPUT_ONLY_DETECTORS = frozenset({"pii", "secrets", "toxicity"})
+ANONYMOUS = "anonymous"
+
+
+def unechoed(findings: Sequence[Finding], prompt: str) -> bool:
+    """Some output-only finding is not just the client's own prompt repeated back.
+
+    A client can make a model say anything it was told to repeat; a value the model
+    produced that the prompt never contained is the model's (or its data's) doing.
+    """
+    folded = prompt.casefold()
+    return any(
+        f.detector in OUTPUT_ONLY_DETECTORS and f.text and f.text.casefold() not in folded
+        for f in findings
+    )
 
 
 def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict[str, Any]:
@@ -39,6 +67,7 @@ def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict
     counts = summarise(f for o in offences for f in o.findings)
     what = ", ".join(f"{c['entity']} x{c['count']}" for c in counts)
     ids = [o.request_id for o in offences][-MAX_SAMPLE_IDS:]
+    clients = sorted({o.client or ANONYMOUS for o in offences})
     return {
         "source": SOURCE,
         "type": kind,
@@ -54,6 +83,9 @@ def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict
             "version": last.version or "",
             "detectors": ",".join(sorted({str(c["detector"]) for c in counts})),
             "request_ids": ",".join(ids),
+            "clients": ",".join(clients),
+            "keyed_requests": str(sum(1 for o in offences if o.client is not None)),
+            "unechoed_requests": str(sum(1 for o in offences if o.unechoed)),
         },
         "value": float(len(offences)),
         "severity": _SEVERITY.get(kind, "warning"),
@@ -72,14 +104,36 @@ def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict
 @dataclass
 class AlertLimiter:
     """At most one alert per (system, kind) per `min_interval` seconds; offences seen in
-    between are kept (up to a few) and reported with the next alert."""
+    between are kept (up to a few) and reported with the next alert.
+
+    One client key (or all anonymous callers together) contributes at most
+    `per_client_per_minute` offences a minute: past that its flagged requests are dropped,
+    so one client cannot flood the alerts, nor their corroboration counts.
+    """
 
     min_interval: float
+    per_client_per_minute: int = 1_000_000
     _last: dict[tuple[str, str], float] = field(default_factory=dict)
     _pending: dict[tuple[str, str], list[Offence]] = field(default_factory=dict)
+    _quota: dict[str, tuple[float, int]] = field(default_factory=dict)
+    dropped: int = 0
+
+    def _admit(self, client: str, now: float) -> bool:
+        start, used = self._quota.get(client, (now, 0))
+        if now - start >= 60.0:
+            start, used = now, 0
+        if used >= self.per_client_per_minute:
+            self.dropped += 1
+            return False
+        self._quota[client] = (start, used + 1)
+        if len(self._quota) > 10_000:  # forget idle clients rather than grow without end
+            self._quota = {k: v for k, v in self._quota.items() if now - v[0] < 60.0}
+        return True
 
     def offer(self, system: str, kind: str, offence: Offence, now: float) -> list[Offence]:
         """The offences to alert on now, or [] while rate limited."""
+        if not self._admit(offence.client or ANONYMOUS, now):
+            return []
         key = (system, kind)
         pending = self._pending.setdefault(key, [])
         pending.append(offence)

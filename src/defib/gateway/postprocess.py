@@ -26,7 +26,7 @@ from defib.config import Settings, SystemConfig
 from defib.detectors import Finding
 from defib.detectors.slo import SloEvaluator
 from defib.gateway import inspection, protocol
-from defib.gateway.alerts import AlertLimiter, Offence, detection_alert
+from defib.gateway.alerts import AlertLimiter, Offence, detection_alert, unechoed
 from defib.store import systems as systems_repo
 from defib.store.database import Database
 from defib.systemstate import Capture
@@ -66,6 +66,10 @@ class Exchange:
     # ... unless the request path already extracted its text (filters ran on it).
     text: str | None = None
     filter_hits: tuple[str, ...] = ()
+    client: str | None = None  # short id of the client's key; None: anonymous
+    # The client's key may send `defib_context`; from any other client it is ignored (a
+    # made-up context would otherwise make grounding flag a correct answer).
+    context_trusted: bool = False
     # The kill switch's own answers (503, fallback message) are not the model's: they count
     # against no SLO and are not inspected (a support address in the message is no leak).
     from_model: bool = True
@@ -73,6 +77,12 @@ class Exchange:
     # share is latency_ms minus this. A stream's clock starts at upstream_started.
     upstream_ms: float | None = None
     upstream_started: float | None = None
+
+
+def _storable(text: str) -> str:
+    """`text` with NUL characters replaced by U+FFFD: PostgreSQL refuses NUL in text, and
+    one such capture would otherwise lose its whole batch there (and only there)."""
+    return text.replace("\x00", "\ufffd")
 
 
 class PostProcessor:
@@ -87,7 +97,10 @@ class PostProcessor:
         self.alert = alert
         self.clock = clock
         self.systems: dict[str, SystemConfig] = {s.name: s for s in settings.systems}
-        self.limiter = AlertLimiter(settings.gateway.alert_min_interval_seconds)
+        self.limiter = AlertLimiter(
+            settings.gateway.alert_min_interval_seconds,
+            settings.gateway.alert_offences_per_key_per_minute,
+        )
         self.slos: dict[str, tuple[SloEvaluator, SloEvaluator]] = {
             s.name: (
                 SloEvaluator(s.name, target=s.gateway.slo.availability_target),
@@ -206,7 +219,7 @@ class PostProcessor:
             self._served.add((ex.system, ex.version))
         text = self._text(ex)
         prompt = protocol.prompt_text(ex.endpoint, ex.request)
-        context = protocol.context_text(ex.request)
+        context = protocol.context_text(ex.request) if ex.context_trusted else None
         findings: list[Finding] = []
         if text and ex.status_code == 200 and ex.from_model and system.gateway.detect:
             findings = inspection.inspect(text, context, system.gateway.detect)
@@ -222,14 +235,14 @@ class PostProcessor:
             at=ex.at,
             request_id=ex.request_id,
             endpoint=ex.endpoint,
-            prompt=inspection.mask(prompt) if masked else prompt,
-            response=inspection.mask(text) if masked else text,
+            prompt=_storable(inspection.mask(prompt) if masked else prompt),
+            response=_storable(inspection.mask(text) if masked else text),
             masked=masked,
             status_code=ex.status_code,
             latency_ms=round(ex.latency_ms),
             streamed=ex.streamed,
             blocked=ex.blocked,
-            user_id=PROBE_USER if ex.probe else ex.user_id,
+            user_id=PROBE_USER if ex.probe else (ex.user_id and _storable(ex.user_id)),
             findings=inspection.merge_findings(inspection.summarise(findings), hits),
         )
 
@@ -266,6 +279,8 @@ class PostProcessor:
                 user_id=ex.user_id,
                 context=inspection.mask(context) if context else None,
                 findings=tuple(found),
+                client=ex.client,
+                unechoed=unechoed(found, prompt),
             )
             offences = self.limiter.offer(system.name, kind, offence, now)
             if offences:

@@ -32,7 +32,7 @@ from defib.gateway import protocol
 from defib.gateway.errors import error_bytes
 from defib.gateway.filters import FilterSet
 from defib.gateway.postprocess import AlertSink, Exchange, PostProcessor
-from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, route
+from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, key_hash, route
 from defib.gateway.state import StateCache
 from defib.gateway.streams import FilteredStream, filtered
 from defib.store.database import Database
@@ -78,7 +78,12 @@ class Gateway:
         # Told (system, status, seconds, upstream seconds) of every answered completion.
         self.observe = observe
         self.render_metrics = render_metrics
-        self.directory = Directory.build(settings.systems)
+        self.directory = Directory.build(
+            settings.systems, allow_anonymous=settings.gateway.allow_anonymous
+        )
+        self.context_keys = {
+            s.name: frozenset(s.gateway.context_key_hashes) for s in settings.systems
+        }
         self.state = StateCache(db, settings.gateway.state_refresh_seconds)
         self.tokens = tokens
         self.post = PostProcessor(settings, db, alert, clock)
@@ -252,6 +257,7 @@ class Gateway:
         if isinstance(admitted, Response):
             return admitted
         system, body, key, probe = admitted
+        hashed = key_hash(key) if key is not None and system.gateway.api_key_hashes else None
         entry = self.state.get(system.name)
         decision = route(system, entry.state if entry is not None else None, probe=probe)
         rate = system.gateway.capture.sample_rate
@@ -268,6 +274,9 @@ class Gateway:
             user_id=protocol.user_of(body, request.headers.get("x-defib-user")),
             probe=probe,
             sampled=rate >= 1.0 or (rate > 0.0 and random.random() < rate),
+            # Only a key the system knows identifies a client: anything else is anonymous.
+            client=hashed[:16] if hashed is not None else None,
+            context_trusted=hashed is not None and hashed in self.context_keys[system.name],
         )
         out_headers = {"x-defib-request-id": exchange.request_id}
         if isinstance(decision, Refusal):
@@ -337,8 +346,9 @@ class Gateway:
         upstream_key = self.upstream_keys.get((system.name, version.name))
         if upstream_key is not None:
             headers["authorization"] = f"Bearer {upstream_key}"
-        elif key is not None and not system.gateway.api_key_hashes and not probe:
-            # No gateway keys for this system: the client's key is the upstream's.
+        elif key is not None and system.gateway.forward_client_authorization and not probe:
+            # Only where the operator said so: the client's key is the upstream's. Never by
+            # default, or a gateway key (or any caller's token) would leak to the model host.
             headers["authorization"] = f"Bearer {key}"
         return version.upstream.rstrip("/") + suffix, orjson.dumps(payload), headers
 

@@ -2,7 +2,9 @@
 
 A system is named by the route (`/systems/{name}/v1/...`) or, on plain `/v1/...`, by the
 client's API key: the SHA-256 of the bearer token is looked up in every system's
-`gateway.api_key_hashes`. A system that lists key hashes accepts only those keys.
+`gateway.api_key_hashes`. A system that lists key hashes accepts only those keys; one that
+lists none is refused to everyone unless `gateway.allow_anonymous` is set (issue 11: an
+anonymous caller could otherwise raise incidents that switch the system off).
 """
 
 from __future__ import annotations
@@ -42,14 +44,19 @@ class Directory:
 
     by_name: Mapping[str, SystemConfig]
     by_key: Mapping[str, SystemConfig]
+    allow_anonymous: bool = False
 
     @classmethod
-    def build(cls, systems: Sequence[SystemConfig]) -> Directory:
+    def build(cls, systems: Sequence[SystemConfig], *, allow_anonymous: bool = False) -> Directory:
         by_key: dict[str, SystemConfig] = {}
         for s in systems:
             for h in s.gateway.api_key_hashes:
                 by_key[h.strip().lower()] = s
-        return cls({s.name: s for s in systems}, by_key)
+        return cls({s.name: s for s in systems}, by_key, allow_anonymous)
+
+    def _open(self, system: SystemConfig) -> bool:
+        """Served without a client key: only when the operator said so."""
+        return self.allow_anonymous and not system.gateway.api_key_hashes
 
     def select(
         self, name: str | None, key: str | None, *, probe: bool = False
@@ -68,7 +75,7 @@ class Directory:
                     "invalid_request_error",
                     "system_not_found",
                 )
-            if probe or not system.gateway.api_key_hashes:
+            if probe or self._open(system):
                 return system
             if hashed is not None and self.by_key.get(hashed) is system:
                 return system
@@ -78,7 +85,7 @@ class Directory:
         # One system and no keys configured: the plain routes serve it (a local setup).
         if len(self.by_name) == 1:
             only = next(iter(self.by_name.values()))
-            if probe or not only.gateway.api_key_hashes:
+            if probe or self._open(only):
                 return only
         return _bad_key(key)
 

@@ -37,4 +37,4 @@ def readyz(runtime: RuntimeDep) -> Health:
             f"storage unavailable: {type(exc).__name__}: {exc}"[:300],
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
-    return Health(status="ready", version=__version__)
+    return Health(status="ready", version=__version__, warnings=runtime.security_warnings)
