@@ -25,11 +25,15 @@ from defib.actions.environment import ActionEnvironment
 from defib.actions.templating import render_text
 from defib.config import SystemConfig
 from defib.control import Change, ControlService, Owner
+from defib.corroboration import StoredAlert, Verdict, judge
+from defib.service import utcnow
+from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo
 from defib.store import runs as runs_repo
 from defib.systemstate import FilterAction, FilterKind, OutputFilter, StateError
 
 SKIPPED_KIND = "run_step_control_skipped"
+WITHHELD_KIND = "containment_withheld"
 FAILED_KIND = "run_step_control_failed"
 DEFAULT_REASON = "{{ incident.id }}: {{ incident.title }}"
 
@@ -37,6 +41,14 @@ DEFAULT_REASON = "{{ incident.id }}: {{ incident.title }}"
 def _recorded(env: ActionEnvironment, key: str) -> bool:
     with env.db.read() as conn:
         return evidence_repo.timeline_key_exists(conn, key)
+
+
+def corroboration(env: ActionEnvironment, ctx: ActionContext) -> Verdict | None:
+    """The corroboration gate's verdict on this incident (None: not gateway-raised)."""
+    with env.db.read() as conn:
+        rows = alerts_repo.alerts_of_incident(conn, incident_seq(ctx))
+    stored = [StoredAlert(r.received_at, r.payload) for r in rows if isinstance(r.payload, dict)]
+    return judge(stored, env.settings.gateway.corroboration, utcnow())
 
 
 async def _skip(ctx: ActionContext, name: str, reason: str) -> ActionResult:
@@ -55,15 +67,25 @@ async def for_each_system(
     what: str,
     act: PerSystem,
     exclude: Callable[[SystemConfig], str | None] | None = None,
+    *,
+    contain: bool = False,
 ) -> ActionResult:
     """Run `act` for every configured affected system; fail (after trying all) if any failed.
 
     `exclude` names why a system is left out (None: keep it); if every system is left out,
-    the step is skipped with those reasons.
+    the step is skipped with those reasons. `contain`: the step takes the system (or its
+    outputs, or its version) away from users, so an incident raised by gateway traffic
+    alone must pass the corroboration gate first.
     """
     found = targets(ctx, env.settings)
     if not found.systems:
         return await _skip(ctx, name, f"{name}: {found.why_none()}")
+    verdict = await asyncio.to_thread(corroboration, env, ctx) if contain else None
+    if verdict is not None and not verdict.corroborated:
+        await ctx.record(
+            WITHHELD_KIND, {"action": name, "step": ctx.step_name, **verdict.to_dict()}
+        )
+        return ActionResult(Outcome.SKIPPED, reason=f"{name}: {verdict.reason}")
     excluded = {s.name: why for s in found.systems if exclude and (why := exclude(s))}
     chosen = [s for s in found.systems if s.name not in excluded]
     if not chosen:
@@ -84,9 +106,14 @@ async def for_each_system(
             )
     if failed:
         raise ActionError(f"{name} failed for {len(failed)} system(s): " + "; ".join(failed))
-    return ActionResult(
-        detail={"systems": done, "unknown_systems": found.unknown, "excluded": excluded}
-    )
+    detail: dict[str, Any] = {
+        "systems": done,
+        "unknown_systems": found.unknown,
+        "excluded": excluded,
+    }
+    if verdict is not None:
+        detail["corroboration"] = verdict.to_dict()
+    return ActionResult(detail=detail)
 
 
 def _summary(change: Change) -> dict[str, Any]:
@@ -170,7 +197,7 @@ class SwitchAction:
                     env, client, ctx, system, key, enable=self.enable, reason=reason, force=force
                 )
 
-            return await for_each_system(ctx, env, self.name, what, act)
+            return await for_each_system(ctx, env, self.name, what, act, contain=not self.enable)
 
     def describe(self, ctx: ActionContext) -> str:
         env = ctx.env
@@ -303,7 +330,7 @@ class OutputFilterStep:
                 )
                 return {"control": system.control.kind, **_summary(change), **extra}
 
-            result = await for_each_system(ctx, env, self.name, "filters", act)
+            result = await for_each_system(ctx, env, self.name, "filters", act, contain=True)
         return ActionResult(
             result.outcome,
             {**result.detail, "added": [f.to_dict() for f in wanted]},

@@ -192,7 +192,9 @@ class RollbackAction:
                     **extra,
                 }
 
-            return await for_each_system(ctx, env, self.name, "rollback", act, unversioned)
+            return await for_each_system(
+                ctx, env, self.name, "rollback", act, unversioned, contain=True
+            )
 
     def describe(self, ctx: ActionContext) -> str:
         env = ctx.env

@@ -126,3 +126,17 @@ def open_incident_for_series(conn: Connection, source_key: str) -> int | None:
         .limit(1)
     ).first()
     return int(row.seq) if row is not None else None
+
+
+def alerts_of_incident(conn: Connection, incident_seq: int, limit: int = 5000) -> list[Any]:
+    """(received_at, source, payload) of an incident's stored alerts, oldest first."""
+    from defib.store.tables import alerts
+
+    return list(
+        conn.execute(
+            select(alerts.c.received_at, alerts.c.source, alerts.c.payload)
+            .where(alerts.c.incident_seq == incident_seq)
+            .order_by(alerts.c.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,106 @@
+"""May an incident the gateway raised from live traffic contain its system? (pure)
+
+A gateway client controls its own prompt and, for grounding, the context it sends; from
+one client's word alone defib must not disable an endpoint, block its outputs or roll it
+back (issue 11: one anonymous request with a made-up context switched a system off).
+Containment of an incident whose every alert is a gateway detection alert therefore needs
+one of:
+
+- a finding on output the client did not supply: PII, a secret or toxicity that the
+  prompt did not contain (output-only detectors; grounding reads the client's context);
+- findings from `min_clients` distinct client keys;
+- `min_requests` flagged requests from keyed clients within `window_seconds` (a key is an
+  application with many users, not one person; anonymous requests never count here).
+
+Incidents with any other alert (a monitor, a person, an SLO burn rate) are not gated:
+their sources hold defib tokens and are trusted to the degree their role says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from defib.config import CorroborationSettings
+
+GATEWAY_SOURCE = "defib-gateway"
+DETECTION_SIGNALS = frozenset({"gateway.data_leak", "gateway.toxicity", "gateway.hallucination"})
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """What the gate reads of one alert of the incident."""
+
+    received_at: datetime
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    corroborated: bool
+    reason: str
+    clients: int = 0
+    keyed_requests: int = 0
+    unechoed_requests: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "corroborated": self.corroborated,
+            "reason": self.reason,
+            "clients": self.clients,
+            "keyed_requests": self.keyed_requests,
+            "unechoed_requests": self.unechoed_requests,
+        }
+
+
+def is_gateway_detection(payload: Mapping[str, Any]) -> bool:
+    return payload.get("source") == GATEWAY_SOURCE and payload.get("signal") in DETECTION_SIGNALS
+
+
+def _int(labels: Mapping[str, Any], key: str) -> int:
+    try:
+        return max(0, int(str(labels.get(key, "0"))))
+    except ValueError:
+        return 0
+
+
+def judge(
+    alerts: Sequence[StoredAlert], rules: CorroborationSettings, now: datetime
+) -> Verdict | None:
+    """The gate's verdict, or None when the incident is not the gateway's alone."""
+    if not alerts or not all(is_gateway_detection(a.payload) for a in alerts):
+        return None
+    since = now - timedelta(seconds=rules.window_seconds)
+    clients: set[str] = set()
+    keyed = unechoed = 0
+    for a in alerts:
+        labels = a.payload.get("labels")
+        if not isinstance(labels, Mapping):
+            continue
+        clients.update(c for c in str(labels.get("clients", "")).split(",") if c)
+        unechoed += _int(labels, "unechoed_requests")
+        if a.received_at >= since:
+            keyed += _int(labels, "keyed_requests")
+    clients.discard(ANONYMOUS)
+    counts = {"clients": len(clients), "keyed_requests": keyed, "unechoed_requests": unechoed}
+    if unechoed:
+        return Verdict(True, "a finding on output the client did not supply", **counts)
+    if len(clients) >= rules.min_clients:
+        return Verdict(True, f"findings from {len(clients)} client keys", **counts)
+    if rules.min_requests and keyed >= rules.min_requests:
+        return Verdict(
+            True,
+            f"{keyed} flagged requests from keyed clients within {rules.window_seconds:g} s",
+            **counts,
+        )
+    return Verdict(
+        False,
+        "raised by gateway traffic alone and not corroborated: needs a finding on output the"
+        f" client did not supply, findings from {rules.min_clients} client keys, or "
+        f"{rules.min_requests} flagged keyed requests within {rules.window_seconds:g} s "
+        f"(have {len(clients)} key(s), {keyed} keyed request(s))",
+        **counts,
+    )
