@@ -240,6 +240,11 @@ class Incident:
         return [(STAMP_FIELD[s], getattr(self, STAMP_FIELD[s])) for s in Status]
 
 
+# The largest id either database stores (a signed 64-bit integer): a larger number in a
+# request is refused before it reaches SQL, where it overflowed into a 500.
+MAX_ID = 2**63 - 1
+
+
 def format_incident_id(seq: int) -> str:
     return f"INC-{seq}"
 

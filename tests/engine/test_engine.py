@@ -311,6 +311,10 @@ def test_approvals_over_the_api_with_roles_and_timeouts(
             )
             run = wait_run(rt, run_id)
             shown = client.get(f"/api/v1/runs/{run_id}", headers=as_viewer).json()
+            # Role before state: the run has ended, and a viewer still gets 403, not 409.
+            late_viewer = client.post(f"{url}/0/approve", headers=as_viewer)
+            assert late_viewer.status_code == 403, late_viewer.text
+            assert client.post(f"{url}/0/approve", headers=as_responder).status_code == 409
     finally:
         worker.stop()
     users, risky, late, last = run.steps

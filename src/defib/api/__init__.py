@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from defib import __version__
 from defib.api.errors import install_error_handlers
+from defib.api.jsonguard import JsonGuard
 from defib.api.limits import BodySizeLimit
 from defib.api.routes import (
     alerts,
@@ -71,5 +72,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(metrics.router)
     app.include_router(slack.router)
     install_console(app, runtime)
+    app.add_middleware(JsonGuard)
+    # Added last, so outermost: the size limit applies before the guard reads a body.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

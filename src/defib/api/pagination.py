@@ -63,7 +63,8 @@ def decode_cursor(tag: str, cursor: str) -> str:
 
 def decode_int_cursor(tag: str, cursor: str) -> int:
     key = decode_cursor(tag, cursor)
-    if not key.isdigit():
+    # Bounded: a forged huge number would overflow the database's 64-bit ids into a 500.
+    if not (key.isascii() and key.isdigit()) or len(key) > 18:
         raise InvalidInput("cursor: not a cursor of this list")
     return int(key)
 

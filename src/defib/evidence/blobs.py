@@ -1,4 +1,8 @@
-"""A content-addressed file store: `<root>/sha256/<ab>/<hex>`, written once, read-only."""
+"""A content-addressed file store: `<root>/sha256/<ab>/<hex>`, written once, read-only.
+
+Folders are 0700 and blobs 0400: evidence holds raw captures the API shows to admins
+only, so no other local user may read it (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from defib.evidence.chain import content_hash
+from defib.hardening import private_dir
 
 
 class BlobStore:
@@ -24,14 +29,15 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.root / "sha256", target.parent):
+            private_dir(folder)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, 0o400)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -82,6 +82,9 @@ def _is_text(media_type: str) -> bool:
     return media_type.startswith(TEXT_TYPES)
 
 
+MAX_ITEM_NUMBER = 2**31 - 1
+
+
 class EvidenceService:
     def __init__(self, db: Database, data_dir: Path) -> None:
         self.db = db
@@ -158,7 +161,8 @@ class EvidenceService:
     def show(self, seq: int, n: int, *, raw: bool = False) -> ItemView:
         with self.db.read() as conn:
             incident_repo.get_incident(conn, seq)
-            item = repo.get_item(conn, seq, n)
+            # Item numbers are 32-bit in the table: a larger one is no item, not a SQL error.
+            item = repo.get_item(conn, seq, n) if 0 <= n <= MAX_ITEM_NUMBER else None
         if item is None:
             raise NotFound(f"{format_incident_id(seq)} has no evidence item {n}")
         data = self.blobs.read(str(item["sha256"]))

@@ -5,9 +5,9 @@ Content is shown redacted (PII and secrets masked) unless `?raw=true`, which onl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -105,7 +105,7 @@ async def verify_evidence(incident_id: str, runtime: RuntimeDep, _: Reader) -> V
 @router.get("/incidents/{incident_id}/evidence/{n}", response_model=EvidenceView, responses=_ERRORS)
 async def show_evidence(
     incident_id: str,
-    n: int,
+    n: Annotated[int, Path(ge=0, description="The item's number.")],
     runtime: RuntimeDep,
     who: Reader,
     raw: bool = Query(default=False, description="Unredacted content (admins only)."),

@@ -27,6 +27,7 @@ from defib.api.schemas import (
     TransitionIn,
 )
 from defib.model import (
+    MAX_ID,
     Command,
     IncidentType,
     Severity,
@@ -164,7 +165,9 @@ def get_timeline(
     incident_id: str,
     runtime: RuntimeDep,
     _: Reader,
-    after: Annotated[int | None, Query(ge=0, description="Only events with a larger id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Only events with a larger id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="At most this many events.")] = 1000,
     cursor: CursorQuery = None,
 ) -> TimelinePage:

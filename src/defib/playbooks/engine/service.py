@@ -286,11 +286,14 @@ class PlaybookEngine:
     ) -> Run:
         """Approve or reject a step waiting for approval; the workflow records the decision."""
         run = self.get_run(run_id)
-        _, spec = self._waiting_step(run, index)
-        if not role_allows(role, spec.approval.role.value):
-            raise PermissionError(
-                f"step {index} needs role {spec.approval.role.value} (or admin) to decide"
-            )
+        # Role before state (issue 11): who may not decide learns nothing about the run's
+        # progress from a 409, and a 403 stays a 403 whatever the step is doing.
+        if not 0 <= index < len(run.steps):
+            raise NotFound(f"run {run.id} has no step {index}")
+        needed = Playbook.from_dict(run.spec).steps[index].approval.role.value
+        if not role_allows(role, needed):
+            raise PermissionError(f"step {index} needs role {needed} (or admin) to decide")
+        self._waiting_step(run, index)
         message = {
             "decision": "approve" if approve else "reject",
             "by": actor,
