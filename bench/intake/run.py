@@ -152,6 +152,16 @@ class Server:
             return
         e = dict(os.environ)
         e["DEFIB_DATA_DIR"] = str(self.work / "data")
+        # Alertmanager has no storm limits: lift defib's so every alert is correlated one
+        # by one and opens its incident, as before (docs/security.md, storm protection).
+        e["DEFIB_STORM"] = json.dumps(
+            {
+                "max_alerts_per_request": 1_000_000,
+                "max_new_incidents_per_request": 1_000_000,
+                "max_new_incidents_per_source_per_minute": 1_000_000_000,
+                "playbook_runs_per_system_per_minute": 1_000_000_000,
+            }
+        )
         e.pop("DEFIB_DATABASE_URL", None)
         if self.kind == "defib-pg":
             self.db_name = f"defib_bench_{os.getpid()}_{self.port}"

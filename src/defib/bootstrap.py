@@ -36,6 +36,7 @@ from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
+from defib.storm import StormGuard
 from defib.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class Runtime:
             # PagerDuty incidents resolve with defib's, after the resolving commit.
             on_resolved=[PagerDutyResolver(settings)],
             quiet=self.silences.gate,
+            storm=StormGuard(settings.storm),
         )
         self.tokens = TokenCache(self.db)
         self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)

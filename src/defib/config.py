@@ -535,6 +535,23 @@ class SlackAppSettings(_Section):
         return found
 
 
+class StormSettings(_Section):
+    """Limits that keep one sender from opening thousands of incidents (Alertmanager's
+    grouping is the model): past them, new alerts fold into one storm incident per source.
+    Counted per process (each replica has its own minute)."""
+
+    max_alerts_per_request: int = Field(
+        default=1000, ge=1, description="Firing alerts of one request correlated one by one."
+    )
+    max_new_incidents_per_request: int = Field(default=100, ge=1)
+    max_new_incidents_per_source_per_minute: int = Field(
+        default=600, ge=1, description="Per sender (token name) and minute."
+    )
+    playbook_runs_per_system_per_minute: int = Field(
+        default=20, ge=1, description="Runs planned for alert-raised incidents of one system."
+    )
+
+
 class Settings(BaseSettings):
     """Everything defib reads at start."""
 
@@ -575,6 +592,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    storm: StormSettings = Field(default_factory=StormSettings)
     public_url: str | None = Field(
         default=None,
         description="Base of every incident link defib sends (Slack, e-mail, PagerDuty):"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,15 @@ from defib.silencing import Quiet, QuietGate
 from defib.store import alerts as alert_repo
 from defib.store import incidents as repo
 from defib.store.database import Database
+from defib.storm import (
+    MAX_LISTED_SYSTEMS,
+    StormGuard,
+    StormSummary,
+    storm_fingerprint,
+    storm_labels,
+    storm_title,
+    summarise,
+)
 
 Clock = Callable[[], datetime]
 
@@ -104,10 +115,21 @@ class _Item:
     actor: str
 
 
+@dataclass
+class _Tally:
+    """Storm protection within one group commit, per request (batch): alerts correlated,
+    incidents opened, and per sender the alerts folded into its storm incident."""
+
+    correlated: Counter[int] = field(default_factory=Counter)
+    created: Counter[int] = field(default_factory=Counter)
+    stormed: dict[str, list[_Item]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     # created | merged | reopened | duplicate | ignored | cleared | resolved | acknowledged
     # | silenced | inhibited
+    # | folded (past the storm limits, into the sender's storm incident)
     action: str
     incident_id: str | None
     type: IncidentType | None
@@ -154,10 +176,13 @@ class IncidentService:
         hooks: ResponseHooks | None = None,
         on_resolved: Sequence[ResolvedListener] = (),
         quiet: Callable[[], QuietGate] | None = None,
+        storm: StormGuard | None = None,
     ) -> None:
         self.db = db
         # Silences and inhibition: asked before an alert opens or reopens an incident.
         self.quiet = quiet
+        # Limits on incidents and playbook runs alerts may start (None: unlimited).
+        self.storm = storm
         self.clock = clock
         self.reopen_window = reopen_window
         self.hooks = hooks
@@ -426,6 +451,7 @@ class IncidentService:
         results: list[list[IngestResult | None]] = [[None] * len(batch) for batch, _ in batches]
         opened: list[Incident] = []
         rows: list[dict[str, Any]] = []
+        tally = _Tally()
 
         def done(item: _Item, result: IngestResult, seq: int | None = None) -> None:
             final = dataclasses.replace(result, dedup_key=item.alert.dedup_key)
@@ -451,41 +477,25 @@ class IncidentService:
                     done(item, IngestResult("ignored", None, None, None, triage.reason))
                     j += 1
                     continue
-                end = j + 1
-                while (
-                    end < len(fresh)
-                    and fresh[end].alert.firing
-                    and fresh[end].triage.fingerprint == triage.fingerprint
-                ):
-                    end += 1
-                run = fresh[j:end]
-                existing, quiet = self._open_or_quiet(conn, gate, run[0], now)
+                end = _run_end(fresh, j)
+                run, head, j = fresh[j:end], item, end
+                existing, quiet = self._open_or_quiet(conn, gate, head, now)
                 if quiet is not None:
                     self._keep_quiet(conn, run, quiet, now, done)
-                    j = end
+                    continue
+                allow = self._allow_new(run, tally)
+                if allow is None or (existing is None and not allow()):
+                    tally.stormed.setdefault(head.actor, []).extend(run)
                     continue
                 action, incident = self._fold(conn, run, now, existing)
                 alert_repo.mark_series_firing(
-                    conn, incident.seq, [it.alert.series for it in run], now
+                    conn, incident.seq, [i.alert.series for i in run], now
                 )
                 if action in ("created", "reopened"):
-                    self._plan(conn, incident, run[0].actor)
-                    opened.append(incident)
-                    if gate is not None:
-                        gate.opened(incident)
-                for k, it in enumerate(run):
-                    done(
-                        it,
-                        IngestResult(
-                            action if k == 0 else "merged",
-                            incident.id,
-                            incident.type,
-                            incident.severity,
-                            it.triage.reason,
-                        ),
-                        incident.seq,
-                    )
-                j = end
+                    tally.created[head.batch] += 1
+                    self._opened(conn, incident, head.actor, now, opened, gate)
+                _answer(run, action, incident, done)
+            self._fold_storms(conn, tally.stormed, now, done)
             alert_repo.store_alerts(conn, rows)
         self._after_commit(opened)
         self._announce_resolved(
@@ -671,6 +681,128 @@ class IncidentService:
             "cleared", incident.id, incident.type, incident.severity, why
         ), incident.seq
 
+    def _allow_new(self, run: Sequence[_Item], tally: _Tally) -> Callable[[], bool] | None:
+        """May this run open an incident if it needs one? None: the request is over its
+        alert limit, so the run folds into the storm without being correlated."""
+        head = run[0]
+        tally.correlated[head.batch] += len(run)
+        guard = self.storm
+        if guard is None:
+            return lambda: True
+        if tally.correlated[head.batch] > guard.limits.max_alerts_per_request:
+            return None
+        return lambda: guard.may_open(head.actor, tally.created[head.batch], time.monotonic())
+
+    def _opened(
+        self,
+        conn: Connection,
+        incident: Incident,
+        actor: str,
+        now: datetime,
+        opened: list[Incident],
+        gate: QuietGate | None,
+    ) -> None:
+        """A new or reopened incident: its run (within the storm limits), the quiet gate."""
+        if self._plan_limited(conn, incident, actor, now):
+            opened.append(incident)
+        if gate is not None:
+            gate.opened(incident)
+
+    def _fold_storms(
+        self,
+        conn: Connection,
+        stormed: Mapping[str, Sequence[_Item]],
+        now: datetime,
+        done: Callable[[_Item, IngestResult, int | None], None],
+    ) -> None:
+        for actor, items in stormed.items():
+            storm = self._fold_storm(conn, actor, items, now)
+            for it in items:
+                done(it, _folded(storm, it.triage.reason), storm.seq)
+
+    def _plan_limited(
+        self, conn: Connection, incident: Incident, actor: str, now: datetime
+    ) -> bool:
+        """Plan the incident's playbook run unless its systems had too many this minute."""
+        if self.storm is not None and not self.storm.may_run(
+            incident.affected_systems, time.monotonic()
+        ):
+            repo.append_event(
+                conn,
+                incident.seq,
+                TimelineEvent(
+                    now,
+                    actor,
+                    "playbook_deferred",
+                    {
+                        "why": "playbook runs for these systems are over "
+                        f"{self.storm.limits.playbook_runs_per_system_per_minute} a minute "
+                        "(storm protection); start one with `defib runs start`",
+                        "systems": list(incident.affected_systems),
+                    },
+                ),
+            )
+            return False
+        self._plan(conn, incident, actor)
+        return True
+
+    def _fold_storm(
+        self, conn: Connection, actor: str, items: Sequence[_Item], now: datetime
+    ) -> Incident:
+        """Fold alerts past the storm limits into the sender's one open storm incident."""
+        fingerprint = storm_fingerprint(actor)
+        add = summarise(
+            (it.triage.systems for it in items),
+            (it.triage.type.value for it in items if it.triage.type is not None),
+            (it.triage.severity for it in items if it.triage.severity is not None),
+        )
+        existing = repo.find_open_by_fingerprint(conn, fingerprint, for_update=True)
+        if existing is not None:
+            labels = storm_labels(existing.labels, actor, add)
+            merged = dataclasses.replace(
+                existing,
+                labels=labels,
+                title=storm_title(actor, labels),
+                alert_count=existing.alert_count + len(items),
+                last_seen_at=now,
+                severity=max(existing.severity, add.severity),
+            )
+            repo.update_incident(conn, merged, now)
+            repo.append_event(conn, merged.seq, _storm_event(now, actor, add, labels))
+            self._note_severity(conn, existing, merged, actor, now)
+            return merged
+        head = items[0].triage
+        assert head.type is not None
+        labels = storm_labels({}, actor, add)
+        draft = Incident(
+            seq=0,
+            type=head.type,
+            severity=add.severity,
+            title=storm_title(actor, labels),
+            description=(
+                "More alerts than the storm limits allow arrived from this sender; instead of "
+                "an incident each, they are counted here. No playbook runs for a storm "
+                "incident: triage the systems listed in its labels."
+            ),
+            status=Status.DETECTED,
+            detected_at=now,
+            affected_systems=(),
+            labels=labels,
+            fingerprint=fingerprint,
+            alert_count=len(items),
+            first_seen_at=now,
+            last_seen_at=now,
+            created_by=actor,
+        )
+        stored = repo.insert_incident(conn, draft, now)
+        repo.append_event(
+            conn,
+            stored.seq,
+            TimelineEvent(now, actor, "created", {"how": "storm", "type": head.type.value}),
+        )
+        repo.append_event(conn, stored.seq, _storm_event(now, actor, add, labels))
+        return stored
+
     def _fold(
         self, conn: Connection, run: Sequence[_Item], now: datetime, existing: Incident | None
     ) -> tuple[str, Incident]:
@@ -797,6 +929,67 @@ def _severity_for(first: Sequence[TimelineEvent], new_type: IncidentType) -> Sev
     if not isinstance(by_type, Mapping) or new_type.value not in by_type:
         return None
     return Severity(by_type[new_type.value])
+
+
+def _run_end(fresh: Sequence[_Item], start: int) -> int:
+    """The end of the run of firing alerts with `fresh[start]`'s fingerprint."""
+    fingerprint = fresh[start].triage.fingerprint
+    end = start + 1
+    while (
+        end < len(fresh)
+        and fresh[end].alert.firing
+        and (fresh[end].triage.fingerprint == fingerprint)
+    ):
+        end += 1
+    return end
+
+
+def _answer(
+    run: Sequence[_Item],
+    action: str,
+    incident: Incident,
+    done: Callable[[_Item, IngestResult, int | None], None],
+) -> None:
+    """The first alert of a run gets the run's action; the others merged into it."""
+    for k, it in enumerate(run):
+        done(
+            it,
+            IngestResult(
+                action if k == 0 else "merged",
+                incident.id,
+                incident.type,
+                incident.severity,
+                it.triage.reason,
+            ),
+            incident.seq,
+        )
+
+
+def _folded(storm: Incident, reason: str) -> IngestResult:
+    return IngestResult(
+        "folded",
+        storm.id,
+        storm.type,
+        storm.severity,
+        f"alert storm: folded into the sender's storm incident ({reason})",
+    )
+
+
+def _storm_event(
+    now: datetime, actor: str, add: StormSummary, labels: Mapping[str, str]
+) -> TimelineEvent:
+    return TimelineEvent(
+        now,
+        actor,
+        "storm_folded",
+        {
+            "count": add.alerts,
+            "types": dict(add.types),
+            "systems": list(add.systems[:MAX_LISTED_SYSTEMS]),
+            "system_count": len(add.systems),
+            "storm_alerts": int(labels["storm_alerts"]),
+        },
+    )
 
 
 def _latest(incident: Incident) -> datetime:

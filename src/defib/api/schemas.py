@@ -149,7 +149,8 @@ class AlertResultOut(BaseModel):
         "re-delivery already counted; ignored: not an AI incident (see `reason`); cleared, "
         "resolved, acknowledged: a sender's resolve/acknowledge applied to `incident_id`; "
         "silenced, inhibited: recorded, but a silence or inhibition rule kept it from "
-        "opening an incident."
+        "opening an incident; folded: past the storm limits, counted in the sender's storm "
+        "incident (`incident_id`)."
     )
     incident_id: str | None = Field(description="INC-n, or null when ignored.")
     type: IncidentType | None = Field(description="The classified incident type.")
