@@ -552,6 +552,24 @@ class StormSettings(_Section):
     )
 
 
+class EvidenceAnchorSettings(_Section):
+    """Signed checkpoints of every evidence chain, outside the database (docs/security.md)."""
+
+    enabled: bool = True
+    key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 signing key, base64 (default <data_dir>/evidence-anchor.key, "
+        "created 0600).",
+    )
+    key_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the key instead of a file."
+    )
+    log_file: Path | None = Field(
+        default=None,
+        description="Append-only checkpoint log (default <data_dir>/evidence-checkpoints.jsonl).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything defib reads at start."""
 
@@ -593,6 +611,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     storm: StormSettings = Field(default_factory=StormSettings)
+    evidence_anchor: EvidenceAnchorSettings = Field(default_factory=EvidenceAnchorSettings)
     public_url: str | None = Field(
         default=None,
         description="Base of every incident link defib sends (Slack, e-mail, PagerDuty):"

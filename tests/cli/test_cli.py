@@ -228,3 +228,34 @@ def test_timeline_text_fits_80_columns(run: Run) -> None:
     assert lines[0] == "timeline of INC-1"
     assert all(len(line) <= 80 for line in lines), lines
     assert sum("word" in line for line in lines) >= 4  # the note wrapped over several lines
+
+
+def test_verify_reports_a_deleted_tail_from_the_signed_checkpoints(
+    run: Run, server: ServerProcess, database_url: str
+) -> None:
+    """Issue 11: deleting the last evidence item used to verify ('2 items verified', exit 0)."""
+    from sqlalchemy import delete
+
+    from defib.config import load_settings
+    from defib.evidence import EvidenceService, ItemDraft
+    from defib.store.database import Database
+    from defib.store.tables import evidence_items
+
+    # The toxicity playbook collects no evidence: the three items below are all there is.
+    run("incidents", "declare", "--title", "t", "--type", "toxicity", "--severity", "SEV3")
+    settings = load_settings(None, data_dir=server.workdir / ".defib", database_url=database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        svc = EvidenceService.for_settings(db, settings)
+        for i in (1, 2, 3):
+            svc.add(1, [ItemDraft.json("record", f"item-{i}.json", {"i": i})], "tester")
+        ok = run("evidence", "verify", "INC-1")
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "matches 3 signed checkpoint(s)" in ok.stdout
+        with db.write() as conn:
+            conn.execute(delete(evidence_items).where(evidence_items.c.n == 3))
+    finally:
+        db.dispose()
+    out = run("evidence", "verify", "INC-1")
+    assert out.returncode == 1
+    assert "BROKEN at item 3" in out.stdout and "were deleted" in out.stdout

@@ -173,7 +173,7 @@ class EvidenceAction:
     async def run(self, ctx: ActionContext) -> ActionResult:
         env = ctx.env
         drafts, skipped = await asyncio.to_thread(self.gather, ctx, env)
-        service = EvidenceService(env.db, env.settings.data_dir)
+        service = EvidenceService.for_settings(env.db, env.settings)
         seq = int(ctx.incident["seq"])
         items, new = await asyncio.to_thread(
             service.add, seq, drafts, ctx.actor, key_prefix=ctx.idempotency_key

@@ -94,6 +94,14 @@ def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = Fal
         console.print(
             f"{report['incident_id']}: {report['items']} items verified, head {report['head']}"
         )
+        anchor = report.get("anchor")
+        if anchor:
+            unanchored = report["items"] - anchor["anchored_items"]
+            console.print(
+                f"  matches {anchor['checkpoints']} signed checkpoint(s), the newest of "
+                f"{anchor['newest_checkpoint_at']}"
+                + (f"; {unanchored} newer item(s) not yet anchored" if unanchored else "")
+            )
     else:
         first = report["first_broken"]
         console.print(

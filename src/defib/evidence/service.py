@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from defib.config import Settings
+from defib.evidence.anchor import Anchor, AnchorReport, build_anchor, check_anchors
 from defib.evidence.blobs import BlobStore
-from defib.evidence.chain import VerifyReport, content_hash, link_hash, verify_chain
+from defib.evidence.chain import Broken, VerifyReport, content_hash, link_hash, verify_chain
 from defib.evidence.redact import redact_text
 from defib.model import DomainError, NotFound, format_incident_id
 from defib.store import evidence as repo
@@ -85,10 +87,56 @@ def _is_text(media_type: str) -> bool:
 MAX_ITEM_NUMBER = 2**31 - 1
 
 
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The chain's own check and, with an anchor, the check against its checkpoints."""
+
+    chain: VerifyReport
+    anchor: AnchorReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and (self.anchor is None or not self.anchor.broken)
+
+    @property
+    def items(self) -> int:
+        return self.chain.items
+
+    @property
+    def head(self) -> str | None:
+        return self.chain.head
+
+    @property
+    def broken(self) -> list[Broken]:
+        return self.chain.broken + (self.anchor.broken if self.anchor is not None else [])
+
+    @property
+    def first_broken(self) -> Broken | None:
+        return self.broken[0] if self.broken else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.chain.to_dict()
+        broken = self.broken
+        first = self.first_broken
+        out["ok"] = self.ok
+        out["broken"] = [{"n": b.n, "name": b.name, "reason": b.reason} for b in broken]
+        out["first_broken"] = (
+            None if first is None else {"n": first.n, "name": first.name, "reason": first.reason}
+        )
+        out["anchor"] = self.anchor.to_dict() if self.anchor is not None else None
+        return out
+
+
 class EvidenceService:
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, anchor: Anchor | None = None) -> None:
         self.db = db
         self.blobs = BlobStore(data_dir / "evidence")
+        self.anchor = anchor
+
+    @classmethod
+    def for_settings(cls, db: Database, settings: Settings) -> EvidenceService:
+        """The service with the checkpoint anchor the settings describe."""
+        return cls(db, settings.data_dir, build_anchor(settings))
 
     def add(
         self,
@@ -151,6 +199,10 @@ class EvidenceService:
                 prev = values["chain_hash"]
                 new += 1
                 out.append(values)
+        if new and self.anchor is not None:
+            # After the commit: a checkpoint never names items that were rolled back. A
+            # crash in between leaves them unanchored, which verify reports as such.
+            self.anchor.record(seq, n, prev)
         return out, new
 
     def list(self, seq: int) -> list[dict[str, Any]]:
@@ -186,11 +238,15 @@ class EvidenceService:
         masked, counts = redact_text(text)
         return ItemView(item, content=masked, redacted=True, redactions=counts)
 
-    def verify(self, seq: int) -> VerifyReport:
+    def verify(self, seq: int) -> Verification:
         with self.db.read() as conn:
             incident_repo.get_incident(conn, seq)
             items = repo.list_items(conn, seq)
-        return verify_chain(items, self.blobs.read)
+        chain = verify_chain(items, self.blobs.read)
+        if self.anchor is None:
+            return Verification(chain)
+        checkpoints, problems = self.anchor.checkpoints(seq)
+        return Verification(chain, check_anchors(items, checkpoints, problems))
 
     def purge(self, seq: int) -> int:
         """Delete an incident's evidence (retention); refused while the incident is open."""
@@ -203,6 +259,8 @@ class EvidenceService:
                 )
             count = repo.count_items(conn, seq)
             orphans = repo.delete_items(conn, seq)
+        if self.anchor is not None and count:
+            self.anchor.record(seq, 0, None, purged=True)
         for digest in orphans:
             self.blobs.remove(digest)
         return count

@@ -156,6 +156,6 @@ async def verify(request: Request, incident_id: str, viewer: ViewerDep) -> Respo
     seq = parse_incident_id(incident_id)
     runtime = runtime_of(request)
     report = await run_in_threadpool(
-        EvidenceService(runtime.db, runtime.settings.data_dir).verify, seq
+        EvidenceService.for_settings(runtime.db, runtime.settings).verify, seq
     )
     return fragment("_verify.html", report=report.to_dict())

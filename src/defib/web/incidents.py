@@ -229,7 +229,7 @@ def load_incident(
         context["runs"] = runs
         context["waiting"] = {run.id: _waiting(run, events, viewer) for run in runs}
     if SIDE in parts:
-        evidence = EvidenceService(runtime.db, runtime.settings.data_dir).list(incident.seq)
+        evidence = EvidenceService.for_settings(runtime.db, runtime.settings).list(incident.seq)
         with runtime.db.read() as conn:
             context["impact"] = impact_repo.get_impact(conn, incident.seq)
         states = {s.system: s for s in ControlService(runtime.db).states()}

@@ -63,6 +63,14 @@ class BrokenOut(BaseModel):
     reason: str
 
 
+class AnchorOut(BaseModel):
+    checkpoints: int = Field(description="Signed checkpoints of this incident's chain.")
+    anchored_items: int = Field(description="Items the newest checkpoint covers.")
+    newest_checkpoint_at: str | None = Field(
+        description="When the newest checkpoint was signed (RFC 3339, UTC)."
+    )
+
+
 class VerifyOut(BaseModel):
     incident_id: str
     ok: bool
@@ -70,10 +78,15 @@ class VerifyOut(BaseModel):
     head: str | None = Field(description="The last item's chain hash; null without evidence.")
     first_broken: BrokenOut | None
     broken: list[BrokenOut]
+    anchor: AnchorOut | None = Field(
+        default=None,
+        description="The check against the signed checkpoints outside the database (null "
+        "when anchoring is off).",
+    )
 
 
 def _service(runtime: RuntimeDep) -> EvidenceService:
-    return EvidenceService(runtime.db, runtime.settings.data_dir)
+    return EvidenceService.for_settings(runtime.db, runtime.settings)
 
 
 @router.get("/incidents/{incident_id}/evidence", response_model=EvidencePage, responses=_ERRORS)
