@@ -344,6 +344,31 @@ class RetrySettings(_Section):
     max_backoff_seconds: float = Field(default=10.0, ge=0)
 
 
+class AffectedUsersDirectory(_Section):
+    """Where affected users' email addresses come from: the operator, never the traffic.
+
+    A user id in a capture or an alert is whatever the client sent (`user`), so mailing it
+    would let a client direct breach notices anywhere (issue 11). Addresses come from
+    `directory` (a mapping), `directory_file` (a YAML/JSON mapping, read when needed) or
+    `lookup_url` (POST `{"user_ids": [...], "incident": ...}` -> `{"addresses": {id:
+    address}}`, signed with HMAC-SHA256 when `lookup_secret_env` is set), in that order.
+    """
+
+    directory: dict[str, Email] = Field(default_factory=dict)
+    directory_file: Path | None = None
+    lookup_url: HttpUrl | None = None
+    lookup_secret_env: EnvName | None = None
+    allowed_domains: list[str] = Field(
+        default_factory=list,
+        description="If set, only addresses at these domains are mailed.",
+    )
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in v if d.strip()]
+
+
 class NotificationSettings(_Section):
     smtp: SmtpSettings | None = None
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
@@ -352,6 +377,7 @@ class NotificationSettings(_Section):
     security_contacts: list[Email] = Field(
         default_factory=list, description="Emailed for every security incident, any system."
     )
+    affected_users: AffectedUsersDirectory = Field(default_factory=AffectedUsersDirectory)
 
 
 class EngineSettings(_Section):

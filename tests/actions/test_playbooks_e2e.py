@@ -204,7 +204,12 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
 ) -> None:
     """disable (gateway state) -> security notified -> evidence -> impact from captures
     (values never stored) -> after approval, one email per reachable user, no leaked data."""
-    rt = make_runtime(**systems_config(http_peer, mail_peer))
+    config = systems_config(http_peer, mail_peer)
+    # Addresses come from the operator's directory, never from the user ids (issue 11).
+    config["notifications"]["affected_users"] = {
+        "directory": {"bob@example.com": "bob@corp.example"}
+    }
+    rt = make_runtime(**config)
     _captures(rt)
     start_worker(rt)
     inc = declare(rt, IncidentType.DATA_LEAK, title="Card numbers in replies")
@@ -226,11 +231,17 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
     stored = json.dumps(impact) + json.dumps(events(rt, inc, "run_step_impact_assessed"))
     assert LEAKED_CARD not in stored and LEAKED_EMAIL not in stored
     assert len(mail_peer.mails) == 1  # security only: users wait for the approval
+    (waiting,) = [
+        e
+        for e in events(rt, inc, "run_step_waiting_approval")
+        if e["step"] == "notify_affected_users"
+    ]
+    assert "1 recipient at corp.example (1); 1 user(s) not in the directory" in waiting["asks"]
 
     rt.engine.decide(run_id, notify, approve=True, actor="alice", role="responder", note=None)
     run = wait_run(rt, run_id)
     assert run.status is RunStatus.SUCCEEDED, statuses(run)
-    user_mails = [m for m in mail_peer.mails if m.rcpt_tos == ["bob@example.com"]]
+    user_mails = [m for m in mail_peer.mails if m.rcpt_tos == ["bob@corp.example"]]
     (mail,) = user_mails
     text = mail.message.as_string()
     assert inc in text and LEAKED_CARD not in text and LEAKED_EMAIL not in text
@@ -238,7 +249,7 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
     (sent,) = events(rt, inc, "run_step_user_notified")
     assert sent["user_id"] == "bob@example.com"
     (unreachable,) = events(rt, inc, "run_step_user_not_notifiable")
-    assert unreachable["user_id"] == "u-17"  # no address_template in the built-in playbook
+    assert unreachable["user_id"] == "u-17"  # not in the directory
 
 
 def test_generic_verifies_and_marks_mitigated(

@@ -214,19 +214,22 @@ def test_affected_users_by_address_template_once_each(
     http_peer: HttpPeer,
     mail_peer: MailPeer,
 ) -> None:
-    """Ids that are not addresses go through `address_template`; a failing SMTP answer
-    fails only that user, and the step's retry mails only the users not yet mailed."""
+    """Addresses come from the operator's directory (issue 11: a user id that looks like an
+    address is still only a key); a failing SMTP answer fails only that user, and the
+    step's retry mails only the users not yet mailed."""
     playbook_dir(
         playbook(
             "{name: assess, action: assess_data_impact}",
             "{name: tell, action: notify_affected_users,"
             " retries: {count: 1, backoff_seconds: 0.01},"
-            ' params: {address_template: "{{ user_id }}@users.example.com",'
-            ' subject: "About {{ incident.id }}"}}',
+            ' params: {subject: "About {{ incident.id }}"}}',
         )
     )
     config = config_with(http_peer, mail_peer)
     config["notifications"]["retries"]["attempts"] = 1
+    config["notifications"]["affected_users"] = {
+        "directory": {"u1": "u1@users.example.com", "u2": "u2@users.example.com"}
+    }
     rt = make_runtime(**config)
     at = datetime.now(UTC) - timedelta(minutes=1)
     with rt.db.write() as conn:
@@ -246,7 +249,7 @@ def test_affected_users_by_address_template_once_each(
                     latency_ms=1,
                     user_id=user,
                 )
-                for i, user in enumerate(["u1", "u2"])
+                for i, user in enumerate(["u1", "u2", "mallory@evil.example"])
             ],
         )
     mail_peer.fail_codes.append("550 mailbox unavailable")  # the first user's first try
@@ -256,7 +259,8 @@ def test_affected_users_by_address_template_once_each(
     tell = run.steps[1]
     assert tell.status is RunStatus.SUCCEEDED and tell.attempts == 2, tell.error
     rcpts = sorted(r for m in mail_peer.mails for r in m.rcpt_tos)
-    assert rcpts == ["u1@users.example.com", "u2@users.example.com"]  # each exactly once
+    # Each exactly once; the client-supplied "mallory@evil.example" is not in the directory.
+    assert rcpts == ["u1@users.example.com", "u2@users.example.com"]
     assert all(m.message["Subject"] == f"About {inc}" for m in mail_peer.mails)
     assert len(events(rt, inc, "run_step_user_notification_failed")) == 1
 

@@ -9,16 +9,18 @@ entity type, the affected user ids and references to the records (never the valu
 
 notify_affected_users sends one email per affected user from a Jinja2 template (sandboxed),
 keyed per user, after a person approved the step (the built-in data_leak playbook requires
-it). The template sees the incident's id, type, severity, systems, its detection date, the
-user's id and the entity *types* found, never the leaked values; a rendered message in
-which the PII detector finds anything other than the recipient's own address is not sent.
+it; the approval says how many recipients at which domains). Addresses come from the
+operator's directory (`notifications.affected_users`), never from the user ids, which a
+client supplies. The template sees the incident's id, type, severity, systems, its
+detection date, the user's id and the entity *types* found, never the leaked values; a
+rendered message in which the PII detector finds anything other than the recipient's own
+address is not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections import Counter
 from datetime import timedelta
 from functools import partial
@@ -29,6 +31,7 @@ from defib.actions._systems import incident_seq, mailer, retry_policy
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
 from defib.actions.evidence import _samples
+from defib.actions.recipients import resolve
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
 from defib.evidence import EvidenceService, ItemDraft
@@ -51,7 +54,6 @@ USER_SENT, USER_FAILED, USER_SKIPPED = (
 )
 PII_DETECTORS = ("pii", "secrets")
 DEFAULT_SUBJECT = "Important information about {{ incident.id }}, a security incident"
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 
 def _int_param(ctx: ActionContext, key: str, default: int) -> int:
@@ -202,20 +204,17 @@ def _user_hash(user: str) -> str:
 
 class NotifyUsersAction:
     """params: `template` (Jinja2 text; default: the package's `affected_user.txt.j2`),
-    `subject` (template), `address_template` (how a user id that is not an email address
-    becomes one, e.g. `"{{ user_id }}@example.com"`; without it such users are listed as
-    not notifiable), `max_users` (refuse to mail more than this many; default 10000)."""
+    `subject` (template), `max_users` (refuse to mail more than this many; default 10000).
+
+    Addresses come from `notifications.affected_users` (the operator's directory), never
+    from the user ids themselves: those are whatever a client sent."""
 
     name = "notify_affected_users"
 
-    def _address(self, ctx: ActionContext, user: str) -> str | None:
-        if _EMAIL.match(user):
-            return user
-        template = ctx.params.get("address_template")
-        if template is None:
-            return None
-        address = render_with(str(template), "params.address_template", user_id=user).strip()
-        return address if _EMAIL.match(address) else None
+    def _users(self, env: ActionEnvironment, seq: int) -> list[str] | None:
+        with env.db.read() as conn:
+            impact = impact_repo.get_impact(conn, seq)
+        return None if impact is None else [str(u) for u in impact.get("users", [])]
 
     def _message(
         self,
@@ -271,6 +270,14 @@ class NotifyUsersAction:
         limit = _int_param(ctx, "max_users", 10_000)
         if len(users) > limit:
             raise ActionError(f"{len(users)} affected users is more than params.max_users {limit}")
+        if "address_template" in ctx.params:
+            raise ActionError(
+                "params.address_template is no longer supported: a user id is what a client "
+                "sent; configure notifications.affected_users (a directory) instead"
+            )
+        recipients = await asyncio.to_thread(
+            resolve, env.settings, users, str(ctx.incident.get("id", ""))
+        )
         policy = retry_policy(env.settings)
         sent = already = 0
         unreachable: list[str] = []
@@ -281,12 +288,13 @@ class NotifyUsersAction:
             if await asyncio.to_thread(_recorded, env, key):
                 already += 1
                 continue
-            address = self._address(ctx, user)
+            address = recipients.addresses.get(user)
             if address is None:
                 unreachable.append(user)
+                why = recipients.refused.get(user, "not in notifications.affected_users")
                 await ctx.record(
                     USER_SKIPPED,
-                    {"action": self.name, "user_id": user, "reason": "no email address"},
+                    {"action": self.name, "user_id": user, "reason": why},
                     f"user:{uid}:unreachable",
                 )
                 continue
@@ -322,7 +330,17 @@ class NotifyUsersAction:
         )
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"{self.name}: email each affected user (from the impact assessment) once"
+        """What approving sends: how many people at which domains (nobody's address)."""
+        what = f"{self.name}: email each affected user (from the impact assessment) once"
+        env = current()
+        try:
+            users = self._users(env, incident_seq(ctx))
+            if users is None:
+                return f"{what}; no impact assessment yet"
+            found = resolve(env.settings, users, str(ctx.incident.get("id", "")))
+        except ActionError as exc:
+            return f"{what}; the directory could not be read: {exc}"
+        return f"{what}: {found.summary()}"
 
 
 def _stored_impact(env: ActionEnvironment, seq: int) -> dict[str, Any]:
