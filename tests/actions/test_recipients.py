@@ -92,7 +92,7 @@ def test_the_lookup_webhook_is_signed_and_cannot_add_recipients(
     assert list(found.unknown) == ["y"]
     (request,) = directory_peer.requests
     assert json.loads(request.body) == {"user_ids": ["x-corp", "y"], "incident": "INC-7"}
-    assert verify(request.body, "s3cret", request.headers["x-defib-signature"])
+    assert verify(request.body, "s3cret", request.headers)
     directory_peer.default = 500
     directory_peer.respond = lambda r: (500, {}, b"")  # type: ignore[method-assign]
     with pytest.raises(ActionError, match="answered 500"):

@@ -332,7 +332,7 @@ class NotifyUsersAction:
     def describe(self, ctx: ActionContext) -> str:
         """What approving sends: how many people at which domains (nobody's address)."""
         what = f"{self.name}: email each affected user (from the impact assessment) once"
-        env = current()
+        env = ctx.env
         try:
             users = self._users(env, incident_seq(ctx))
             if users is None:

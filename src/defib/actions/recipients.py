@@ -8,6 +8,7 @@ key into that directory, never an address, however much it looks like one.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import yaml
 
 from defib.actions.base import ActionError
 from defib.config import AffectedUsersDirectory, Settings
-from defib.integrations.signing import SIGNATURE_HEADER, sign
+from defib.integrations.signing import signature_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ def _lookup(
                 f"notifications.affected_users.lookup_secret_env: {cfg.lookup_secret_env} "
                 "is not set"
             )
-        headers[SIGNATURE_HEADER] = sign(body, secret)
+        headers.update(signature_headers(body, secret, f"lookup-{uuid.uuid4().hex}"))
     try:
         with httpx.Client(timeout=settings.notifications.timeout_seconds, trust_env=False) as c:
             resp = c.post(cfg.lookup_url, content=body, headers=headers)
