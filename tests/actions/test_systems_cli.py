@@ -117,7 +117,8 @@ def test_evidence_cli_lists_shows_and_verify_fails_on_a_flipped_byte(
         ),
         "tester",
     )
-    svc = EvidenceService(db, data_dir)
+    # With the server's checkpoint anchor (same data dir): unanchored evidence fails verify.
+    svc = EvidenceService.for_settings(db, settings)
     svc.add(
         inc.seq,
         [
