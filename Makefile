@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics
+.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -95,3 +95,9 @@ clean:
 # Server render time of the console's incident list with 10,000 incidents (goal p95 < 200 ms).
 bench-console: install-dev pg-up
 	$(BIN)/python bench/console/run_bench.py $(BENCH_ARGS)
+
+# The randomized kill storm (docs/engine.md): SIGKILLs `defib serve`/`defib worker` at random
+# instants on SQLite and PostgreSQL while every playbook runs, then checks the invariants.
+# DRILL_ARGS="--seed N" replays a storm's schedule; "--kills 300" makes a long one.
+drill: install-dev pg-up
+	$(BIN)/python -m bench.drill.storm $(DRILL_ARGS)

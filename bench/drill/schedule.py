@@ -1,0 +1,67 @@
+"""The storm's plan, drawn from one seed before anything starts (pure, no I/O).
+
+The same seed gives the same kills (which process, after how long, how long it stays down)
+and the same alerts, so `--seed N` replays a storm's schedule. What the processes were
+doing at each instant is up to the operating system, so a replay is the same storm, not
+the same interleaving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """SIGKILL `target` `after` seconds after the previous kill, restart it `down` later."""
+
+    after: float
+    target: str
+    down: float
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    seed: int
+    kills: tuple[Kill, ...]
+    # Before which kill (index) each wave of alerts is posted; wave 0 goes before the first.
+    waves: tuple[int, ...]
+
+    @property
+    def duration(self) -> float:
+        return sum(k.after + k.down for k in self.kills)
+
+
+def plan(
+    seed: int,
+    targets: tuple[str, ...],
+    kills: int,
+    *,
+    gap: tuple[float, float] = (0.3, 3.0),
+    down: tuple[float, float] = (0.0, 0.6),
+    waves: int = 4,
+) -> Schedule:
+    """`kills` kills spread over `targets`; alert waves evenly over the first half of them
+    (the second half kills processes busy with what those waves started)."""
+    if not targets or kills < 1:
+        raise ValueError("a storm needs at least one target and one kill")
+    rng = random.Random(seed)
+    drawn = tuple(
+        Kill(
+            after=round(rng.uniform(*gap), 3),
+            target=rng.choice(targets),
+            down=round(rng.uniform(*down), 3),
+        )
+        for _ in range(kills)
+    )
+    half = max(1, kills // 2)
+    starts = tuple(sorted({min(kills - 1, (i * half) // max(1, waves)) for i in range(waves)}))
+    return Schedule(seed, drawn, starts)
+
+
+def approves(step_key: str) -> bool:
+    """Whether the storm's responder approves a waiting step (else rejects): one in four is
+    rejected, decided by the step's key so a decision retried after a kill never flips."""
+    return hashlib.sha256(step_key.encode()).digest()[0] % 4 != 0
