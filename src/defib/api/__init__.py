@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from defib import __version__
 from defib.api.errors import install_error_handlers
+from defib.api.fastpath import AlertFastPath
 from defib.api.jsonguard import JsonGuard
 from defib.api.limits import BodySizeLimit
 from defib.api.routes import (
@@ -75,4 +76,8 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.add_middleware(JsonGuard)
     # Added last, so outermost: the size limit applies before the guard reads a body.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    # Outermost of all: the alert routes' lean path (the same checks, see api/fastpath.py).
+    app.add_middleware(
+        AlertFastPath, runtime=runtime, auth=auth, max_bytes=runtime.settings.max_body_bytes
+    )
     return app
