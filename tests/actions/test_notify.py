@@ -135,3 +135,52 @@ def test_missing_smtp_config_fails_the_email_not_the_rest(
     assert "notifications.smtp is not configured" in (step.error or "")
     assert len(http_peer.at("/hook")) == 1  # not re-sent by the step's retries
     assert len(events(rt, inc, "run_step_notification_sent")) == 3
+
+
+def test_each_send_is_announced_first_and_a_resend_after_a_crash_is_marked_in_doubt(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    mail_peer: MailPeer,
+) -> None:
+    """What a crash between Slack's send and its confirmation leaves (the attempt's intent on
+    the timeline, no outcome): the re-executed step sends Slack again under the same key and
+    marks that confirmation in_doubt; the other channels, never announced, are not."""
+    from defib.actions.intent import SENDING
+    from defib.actions.notify import _target_id
+    from defib.model import TimelineEvent
+    from defib.service import utcnow
+    from defib.store import incidents as incident_repo
+
+    config = systems_config(http_peer, mail_peer)
+    rt = make_runtime(**config)
+    inc = declare(rt, IncidentType.PERFORMANCE, systems=("chat-api",), title="p99 latency 9s")
+    run_id = only_run(rt, inc).id  # pending: no worker yet
+    slack = _target_id("slack", config["systems"][0]["owners"]["slack_webhook"])
+    with rt.db.write() as conn:
+        incident_repo.append_event(
+            conn,
+            rt.incidents.get(inc).seq,
+            TimelineEvent(
+                utcnow(),
+                f"run:{run_id}",
+                SENDING,
+                {"channel": "slack", "idempotency_key": f"{run_id}:0:{slack}"},
+            ),
+            idempotency_key=f"{run_id}:0:notify:{slack}:intent:1",
+        )
+    start_worker(rt)
+    run = wait_run(rt, run_id)
+    assert run.steps[0].status is RunStatus.SUCCEEDED, run.steps[0]
+    sent = {e["channel"]: e for e in events(rt, inc, "run_step_notification_sent")}
+    assert sent["slack"].get("in_doubt") is True
+    assert not any(e.get("in_doubt") for c, e in sent.items() if c != "slack")
+    (resent,) = http_peer.at("/slack/T000/B000/XXXX")
+    assert resent.key == sent["slack"]["idempotency_key"] == f"{run_id}:0:{slack}"
+    # Every send was announced before it went out, with the key the peer saw.
+    intents = events(rt, inc, SENDING)
+    assert sorted(e["channel"] for e in intents) == ["email", "pagerduty", "slack", "webhook"]
+    announced = {e.get("idempotency_key") for e in intents}
+    assert {r.key for r in http_peer.requests} <= announced
+    (mail,) = mail_peer.mails
+    assert mail.message["X-Defib-Idempotency-Key"] in announced

@@ -31,6 +31,7 @@ from defib.actions._systems import incident_seq, mailer, retry_policy
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
 from defib.actions.evidence import _samples
+from defib.actions.intent import announce
 from defib.actions.recipients import resolve
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
@@ -300,6 +301,12 @@ class NotifyUsersAction:
                 continue
             subject, body = self._message(ctx, user, address, impact, detected_on)
             m = mailer(env.settings, [address])
+            in_doubt = await announce(
+                ctx,
+                env.db,
+                f"user:{uid}",
+                {"action": self.name, "user_id": user, "idempotency_key": key},
+            )
             try:
                 _, attempts = await retrying(partial(m.send_text, subject, body, key), policy)
             except DeliveryFailed as exc:
@@ -317,6 +324,7 @@ class NotifyUsersAction:
                     "user_id": user,
                     "attempts": attempts,
                     "idempotency_key": key,
+                    **({"in_doubt": True} if in_doubt else {}),
                 },
                 f"user:{uid}",
             )

@@ -5,7 +5,8 @@ owners). Every delivery carries `<run id>:<step index>:<channel>:<target hash>` 
 idempotency key (`Idempotency-Key`, `Message-ID`/`X-Defib-Idempotency-Key`; PagerDuty
 folds on `dedup_key` = the incident id) and lands on the timeline once, keyed the same
 way. A re-executed step skips targets whose delivery is already on the timeline, so only
-a crash between a send and its timeline write can repeat a send, and then with the same key.
+a crash between a send and its timeline write can repeat a send, and then with the same key;
+the intent recorded before each send (`actions/intent.py`) marks such a repeat `in_doubt`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
+from defib.actions.intent import announce
 from defib.actions.templating import render_text
 from defib.config import NotificationSettings, Settings, SystemConfig
 from defib.integrations.base import DeliveryFailed, Notice, Notifier, RetryPolicy, deliver
@@ -273,6 +275,12 @@ class NotifyAction:
                 failed.append(entry)
                 continue
             key = f"{ctx.idempotency_key}:{target.id}"
+            in_doubt = await announce(
+                ctx,
+                env.db,
+                suffix,
+                {**base, "destination": target.notifier.target, "idempotency_key": key},
+            )
             try:
                 receipt = await deliver(target.notifier, plan.notice, key, policy)
             except DeliveryFailed as exc:
@@ -294,6 +302,8 @@ class NotifyAction:
                 "idempotency_key": key,
                 "detail": dict(receipt.detail),
             }
+            if in_doubt:
+                entry["in_doubt"] = True  # an earlier execution may have sent it already
             await ctx.record(SENT, entry, suffix)
             sent.append(entry)
         detail = {
