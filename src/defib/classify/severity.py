@@ -154,7 +154,13 @@ _FULL_OUTAGE = re.compile(
     r"|\bno (healthy|ready|available|running) "
     r"(replicas|pods|backends|endpoints|instances|upstreams)\b"
     r"|\b(major|full|complete|total) outage\b"
-    r"|\b(answers|responds|returns|serves) nothing\b|\bnot responding\b",
+    r"|\b(answers|responds|returns|serves) nothing\b|\bnot responding\b"
+    # "failed in 4/4 locations", "3 of 3 probes failing": every vantage point agrees.
+    r"|\b(fail\w*|down|unreachable|refused|time[sd]? ?out)\b[^.;\n]{0,30}?"
+    r"\b(?P<n>\d+) ?(?:/|of|out of) ?(?P=n) (?:locations|regions|probes|checks|vantage points"
+    r"|targets)\b"
+    r"|\b(?P<m>\d+) ?(?:/|of|out of) ?(?P=m) (?:locations|regions|probes|checks|vantage points"
+    r"|targets)\b[^.;\n]{0,30}?\b(fail\w*|down|unreachable|refused|time[sd]? ?out)",
 )
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _ERRORISH = re.compile(
@@ -171,13 +177,17 @@ def is_full_outage(alert: Alert, error_rate: float = 0.5) -> bool:
     if _FULL_OUTAGE.search(text):
         return True
     # A percentage in the same sentence as an error word: "57% of calls return 503".
+    stated = False
     for sentence in _SENTENCE.split(text):
         if _ERRORISH.search(sentence):
             for m in _PERCENT.finditer(sentence):
+                stated = True
                 if float(m.group(1)) >= error_rate * 100:
                     return True
-    # The measured value of an error-ratio (or success-ratio) metric.
-    if alert.value is not None and 0 <= alert.value <= 1:
+    # The measured value of an error-ratio (or success-ratio) metric. Only when the text
+    # states no error percentage of its own: a value's unit is a guess (a count of 1 error
+    # and a ratio of 100% both read 1.0), the prose "7.8% of invocations" is not.
+    if not stated and alert.value is not None and 0 <= alert.value <= 1:
         head = f"{alert.title} {alert.signal or ''}".lower()
         if _ERRORISH.search(head) and alert.value >= error_rate:
             return True
