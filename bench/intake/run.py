@@ -7,8 +7,10 @@ Servers are interleaved inside each (layout, scenario) so that they see the same
 load. Prints a markdown table; writes every raw result as JSON lines to $BENCH_RESULTS.
 
 Environment (all optional):
-  BENCH_SCENARIOS    same,unique,batch50,service   (service = a new incident per alert)
-  BENCH_LAYOUTS      shared,pinned                 (pinned: wrk on core 0, server on core 1)
+  BENCH_SCENARIOS    same,unique,batch50,service,storm   (service = a new incident per alert;
+                     storm = BENCH_STORM_ALERTS over BENCH_STORM_FINGERPRINTS, see storm.py)
+  BENCH_LAYOUTS      pinned                        (pinned: wrk on core 0, server on core 1;
+                     shared: both on both cores)
   BENCH_SERVERS      alertmanager,defib-sqlite,defib-pg
   BENCH_DURATION     seconds per measured run (10)
   BENCH_DURATION_BATCH50  seconds for the batch50 scenario (max(30, BENCH_DURATION))
@@ -17,6 +19,8 @@ Environment (all optional):
   BENCH_THREADS      wrk threads (2)
   BENCH_PG           base URL (postgresql://postgres@127.0.0.1:5432)
   BENCH_DEFIB_ARGS   extra `defib serve` arguments (e.g. --no-worker)
+  BENCH_STORM_ALERTS 100000, BENCH_STORM_FINGERPRINTS 50, BENCH_STORM_BATCH 50 (alerts per
+                     request), BENCH_STORM_CONNECTIONS 32
   BENCH_RESULTS      JSON lines output (bench/intake/results/<time>.jsonl)
   DEFIB              the defib executable (.venv/bin/defib)
   ALERTMANAGER       the alertmanager executable (prometheus-alertmanager)
@@ -50,6 +54,8 @@ SCENARIOS = {
     "unique": ("unique", 1, "a new alert per request (merges into one incident)"),
     "batch50": ("unique", 50, "fifty new alerts per request"),
     "service": ("service", 1, "a new alert per request, new service (new incident each)"),
+    # Not wrk: storm.py posts a fixed number of alerts (see measure_storm).
+    "storm": ("storm", 50, "100,000 alerts over 50 fingerprints, as fast as the sender can"),
 }
 T0 = int(time.time())  # one startsAt for every run of this process
 AM_CONFIG = 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'
@@ -129,6 +135,8 @@ class Server:
     token: str = "none"
     db_name: str | None = None
     pg_base: str = ""
+    # Alertmanager has no storm limits; the storm scenario keeps defib's defaults.
+    lift_storm_limits: bool = True
 
     @property
     def url(self) -> str:
@@ -154,14 +162,15 @@ class Server:
         e["DEFIB_DATA_DIR"] = str(self.work / "data")
         # Alertmanager has no storm limits: lift defib's so every alert is correlated one
         # by one and opens its incident, as before (docs/security.md, storm protection).
-        e["DEFIB_STORM"] = json.dumps(
-            {
-                "max_alerts_per_request": 1_000_000,
-                "max_new_incidents_per_request": 1_000_000,
-                "max_new_incidents_per_source_per_minute": 1_000_000_000,
-                "playbook_runs_per_system_per_minute": 1_000_000_000,
-            }
-        )
+        if self.lift_storm_limits:
+            e["DEFIB_STORM"] = json.dumps(
+                {
+                    "max_alerts_per_request": 1_000_000,
+                    "max_new_incidents_per_request": 1_000_000,
+                    "max_new_incidents_per_source_per_minute": 1_000_000_000,
+                    "playbook_runs_per_system_per_minute": 1_000_000_000,
+                }
+            )
         e.pop("DEFIB_DATABASE_URL", None)
         if self.kind == "defib-pg":
             self.db_name = f"defib_bench_{os.getpid()}_{self.port}"
@@ -317,6 +326,126 @@ def settled(server: Server, timeout: float = 180.0) -> dict[str, int]:
     raise RuntimeError(f"server still busy {timeout:.0f}s after the run; counts {last}")
 
 
+def measure_storm(server: Server, row: dict, work: Path) -> None:
+    """The storm: storm.py posts every alert, then the server must hold each of them, in
+    exactly one incident per fingerprint (defib) or one alert each (Alertmanager)."""
+    n = int(env("BENCH_STORM_ALERTS", "100000"))
+    fps = int(env("BENCH_STORM_FINGERPRINTS", "50"))
+    batch = int(env("BENCH_STORM_BATCH", "50"))
+    conns = int(env("BENCH_STORM_CONNECTIONS", "32"))
+    row.update(batch=batch, storm_alerts=n, storm_fingerprints=fps, connections=conns)
+    prefix = ["taskset", "-c", "0"] if server.layout == "pinned" else []
+    row["pg_backends_pinned"] = server.pin_pg_backends()
+    row["rss_before_kb"] = rss_kb(server.pid)
+    row["load_before"] = loadavg()
+    before = server.counts()
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    cpu0, t0 = cpu_ticks(server.pid), time.monotonic()
+    proc = subprocess.run(
+        [
+            *prefix,
+            sys.executable,
+            str(HERE / "storm.py"),
+            server.url,
+            server.token,
+            f"--alerts={n}",
+            f"--fingerprints={fps}",
+            f"--batch={batch}",
+            f"--conns={conns}",
+            f"--nonce=s{server.port}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    cpu1, t1 = cpu_ticks(server.pid), time.monotonic()
+    if not proc.stdout.strip():
+        raise RuntimeError(f"storm.py failed: {proc.stderr[-600:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["rss_peak_kb"] = sampler.stop()
+    row["server_cpu"] = round((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / (t1 - t0), 2)
+    t2 = time.monotonic()
+    after = settled(server)
+    row["drain_s"] = round(time.monotonic() - t2, 1)
+    row["rss_after_kb"] = rss_kb(server.pid)
+    row.update(
+        requests=res["requests"],
+        ok2xx=res["ok2xx"],
+        non2xx=res["non2xx"],
+        socket_errors=0,
+        storm_seconds=res["seconds"],
+        alerts_per_s=n / res["seconds"],
+        req_per_s=res["requests"] / res["seconds"],
+        p50_ms=res["p50_ms"],
+        p99_ms=res["p99_ms"],
+        max_ms=res["p99_ms"],
+        stored_before=before,
+        stored_after=after,
+        duration_s=res["seconds"],
+        stored_per_s=(after["alerts"] - before["alerts"])
+        / max(res["seconds"] + row["drain_s"] - 0.5, res["seconds"]),
+    )
+    problems = []
+    if res["non2xx"] or res["ok2xx"] * batch < n:
+        problems.append(f"{res['non2xx']} non-2xx")
+    if after["alerts"] - before["alerts"] != n:
+        problems.append(f"alerts +{after['alerts'] - before['alerts']}, expected +{n}")
+    if server.kind.startswith("defib"):
+        if after["incidents"] != fps:
+            problems.append(f"{after['incidents']} incidents, expected {fps}")
+        if after["alert_count_sum"] != n or after["folded"] != n:
+            problems.append(
+                f"sum(alert_count)={after['alert_count_sum']}, folded={after['folded']}, "
+                f"expected {n}"
+            )
+    row["check"] = "ok" if not problems else "; ".join(problems)
+
+
+def measure_wrk(
+    server: Server, row: dict, work: Path, scenario: str, duration: float, warmup: float
+) -> None:
+    """A warm-up and a measured wrk run; the stored rows checked against wrk's 2xx."""
+    batch = SCENARIOS[scenario][1]
+    if warmup > 0:
+        run_wrk(server, scenario, warmup, f"w{server.port}", work / "warmup.json")
+    before = settled(server)
+    row["pg_backends_pinned"] = server.pin_pg_backends()
+    row["rss_before_kb"] = rss_kb(server.pid)
+    row["load_before"] = loadavg()
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    cpu0, t0 = cpu_ticks(server.pid), time.monotonic()
+    res = run_wrk(server, scenario, duration, f"m{server.port}", work / "wrk.json")
+    cpu1, t1 = cpu_ticks(server.pid), time.monotonic()
+    row["rss_peak_kb"] = sampler.stop()
+    row["load_after"] = loadavg()
+    row["server_cpu"] = round((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / (t1 - t0), 2)
+    t2 = time.monotonic()
+    after = settled(server)  # requests still in flight when wrk stopped
+    row["drain_s"] = round(time.monotonic() - t2, 1)
+    row["rss_after_kb"] = rss_kb(server.pid)
+    secs = res["duration_us"] / 1e6
+    row.update(
+        requests=res["requests"],
+        ok2xx=res["ok2xx"],
+        non2xx=res["non2xx"],
+        socket_errors=sum(res[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
+        req_per_s=res["requests"] / secs,
+        alerts_per_s=res["requests"] * batch / secs,
+        p50_ms=res["p50_us"] / 1000,
+        p99_ms=res["p99_us"] / 1000,
+        max_ms=res["max_us"] / 1000,
+        wrk_stderr=res["stderr"],
+        stored_before=before,
+        stored_after=after,
+    )
+    d_stored = after["alerts"] - before["alerts"]
+    busy = secs + row["drain_s"]
+    # Server side: alerts stored from the start of the run until the server went quiet.
+    row["stored_per_s"] = d_stored / max(busy - 0.5, secs) if scenario != "same" else None
+    row["check"] = check(server.kind, scenario, batch, res, before, after, row["connections"])
+
+
 def measure(kind: str, layout: str, scenario: str, pg_base: str) -> dict:
     duration = float(env("BENCH_DURATION", "10"))
     if scenario == "batch50":  # defib answers a 50-alert request only after its group commits
@@ -324,7 +453,7 @@ def measure(kind: str, layout: str, scenario: str, pg_base: str) -> dict:
     warmup = float(env("BENCH_WARMUP", "2"))
     _mode, batch, _ = SCENARIOS[scenario]
     work = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-", dir=env("BENCH_TMP", "/tmp")))
-    server = Server(kind, layout, work, pg_base=pg_base)
+    server = Server(kind, layout, work, pg_base=pg_base, lift_storm_limits=scenario != "storm")
     row: dict = {
         "server": kind,
         "layout": layout,
@@ -338,46 +467,11 @@ def measure(kind: str, layout: str, scenario: str, pg_base: str) -> dict:
         server.start()
         time.sleep(0.5)
         row["rss_start_kb"] = rss_kb(server.pid)
-        if warmup > 0:
-            run_wrk(server, scenario, warmup, f"w{server.port}", work / "warmup.json")
-        before = settled(server)
-        row["pg_backends_pinned"] = server.pin_pg_backends()
-        row["rss_before_kb"] = rss_kb(server.pid)
-        row["load_before"] = loadavg()
-        sampler = RssSampler(server.pid)
-        sampler.start()
-        cpu0, t0 = cpu_ticks(server.pid), time.monotonic()
-        res = run_wrk(server, scenario, duration, f"m{server.port}", work / "wrk.json")
-        cpu1, t1 = cpu_ticks(server.pid), time.monotonic()
-        row["rss_peak_kb"] = sampler.stop()
-        row["load_after"] = loadavg()
-        row["server_cpu"] = round((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / (t1 - t0), 2)
-        t2 = time.monotonic()
-        after = settled(server)  # requests still in flight when wrk stopped
-        row["drain_s"] = round(time.monotonic() - t2, 1)
-        row["rss_after_kb"] = rss_kb(server.pid)
-        secs = res["duration_us"] / 1e6
-        row.update(
-            requests=res["requests"],
-            ok2xx=res["ok2xx"],
-            non2xx=res["non2xx"],
-            socket_errors=sum(
-                res[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")
-            ),
-            req_per_s=res["requests"] / secs,
-            alerts_per_s=res["requests"] * batch / secs,
-            p50_ms=res["p50_us"] / 1000,
-            p99_ms=res["p99_us"] / 1000,
-            max_ms=res["max_us"] / 1000,
-            wrk_stderr=res["stderr"],
-            stored_before=before,
-            stored_after=after,
-        )
-        d_stored = after["alerts"] - before["alerts"]
-        busy = secs + row["drain_s"]
-        # Server side: alerts stored from the start of the run until the server went quiet.
-        row["stored_per_s"] = d_stored / max(busy - 0.5, secs) if scenario != "same" else None
-        row["check"] = check(kind, scenario, batch, res, before, after, row["connections"])
+        if scenario == "storm":
+            settled(server)
+            measure_storm(server, row, work)
+            return row
+        measure_wrk(server, row, work, scenario, duration, warmup)
     except Exception as exc:  # report and go on with the matrix
         row["error"] = f"{type(exc).__name__}: {exc}"[:800]
     finally:
@@ -449,6 +543,8 @@ def table(rows: list[dict]) -> str:
         "| load before |",
         "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
     ]
+    storms = [r for r in rows if r["scenario"] == "storm"]
+    rows = [r for r in rows if r["scenario"] != "storm"]
     for r in rows:
         if "error" in r:
             out.append(
@@ -476,6 +572,38 @@ def table(rows: list[dict]) -> str:
             f"{ratio} | {stored_s} | {lat} | {rss} | {r['server_cpu']} | "
             f"{r['non2xx']} | {r['check']}{tb} | {r['load_before']} |"
         )
+    if storms:
+        out += ["", storm_table(storms)]
+    return "\n".join(out)
+
+
+def storm_table(rows: list[dict]) -> str:
+    """The storm: seconds from the first post to the last answer, beside Alertmanager's."""
+    am = {r["layout"]: r for r in rows if r["server"] == "alertmanager" and "error" not in r}
+    out = [
+        "| layout | storm | server | seconds | alerts/s | time vs AM | p50 ms | p99 ms "
+        "| RSS MB start/before/peak/after | server CPU | incidents | stored check | load before |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
+    ]
+    for r in rows:
+        what = f"{r.get('storm_alerts', '?'):,} alerts / {r.get('storm_fingerprints', '?')} fp"
+        if "error" in r:
+            err = " ".join(r["error"].split())[:160].replace("|", "/")
+            out.append(
+                f"| {r['layout']} | {what} | {r['server']} | ERROR | | | | | | | | {err} | |"
+            )
+            continue
+        base = am.get(r["layout"])
+        ratio = f"{r['storm_seconds'] / base['storm_seconds']:.1f}x" if base else "-"
+        rss = "/".join(
+            mb(r.get(k)) for k in ("rss_start_kb", "rss_before_kb", "rss_peak_kb", "rss_after_kb")
+        )
+        incidents = r["stored_after"].get("incidents", "-")
+        out.append(
+            f"| {r['layout']} | {what} | {r['server']} | {r['storm_seconds']:.1f} | "
+            f"{r['alerts_per_s']:,.0f} | {ratio} | {r['p50_ms']} | {r['p99_ms']} | {rss} | "
+            f"{r['server_cpu']} | {incidents} | {r['check']} | {r['load_before']} |"
+        )
     return "\n".join(out)
 
 
@@ -489,8 +617,8 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"missing {tool}: run bench/intake/setup.sh", file=sys.stderr)
             return 2
-    scenarios = env("BENCH_SCENARIOS", "same,unique,batch50,service").split(",")
-    layouts = env("BENCH_LAYOUTS", "shared,pinned").split(",")
+    scenarios = env("BENCH_SCENARIOS", "same,unique,batch50,service,storm").split(",")
+    layouts = env("BENCH_LAYOUTS", "pinned").split(",")
     servers = env("BENCH_SERVERS", "alertmanager,defib-sqlite,defib-pg").split(",")
     pg_base = env("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
     for s in scenarios:
