@@ -10,6 +10,7 @@ still gets its answer only after its alerts are committed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -17,11 +18,15 @@ from dataclasses import dataclass, field
 from defib.batching import BatchingThread
 from defib.model import Alert
 from defib.service import IncidentService, IngestResult, Triage
+from defib.store.outage import is_lock_conflict
 
 log = logging.getLogger(__name__)
 
 # Bounds one transaction: long ones keep other writers (acknowledgements, the janitor) waiting.
 MAX_BATCH_ALERTS = 500
+# A group that lost a lock race on PostgreSQL (the engine's own group writes lock incidents
+# in another order) was rolled back whole: it runs again, this often, before it fails.
+CONFLICT_RETRIES = 5
 
 
 @dataclass
@@ -58,7 +63,7 @@ class GroupCommitter(BatchingThread[_Job]):
         self.batches += 1
         self.jobs += len(jobs)
         try:
-            results = self.incidents.ingest_batches([(j.items, j.actor) for j in jobs])
+            results = self._ingest(jobs)
         except Exception as exc:
             if len(jobs) == 1:
                 log.exception("intake transaction failed")
@@ -70,3 +75,14 @@ class GroupCommitter(BatchingThread[_Job]):
             return
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
+
+    def _ingest(self, jobs: list[_Job]) -> list[list[IngestResult]]:
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                return self.incidents.ingest_batches([(j.items, j.actor) for j in jobs])
+            except Exception as exc:
+                if attempt == CONFLICT_RETRIES or not is_lock_conflict(exc):
+                    raise
+                log.info("intake group lost a lock race (%s); running it again", exc)
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")

@@ -27,6 +27,7 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "OutageMonitor",
     "StorageUnavailable",
+    "is_lock_conflict",
     "is_storage_unavailable",
     "mentions_storage_failure",
     "probe_disk",
@@ -173,3 +174,20 @@ def probe_disk(directory: Path, size: int = 64 * 1024) -> None:
             os.close(fd)
     finally:
         path.unlink(missing_ok=True)
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction lost
+# a lock race with another one and was rolled back whole; running it again is correct.
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether `error` (or its driver error) is a deadlock or serialization failure."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in _CONFLICT_SQLSTATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False

@@ -38,6 +38,7 @@ from defib.playbooks.spec import Playbook, Step
 from defib.store import incidents as incident_repo
 from defib.store import runs as repo
 from defib.store.database import Database
+from defib.store.outage import is_lock_conflict
 from defib.store.tables import playbook_run_steps
 
 T = TypeVar("T")
@@ -96,10 +97,15 @@ MAX_GROUP_JOBS = 32
 GROUP_PAUSE_SECONDS = 0.002
 
 
+# Runs of a job that lost a lock race (PostgreSQL deadlock) before its caller is told.
+CONFLICT_RETRIES = 5
+
+
 @dataclass
 class _Job:
     fn: Callable[[Connection], Any]
     future: Future[Any] = field(default_factory=Future)
+    attempts: int = 0
 
 
 class GroupWriter(BatchingThread[_Job]):
@@ -136,14 +142,30 @@ class GroupWriter(BatchingThread[_Job]):
                     except Exception as exc:
                         done.append((job, None, exc))
         except Exception as exc:
+            retry = (
+                [j for j in jobs if j.attempts < CONFLICT_RETRIES] if is_lock_conflict(exc) else []
+            )
+            for job in retry:
+                job.attempts += 1
+            if retry:  # nothing of this group was written: run it again
+                self._commit(retry)
+                return
             for job in jobs:  # the commit failed: nothing of this group is written
                 job.future.set_exception(exc)
             return
+        again: list[_Job] = []
         for job, value, error in done:
-            if error is not None:
+            if error is not None and is_lock_conflict(error) and job.attempts < CONFLICT_RETRIES:
+                # Rolled back to its savepoint after losing a lock race with another
+                # transaction (intake locks incidents in its own order): run it again.
+                job.attempts += 1
+                again.append(job)
+            elif error is not None:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(value)
+        if again:
+            self._commit(again)
 
 
 class Ledger:
