@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ class Database:
 
     On SQLite a write transaction starts with BEGIN IMMEDIATE so two writers queue on the
     busy timeout instead of one failing when it upgrades its read lock (SQLITE_BUSY).
+    Writers of one process also queue on a lock of their own first: SQLite's busy handler
+    retries by sleeping (up to 100 ms a time), so intake's group commit waiting behind the
+    playbook engine's writes lost most of its time asleep (issue 15); a lock hands over at
+    once. Other processes still meet the busy timeout.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -46,6 +51,10 @@ class Database:
             _configure_sqlite(self.engine)
         # Remembers storage outages seen through this engine (readiness reads it).
         self.outages = OutageMonitor().watch(self.engine)
+        # Reentrant: a nested write in one thread meets SQLite's own lock, as it always did.
+        self._write_lock: threading.RLock | None = (
+            threading.RLock() if self.dialect == "sqlite" else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -53,7 +62,7 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._write_lock or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(defib_write=True)
             with conn.begin():
                 yield conn
