@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from defib.actions import ActionContext, ActionRegistry, UnknownAction, default_registry
 from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
+from defib.batching import BatchingThread
 from defib.config import EngineSettings, Settings, load_settings
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
 from defib.playbooks.engine import host
@@ -86,6 +87,7 @@ class PlaybookEngine:
         )
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting = self.workflow.on_waiting
+        self._enqueuer = _Enqueuer(self.enqueue_pending)
         self.reconciler = Reconciler(
             db,
             self.host,
@@ -115,9 +117,16 @@ class PlaybookEngine:
         self.plan_run(conn, incident, actor)
 
     def after_commit(self, incidents: Sequence[Incident]) -> None:
+        # Handed to a thread of its own: the caller is often intake's group commit, and a
+        # DBOS enqueue (a write on DBOS's database) per new incident there held every
+        # sender of the next group waiting (issue 15).
+        self._enqueuer.wake([i.seq for i in incidents])
+
+    def enqueue_pending(self, incident_seqs: Sequence[int]) -> None:
+        """Enqueue the pending runs of these incidents now (what `after_commit` hands on)."""
         try:
             with self.db.read() as conn:
-                pending = repo.pending_runs(conn, incident_seqs=[i.seq for i in incidents])
+                pending = repo.pending_runs(conn, incident_seqs=list(incident_seqs))
             for run_id, workflow_id in pending:
                 self.enqueue(run_id, workflow_id)
         except Exception:
@@ -343,6 +352,7 @@ class PlaybookEngine:
         self.host.shutdown()
 
     def close(self) -> None:
+        self._enqueuer.close()
         self.shutdown()
         self.ledger.close()
         self.host.close()
@@ -351,3 +361,23 @@ class PlaybookEngine:
 
     async def step_attempt(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return await self.workflow.step_attempt(*args, **kwargs)
+
+
+class _Enqueuer(BatchingThread[Sequence[int]]):
+    """Enqueues new incidents' runs off the committing thread, many incidents at a time."""
+
+    thread_name = "defib-run-enqueuer"
+
+    def __init__(self, enqueue: Callable[[Sequence[int]], None]) -> None:
+        super().__init__(max_size=500)
+        self._enqueue = enqueue
+
+    def wake(self, incident_seqs: Sequence[int]) -> None:
+        if incident_seqs:
+            self._put(incident_seqs)
+
+    def _job_size(self, job: Sequence[int]) -> int:
+        return len(job)
+
+    def _commit(self, jobs: list[Sequence[int]]) -> None:
+        self._enqueue([seq for job in jobs for seq in job])
