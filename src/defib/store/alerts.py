@@ -15,6 +15,29 @@ from defib.store.tables import alerts, deliveries, incident_alerts
 STATES = ("firing", "resolved", "acknowledged")
 
 
+def _claim_statement(dialect_insert: Any) -> Any:
+    return (
+        dialect_insert(deliveries)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(deliveries.c.key)
+    )
+
+
+def _mark_firing_statement(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(incident_alerts)
+    return stmt.on_conflict_do_update(
+        index_elements=["incident_seq", "source_key"],
+        set_={"firing": True, "changed_at": stmt.excluded.changed_at},
+        where=incident_alerts.c.firing.is_(False),
+    )
+
+
+# Built once, indexed by "is PostgreSQL" (the two dialects spell ON CONFLICT alike, but
+# each statement object belongs to one dialect's insert construct).
+_CLAIM = (_claim_statement(sqlite_insert), _claim_statement(pg_insert))
+_MARK_FIRING = (_mark_firing_statement(sqlite_insert), _mark_firing_statement(pg_insert))
+
+
 def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: datetime) -> set[str]:
     """Claim (status, delivery key) pairs; return the `status|key` strings claimed now.
 
@@ -26,14 +49,11 @@ def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: dat
     if not keys:
         return set()
     full = [f"{status}|{key}"[:320] for status, key in keys]
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        dialect_insert(deliveries)
-        .values([{"key": k, "seen_at": now} for k in full])
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(deliveries.c.key)
-    )
-    claimed = {row.key for row in conn.execute(stmt)}
+    # One prebuilt statement executed for many rows (SQLAlchemy batches it into multi-row
+    # INSERTs itself): a `.values([...])` built per call was compiled anew for each group
+    # size, most of a group's cost (issue 15).
+    stmt = _CLAIM[conn.dialect.name == "postgresql"]
+    claimed = {row.key for row in conn.execute(stmt, [{"key": k, "seen_at": now} for k in full])}
     others = [
         f"{other}|{key}"[:320]
         for (status, key), k in zip(keys, full, strict=True)
@@ -86,19 +106,12 @@ def mark_series_firing(
     keys = list(dict.fromkeys(k[:300] for k in source_keys))
     if not keys:
         return
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect_insert(incident_alerts).values(
+    conn.execute(
+        _MARK_FIRING[conn.dialect.name == "postgresql"],
         [
             {"incident_seq": incident_seq, "source_key": k, "firing": True, "changed_at": now}
             for k in keys
-        ]
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["incident_seq", "source_key"],
-            set_={"firing": True, "changed_at": now},
-            where=incident_alerts.c.firing.is_(False),
-        )
+        ],
     )
 
 

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Text, and_, cast, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +58,35 @@ _MUTABLE = (
     "reopen_count",
     "needs_triage",
 )
+
+
+# Intake's hot statements, built once: building them per call (and compiling the ones
+# whose shape varied) was most of a group commit's cost (issue 15).
+_UPDATE = (
+    update(incidents)
+    .where(incidents.c.seq == bindparam("_seq"))
+    .values({name: bindparam(name) for name in (*_MUTABLE, "updated_at")})
+)
+_OPEN_BY_FINGERPRINT = select(incidents).where(
+    incidents.c.fingerprint == bindparam("_fingerprint"),
+    incidents.c.status.in_([s.value for s in Status if s.is_open]),
+)
+_OPEN_BY_FINGERPRINT_LOCKED = _OPEN_BY_FINGERPRINT.with_for_update()
+_INSERT_EVENT = insert(timeline_events).returning(timeline_events.c.id)
+_INSERT_INCIDENT = insert(incidents).returning(*incidents.c)
+_BY_SEQ = select(incidents).where(incidents.c.seq == bindparam("_seq"))
+_BY_SEQ_LOCKED = _BY_SEQ.with_for_update()
+_RECENTLY_RESOLVED = (
+    select(incidents)
+    .where(
+        incidents.c.fingerprint == bindparam("_fingerprint"),
+        incidents.c.status == Status.RESOLVED.value,
+        incidents.c.resolved_at >= bindparam("_since", type_=incidents.c.resolved_at.type),
+    )
+    .order_by(incidents.c.resolved_at.desc())
+    .limit(1)
+)
+_RECENTLY_RESOLVED_LOCKED = _RECENTLY_RESOLVED.with_for_update()
 
 
 def _to_row(incident: Incident) -> dict[str, Any]:
@@ -92,16 +131,17 @@ def insert_incident(conn: Connection, incident: Incident, now: datetime) -> Inci
     row = _to_row(incident)
     row["created_by"] = incident.created_by
     row["updated_at"] = now
-    seq = conn.execute(insert(incidents).values(**row).returning(incidents.c.seq)).scalar_one()
-    return get_incident(conn, seq)
+    # RETURNING the whole row: what the database made of it (defaults, types) without a
+    # second query.
+    stored = conn.execute(_INSERT_INCIDENT, row).mappings().one()
+    return _from_row(stored)
 
 
 def get_incident(conn: Connection, seq: int, *, for_update: bool = False) -> Incident:
-    query = select(incidents).where(incidents.c.seq == seq)
-    if for_update:
-        # Serialises concurrent writers on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    # FOR UPDATE serialises concurrent writers on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already does.
+    query = _BY_SEQ_LOCKED if for_update else _BY_SEQ
+    row = conn.execute(query, {"_seq": seq}).mappings().first()
     if row is None:
         raise NotFound(f"no incident {format_incident_id(seq)}")
     return _from_row(row)
@@ -110,13 +150,8 @@ def get_incident(conn: Connection, seq: int, *, for_update: bool = False) -> Inc
 def find_open_by_fingerprint(
     conn: Connection, fingerprint: str, *, for_update: bool = False
 ) -> Incident | None:
-    query = select(incidents).where(
-        incidents.c.fingerprint == fingerprint,
-        incidents.c.status.in_([s.value for s in Status if s.is_open]),
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _OPEN_BY_FINGERPRINT_LOCKED if for_update else _OPEN_BY_FINGERPRINT
+    row = conn.execute(query, {"_fingerprint": fingerprint}).mappings().first()
     return _from_row(row) if row is not None else None
 
 
@@ -124,26 +159,16 @@ def find_recently_resolved(
     conn: Connection, fingerprint: str, since: datetime, *, for_update: bool = False
 ) -> Incident | None:
     """The newest incident with this fingerprint resolved at or after `since`."""
-    query = (
-        select(incidents)
-        .where(
-            incidents.c.fingerprint == fingerprint,
-            incidents.c.status == Status.RESOLVED.value,
-            incidents.c.resolved_at >= since,
-        )
-        .order_by(incidents.c.resolved_at.desc())
-        .limit(1)
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _RECENTLY_RESOLVED_LOCKED if for_update else _RECENTLY_RESOLVED
+    row = conn.execute(query, {"_fingerprint": fingerprint, "_since": since}).mappings().first()
     return _from_row(row) if row is not None else None
 
 
 def update_incident(conn: Connection, incident: Incident, now: datetime) -> None:
     row = _to_row(incident)
     row["updated_at"] = now
-    result = conn.execute(update(incidents).where(incidents.c.seq == incident.seq).values(**row))
+    row["_seq"] = incident.seq
+    result = conn.execute(_UPDATE, row)
     if result.rowcount != 1:
         raise NotFound(f"no incident {incident.id}")
 
@@ -224,13 +249,12 @@ def append_event(
         "data": dict(event.data),
         "idempotency_key": idempotency_key,
     }
-    stmt = insert(timeline_events).values(**values).returning(timeline_events.c.id)
     if idempotency_key is None:
-        event_id = conn.execute(stmt).scalar_one()
+        event_id = conn.execute(_INSERT_EVENT, values).scalar_one()
     else:
         try:
             with conn.begin_nested():
-                event_id = conn.execute(stmt).scalar_one()
+                event_id = conn.execute(_INSERT_EVENT, values).scalar_one()
         except IntegrityError:
             row = (
                 conn.execute(

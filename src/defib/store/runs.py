@@ -59,6 +59,11 @@ def _run_from_row(r: RowMapping, steps: Sequence[RunStep] = ()) -> Run:
     )
 
 
+# Built once: a new run is planned in intake's transaction for every new incident.
+_INSERT_RUN = insert(playbook_runs)
+_INSERT_STEPS = insert(playbook_run_steps)
+
+
 def insert_run(conn: Connection, run: Run, now: datetime) -> bool:
     """Insert a pending run and its steps; False when the (incident, playbook) slot is taken."""
     values = {
@@ -79,12 +84,12 @@ def insert_run(conn: Connection, run: Run, now: datetime) -> bool:
     }
     try:
         with conn.begin_nested():
-            conn.execute(insert(playbook_runs).values(**values))
+            conn.execute(_INSERT_RUN, values)
     except IntegrityError:
         return False
     if run.steps:
         conn.execute(
-            insert(playbook_run_steps),
+            _INSERT_STEPS,
             [
                 {
                     "run_id": run.id,

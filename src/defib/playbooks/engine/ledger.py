@@ -175,9 +175,20 @@ class Ledger:
         self.db = db
         self.clock = clock
         self._writer = GroupWriter(db)
+        self._specs: dict[int, tuple[Playbook, dict[str, Any], str]] = {}
 
     def close(self) -> None:
         self._writer.close()
+
+    def _frozen(self, playbook: Playbook) -> tuple[dict[str, Any], str]:
+        """The playbook's stored form and digest, computed once per (immutable) playbook:
+        a run is planned in intake's transaction for every new incident (issue 15)."""
+        hit = self._specs.get(id(playbook))
+        if hit is None or hit[0] is not playbook:
+            hit = self._specs[id(playbook)] = (playbook, playbook.freeze(), playbook.digest())
+            if len(self._specs) > 1000:  # playbooks reloaded many times: start over
+                self._specs = {id(playbook): hit}
+        return hit[1], hit[2]
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in a write transaction shared with concurrent bookkeeping (group commit);
@@ -245,13 +256,14 @@ class Ledger:
         has this playbook running."""
         run_id = new_run_id()
         now = self.clock()
+        spec, digest = self._frozen(playbook)
         run = Run(
             id=run_id,
             incident_seq=incident.seq,
             playbook=playbook.name,
             playbook_version=str(playbook.version),
-            playbook_digest=playbook.digest(),
-            spec=playbook.freeze(),
+            playbook_digest=digest,
+            spec=spec,
             status=RunStatus.PENDING,
             dry_run=dry_run,
             trigger=trigger,
