@@ -104,7 +104,12 @@ class AlertFastPath:
             return
         status = 200 if scope["path"] == _V2 else 202
         try:
-            body = await self._handle(scope, receive, route[1])
+            try:
+                body = await self._handle(scope, receive, route[1])
+            except (_Refused, _Gone):
+                raise
+            except Exception as exc:  # the token lookup or the commit: as the app's handlers
+                raise _failure(exc) from exc
         except _Refused as exc:
             await _answer(
                 send, exc.status, orjson.dumps(error_body(exc.code, exc.message)), exc.headers
@@ -151,19 +156,9 @@ class AlertFastPath:
             raise _Refused(422, "invalid_payload", str(exc)) from exc
         try:
             results = await asyncio.wrap_future(future)
-        except Exception as exc:
+        except Exception:
             telemetry.intake_errors.inc()
-            if is_storage_unavailable(exc):
-                # Nothing was written (the transaction rolled back): the sender retries.
-                log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
-                raise _Refused(
-                    503,
-                    "storage_unavailable",
-                    "storage is unavailable right now; nothing was written, retry shortly",
-                    {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                ) from exc
-            log.error("unhandled error", exc_info=exc)
-            raise _Refused(500, "internal", f"internal error: {type(exc).__name__}") from exc
+            raise
         return render(results)
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
@@ -211,6 +206,20 @@ class AlertFastPath:
 
 class _Gone(Exception):
     """The client disconnected before its body arrived."""
+
+
+def _failure(exc: Exception) -> _Refused:
+    if is_storage_unavailable(exc):
+        # Nothing was written (the transaction rolled back): the sender retries.
+        log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
+        return _Refused(
+            503,
+            "storage_unavailable",
+            "storage is unavailable right now; nothing was written, retry shortly",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("unhandled error", exc_info=exc)
+    return _Refused(500, "internal", f"internal error: {type(exc).__name__}")
 
 
 def _too_large(max_bytes: int) -> tuple[int, str, str]:
