@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -33,7 +34,21 @@ _SKIP_CONTEXT_LABELS = frozenset({"alertname", "severity", "source", "component"
 
 
 def normalise_text(text: str) -> str:
-    """Lowercase words from identifiers: `LLMScoreLow` → `llm score low`, `a.b_c` → `a b c`."""
+    """Lowercase words from identifiers: `LLMScoreLow` → `llm score low`, `a.b_c` → `a b c`.
+
+    Line by line, each line remembered: no pattern crosses a newline, so this is the same
+    as normalising the whole text, and the lines alerts share (summaries, descriptions,
+    most labels) are normalised once, not per alert (issue 15).
+    """
+    if not text:
+        return ""
+    if "\n" in text:
+        return "\n".join([_normalise_line(line) for line in text.split("\n")])
+    return _normalise_line(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalise_line(text: str) -> str:
     if not text:
         return ""
     if "://" in text:
