@@ -14,7 +14,6 @@ from typing import Any
 from defib.classify.matchers import Rule
 
 _LOOKAROUND_LEAD = re.compile(r"^(?:\(\?<?[!=](?:[^()]|\([^()]*\))*\))*")
-_LITERAL = re.compile(r"[a-z0-9' -]")
 _MIN_TRIGGER = 2
 _ESCAPE = re.compile(r"\\.")
 
@@ -43,11 +42,18 @@ def _split_branches(pattern: str) -> list[str]:
     return out
 
 
+def _is_literal(ch: str) -> bool:
+    """A character that stands for itself in lowercased text: letters of any script
+    (rules in German or Portuguese start with ü or ã words), digits, apostrophe, space,
+    hyphen. Upper case never occurs in lowercased text, so it is not a trigger."""
+    return (ch.isalnum() and ch == ch.lower()) or ch in "' -"
+
+
 def _literal_prefix(text: str) -> str:
     """Leading literal characters of a regex fragment (stopping before an optional one)."""
     word: list[str] = []
     for i, ch in enumerate(text):
-        if not _LITERAL.match(ch):
+        if not _is_literal(ch):
             if ch in "?*{" and word:
                 word.pop()  # the previous character is optional
             break
