@@ -41,10 +41,11 @@ def plan(
     *,
     gap: tuple[float, float] = (0.3, 3.0),
     down: tuple[float, float] = (0.0, 0.6),
-    waves: int = 4,
+    waves: int | None = None,
 ) -> Schedule:
-    """`kills` kills spread over `targets`; alert waves evenly over the first half of them
-    (the second half kills processes busy with what those waves started)."""
+    """`kills` kills spread over `targets`; alert waves (default one per five kills, at
+    least four) evenly over the first 80 % of them, so every kill lands on busy processes
+    and the last ones on runs those waves started."""
     if not targets or kills < 1:
         raise ValueError("a storm needs at least one target and one kill")
     rng = random.Random(seed)
@@ -56,8 +57,9 @@ def plan(
         )
         for _ in range(kills)
     )
-    half = max(1, kills // 2)
-    starts = tuple(sorted({min(kills - 1, (i * half) // max(1, waves)) for i in range(waves)}))
+    count = waves if waves is not None else max(4, kills // 5)
+    span = max(1, (kills * 4) // 5)
+    starts = tuple(sorted({min(kills - 1, (i * span) // count) for i in range(count)}))
     return Schedule(seed, drawn, starts)
 
 

@@ -1,0 +1,100 @@
+"""The storm's plan and its checks, on made-up observations (no processes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.drill.invariants import Observed, check, step_of
+from bench.drill.peers import Delivery, Mail
+from bench.drill.schedule import approves, plan
+
+
+def test_one_seed_gives_one_schedule_and_another_seed_another() -> None:
+    a, b = plan(7, ("serve", "worker-1"), 40), plan(7, ("serve", "worker-1"), 40)
+    assert a == b
+    assert plan(8, ("serve", "worker-1"), 40).kills != a.kills
+    assert {k.target for k in a.kills} == {"serve", "worker-1"}
+    assert a.waves[0] == 0 and len(a.waves) == 8 and max(a.waves) < 40
+
+
+def test_the_responder_decides_a_step_the_same_way_every_time() -> None:
+    keys = [f"r{i}:2" for i in range(200)]
+    assert [approves(k) for k in keys] == [approves(k) for k in keys]
+    assert 0 < sum(not approves(k) for k in keys) < 100
+
+
+def run(status: str = "succeeded", ended: str = "2026-01-01T00:00:10+00:00") -> dict[str, Any]:
+    step = {
+        "index": 0,
+        "name": "page",
+        "action": "webhook",
+        "status": status,
+        "ended_at": ended if status == "succeeded" else None,
+        "error": None,
+        "approval": None,
+    }
+    return {
+        "id": "r1",
+        "incident_id": "INC-1",
+        "playbook": "storm",
+        "status": status,
+        "error": None,
+        "steps": [step],
+    }
+
+
+def observed(runs: list[dict[str, Any]], webhook: list[Delivery], **kw: Any) -> Observed:
+    events = [{"kind": "run_finished", "actor": "run:r1", "data": {}}]
+    return Observed(
+        runs=runs,
+        incidents=1,
+        terminal_after={"r1": 2.0},
+        timelines={"INC-1": events},
+        webhook=webhook,
+        slack=kw.get("slack", []),
+        pagerduty=[],
+        mails=kw.get("mails", []),
+        active_versions={},
+        decided_by="storm-responder",
+    )
+
+
+AT_END = 1767225610.0  # 2026-01-01T00:00:10Z
+
+
+def test_a_clean_storm_passes() -> None:
+    report = check(observed([run()], [Delivery("/first", "r1:0", b"{}", AT_END - 1, 200)]))
+    assert report.ok, report.violations
+    assert report.figures["max_seconds_to_terminal_after_last_restart"] == 2.0
+
+
+def test_a_run_that_never_ends_fails_the_storm() -> None:
+    report = check(observed([run("running")], []))
+    assert any("never ended" in v for v in report.violations)
+
+
+def test_a_delivery_after_its_step_ended_fails_the_storm() -> None:
+    """A completed step ran again: its key arrived after the step's ended_at."""
+    late = Delivery("/first", "r1:0", b"{}", AT_END + 0.5, 200)
+    report = check(observed([run()], [Delivery("/first", "r1:0", b"{}", AT_END - 1, 200), late]))
+    assert any("after its step ended" in v for v in report.violations), report.violations
+
+
+def test_a_succeeded_webhook_its_receiver_never_saw_fails_the_storm() -> None:
+    report = check(observed([run()], []))
+    assert any("never reached" in v for v in report.violations)
+
+
+def test_slack_and_mail_duplicates_are_counted_not_failed() -> None:
+    slack = [Delivery("/s", "r1:0:slack:x", b"{}", AT_END - 2, 200)] * 2
+    mails = [Mail("<r1.0.email.y@example.org>", "r1:0:email:y", ("a@b.c",), AT_END - 2)] * 3
+    webhook = [Delivery("/first", "r1:0", b"{}", AT_END - 1, 200)]
+    report = check(observed([run()], webhook, slack=slack, mails=mails))
+    assert report.ok, report.violations
+    assert report.figures["slack"]["duplicates"] == 1
+    assert report.figures["email"]["duplicates"] == 2
+
+
+def test_effect_keys_name_their_run_and_step() -> None:
+    assert step_of("r1:3:slack:abc") == ("r1", 3)
+    assert step_of("nonsense") is None
