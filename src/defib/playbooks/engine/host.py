@@ -105,7 +105,11 @@ class DbosHost:
         self.system_url = system_url
         self.sqlite = sqlite
         self._client: DBOSClient | None = None
-        self._client_lock = threading.Lock()
+        # Held while DBOS launches and while a run is enqueued: the engine's enqueuer thread
+        # may enqueue (through a client that migrates DBOS's database first) while the worker
+        # launches, and two first connections to a fresh SQLite file both switching it to WAL
+        # fail with "database is locked" without waiting for the busy timeout.
+        self._client_lock = threading.RLock()
         self.executor_id: str | None = None
         self._suspects: set[str] = set()
         self._launched_at = 0.0
@@ -141,10 +145,11 @@ class DbosHost:
         if dedup is not None:
             options["deduplication_id"] = dedup
             options["duplication_policy"] = "return-existing"
-        if self.launched:
-            DBOS.enqueue_workflow_with_options(options, run_id)
-        else:
-            self.client().enqueue(options, run_id)
+        with self._client_lock:
+            if self.launched:
+                DBOS.enqueue_workflow_with_options(options, run_id)
+            else:
+                self.client().enqueue(options, run_id)
 
     def known_workflows(self, workflow_ids: list[str]) -> set[str]:
         """Which of these workflows DBOS has (any status)."""
@@ -235,6 +240,12 @@ class DbosHost:
         _off_event_loop(lambda: self._launch(executor_id, body, poll_seconds, concurrency))
 
     def _launch(
+        self, executor_id: str, body: WorkflowBody, poll_seconds: float, concurrency: int
+    ) -> None:
+        with self._client_lock:
+            self._launch_locked(executor_id, body, poll_seconds, concurrency)
+
+    def _launch_locked(
         self, executor_id: str, body: WorkflowBody, poll_seconds: float, concurrency: int
     ) -> None:
         if _slot.host is not None:
