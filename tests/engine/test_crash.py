@@ -203,11 +203,12 @@ def test_two_workers_on_postgresql_one_killed_for_good_the_other_finishes(
     one = workers(database_url, name="one").start()
     two = workers(database_url, name="two").start()
     incidents = [declare(rt, TYPES[i % 3], title=f"pair {i}") for i in range(8)]
-    with rt.db.read() as conn:
-        deadline = time.monotonic() + 20
-        stranded: list[str] = []
-        while not stranded and time.monotonic() < deadline:
-            time.sleep(0.1)
+    deadline = time.monotonic() + 20
+    stranded: list[str] = []
+    while not stranded and time.monotonic() < deadline:
+        time.sleep(0.1)
+        # A fresh transaction per poll: one snapshot would never see worker one's claim.
+        with rt.db.read() as conn:
             stranded = list(
                 conn.execute(
                     text(
@@ -216,7 +217,6 @@ def test_two_workers_on_postgresql_one_killed_for_good_the_other_finishes(
                     )
                 ).scalars()
             )
-            conn.rollback()
     assert stranded, "worker one never picked up a run"
     one.kill()
     runs = wait_all(rt, incidents, 60, two)
