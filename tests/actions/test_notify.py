@@ -80,6 +80,8 @@ def test_failures_are_on_the_timeline_and_the_step_retries_only_what_failed(
     assert failed["channel"] == "slack" and failed["retryable"] is False
     assert "HTTP 400" in failed["error"]
     assert len(events(rt, inc, "run_step_notification_sent")) == 4
+    # The failed attempt's intent has its failure: the second send is no repeat.
+    assert not any(e.get("in_doubt") for e in events(rt, inc, "run_step_notification_sent"))
 
 
 def test_notify_security_team_emails_security_contacts_and_pages(
@@ -184,3 +186,41 @@ def test_each_send_is_announced_first_and_a_resend_after_a_crash_is_marked_in_do
     assert {r.key for r in http_peer.requests} <= announced
     (mail,) = mail_peer.mails
     assert mail.message["X-Defib-Idempotency-Key"] in announced
+
+
+@pytest.mark.parametrize("failure_recorded", [False, True], ids=["cut-off", "failed"])
+def test_an_earlier_attempts_unfinished_send_marks_the_resend_in_doubt(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    mail_peer: MailPeer,
+    failure_recorded: bool,
+) -> None:
+    """An intent left by another attempt (one a step timeout cut off mid-send, or the
+    original workflow's before a re-drive restarted the count) makes the send in_doubt
+    unless that attempt recorded its failure."""
+    from defib.actions.intent import SENDING
+    from defib.actions.notify import FAILED, _target_id
+    from defib.model import TimelineEvent
+    from defib.service import utcnow
+    from defib.store import incidents as incident_repo
+
+    config = systems_config(http_peer, mail_peer)
+    rt = make_runtime(**config)
+    inc = declare(rt, IncidentType.PERFORMANCE, systems=("chat-api",), title="p99 latency 9s")
+    run_id = only_run(rt, inc).id  # pending: no worker yet
+    slack = _target_id("slack", config["systems"][0]["owners"]["slack_webhook"])
+    seeded = [(SENDING, f"{run_id}:0:notify:{slack}:intent:7")]
+    if failure_recorded:
+        seeded.append((FAILED, f"{run_id}:0:notify:{slack}:failed:7"))
+    with rt.db.write() as conn:
+        for kind, key in seeded:
+            event = TimelineEvent(utcnow(), f"run:{run_id}", kind, {"channel": "slack"})
+            incident_repo.append_event(conn, rt.incidents.get(inc).seq, event, idempotency_key=key)
+    start_worker(rt)
+    run = wait_run(rt, run_id)
+    assert run.steps[0].status is RunStatus.SUCCEEDED, run.steps[0]
+    sent = {e["channel"]: e for e in events(rt, inc, "run_step_notification_sent")}
+    assert bool(sent["slack"].get("in_doubt")) is not failure_recorded
+    assert not any(e.get("in_doubt") for c, e in sent.items() if c != "slack")
+    assert len(http_peer.at("/slack/T000/B000/XXXX")) == 1
