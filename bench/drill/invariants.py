@@ -213,12 +213,17 @@ def _notifications(seen: Observed, report: Report) -> None:
         if channel in received and key not in received[channel]:
             report.violations.append(f"{channel} {key}: on the timeline as sent, never received")
     in_doubt = Counter(d.get("channel") for d in sent if d.get("in_doubt"))
+    doubted = {(d.get("channel"), d.get("idempotency_key")) for d in sent if d.get("in_doubt")}
     asks = [approval_value(d) for d in seen.slack if not d.key]
     report.figures["slack"] = {
         "messages": sum(1 for d in seen.slack if d.key),
         "keys": len(received["slack"]),
         "duplicates": repeats(d.key for d in seen.slack),
         "resent_in_doubt": in_doubt["slack"],
+        # A repeat the timeline does not flag breaks the in_doubt promise (docs/engine.md).
+        "duplicates_not_in_doubt": _unflagged(
+            "slack", Counter(d.key for d in seen.slack if d.key), doubted
+        ),
         "approval_asks": len(asks),
         "approval_ask_duplicates": repeats(asks),
     }
@@ -227,6 +232,9 @@ def _notifications(seen: Observed, report: Report) -> None:
         "message_ids": len({m.message_id for m in seen.mails}),
         "duplicates": repeats(m.message_id for m in seen.mails),
         "resent_in_doubt": in_doubt["email"],
+        "duplicates_not_in_doubt": _unflagged(
+            "email", Counter(m.key for m in seen.mails if m.key), doubted
+        ),
     }
     alerts = Counter(str(d.json().get("dedup_key")) for d in seen.pagerduty)
     report.figures["pagerduty"] = {
@@ -235,6 +243,12 @@ def _notifications(seen: Observed, report: Report) -> None:
         "redeliveries_deduplicated": repeats(d.key for d in seen.pagerduty),
         "alerts_by_dedup_key": len(alerts),
     }
+
+
+def _unflagged(
+    channel: str, counts: Counter[str | None], doubted: set[tuple[Any, Any]]
+) -> list[str]:
+    return sorted(str(k) for k, n in counts.items() if n > 1 and (channel, k) not in doubted)
 
 
 def _approvals(seen: Observed, report: Report) -> None:

@@ -44,7 +44,7 @@ def run(status: str = "succeeded", ended: str = "2026-01-01T00:00:10+00:00") -> 
 
 
 def observed(runs: list[dict[str, Any]], webhook: list[Delivery], **kw: Any) -> Observed:
-    events = [{"kind": "run_finished", "actor": "run:r1", "data": {}}]
+    events = [{"kind": "run_finished", "actor": "run:r1", "data": {}}, *kw.get("events", [])]
     return Observed(
         runs=runs,
         incidents=1,
@@ -93,6 +93,22 @@ def test_slack_and_mail_duplicates_are_counted_not_failed() -> None:
     assert report.ok, report.violations
     assert report.figures["slack"]["duplicates"] == 1
     assert report.figures["email"]["duplicates"] == 2
+    # No confirmation on these timelines says in_doubt: both repeats are unflagged.
+    assert report.figures["slack"]["duplicates_not_in_doubt"] == ["r1:0:slack:x"]
+    assert report.figures["email"]["duplicates_not_in_doubt"] == ["r1:0:email:y"]
+
+
+def test_a_repeat_the_timeline_flags_in_doubt_is_not_listed_as_unflagged() -> None:
+    slack = [Delivery("/s", "r1:0:slack:x", b"{}", AT_END - 2, 200)] * 2
+    sent = {
+        "kind": "run_step_notification_sent",
+        "actor": "run:r1",
+        "data": {"channel": "slack", "idempotency_key": "r1:0:slack:x", "in_doubt": True},
+    }
+    webhook = [Delivery("/first", "r1:0", b"{}", AT_END - 1, 200)]
+    report = check(observed([run()], webhook, slack=slack, events=[sent]))
+    assert report.figures["slack"]["resent_in_doubt"] == 1
+    assert report.figures["slack"]["duplicates_not_in_doubt"] == []
 
 
 def test_effect_keys_name_their_run_and_step() -> None:
