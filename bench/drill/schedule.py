@@ -15,11 +15,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Kill:
-    """SIGKILL `target` `after` seconds after the previous kill, restart it `down` later."""
+    """SIGKILL `target` `after` seconds after the previous kill, restart it `down` later.
+
+    With `from_ready`, `after` counts from the moment the target is ready again: a storm of
+    blind kills alone lands almost all of them on processes still starting (a restart takes
+    longer than the mean gap), the API never answers, and the storm tests startup only.
+    """
 
     after: float
     target: str
     down: float
+    from_ready: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +48,12 @@ def plan(
     gap: tuple[float, float] = (0.3, 3.0),
     down: tuple[float, float] = (0.0, 0.6),
     waves: int | None = None,
+    blind: float = 0.25,
 ) -> Schedule:
     """`kills` kills spread over `targets`; alert waves (default one per five kills, at
     least four) evenly over the first 80 % of them, so every kill lands on busy processes
-    and the last ones on runs those waves started."""
+    and the last ones on runs those waves started. A `blind` share of the kills count their
+    gap from the previous kill, not from readiness: they land on processes still starting."""
     if not targets or kills < 1:
         raise ValueError("a storm needs at least one target and one kill")
     rng = random.Random(seed)
@@ -54,6 +62,7 @@ def plan(
             after=round(rng.uniform(*gap), 3),
             target=rng.choice(targets),
             down=round(rng.uniform(*down), 3),
+            from_ready=rng.random() >= blind,
         )
         for _ in range(kills)
     )

@@ -124,13 +124,16 @@ class Responder(threading.Thread):
 class Poster(threading.Thread):
     """Posts each wave of alerts when told, retrying through kills."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, patience: float = 300) -> None:
         super().__init__(daemon=True)
-        self.api = api
+        self.api, self.patience = api, patience
         self.queue: list[list[dict[str, Any]]] = []
         self.lock = threading.Condition()
         self.incidents: set[str] = set()
         self.closed = False
+        # Alerts defib never accepted (no answer through the retries, or an error status):
+        # violations, since every kill is followed by a restart the API must come back from.
+        self.unposted: list[str] = []
 
     def submit(self, wave: list[dict[str, Any]]) -> None:
         with self.lock:
@@ -152,8 +155,14 @@ class Poster(threading.Thread):
                 wave = self.queue.pop(0)
             for alert in wave:
                 # A 202 lost to a kill is posted again: the fingerprint folds the repeat.
-                r = self.api.patiently("POST", "/api/v1/alerts", timeout=300, json=alert)
-                r.raise_for_status()
+                try:
+                    r = self.api.patiently(
+                        "POST", "/api/v1/alerts", timeout=self.patience, json=alert
+                    )
+                    r.raise_for_status()
+                except (RuntimeError, httpx.HTTPError) as exc:
+                    self.unposted.append(f"alert {alert.get('title')!r} never accepted: {exc}")
+                    continue
                 for result in r.json()["results"]:
                     self.incidents.add(result["incident_id"])
 
@@ -222,9 +231,12 @@ def storm(kind: str, seed: int, kills: int, workdir: Path, bound: float, log: An
             seen.webhook, seen.slack = webhook.snapshot(), slack.snapshot()
             seen.pagerduty, seen.mails = pagerduty.snapshot(), mail.snapshot()
             report = check(seen)
+            report.violations += poster.unposted
             report.figures = {
                 "seed": seed,
                 "kills": {n: p.kills for n, p in procs.items()},
+                "kills_while_starting": sum(not k.from_ready for k in schedule.kills),
+                "alerts_posted": sum(len(w) for w in wave_alerts) - len(poster.unposted),
                 "unexpected_exits": {n: p.exits for n, p in procs.items() if p.exits},
                 **report.figures,
             }
@@ -315,6 +327,8 @@ def _rampage(
     for i, kill in enumerate(schedule.kills):
         if i in wave_at:
             poster.submit(wave_at[i])
+        if kill.from_ready:
+            _await_ready(procs[kill.target], procs)
         _sleep_supervised(kill.after, procs)
         procs[kill.target].kill()
         _sleep_supervised(kill.down, procs)
@@ -323,6 +337,16 @@ def _rampage(
         if (i + 1) % 25 == 0:
             print(f"[{kind}] {i + 1} kills", file=log, flush=True)
     return last_restart
+
+
+def _await_ready(target: Proc, procs: dict[str, Proc], timeout: float = 120) -> None:
+    """Until `target` is ready (then the kill's gap starts); a target still not ready after
+    `timeout` is killed anyway, and `_drain`'s bound then judges whether it recovers."""
+    end = time.monotonic() + timeout
+    while not target.is_ready() and time.monotonic() < end:
+        for p in procs.values():
+            p.revive()
+        time.sleep(0.1)
 
 
 def _sleep_supervised(seconds: float, procs: dict[str, Proc]) -> None:

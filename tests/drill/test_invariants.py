@@ -17,6 +17,32 @@ def test_one_seed_gives_one_schedule_and_another_seed_another() -> None:
     assert a.waves[0] == 0 and len(a.waves) == 8 and max(a.waves) < 40
 
 
+def test_most_kills_wait_for_readiness_and_a_share_lands_while_starting() -> None:
+    """Blind kills alone would hit processes still starting nearly every time (the API
+    would never answer); the default plan keeps about a quarter of them."""
+    kills = plan(11, ("serve",), 400).kills
+    blind = sum(not k.from_ready for k in kills)
+    assert 60 < blind < 140, blind
+    assert all(k.from_ready for k in plan(11, ("serve",), 50, blind=0.0).kills)
+
+
+def test_an_alert_defib_never_accepts_is_recorded_and_the_poster_goes_on() -> None:
+    """Nothing listens on the port: each alert is given up after the poster's patience and
+    listed (the storm makes them violations); the thread still ends when closed."""
+    from bench.drill.storm import Api, Poster
+
+    from defib.testing import free_port
+
+    poster = Poster(Api(f"http://127.0.0.1:{free_port()}"), patience=0.3)
+    poster.start()
+    poster.submit([{"title": "first"}, {"title": "second"}])
+    poster.close()
+    poster.join(timeout=30)
+    assert not poster.is_alive()
+    assert [u.split(" never")[0] for u in poster.unposted] == ["alert 'first'", "alert 'second'"]
+    assert poster.incidents == set()
+
+
 def test_the_responder_decides_a_step_the_same_way_every_time() -> None:
     keys = [f"r{i}:2" for i in range(200)]
     assert [approves(k) for k in keys] == [approves(k) for k in keys]
