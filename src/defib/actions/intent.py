@@ -16,7 +16,7 @@ derived from the key, which mail clients and many servers fold.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from defib.actions.base import ActionContext
@@ -26,18 +26,21 @@ from defib.store.database import Database
 SENDING = "run_step_notification_sending"
 
 
-_INTENT, _FAILED = ":intent:", ":failed:"
+# Attempts a step can have: Retries.count is at most 20 (playbooks/spec.py). Looking up
+# each attempt's keys by equality keeps the lookup on the unique index (a LIKE prefix
+# would scan the whole timeline on both databases).
+_MOST_ATTEMPTS = 21
 
 
-def _attempts(keys: Sequence[str], marker: str) -> set[str]:
-    return {k.rsplit(marker, 1)[1] for k in keys if marker in k}
-
-
-def _earlier(db: Database, prefix: str) -> tuple[set[str], set[str]]:
+def _earlier(db: Database, base: str, attempt: int) -> tuple[set[int], set[int]]:
     """The attempts of this send that announced it, and those that recorded its failure."""
+    numbers = range(1, max(attempt, _MOST_ATTEMPTS) + 1)
+    intents = {f"{base}:intent:{n}": n for n in numbers}
+    failures = {f"{base}:failed:{n}": n for n in numbers}
     with db.read() as conn:
-        keys = store.timeline_keys_with_prefix(conn, prefix)
-    return _attempts(keys, _INTENT), _attempts(keys, _FAILED)
+        found = store.timeline_keys_among(conn, [*intents, *failures])
+    announced = {intents[k] for k in found if k in intents}
+    return announced, {failures[k] for k in found if k in failures}
 
 
 async def announce(ctx: ActionContext, db: Database, suffix: str, data: Mapping[str, Any]) -> bool:
@@ -47,7 +50,9 @@ async def announce(ctx: ActionContext, db: Database, suffix: str, data: Mapping[
 
     The delivery's failure must be recorded under `<suffix>:failed:<attempt>`.
     """
-    announced, failed = await asyncio.to_thread(_earlier, db, f"{ctx.idempotency_key}:{suffix}:")
-    if str(ctx.attempt) not in announced:
-        await ctx.record(SENDING, data, f"{suffix}{_INTENT}{ctx.attempt}")
+    announced, failed = await asyncio.to_thread(
+        _earlier, db, f"{ctx.idempotency_key}:{suffix}", ctx.attempt
+    )
+    if ctx.attempt not in announced:
+        await ctx.record(SENDING, data, f"{suffix}:intent:{ctx.attempt}")
     return bool(announced - failed)

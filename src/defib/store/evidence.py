@@ -6,7 +6,7 @@ retention after an incident is over, and the service refuses it while the incide
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select
@@ -111,6 +111,16 @@ def timeline_key_exists(conn: Connection, key: str) -> bool:
         select(timeline_events.c.id).where(timeline_events.c.idempotency_key == key)
     ).first()
     return found is not None
+
+
+def timeline_keys_among(conn: Connection, keys: Collection[str]) -> set[str]:
+    """Which of `keys` a timeline event was written under (one indexed lookup)."""
+    rows = conn.execute(
+        select(timeline_events.c.idempotency_key).where(
+            timeline_events.c.idempotency_key.in_(list(keys))
+        )
+    )
+    return {r[0] for r in rows}
 
 
 def timeline_keys_with_prefix(conn: Connection, prefix: str) -> Sequence[str]:
