@@ -16,6 +16,7 @@ from defib.store import incidents as repo
 from defib.store import review as review_repo
 from defib.store.database import Database
 from defib.taxonomy import TaxonomyMapping, edited, from_stored, map_incident, to_stored
+from defib.timefmt import rfc3339
 
 # Timeline kinds whose data counts as evidence for the taxonomy's refinements.
 EVIDENCE_KINDS = ("created", "alert_merged", "note", "reopened")
@@ -80,7 +81,7 @@ class ReviewService:
         seq = parse_incident_id(incident_id)
         now = self.clock()
         try:
-            mapping = edited(ids, actor, now.isoformat())
+            mapping = edited(ids, actor, rfc3339(now))
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         with self.db.write() as conn:
@@ -110,7 +111,7 @@ class ReviewService:
             repo.get_incident(conn, seq, for_update=True)
             current = review_repo.get(conn, seq, "review") or {}
             updated = clean_review(current, change)
-            stored = {**updated, "updated_by": actor, "updated_at": now.isoformat()}
+            stored = {**updated, "updated_by": actor, "updated_at": rfc3339(now)}
             review_repo.put(conn, seq, "review", stored)
             changed = sorted(k for k, v in change.items() if v is not None)
             repo.append_event(

@@ -48,6 +48,7 @@ def test_taxonomy_defaults_refined_edited_and_on_the_timeline(admin: TestClient)
         json={"owasp_llm": ["LLM07"], "nist_ai_600_1": ["data_privacy"]},
     )
     assert put.status_code == 200
+    assert put.json()["edited_at"].endswith("Z"), put.json()  # one format: RFC 3339 UTC, Z
     assert [e["id"] for e in admin.get("/api/v1/incidents/INC-1/taxonomy").json()["owasp_llm"]] == [
         "LLM07"
     ]
@@ -70,12 +71,14 @@ def test_review_fields_patch_and_postmortem(admin: TestClient, runtime: Runtime)
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["updated_by"] == "admin-bot"
+    assert patched.json()["updated_at"].endswith("Z"), patched.json()
     again = admin.patch("/api/v1/incidents/INC-1/review", json={"contributing_factors": ["x"]})
     assert again.json()["lessons"] == ["Ground answers in the policy index"]  # kept
 
     doc = admin.get("/api/v1/incidents/INC-1/postmortem").json()
     assert doc["summary"] == "The KB bot invented a refund policy."
     assert doc["review"]["action_items"][0]["owner"] == "ml"
+    assert doc["review"]["updated_at"].endswith("Z"), doc["review"]
     assert [e["id"] for e in doc["taxonomy"]["owasp_llm"]] == ["LLM09"]
     assert doc["evidence"]["verification"]["ok"] is True
     md = admin.get("/api/v1/incidents/INC-1/postmortem", params={"format": "md"})

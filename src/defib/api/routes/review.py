@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
+from defib.api.schemas import Timestamp
 from defib.postmortem import aiid
 from defib.postmortem.render import render
 from defib.report import build_report, parse_since
@@ -43,7 +44,7 @@ class TaxonomyOut(BaseModel):
     nist_ai_600_1: list[Entry]
     basis: list[str] = Field(description="default:<type>, evidence:<refinement>, or edited")
     edited_by: str | None
-    edited_at: str | None
+    edited_at: Timestamp | None
     sources: dict[str, SourceOut]
 
 
@@ -78,7 +79,7 @@ class ReviewOut(BaseModel):
     lessons: list[str]
     action_items: list[ActionItem]
     updated_by: str | None
-    updated_at: str | None
+    updated_at: Timestamp | None
 
 
 class Postmortem(BaseModel):
