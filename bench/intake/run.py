@@ -11,7 +11,8 @@ Environment (all optional):
                      storm = BENCH_STORM_ALERTS over BENCH_STORM_FINGERPRINTS, see storm.py)
   BENCH_LAYOUTS      pinned                        (pinned: wrk on core 0, server on core 1;
                      shared: both on both cores)
-  BENCH_SERVERS      alertmanager,defib-sqlite,defib-pg
+  BENCH_SERVERS      alertmanager,defib-sqlite,defib-pg (also floor-http, floor-classify:
+                     bench/intake/floor.py, the floor under defib on the same uvicorn)
   BENCH_DURATION     seconds per measured run (10)
   BENCH_DURATION_BATCH50  seconds for the batch50 scenario (max(30, BENCH_DURATION))
   BENCH_WARMUP       seconds of warm-up before it (2)
@@ -158,6 +159,13 @@ class Server:
             self.proc = subprocess.Popen(prefix + cmd, stdout=log, stderr=log, cwd=self.work)
             wait_http(self.url + "/-/ready")
             return
+        if self.kind.startswith("floor-"):
+            python = env("DEFIB", str(REPO / ".venv/bin/defib")).rsplit("/", 1)[0] + "/python"
+            mode = self.kind.removeprefix("floor-")
+            cmd = [python, "-m", "bench.intake.floor", "--mode", mode, "--port", str(self.port)]
+            self.proc = subprocess.Popen(prefix + cmd, stdout=log, stderr=log, cwd=REPO)
+            wait_http(self.url + "/-/ready")
+            return
         e = dict(os.environ)
         e["DEFIB_DATA_DIR"] = str(self.work / "data")
         # Alertmanager has no storm limits: lift defib's so every alert is correlated one
@@ -232,6 +240,9 @@ class Server:
                 if line.startswith("alertmanager_alerts{"):
                     held += float(line.split()[-1])
             return {"alerts": int(held)}
+        if self.kind.startswith("floor-"):
+            with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
+                return {"alerts": int(r.read().decode().split()[-1])}
         queries = {
             "alerts": "select count(*) from alerts",
             "incidents": "select count(*) from incidents",
@@ -507,7 +518,11 @@ def check(
     ok_alerts = res["ok2xx"] * batch
     slack = conns * batch
     d_alerts = after["alerts"] - before["alerts"]
-    if scenario == "same":
+    if kind.startswith("floor-"):
+        # The floor keeps nothing: it counts what it received, re-deliveries too.
+        if not ok_alerts <= d_alerts <= ok_alerts + slack:
+            problems.append(f"alerts +{d_alerts} received for {ok_alerts} acknowledged")
+    elif scenario == "same":
         # Identical bodies are re-deliveries: stored once (warm-up), never again.
         expect = 0
         if d_alerts != expect:
@@ -640,6 +655,8 @@ def main() -> int:
         for layout in layouts:
             for scenario in scenarios:
                 for kind in servers:
+                    if scenario == "storm" and kind.startswith("floor-"):
+                        continue  # the storm checks incidents, which the floor never opens
                     row = measure(kind, layout, scenario, pg_base)
                     rows.append(row)
                     fh.write(json.dumps(row) + "\n")
