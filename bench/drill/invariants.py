@@ -17,6 +17,8 @@ from typing import Any
 from bench.drill.peers import Delivery, Mail
 from bench.drill.schedule import approves
 
+from defib.playbooks.reconciler import RECONCILER_ACTOR
+
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out", "skipped"}
 # A delivery this long after its step ended means the completed step ran again.
 LATE_SLACK_SECONDS = 0.005
@@ -119,18 +121,24 @@ def _terminal(seen: Observed, report: Report) -> None:
         if s["status"] in ("failed", "timed_out")
     )
     report.figures["step_failures"] = dict(sorted(failures.items()))
-    reconciled = [r for r in seen.runs if (r.get("error") or "").startswith("workflow")]
+    # The reconciler's failures read "reconciled: <why>" (playbooks/reconciler.py).
+    reconciled = [r for r in seen.runs if (r.get("error") or "").startswith("reconciled:")]
     report.figures["runs_failed_by_reconciler"] = len(reconciled)
 
 
 def _timelines(seen: Observed, report: Report) -> None:
     for run in seen.runs:
-        events = [
-            e
-            for e in seen.timelines.get(run["incident_id"], ())
-            if e["actor"] == f"run:{run['id']}"
-        ]
+        timeline = seen.timelines.get(run["incident_id"], ())
+        events = [e for e in timeline if e["actor"] == f"run:{run['id']}"]
         kinds = Counter(e["kind"] for e in events)
+        # A run the reconciler failed is finished by it, under its own actor.
+        kinds["run_finished"] += sum(
+            1
+            for e in timeline
+            if e["actor"] == RECONCILER_ACTOR
+            and e["kind"] == "run_finished"
+            and e["data"].get("run_id") == run["id"]
+        )
         if run["status"] in TERMINAL and kinds["run_finished"] != 1:
             report.violations.append(
                 f"run {run['id']}: {kinds['run_finished']} run_finished events"

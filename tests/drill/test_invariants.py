@@ -99,6 +99,20 @@ def test_a_run_that_never_ends_fails_the_storm() -> None:
     assert any("never ended" in v for v in report.violations)
 
 
+def test_a_run_the_reconciler_failed_is_finished_once_by_the_reconciler() -> None:
+    """Its run_finished is the reconciler's (actor defib:reconciler, data.run_id); counted as
+    the run's one finish, and the run counted as failed by the reconciler."""
+    failed = {**run("failed"), "error": "reconciled: its workflow exhausted its recovery attempts"}
+    finish = {"kind": "run_finished", "actor": "defib:reconciler", "data": {"run_id": "r1"}}
+    seen = observed([failed], [], events=[finish])
+    seen.timelines["INC-1"] = [finish]  # not the run's own run_finished
+    report = check(seen)
+    assert not any("run_finished" in v for v in report.violations), report.violations
+    assert report.figures["runs_failed_by_reconciler"] == 1
+    seen.timelines["INC-1"] = []
+    assert any("0 run_finished" in v for v in check(seen).violations)
+
+
 def test_a_delivery_after_its_step_ended_fails_the_storm() -> None:
     """A completed step ran again: its key arrived after the step's ended_at."""
     late = Delivery("/first", "r1:0", b"{}", AT_END + 0.5, 200)
