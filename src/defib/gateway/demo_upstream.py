@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -72,7 +72,12 @@ async def _completion(request: Request, chat: bool) -> Response:
     key = request.app.state.api_key
     if key is not None and request.headers.get("authorization") != f"Bearer {key}":
         return _error(401, "Incorrect API key provided.", "invalid_api_key")
-    body = orjson.loads(await request.body())
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        # The caller went away mid-request (a gateway killed or timed out): nobody to answer.
+        return Response(status_code=499)
+    body = orjson.loads(raw)
     # Like OpenAI's API, refuse arguments it does not know (the gateway's own must not leak).
     unknown = sorted(k for k in body if k.startswith("defib"))
     if unknown:
