@@ -344,9 +344,7 @@ def _await_ready(target: Proc, procs: dict[str, Proc], timeout: float = 120) -> 
     `timeout` is killed anyway, and `_drain`'s bound then judges whether it recovers."""
     end = time.monotonic() + timeout
     while not target.is_ready() and time.monotonic() < end:
-        for p in procs.values():
-            p.revive()
-        time.sleep(0.1)
+        _sleep_supervised(0.1, procs)
 
 
 def _sleep_supervised(seconds: float, procs: dict[str, Proc]) -> None:

@@ -22,6 +22,22 @@ def events(rt: Runtime, incident_id: str, kind: str) -> list[dict[str, Any]]:
     return [dict(e.data) for e in rt.incidents.timeline(incident_id) if e.kind == kind]
 
 
+def seed(
+    rt: Runtime, incident_id: str, run_id: str, rows: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """Put (kind, idempotency key, data) events on the timeline as the run's, before it runs:
+    what an earlier execution left behind."""
+    from defib.model import TimelineEvent
+    from defib.service import utcnow
+    from defib.store import incidents as incident_repo
+
+    seq = rt.incidents.get(incident_id).seq
+    with rt.db.write() as conn:
+        for kind, key, data in rows:
+            event = TimelineEvent(utcnow(), f"run:{run_id}", kind, data)
+            incident_repo.append_event(conn, seq, event, idempotency_key=key)
+
+
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_HOOK_SECRET", "hook-secret")
@@ -150,27 +166,24 @@ def test_each_send_is_announced_first_and_a_resend_after_a_crash_is_marked_in_do
     marks that confirmation in_doubt; the other channels, never announced, are not."""
     from defib.actions.intent import SENDING
     from defib.actions.notify import _target_id
-    from defib.model import TimelineEvent
-    from defib.service import utcnow
-    from defib.store import incidents as incident_repo
 
     config = systems_config(http_peer, mail_peer)
     rt = make_runtime(**config)
     inc = declare(rt, IncidentType.PERFORMANCE, systems=("chat-api",), title="p99 latency 9s")
     run_id = only_run(rt, inc).id  # pending: no worker yet
     slack = _target_id("slack", config["systems"][0]["owners"]["slack_webhook"])
-    with rt.db.write() as conn:
-        incident_repo.append_event(
-            conn,
-            rt.incidents.get(inc).seq,
-            TimelineEvent(
-                utcnow(),
-                f"run:{run_id}",
+    seed(
+        rt,
+        inc,
+        run_id,
+        [
+            (
                 SENDING,
+                f"{run_id}:0:notify:{slack}:intent:1",
                 {"channel": "slack", "idempotency_key": f"{run_id}:0:{slack}"},
-            ),
-            idempotency_key=f"{run_id}:0:notify:{slack}:intent:1",
-        )
+            )
+        ],
+    )
     start_worker(rt)
     run = wait_run(rt, run_id)
     assert run.steps[0].status is RunStatus.SUCCEEDED, run.steps[0]
@@ -201,22 +214,16 @@ def test_an_earlier_attempts_unfinished_send_marks_the_resend_in_doubt(
     unless that attempt recorded its failure."""
     from defib.actions.intent import SENDING
     from defib.actions.notify import FAILED, _target_id
-    from defib.model import TimelineEvent
-    from defib.service import utcnow
-    from defib.store import incidents as incident_repo
 
     config = systems_config(http_peer, mail_peer)
     rt = make_runtime(**config)
     inc = declare(rt, IncidentType.PERFORMANCE, systems=("chat-api",), title="p99 latency 9s")
     run_id = only_run(rt, inc).id  # pending: no worker yet
     slack = _target_id("slack", config["systems"][0]["owners"]["slack_webhook"])
-    seeded = [(SENDING, f"{run_id}:0:notify:{slack}:intent:7")]
+    seeded = [(SENDING, f"{run_id}:0:notify:{slack}:intent:7", {"channel": "slack"})]
     if failure_recorded:
-        seeded.append((FAILED, f"{run_id}:0:notify:{slack}:failed:7"))
-    with rt.db.write() as conn:
-        for kind, key in seeded:
-            event = TimelineEvent(utcnow(), f"run:{run_id}", kind, {"channel": "slack"})
-            incident_repo.append_event(conn, rt.incidents.get(inc).seq, event, idempotency_key=key)
+        seeded.append((FAILED, f"{run_id}:0:notify:{slack}:failed:7", {"channel": "slack"}))
+    seed(rt, inc, run_id, seeded)
     start_worker(rt)
     run = wait_run(rt, run_id)
     assert run.steps[0].status is RunStatus.SUCCEEDED, run.steps[0]

@@ -6,7 +6,7 @@ retention after an incident is over, and the service refuses it while the incide
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select
@@ -121,12 +121,3 @@ def timeline_keys_among(conn: Connection, keys: Collection[str]) -> set[str]:
         )
     )
     return {r[0] for r in rows}
-
-
-def timeline_keys_with_prefix(conn: Connection, prefix: str) -> Sequence[str]:
-    rows = conn.execute(
-        select(timeline_events.c.idempotency_key).where(
-            timeline_events.c.idempotency_key.startswith(prefix, autoescape=True)
-        )
-    )
-    return [r[0] for r in rows]
