@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from typing import TYPE_CHECKING, Annotated
@@ -12,6 +13,8 @@ from defib.cli.common import ConfigOption, settings_or_exit
 from defib.cli.output import console, fail
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from defib.bootstrap import Runtime
     from defib.gateway.server import ThreadedServer
 
@@ -43,8 +46,27 @@ def bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (another `defib serve`? "
             "choose a port with --port or DEFIB_PORT)"
         )
+    if family in (socket.AF_INET, socket.AF_INET6):
+        # Accepted connections inherit it (Linux): an answer's body is not held back until
+        # the client ACKs its headers, which a client delays by up to 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.set_inheritable(True)
     return sock
+
+
+def run_server(app: ASGIApp, listener: socket.socket, log_level: str) -> None:
+    """Serve `app` on the bound socket until a signal stops uvicorn; exit 3 as `uvicorn.run`
+    does when it could not start."""
+    import uvicorn
+
+    # The socket object itself, not `fd=`: uvicorn wraps a bare fd as a Unix socket, so the
+    # event loop never set TCP_NODELAY on connections and every answer waited ~40 ms for
+    # the client's delayed ACK (20 requests/s on one connection; issue 15).
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+    if not server.started:
+        raise SystemExit(3)
 
 
 def serve(
@@ -69,8 +91,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the REST API and the gateway, and run playbooks (migrates the database first)."""
-    import uvicorn
-
     from defib.api import create_app
     from defib.bootstrap import Runtime
 
@@ -109,12 +129,7 @@ def serve(
 
             embedded = Worker(runtime.engine).start()
             console.print(f"playbook worker {embedded.executor_id} running in this process")
-        uvicorn.run(
-            app,
-            fd=listener.fileno(),
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        run_server(app, listener, settings.log_level)
     finally:
         listener.close()
         if gateway_server is not None:
