@@ -22,8 +22,6 @@ def catch(
     """Print every notification defib sends here; serve the example's demo model."""
     import threading
 
-    import uvicorn
-
     from defib.catcher import create_app
     from defib.gateway import demo_upstream
 
@@ -36,12 +34,12 @@ def catch(
         console.print(
             f"demo model on http://127.0.0.1:{model_port}/v1 (demo-v1 good, demo-v2 leaks)"
         )
-    from defib.cli.serve import bind
+    from defib.cli.serve import bind, run_server
 
     listener = bind("127.0.0.1", port)
     console.print(f"catching notifications on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     try:
-        uvicorn.run(create_app(), fd=listener.fileno(), log_level="warning")
+        run_server(create_app(), listener, "warning")
     finally:
         listener.close()
         if model is not None:
