@@ -17,6 +17,7 @@ import httpx
 from defib.config import Settings
 from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
+from defib.integrations.tls import verify_context
 from defib.model import TimelineEvent, format_incident_id
 from defib.playbooks.waiting import WaitingStep
 from defib.service import utcnow
@@ -63,7 +64,7 @@ class SlackApprovalRequests:
         )
         sent: list[str] = []
         timeout = self.settings.notifications.timeout_seconds
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, verify=verify_context()) as client:
             for url in hooks:
                 try:
                     client.post(url, json=body).raise_for_status()

@@ -11,6 +11,7 @@ import httpx
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.templating import render_text, render_value
 from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature_headers
+from defib.integrations.tls import verify_context
 
 __all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "signature_headers"]
 
@@ -71,7 +72,9 @@ class WebhookAction:
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         url, body, headers = self._request(ctx)
-        async with httpx.AsyncClient(timeout=ctx.timeout_seconds) as client:
+        async with httpx.AsyncClient(
+            timeout=ctx.timeout_seconds, verify=verify_context()
+        ) as client:
             try:
                 response = await client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 
 from defib.config import Settings
+from defib.integrations.tls import verify_context
 from defib.store.database import Database
 
 
@@ -34,4 +35,6 @@ class ActionEnvironment:
 
     def http_client(self) -> httpx.AsyncClient:
         timeout = self.settings.notifications.timeout_seconds
-        return httpx.AsyncClient(transport=self.http_transport, timeout=timeout)
+        return httpx.AsyncClient(
+            transport=self.http_transport, timeout=timeout, verify=verify_context()
+        )

@@ -20,6 +20,7 @@ import yaml
 from defib.actions.base import ActionError
 from defib.config import AffectedUsersDirectory, Settings
 from defib.integrations.signing import signature_headers
+from defib.integrations.tls import verify_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,11 @@ def _lookup(
             )
         headers.update(signature_headers(body, secret, f"lookup-{uuid.uuid4().hex}"))
     try:
-        with httpx.Client(timeout=settings.notifications.timeout_seconds, trust_env=False) as c:
+        with httpx.Client(
+            timeout=settings.notifications.timeout_seconds,
+            trust_env=False,
+            verify=verify_context(),
+        ) as c:
             resp = c.post(cfg.lookup_url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise ActionError(f"the affected-users lookup failed: {exc}") from exc

@@ -29,6 +29,7 @@ import httpx
 from defib.config import Settings
 from defib.integrations.base import DeliveryFailed, RetryPolicy, retrying
 from defib.integrations.pagerduty import PagerDutyEvents
+from defib.integrations.tls import verify_context
 from defib.model import TimelineEvent
 from defib.store import evidence as evidence_repo
 from defib.store import incidents as incident_repo
@@ -70,7 +71,8 @@ async def resolve_all(db: Database, settings: Settings, seqs: Sequence[int]) -> 
     r = settings.notifications.retries
     policy = RetryPolicy(r.attempts, r.backoff_seconds, r.max_backoff_seconds)
     sent = 0
-    async with httpx.AsyncClient(timeout=settings.notifications.timeout_seconds) as client:
+    timeout = settings.notifications.timeout_seconds
+    async with httpx.AsyncClient(timeout=timeout, verify=verify_context()) as client:
         for seq in seqs:
             with db.read() as conn:
                 incident = incident_repo.get_incident(conn, seq)

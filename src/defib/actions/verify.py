@@ -38,6 +38,7 @@ from defib.auth import Role, generate_token
 from defib.config import ProbeConfig, SystemConfig
 from defib.control import ControlService, Owner
 from defib.detectors import get_detector
+from defib.integrations.tls import verify_context
 from defib.model import Command, IllegalTransition, Status
 from defib.service import IncidentService
 from defib.store import incidents as incident_repo
@@ -206,7 +207,9 @@ class VerifyAction:
             return ActionResult(Outcome.SKIPPED, reason=f"{self.name}: {reason}")
         # A model may answer slower than a webhook: probes get the step's own timeout (the
         # latency bound is the probe's max_latency_ms), not notifications.timeout_seconds.
-        client = httpx.AsyncClient(transport=env.http_transport, timeout=ctx.timeout_seconds)
+        client = httpx.AsyncClient(
+            transport=env.http_transport, timeout=ctx.timeout_seconds, verify=verify_context()
+        )
         async with client:
             results: list[dict[str, Any]] = []
             for system in with_probes:

@@ -25,6 +25,7 @@ from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
 from defib.config import SlackUser
 from defib.integrations.slack import ACKNOWLEDGE, APPROVE, REJECT, settled
+from defib.integrations.tls import verify_context
 from defib.model import Command, DomainError, NotFound
 
 router = APIRouter(tags=["integrations"])
@@ -129,7 +130,7 @@ def _act(runtime: Runtime, user: SlackUser, action: dict[str, Any]) -> str:
 async def _update(url: str, reply: dict[str, Any], runtime: Runtime) -> None:
     timeout = runtime.settings.notifications.timeout_seconds
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, verify=verify_context()) as client:
             (await client.post(url, json=reply)).raise_for_status()
     except httpx.HTTPError as exc:
         log.warning("updating the Slack message failed: %s", exc)
