@@ -460,7 +460,8 @@ class IncidentService:
                 why = result.reason if result.action in ("silenced", "inhibited") else None
                 rows.append(_alert_row(item.alert, item.triage, now, seq, result.action, why))
 
-        with self.db.write() as conn:
+        # Urgent: alerts go before the playbook runs they started (store.writelock).
+        with self.db.write(urgent=True) as conn:
             gate = self.quiet() if self.quiet is not None else None
             fresh = self._claim(conn, items, now, done)
             fresh.sort(key=lambda it: it.triage.fingerprint or it.triage.related_fingerprint or "")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from defib.store.outage import OutageMonitor, probe_disk
+from defib.store.writelock import UrgentFirstLock
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A PostgreSQL that does not answer (host down, packets dropped) fails a connection
@@ -27,7 +27,8 @@ class Database:
     Writers of one process also queue on a lock of their own first: SQLite's busy handler
     retries by sleeping (up to 100 ms a time), so intake's group commit waiting behind the
     playbook engine's writes lost most of its time asleep (issue 15); a lock hands over at
-    once. Other processes still meet the busy timeout.
+    once, and intake's writes go before the playbooks' (`store.writelock`). Other processes
+    still meet the busy timeout.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -52,20 +53,27 @@ class Database:
         # Remembers storage outages seen through this engine (readiness reads it).
         self.outages = OutageMonitor().watch(self.engine)
         # Reentrant: a nested write in one thread meets SQLite's own lock, as it always did.
-        self._write_lock: threading.RLock | None = (
-            threading.RLock() if self.dialect == "sqlite" else None
-        )
+        self._write_lock = UrgentFirstLock() if self.dialect == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._write_lock or nullcontext(), self.engine.connect() as conn:
-            conn.execution_options(defib_write=True)
-            with conn.begin():
-                yield conn
+    def write(self, *, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction. `urgent` (intake) goes before other writers of this process
+        waiting for SQLite's write lock; PostgreSQL has no such queue."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire(urgent)
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(defib_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -1,0 +1,86 @@
+"""The process's SQLite write lock: intake's urgent writes overtake waiting playbook writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from defib.store.writelock import UrgentFirstLock
+
+
+def _waiter(lock: UrgentFirstLock, urgent: bool, name: str, order: list[str]) -> threading.Thread:
+    def run() -> None:
+        lock.acquire(urgent)
+        order.append(name)
+        lock.release()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _until_waiting(lock: UrgentFirstLock, urgent: int) -> None:
+    deadline = time.monotonic() + 5
+    while lock._urgent_waiting < urgent:
+        assert time.monotonic() < deadline, "waiter never queued"
+        time.sleep(0.001)
+
+
+def test_an_urgent_writer_goes_before_an_ordinary_one_that_waited_longer() -> None:
+    lock = UrgentFirstLock(max_defer=30)
+    order: list[str] = []
+    lock.acquire()
+    ordinary = _waiter(lock, False, "playbook", order)
+    time.sleep(0.05)  # the ordinary writer is queued first
+    urgent = _waiter(lock, True, "intake", order)
+    _until_waiting(lock, 1)
+    lock.release()
+    urgent.join(5)
+    ordinary.join(5)
+    assert order == ["intake", "playbook"]
+
+
+def test_an_ordinary_writer_is_let_in_after_max_defer_while_urgent_writers_wait() -> None:
+    """Playbooks slow down during a storm; they never stop."""
+    lock = UrgentFirstLock(max_defer=0.05)
+    urgent_held = threading.Event()
+    order: list[str] = []
+
+    def urgent_writer() -> None:
+        lock.acquire(True)
+        urgent_held.set()
+        order.append("intake")
+        lock.release()
+
+    # An urgent writer that keeps waiting: the lock is free, yet one is queued.
+    lock._urgent_waiting = 1
+    ordinary = _waiter(lock, False, "playbook", order)
+    ordinary.join(5)
+    assert order == ["playbook"]
+    lock._urgent_waiting = 0
+    threading.Thread(target=urgent_writer, daemon=True).start()
+    assert urgent_held.wait(5)
+
+
+def test_reentrant_for_its_owner_and_refuses_a_stranger_release() -> None:
+    lock = UrgentFirstLock()
+    lock.acquire()
+    lock.acquire(True)
+    lock.release()
+    errors: list[Exception] = []
+
+    def stranger() -> None:
+        try:
+            lock.release()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=stranger)
+    t.start()
+    t.join()
+    assert len(errors) == 1
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
