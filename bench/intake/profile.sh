@@ -2,7 +2,8 @@
 # Profiles one `defib serve` (fresh SQLite data dir, or PostgreSQL with DB=pg) under wrk
 # scenario 2 (a new alert per request) with py-spy; prints the hottest frames.
 # Usage: bench/intake/profile.sh [seconds]   env: DB=sqlite|pg MODE=unique BATCH=1 CONNS=32
-#        GIL=0 samples every thread (idle waits look busy); BENCH_DEFIB_ARGS=--no-worker
+#        GIL=0 samples every thread (idle waits look busy); BENCH_DEFIB_ARGS=--no-worker;
+#        STORM=default keeps the storm limits (the bench lifts them, as here by default)
 # py-spy runs with --nonblocking: without it, it stops the server at every sample (250/s),
 # which cut throughput from ~600 to 17 requests/s and profiled a different program.
 # --gil (the default here) keeps only samples of the thread holding the GIL: idle waits of
@@ -21,6 +22,11 @@ if [ "${DB:-sqlite}" = pg ]; then
     DBNAME=defib_profile_$$
     createdb -h 127.0.0.1 -U postgres "$DBNAME"
     export DEFIB_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/$DBNAME
+fi
+# As bench/intake/run.py: storm limits lifted so every alert of MODE=service opens its own
+# incident (with the defaults, most would fold into one storm incident); STORM=default keeps them.
+if [ "${STORM:-lifted}" != default ]; then
+    export DEFIB_STORM='{"max_alerts_per_request": 1000000, "max_new_incidents_per_request": 1000000, "max_new_incidents_per_source_per_minute": 1000000000, "playbook_runs_per_system_per_minute": 1000000000}'
 fi
 ( cd "$WORK" && exec "$REPO/.venv/bin/defib" serve --port "$PORT" ${BENCH_DEFIB_ARGS:-} >"$WORK/server.log" 2>&1 ) &
 SERVER=$!
