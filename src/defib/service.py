@@ -879,10 +879,8 @@ class IncidentService:
             needs_triage=triage.needs_triage,
         )
         draft = _merge(draft, run, now)
-        try:
-            with conn.begin_nested():
-                stored = repo.insert_incident(conn, draft, now)
-        except IntegrityError:
+        stored = repo.insert_incident_unless_open(conn, draft, now)
+        if stored is None:
             return None
         repo.append_event(
             conn,

@@ -21,6 +21,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -74,6 +76,12 @@ _OPEN_BY_FINGERPRINT = select(incidents).where(
 _OPEN_BY_FINGERPRINT_LOCKED = _OPEN_BY_FINGERPRINT.with_for_update()
 _INSERT_EVENT = insert(timeline_events).returning(timeline_events.c.id)
 _INSERT_INCIDENT = insert(incidents).returning(*incidents.c)
+# Intake's insert: nothing when the fingerprint already has an open incident (the unique
+# index), without the savepoint a caught IntegrityError needs. By "is PostgreSQL".
+_INSERT_UNLESS_OPEN = tuple(
+    dialect_insert(incidents).on_conflict_do_nothing().returning(*incidents.c)
+    for dialect_insert in (sqlite_insert, pg_insert)
+)
 _BY_SEQ = select(incidents).where(incidents.c.seq == bindparam("_seq"))
 _BY_SEQ_LOCKED = _BY_SEQ.with_for_update()
 _RECENTLY_RESOLVED = (
@@ -135,6 +143,19 @@ def insert_incident(conn: Connection, incident: Incident, now: datetime) -> Inci
     # second query.
     stored = conn.execute(_INSERT_INCIDENT, row).mappings().one()
     return _from_row(stored)
+
+
+def insert_incident_unless_open(
+    conn: Connection, incident: Incident, now: datetime
+) -> Incident | None:
+    """Insert `incident` as `insert_incident` does; None, and nothing written, when its
+    fingerprint has an open incident already (another transaction's, committed meanwhile)."""
+    row = _to_row(incident)
+    row["created_by"] = incident.created_by
+    row["updated_at"] = now
+    stmt = _INSERT_UNLESS_OPEN[conn.dialect.name == "postgresql"]
+    stored = conn.execute(stmt, row).mappings().first()
+    return _from_row(stored) if stored is not None else None
 
 
 def get_incident(conn: Connection, seq: int, *, for_update: bool = False) -> Incident:

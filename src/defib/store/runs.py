@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from defib.model import NotFound
@@ -59,8 +61,14 @@ def _run_from_row(r: RowMapping, steps: Sequence[RunStep] = ()) -> Run:
     )
 
 
-# Built once: a new run is planned in intake's transaction for every new incident.
-_INSERT_RUN = insert(playbook_runs)
+# Built once: a new run is planned in intake's transaction for every new incident. ON
+# CONFLICT DO NOTHING (any unique index: the active-run slot) instead of a savepoint around
+# the insert: a savepoint and its release were a third of planning a run (issue 15).
+# Indexed by "is PostgreSQL": each statement object belongs to one dialect's construct.
+_INSERT_RUN = tuple(
+    dialect_insert(playbook_runs).on_conflict_do_nothing().returning(playbook_runs.c.id)
+    for dialect_insert in (sqlite_insert, pg_insert)
+)
 _INSERT_STEPS = insert(playbook_run_steps)
 
 
@@ -82,10 +90,8 @@ def insert_run(conn: Connection, run: Run, now: datetime) -> bool:
         "workflow_id": run.workflow_id,
         "updated_at": now,
     }
-    try:
-        with conn.begin_nested():
-            conn.execute(_INSERT_RUN, values)
-    except IntegrityError:
+    stmt = _INSERT_RUN[conn.dialect.name == "postgresql"]
+    if conn.execute(stmt, values).first() is None:
         return False
     if run.steps:
         conn.execute(
