@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from defib.store.database import Database
 from defib.store.writelock import UrgentFirstLock
 
 
@@ -84,3 +85,33 @@ def test_reentrant_for_its_owner_and_refuses_a_stranger_release() -> None:
     lock.release()
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_on_postgresql_only_intake_and_deferring_writers_queue_on_the_lock(
+    db: Database,
+) -> None:
+    """Other writers stay concurrent on PostgreSQL; on SQLite every writer queues."""
+    holder = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with db.write(defer=True):
+            holder.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    assert holder.wait(5)
+    try:
+        plain_got_in = threading.Event()
+
+        def plain() -> None:
+            with db.write():
+                plain_got_in.set()
+
+        threading.Thread(target=plain, daemon=True).start()
+        # A plain writer gets in while the deferring one holds the lock only on PostgreSQL.
+        assert plain_got_in.wait(0.5 if db.is_sqlite else 5) is (not db.is_sqlite)
+    finally:
+        release.set()
+        t.join(5)

@@ -52,18 +52,22 @@ class Database:
             _configure_sqlite(self.engine)
         # Remembers storage outages seen through this engine (readiness reads it).
         self.outages = OutageMonitor().watch(self.engine)
-        # Reentrant: a nested write in one thread meets SQLite's own lock, as it always did.
-        self._write_lock = UrgentFirstLock() if self.dialect == "sqlite" else None
+        # SQLite: every writer of the process queues here (reentrant: a nested write in one
+        # thread meets SQLite's own lock, as it always did). PostgreSQL takes concurrent
+        # writers, so only intake and the writers that defer to it meet here: an order
+        # between them, not mutual exclusion for the database's sake.
+        self._write_lock = UrgentFirstLock()
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self, *, urgent: bool = False) -> Iterator[Connection]:
-        """A write transaction. `urgent` (intake) goes before other writers of this process
-        waiting for SQLite's write lock; PostgreSQL has no such queue."""
-        lock = self._write_lock
+    def write(self, *, urgent: bool = False, defer: bool = False) -> Iterator[Connection]:
+        """A write transaction. `urgent` (intake) goes before this process's other writers
+        waiting: on SQLite all of them, on PostgreSQL those that `defer` (the playbook
+        engine's group writes), which otherwise starved intake of CPU and round trips."""
+        lock = self._write_lock if (self.is_sqlite or urgent or defer) else None
         if lock is not None:
             lock.acquire(urgent)
         try:

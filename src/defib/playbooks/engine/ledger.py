@@ -134,7 +134,8 @@ class GroupWriter(BatchingThread[_Job]):
     def _commit(self, jobs: list[_Job]) -> None:
         done: list[tuple[_Job, Any, BaseException | None]] = []
         try:
-            with self.db.write() as conn:
+            # Defers to intake on PostgreSQL too (on SQLite every writer does).
+            with self.db.write(defer=True) as conn:
                 for job in jobs:
                     try:
                         with conn.begin_nested():
