@@ -1,6 +1,7 @@
-"""The lock a process's SQLite writers queue on, with intake first.
+"""The lock a process's writers queue on, with intake first.
 
-SQLite has one writer at a time. During an alert storm the playbook engine's writes (the
+SQLite has one writer at a time, so every writer of the process queues here; on PostgreSQL
+only intake and the playbook engine's group writes do (`Database.write`). During an alert storm the playbook engine's writes (the
 runs that the storm's incidents started) took the write lock as often as intake did, so
 new alerts waited behind the very playbooks they had started (issue 15). Here a waiting
 *urgent* writer (intake's group commit) goes before waiting ordinary ones, and an ordinary
