@@ -1,12 +1,12 @@
 """The lock a process's writers queue on, with intake first.
 
 SQLite has one writer at a time, so every writer of the process queues here; on PostgreSQL
-only intake and the playbook engine's group writes do (`Database.write`). During an alert storm the playbook engine's writes (the
-runs that the storm's incidents started) took the write lock as often as intake did, so
-new alerts waited behind the very playbooks they had started (issue 15). Here a waiting
-*urgent* writer (intake's group commit) goes before waiting ordinary ones, and an ordinary
-writer that has waited `max_defer` seconds is let in anyway, so playbooks slow down during
-a storm but never stop.
+only intake and the playbook engine's group writes do (`Database.write`). During an alert
+storm the playbook engine's writes (the runs that the storm's incidents started) took the
+write lock as often as intake did, so new alerts waited behind the very playbooks they had
+started (issue 15). Here a waiting *urgent* writer (intake's group commit) goes before
+waiting ordinary ones, and an ordinary writer that has waited `max_defer` seconds is let in
+anyway, so playbooks slow down during a storm but never stop.
 """
 
 from __future__ import annotations
