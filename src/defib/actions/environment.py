@@ -33,8 +33,10 @@ class ActionEnvironment:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], datetime] = _utcnow
 
-    def http_client(self) -> httpx.AsyncClient:
-        timeout = self.settings.notifications.timeout_seconds
+    def http_client(self, timeout: float | None = None) -> httpx.AsyncClient:
+        """A client on the process's TLS context; `timeout` defaults to notifications'."""
+        if timeout is None:
+            timeout = self.settings.notifications.timeout_seconds
         return httpx.AsyncClient(
             transport=self.http_transport, timeout=timeout, verify=verify_context()
         )

@@ -38,7 +38,6 @@ from defib.auth import Role, generate_token
 from defib.config import ProbeConfig, SystemConfig
 from defib.control import ControlService, Owner
 from defib.detectors import get_detector
-from defib.integrations.tls import verify_context
 from defib.model import Command, IllegalTransition, Status
 from defib.service import IncidentService
 from defib.store import incidents as incident_repo
@@ -207,10 +206,7 @@ class VerifyAction:
             return ActionResult(Outcome.SKIPPED, reason=f"{self.name}: {reason}")
         # A model may answer slower than a webhook: probes get the step's own timeout (the
         # latency bound is the probe's max_latency_ms), not notifications.timeout_seconds.
-        client = httpx.AsyncClient(
-            transport=env.http_transport, timeout=ctx.timeout_seconds, verify=verify_context()
-        )
-        async with client:
+        async with env.http_client(ctx.timeout_seconds) as client:
             results: list[dict[str, Any]] = []
             for system in with_probes:
                 results += await run_probes(env, client, system, ctx.actor)

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from defib.store.tables import alerts, deliveries, incident_alerts
+from defib.store.upsert import per_dialect, pick
 
 STATES = ("firing", "resolved", "acknowledged")
 
@@ -32,10 +31,8 @@ def _mark_firing_statement(dialect_insert: Any) -> Any:
     )
 
 
-# Built once, indexed by "is PostgreSQL" (the two dialects spell ON CONFLICT alike, but
-# each statement object belongs to one dialect's insert construct).
-_CLAIM = (_claim_statement(sqlite_insert), _claim_statement(pg_insert))
-_MARK_FIRING = (_mark_firing_statement(sqlite_insert), _mark_firing_statement(pg_insert))
+_CLAIM = per_dialect(_claim_statement)
+_MARK_FIRING = per_dialect(_mark_firing_statement)
 
 
 def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: datetime) -> set[str]:
@@ -52,7 +49,7 @@ def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: dat
     # One prebuilt statement executed for many rows (SQLAlchemy batches it into multi-row
     # INSERTs itself): a `.values([...])` built per call was compiled anew for each group
     # size, most of a group's cost (issue 15).
-    stmt = _CLAIM[conn.dialect.name == "postgresql"]
+    stmt = pick(conn, _CLAIM)
     claimed = {row.key for row in conn.execute(stmt, [{"key": k, "seen_at": now} for k in full])}
     others = [
         f"{other}|{key}"[:320]
@@ -107,7 +104,7 @@ def mark_series_firing(
     if not keys:
         return
     conn.execute(
-        _MARK_FIRING[conn.dialect.name == "postgresql"],
+        pick(conn, _MARK_FIRING),
         [
             {"incident_seq": incident_seq, "source_key": k, "firing": True, "changed_at": now}
             for k in keys

@@ -21,8 +21,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +35,7 @@ from defib.model import (
     format_incident_id,
 )
 from defib.store.tables import incidents, timeline_events
+from defib.store.upsert import per_dialect, pick
 
 _MUTABLE = (
     "type",
@@ -77,10 +76,9 @@ _OPEN_BY_FINGERPRINT_LOCKED = _OPEN_BY_FINGERPRINT.with_for_update()
 _INSERT_EVENT = insert(timeline_events).returning(timeline_events.c.id)
 _INSERT_INCIDENT = insert(incidents).returning(*incidents.c)
 # Intake's insert: nothing when the fingerprint already has an open incident (the unique
-# index), without the savepoint a caught IntegrityError needs. By "is PostgreSQL".
-_INSERT_UNLESS_OPEN = tuple(
-    dialect_insert(incidents).on_conflict_do_nothing().returning(*incidents.c)
-    for dialect_insert in (sqlite_insert, pg_insert)
+# index), without the savepoint a caught IntegrityError needs.
+_INSERT_UNLESS_OPEN = per_dialect(
+    lambda ins: ins(incidents).on_conflict_do_nothing().returning(*incidents.c)
 )
 _BY_SEQ = select(incidents).where(incidents.c.seq == bindparam("_seq"))
 _BY_SEQ_LOCKED = _BY_SEQ.with_for_update()
@@ -134,14 +132,18 @@ def _from_row(row: RowMapping) -> Incident:
     )
 
 
-def insert_incident(conn: Connection, incident: Incident, now: datetime) -> Incident:
-    """Insert `incident` (its seq is ignored) and return it with the assigned seq."""
+def _insert_row(incident: Incident, now: datetime) -> dict[str, Any]:
     row = _to_row(incident)
     row["created_by"] = incident.created_by
     row["updated_at"] = now
+    return row
+
+
+def insert_incident(conn: Connection, incident: Incident, now: datetime) -> Incident:
+    """Insert `incident` (its seq is ignored) and return it with the assigned seq."""
     # RETURNING the whole row: what the database made of it (defaults, types) without a
     # second query.
-    stored = conn.execute(_INSERT_INCIDENT, row).mappings().one()
+    stored = conn.execute(_INSERT_INCIDENT, _insert_row(incident, now)).mappings().one()
     return _from_row(stored)
 
 
@@ -150,11 +152,8 @@ def insert_incident_unless_open(
 ) -> Incident | None:
     """Insert `incident` as `insert_incident` does; None, and nothing written, when its
     fingerprint has an open incident already (another transaction's, committed meanwhile)."""
-    row = _to_row(incident)
-    row["created_by"] = incident.created_by
-    row["updated_at"] = now
-    stmt = _INSERT_UNLESS_OPEN[conn.dialect.name == "postgresql"]
-    stored = conn.execute(stmt, row).mappings().first()
+    stmt = pick(conn, _INSERT_UNLESS_OPEN)
+    stored = conn.execute(stmt, _insert_row(incident, now)).mappings().first()
     return _from_row(stored) if stored is not None else None
 
 

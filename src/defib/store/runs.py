@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from defib.model import NotFound
@@ -19,6 +17,7 @@ from defib.store.tables import (
     playbook_runs,
     timeline_events,
 )
+from defib.store.upsert import per_dialect, pick
 
 _ACTIVE = [s.value for s in ACTIVE_RUN_STATUSES]
 
@@ -64,10 +63,8 @@ def _run_from_row(r: RowMapping, steps: Sequence[RunStep] = ()) -> Run:
 # Built once: a new run is planned in intake's transaction for every new incident. ON
 # CONFLICT DO NOTHING (any unique index: the active-run slot) instead of a savepoint around
 # the insert: a savepoint and its release were a third of planning a run (issue 15).
-# Indexed by "is PostgreSQL": each statement object belongs to one dialect's construct.
-_INSERT_RUN = tuple(
-    dialect_insert(playbook_runs).on_conflict_do_nothing().returning(playbook_runs.c.id)
-    for dialect_insert in (sqlite_insert, pg_insert)
+_INSERT_RUN = per_dialect(
+    lambda ins: ins(playbook_runs).on_conflict_do_nothing().returning(playbook_runs.c.id)
 )
 _INSERT_STEPS = insert(playbook_run_steps)
 
@@ -90,8 +87,7 @@ def insert_run(conn: Connection, run: Run, now: datetime) -> bool:
         "workflow_id": run.workflow_id,
         "updated_at": now,
     }
-    stmt = _INSERT_RUN[conn.dialect.name == "postgresql"]
-    if conn.execute(stmt, values).first() is None:
+    if conn.execute(pick(conn, _INSERT_RUN), values).first() is None:
         return False
     if run.steps:
         conn.execute(

@@ -47,11 +47,10 @@ class UrgentFirstLock:
                 while self._owner is not None or (
                     self._urgent_waiting and time.monotonic() < deadline
                 ):
-                    if self._owner is None:
-                        # Free, but an urgent writer is waiting: let it go first.
-                        self._cond.wait(max(0.0, deadline - time.monotonic()))
-                    else:
-                        self._cond.wait()
+                    # Held: wait for the release. Free, but an urgent writer is waiting: let
+                    # it go first, until the deadline.
+                    free = self._owner is None
+                    self._cond.wait(max(0.0, deadline - time.monotonic()) if free else None)
             self._owner = me
             self._depth = 1
 
