@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
+.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -28,13 +28,24 @@ $(BIN)/python: | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Installs are pinned: requirements/*.lock hold every package's exact version (uv pip compile
+# output), used as pip constraints, so CI tests what the last `make lock` resolved. Upgrading
+# is deliberate: `make lock` (add LOCK_ARGS=--upgrade to take new releases), then test.
+RUN_LOCK := requirements/run.lock
+DEV_LOCK := requirements/dev.lock
+$(VENV)/.installed: pyproject.toml $(RUN_LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(RUN_LOCK) -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(DEV_LOCK) -e ".[dev]"
 	@touch $@ $(VENV)/.installed
+
+LOCK_ARGS ?=
+lock: | $(BIN)/python
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml -q --python-version 3.11 $(LOCK_ARGS) -o $(RUN_LOCK)
+	$(BIN)/uv pip compile pyproject.toml -q --python-version 3.11 --extra dev $(LOCK_ARGS) -o $(DEV_LOCK)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -109,7 +109,7 @@ async def retrying(
     step and are never replayed.
     """
 
-    def backoff(exc: Exception) -> bool | float:
+    def backoff(exc: BaseException) -> bool | float:
         if not isinstance(exc, DeliveryError) or not exc.retryable:
             return False
         if exc.retry_after:
