@@ -331,3 +331,18 @@ silences = Table(
     Column("name", String(100), nullable=True, unique=True),
     Index("ix_silences_ends_at", "ends_at"),
 )
+
+# Who changed what outside any one incident: silences added, changed and expired, and data
+# leaks told to security while a silence kept them from opening an incident. Append-only.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    # What it is about (a silence id, an alert's dedup key), for filtering by eye.
+    Column("subject", String(200), nullable=False, server_default=""),
+    Column("data", JSON, nullable=False),
+    Index("ix_audit_events_kind", "kind", "id"),
+)
