@@ -18,9 +18,11 @@ from sqlalchemy.engine import make_url
 
 from defib.actions.environment import ActionEnvironment
 from defib.actions.resolve import PagerDutyResolver
+from defib.actions.silenced_leak import SilencedLeakTeller
 from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
 from defib.config import ConfigError, Settings
+from defib.evidence import EvidenceService
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
 from defib.intake import Intake
 from defib.playbooks.engine import PlaybookEngine, dbos_system_url
@@ -149,11 +151,22 @@ class Runtime:
         if migrate_on_start:
             migrate.upgrade(self.db)
             self.register_systems()
-        self.silences = SilenceService(self.db, utcnow, inhibit_rules=inhibit_rules(settings))
+        self.silences = SilenceService(
+            self.db,
+            utcnow,
+            inhibit_rules=inhibit_rules(settings),
+            max_duration=timedelta(hours=settings.silences.max_duration_hours),
+            known_systems=[s.name for s in settings.systems],
+            tell_security=settings.silences.tell_security_of_silenced_leaks,
+        )
         if migrate_on_start:
             self.silences.sync_windows(maintenance_windows(settings))
         # What actions run with (settings, database, clock, HTTP): one per process, injected.
-        self.actions_env = ActionEnvironment(settings, self.db)
+        # One per process: its anchor remembers a failed checkpoint write for /readyz.
+        self.evidence = EvidenceService.for_settings(self.db, settings)
+        self.actions_env = ActionEnvironment(settings, self.db, evidence=self.evidence)
+        self.leak_teller = SilencedLeakTeller(self.actions_env)
+        self.silences.on_leak = self.leak_teller.tell
         self.engine = PlaybookEngine(
             self.db,
             playbooks=load_playbooks(settings),
@@ -170,12 +183,15 @@ class Runtime:
             on_resolved=[PagerDutyResolver(settings)],
             quiet=self.silences.gate,
             storm=StormGuard(settings.storm),
+            exact_fold=settings.intake.exact,
         )
         self.tokens = TokenCache(self.db)
         self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)
         # Late-bound: tests (and the demo) may swap the incident service's clock.
         self.review = ReviewService(self.db, self._clock)
-        self.postmortems = PostmortemService(self.db, settings.data_dir, self.review, self._clock)
+        self.postmortems = PostmortemService(
+            self.db, settings.data_dir, self.review, self._clock, evidence=self.evidence
+        )
         self.intake = Intake(
             self.incidents, build_classifier(settings), on_results=self.telemetry.count_alerts
         )

@@ -34,6 +34,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from defib.model import IncidentType
+
 if TYPE_CHECKING:
     from defib.silences.schedule import Weekly
 
@@ -258,6 +260,12 @@ class ProbeConfig(_Section):
     must_not_contain: list[str] = Field(default_factory=list)
     no_findings: bool = Field(default=True, description="No PII, secret or toxicity findings.")
     max_latency_ms: float | None = Field(default=None, gt=0)
+    types: list[IncidentType] = Field(
+        default_factory=list,
+        description="Incident types this probe's passing proves fixed (default: the content"
+        " types, hallucination, toxicity, data_leak and bias). A performance or availability"
+        " incident counts only probes that name its type here.",
+    )
 
 
 class SystemConfig(_Section):
@@ -561,6 +569,19 @@ class SlackAppSettings(_Section):
         return found
 
 
+class SilenceSettings(_Section):
+    """Who may keep alerts quiet, and for how long (docs/silences.md)."""
+
+    max_duration_hours: float = Field(
+        default=168, gt=0, description="Silences longer than this need an admin token."
+    )
+    tell_security_of_silenced_leaks: bool = Field(
+        default=True,
+        description="A data_leak alert kept quiet by a silence is still told to the security"
+        " contacts (and recorded in the audit log). Only the config can turn it off.",
+    )
+
+
 class StormSettings(_Section):
     """Limits that keep one sender from opening thousands of incidents (Alertmanager's
     grouping is the model): past them, new alerts fold into one storm incident per source.
@@ -576,6 +597,25 @@ class StormSettings(_Section):
     playbook_runs_per_system_per_minute: int = Field(
         default=20, ge=1, description="Runs planned for alert-raised incidents of one system."
     )
+
+
+class CheckpointMirror(_Section):
+    """An external append-only copy of the checkpoints: a webhook (`url`) or a file (`path`)."""
+
+    url: HttpUrl | None = Field(default=None, description="POST each checkpoint as JSON.")
+    secret_env: EnvName | None = Field(
+        default=None, description="HMAC-SHA256 key for the webhook's X-Defib-Signature."
+    )
+    path: Path | None = Field(
+        default=None, description="Append each checkpoint as a line (verify reads it too)."
+    )
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CheckpointMirror:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("set exactly one of url (a webhook) or path (a file)")
+        return self
 
 
 class EvidenceAnchorSettings(_Section):
@@ -594,6 +634,43 @@ class EvidenceAnchorSettings(_Section):
         default=None,
         description="Append-only checkpoint log (default <data_dir>/evidence-checkpoints.jsonl).",
     )
+    # Issue 25: several replicas and workers must read the same checkpoints and bytes.
+    store: Literal["auto", "database", "file"] = Field(
+        default="auto",
+        description="Where checkpoints are kept: auto = the database on PostgreSQL (every "
+        "replica reads it), the log file on SQLite.",
+    )
+    blob_store: Literal["auto", "database", "file"] = Field(
+        default="auto",
+        description="Where evidence bytes are kept: auto = the database on PostgreSQL, "
+        "<data_dir>/evidence on SQLite.",
+    )
+    trusted_keys: list[str] = Field(
+        default_factory=list,
+        description="Base64 Ed25519 public keys whose checkpoints verify (besides this "
+        "process's own key). Empty: every key registered in the database is trusted.",
+    )
+    mirrors: list[CheckpointMirror] = Field(
+        default_factory=list,
+        description="Append-only sinks every checkpoint is also written to before the step "
+        "that collected the evidence succeeds.",
+    )
+
+
+class IntakeSettings(_Section):
+    """How alerts fold into incidents."""
+
+    fold: dict[str, Literal["grouped", "exact"]] = Field(
+        default_factory=dict,
+        description="Per alert format (alertmanager, grafana, pagerduty, native) or source"
+        " name: `grouped` (default) folds alerts whose identities differ only in numbers and"
+        " ids into one incident; `exact` keeps one incident per exact identity (PagerDuty's"
+        " one dedup_key, one incident).",
+    )
+
+    @property
+    def exact(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.fold.items() if v == "exact")
 
 
 class Settings(BaseSettings):
@@ -632,11 +709,19 @@ class Settings(BaseSettings):
     systems: list[SystemConfig] = Field(
         default_factory=list, description="The AI systems defib protects and their owners."
     )
+    default_owners: Owners | None = Field(
+        default=None,
+        description="Who hears about what no system's owners cover: incidents of systems not"
+        " under systems:, incidents naming no system, systems whose owners configure no"
+        " channel. Same shape as a system's owners.",
+    )
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     storm: StormSettings = Field(default_factory=StormSettings)
+    silences: SilenceSettings = Field(default_factory=SilenceSettings)
     evidence_anchor: EvidenceAnchorSettings = Field(default_factory=EvidenceAnchorSettings)
     public_url: str | None = Field(
         default=None,
@@ -692,6 +777,21 @@ class Settings(BaseSettings):
 
     def system(self, name: str) -> SystemConfig | None:
         return next((s for s in self.systems if s.name == name), None)
+
+    @property
+    def reaches_nobody(self) -> bool:
+        """No owner anywhere has a channel: every notification step would be skipped."""
+        owners = [s.owners for s in self.systems]
+        if self.default_owners is not None:
+            owners.append(self.default_owners)
+        return not self.notifications.security_contacts and not any(
+            o.slack_webhook
+            or o.emails
+            or o.pagerduty_routing_key
+            or o.webhooks
+            or o.security_contacts
+            for o in owners
+        )
 
     @field_validator("data_dir")
     @classmethod

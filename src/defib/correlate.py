@@ -51,3 +51,11 @@ def fingerprint(incident_type: IncidentType, systems: Sequence[str], identity: s
     names = sorted({s.strip().lower() for s in systems if s.strip()})
     material = "\x1f".join((incident_type.value, "\x1e".join(names), normalise_identity(identity)))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def exact_fingerprint(folded: str | None, identity: str) -> str | None:
+    """`folded` narrowed to one exact identity (for sources that opt out of grouping)."""
+    if folded is None:
+        return None
+    material = f"{folded}\x1f{identity.strip()}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from defib.events import ALERT_EVIDENCE_KINDS, TimelineKind, is_reopen
 from defib.model import Incident, InvalidInput, TimelineEvent, parse_incident_id
 from defib.store import incidents as repo
 from defib.store import review as review_repo
@@ -18,15 +19,20 @@ from defib.store.database import Database
 from defib.taxonomy import TaxonomyMapping, edited, from_stored, map_incident, to_stored
 from defib.timefmt import rfc3339
 
-# Timeline kinds whose data counts as evidence for the taxonomy's refinements.
-EVIDENCE_KINDS = ("created", "alert_merged", "note", "reopened")
+# Timeline kinds whose data counts as evidence for the taxonomy's refinements (and reopens,
+# which carry the alert that reopened the incident: see `is_reopen`).
+EVIDENCE_KINDS = frozenset({*ALERT_EVIDENCE_KINDS, TimelineKind.NOTE})
 REVIEW_LISTS = ("contributing_factors", "lessons")
 
 
 def evidence_text(incident: Incident, events: Sequence[TimelineEvent]) -> list[str]:
     """The words the taxonomy refinements look at: title, description, labels, alerts."""
     texts = [incident.title, incident.description, *incident.labels.values()]
-    texts += [json.dumps(e.data, default=str) for e in events if e.kind in EVIDENCE_KINDS]
+    texts += [
+        json.dumps(e.data, default=str)
+        for e in events
+        if e.kind in EVIDENCE_KINDS or is_reopen(e.kind, e.data)
+    ]
     return texts
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -19,6 +19,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from defib.classify import Decision
+from defib.correlate import exact_fingerprint
+from defib.events import IngestAction
 from defib.model import (
     Alert,
     Command,
@@ -65,6 +67,11 @@ class ResponseHooks(Protocol):
     def plan(self, conn: Connection, incident: Incident, actor: str) -> None: ...
 
     def after_commit(self, incidents: Sequence[Incident]) -> None: ...
+
+
+_QUIET_ACTIONS = frozenset({IngestAction.SILENCED, IngestAction.INHIBITED})
+# Incident types whose source reporting every alert resolved proves the failure gone.
+_SOURCE_VERIFIED = frozenset({IncidentType.PERFORMANCE, IncidentType.AVAILABILITY})
 
 
 def utcnow() -> datetime:
@@ -126,11 +133,17 @@ class _Tally:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSeries:
+    """One alert an incident holds: its series at the source and whether it still fires."""
+
+    key: str
+    firing: bool
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
-    # created | merged | reopened | duplicate | ignored | cleared | resolved | acknowledged
-    # | silenced | inhibited
-    # | folded (past the storm limits, into the sender's storm incident)
-    action: str
+    action: IngestAction
     incident_id: str | None
     type: IncidentType | None
     severity: Severity | None
@@ -177,8 +190,12 @@ class IncidentService:
         on_resolved: Sequence[ResolvedListener] = (),
         quiet: Callable[[], QuietGate] | None = None,
         storm: StormGuard | None = None,
+        exact_fold: Collection[str] = (),
     ) -> None:
         self.db = db
+        # Alert formats or source names whose alerts fold only with the very same identity
+        # (`intake.fold: {pagerduty: exact}`): one dedup_key, one incident.
+        self.exact_fold = frozenset(exact_fold)
         # Silences and inhibition: asked before an alert opens or reopens an incident.
         self.quiet = quiet
         # Limits on incidents and playbook runs alerts may start (None: unlimited).
@@ -203,9 +220,11 @@ class IncidentService:
         if self.hooks is not None:
             self.hooks.plan(conn, incident, actor)
 
-    def _after_commit(self, opened: Sequence[Incident]) -> None:
+    def _after_commit(self, opened: Sequence[Incident], gate: QuietGate | None = None) -> None:
         if self.hooks is not None and opened:
             self.hooks.after_commit(opened)
+        if gate is not None:
+            gate.after_commit()  # silenced data leaks: security is told (silencing.py)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -220,6 +239,14 @@ class IncidentService:
             raise InvalidInput("limit: must be between 1 and 500")
         with self.db.read() as conn:
             return repo.list_incidents(conn, flt, limit=limit, cursor=cursor)
+
+    def alert_series(self, incident_id: str) -> list[AlertSeries]:
+        """The alerts (source series) the incident holds, each with its own state."""
+        seq = parse_incident_id(incident_id)
+        with self.db.read() as conn:
+            repo.get_incident(conn, seq)  # NotFound for an unknown incident
+            rows = alert_repo.series_of_incident(conn, seq)
+        return [AlertSeries(r.source_key, bool(r.firing), r.changed_at) for r in rows]
 
     def timeline(
         self, incident_id: str, *, after_id: int | None = None, limit: int = 1000
@@ -444,7 +471,7 @@ class IncidentService:
         """
         now = self.clock()
         items = [
-            _Item(b, i, alert, triage, actor)
+            _Item(b, i, alert, self._folding(alert, triage), actor)
             for b, (batch, actor) in enumerate(batches)
             for i, (alert, triage) in enumerate(batch)
         ]
@@ -456,8 +483,8 @@ class IncidentService:
         def done(item: _Item, result: IngestResult, seq: int | None = None) -> None:
             final = dataclasses.replace(result, dedup_key=item.alert.dedup_key)
             results[item.batch][item.index] = final
-            if result.action != "duplicate":
-                why = result.reason if result.action in ("silenced", "inhibited") else None
+            if result.action is not IngestAction.DUPLICATE:
+                why = result.reason if result.action in _QUIET_ACTIONS else None
                 rows.append(_alert_row(item.alert, item.triage, now, seq, result.action, why))
 
         # Urgent: alerts go before the playbook runs they started (store.writelock).
@@ -475,7 +502,7 @@ class IncidentService:
                     j += 1
                     continue
                 if triage.type is None or triage.fingerprint is None or triage.severity is None:
-                    done(item, IngestResult("ignored", None, None, None, triage.reason))
+                    done(item, IngestResult(IngestAction.IGNORED, None, None, None, triage.reason))
                     j += 1
                     continue
                 end = _run_end(fresh, j)
@@ -492,24 +519,34 @@ class IncidentService:
                 alert_repo.mark_series_firing(
                     conn, incident.seq, [i.alert.series for i in run], now
                 )
-                if action in ("created", "reopened"):
+                if action in (IngestAction.CREATED, IngestAction.REOPENED):
                     tally.created[head.batch] += 1
                     self._opened(conn, incident, head.actor, now, opened, gate)
                 _answer(run, action, incident, done)
             self._fold_storms(conn, tally.stormed, now, done)
             alert_repo.store_alerts(conn, rows)
-        self._after_commit(opened)
-        self._announce_resolved(
-            sorted(
-                {
-                    parse_incident_id(r.incident_id)
-                    for batch in results
-                    for r in batch
-                    if r is not None and r.action == "resolved" and r.incident_id
-                }
-            ),
+        self._after_commit(opened, gate)
+        return self._answered(results)
+
+    def _answered(self, results: list[list[IngestResult | None]]) -> list[list[IngestResult]]:
+        """Every alert's answer; the incidents they resolved are announced."""
+        answers = [[r for r in batch if r is not None] for batch in results]
+        self._announce_resolved(_resolved_seqs(answers))
+        return answers
+
+    def _folding(self, alert: Alert, triage: Triage) -> Triage:
+        """The triage with an exact-identity fingerprint when the alert's source opted out
+        of defib's grouping (numbers and ids in the identity then tell incidents apart)."""
+        if not self.exact_fold or (
+            alert.format not in self.exact_fold and alert.source not in self.exact_fold
+        ):
+            return triage
+        identity = alert.identity or alert.title
+        return dataclasses.replace(
+            triage,
+            fingerprint=exact_fingerprint(triage.fingerprint, identity),
+            related_fingerprint=exact_fingerprint(triage.related_fingerprint, identity),
         )
-        return [[r for r in batch if r is not None] for batch in results]
 
     @staticmethod
     def _open_or_quiet(
@@ -536,7 +573,15 @@ class IncidentService:
         now: datetime,
         done: Callable[[_Item, IngestResult, int | None], None],
     ) -> None:
-        """Store the alerts with the reason; an inhibited one shows on the inhibitor's timeline."""
+        """Store the alerts with the reason; an inhibited one shows on the inhibitor's timeline.
+
+        Their delivery claims are released, so the same alert delivered again once the
+        silence or the inhibiting incident is gone is judged again instead of answered
+        `duplicate` (each repeat while still quiet is stored as quiet once more).
+        """
+        alert_repo.release_deliveries(
+            conn, [(it.alert.status, it.alert.delivery_key) for it in run if it.alert.delivery_key]
+        )
         inhibitor = format_incident_id(quiet.inhibited_by) if quiet.inhibited_by else None
         if quiet.inhibited_by is not None:
             repo.append_event(
@@ -603,7 +648,7 @@ class IncidentService:
             done(
                 item,
                 IngestResult(
-                    "duplicate",
+                    IngestAction.DUPLICATE,
                     incident.id if incident is not None else None,
                     t.type,
                     t.severity,
@@ -635,7 +680,7 @@ class IncidentService:
             )
         if incident is None:
             return IngestResult(
-                "ignored", None, None, None, f"{alert.status}: no open incident"
+                IngestAction.IGNORED, None, None, None, f"{alert.status}: no open incident"
             ), None
         info = {"title": alert.title, "source": alert.source, "series": alert.series}
         if alert.status == "acknowledged":
@@ -651,7 +696,11 @@ class IncidentService:
                     conn, incident.seq, TimelineEvent(now, actor, "alert_acknowledged", info)
                 )
             return IngestResult(
-                "acknowledged", incident.id, incident.type, incident.severity, "source acknowledged"
+                IngestAction.ACKNOWLEDGED,
+                incident.id,
+                incident.type,
+                incident.severity,
+                "source acknowledged",
             ), incident.seq
         alert_repo.mark_series(conn, incident.seq, alert.series, firing=False, now=now)
         still_firing = alert_repo.firing_series(conn, incident.seq)
@@ -671,7 +720,34 @@ class IncidentService:
             repo.update_incident(conn, updated, now)
             repo.append_event(conn, incident.seq, event)
             return IngestResult(
-                "resolved", incident.id, incident.type, incident.severity, "all alerts cleared"
+                IngestAction.RESOLVED,
+                incident.id,
+                incident.type,
+                incident.severity,
+                "all alerts cleared",
+            ), incident.seq
+        if (
+            still_firing == 0
+            and incident.type in _SOURCE_VERIFIED
+            and incident.status.order < (Status.MITIGATED.order)
+        ):
+            # For latency and reachability the source's resolve is the evidence that the
+            # failure is gone (content incidents need their samples replayed instead).
+            updated, event = transition(
+                incident,
+                Command.MITIGATE,
+                max(now, _latest(incident)),
+                actor,
+                note="verified by the source: every alert of the incident resolved",
+            )
+            repo.update_incident(conn, updated, now)
+            repo.append_event(conn, incident.seq, event)
+            return IngestResult(
+                IngestAction.CLEARED,
+                incident.id,
+                incident.type,
+                incident.severity,
+                "all alerts cleared: mitigated on the source's word",
             ), incident.seq
         why = (
             f"alert cleared; {still_firing} still firing"
@@ -679,7 +755,7 @@ class IncidentService:
             else "alert cleared; awaiting mitigation"
         )
         return IngestResult(
-            "cleared", incident.id, incident.type, incident.severity, why
+            IngestAction.CLEARED, incident.id, incident.type, incident.severity, why
         ), incident.seq
 
     def _allow_new(self, run: Sequence[_Item], tally: _Tally) -> Callable[[], bool] | None:
@@ -806,7 +882,7 @@ class IncidentService:
 
     def _fold(
         self, conn: Connection, run: Sequence[_Item], now: datetime, existing: Incident | None
-    ) -> tuple[str, Incident]:
+    ) -> tuple[IngestAction, Incident]:
         """Fold a run of firing alerts with one fingerprint into `existing`, its open incident
         (looked up, locked, by the caller).
 
@@ -831,10 +907,10 @@ class IncidentService:
                 repo.update_incident(conn, merged, now)
                 repo.append_event(conn, merged.seq, _with(event, alert=info, count=len(run)))
                 self._note_severity(conn, recent, merged, head.actor, now)
-                return "reopened", merged
+                return IngestAction.REOPENED, merged
             created = self._try_create(conn, run, now, info)
             if created is not None:
-                return "created", created
+                return IngestAction.CREATED, created
             # Another transaction created it between our read and insert: merge into theirs.
             existing = repo.find_open_by_fingerprint(conn, triage.fingerprint, for_update=True)
             assert existing is not None, "unique violation without a visible open incident"
@@ -852,7 +928,7 @@ class IncidentService:
             ),
         )
         self._note_severity(conn, existing, merged, head.actor, now)
-        return "merged", merged
+        return IngestAction.MERGED, merged
 
     def _try_create(
         self, conn: Connection, run: Sequence[_Item], now: datetime, info: Mapping[str, Any]
@@ -930,6 +1006,18 @@ def _severity_for(first: Sequence[TimelineEvent], new_type: IncidentType) -> Sev
     return Severity(by_type[new_type.value])
 
 
+def _resolved_seqs(answers: Sequence[Sequence[IngestResult]]) -> list[int]:
+    """The incidents these answers resolved, each once, in order."""
+    return sorted(
+        {
+            parse_incident_id(r.incident_id)
+            for batch in answers
+            for r in batch
+            if r.action is IngestAction.RESOLVED and r.incident_id
+        }
+    )
+
+
 def _run_end(fresh: Sequence[_Item], start: int) -> int:
     """The end of the run of firing alerts with `fresh[start]`'s fingerprint."""
     fingerprint = fresh[start].triage.fingerprint
@@ -945,7 +1033,7 @@ def _run_end(fresh: Sequence[_Item], start: int) -> int:
 
 def _answer(
     run: Sequence[_Item],
-    action: str,
+    action: IngestAction,
     incident: Incident,
     done: Callable[[_Item, IngestResult, int | None], None],
 ) -> None:
@@ -954,7 +1042,7 @@ def _answer(
         done(
             it,
             IngestResult(
-                action if k == 0 else "merged",
+                action if k == 0 else IngestAction.MERGED,
                 incident.id,
                 incident.type,
                 incident.severity,
@@ -966,7 +1054,7 @@ def _answer(
 
 def _folded(storm: Incident, reason: str) -> IngestResult:
     return IngestResult(
-        "folded",
+        IngestAction.FOLDED,
         storm.id,
         storm.type,
         storm.severity,

@@ -26,6 +26,8 @@ class ActionError(Exception):
 class Outcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED = "skipped"
+    # Ran, but found no evidence about this incident's failure either way (verification).
+    UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True, slots=True)

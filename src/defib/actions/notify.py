@@ -1,7 +1,9 @@
 """`notify_team` and `notify_security_team`: Slack, signed webhooks, email and PagerDuty.
 
 Who hears about an incident comes from the `systems:` config (each affected system's
-owners). Every delivery carries `<run id>:<step index>:<channel>:<target hash>` as its
+owners); `default_owners:` hears what no system covers (a system not configured, an
+incident naming none, owners with no channel), so a SEV1 never goes nowhere silently.
+Every delivery carries `<run id>:<step index>:<channel>:<target hash>` as its
 idempotency key (`Idempotency-Key`, `Message-ID`/`X-Defib-Idempotency-Key`; PagerDuty
 folds on `dedup_key` = the incident id) and lands on the timeline once, keyed the same
 way. A re-executed step skips targets whose delivery is already on the timeline, so only
@@ -15,7 +17,7 @@ import asyncio
 import hashlib
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +28,7 @@ from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
 from defib.actions.intent import announce
 from defib.actions.templating import render_text
-from defib.config import NotificationSettings, Settings, SystemConfig
+from defib.config import NotificationSettings, Owners, Settings, SystemConfig
 from defib.integrations.base import DeliveryFailed, Notice, Notifier, RetryPolicy, deliver
 from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.slack import SlackWebhook
@@ -62,6 +64,8 @@ class Plan:
     notice: Notice
     targets: list[Target] = field(default_factory=list)
     unknown_systems: list[str] = field(default_factory=list)
+    # The default owners (`default_owners:`) were added for what no system covers.
+    defaulted: bool = False
 
 
 def _target_id(channel: str, identity: str) -> str:
@@ -133,51 +137,64 @@ class NotifyAction:
         notifications = settings.notifications
         emails: list[str] = []
         for system in systems:
-            owners = system.owners
-            if owners.slack_webhook and not self.security:
-                add(
-                    Target(
-                        _target_id("slack", owners.slack_webhook),
-                        SlackWebhook(client, owners.slack_webhook) if client else None,
-                        "slack",
-                        f"slack ({system.name})",
-                    )
-                )
-            for hook in owners.webhooks:
-                secret, problem = _env_secret(
-                    hook.secret_env, f"systems[{system.name}].owners.webhooks.secret_env"
-                )
-                add(
-                    Target(
-                        _target_id("webhook", hook.url),
-                        SignedWebhook(client, hook.url, secret) if client else None,
-                        "webhook",
-                        f"webhook ({system.name})",
-                        problem,
-                    )
-                )
-            if owners.pagerduty_routing_key:
-                add(
-                    Target(
-                        _target_id("pagerduty", owners.pagerduty_routing_key),
-                        PagerDutyEvents(
-                            client,
-                            owners.pagerduty_routing_key,
-                            notifications.pagerduty.events_url,
-                        )
-                        if client
-                        else None,
-                        "pagerduty",
-                        f"pagerduty ({system.name})",
-                    )
-                )
-            emails.extend(owners.security_contacts if self.security else owners.emails)
+            emails += self._owner_targets(system.owners, system.name, client, settings, add)
+        uncovered = plan.unknown_systems or not notice.systems or not plan.targets
+        if settings.default_owners is not None and uncovered:
+            # What no system's owners cover goes to the default receiver.
+            emails += self._owner_targets(settings.default_owners, "default", client, settings, add)
+            plan.defaulted = True
         if self.security:
             emails.extend(notifications.security_contacts)
         recipients = sorted(set(emails))
         if recipients:
             add(self._email_target(recipients, notifications))
         return plan
+
+    def _owner_targets(
+        self,
+        owners: Owners,
+        label: str,
+        client: httpx.AsyncClient | None,
+        settings: Settings,
+        add: Callable[[Target], None],
+    ) -> list[str]:
+        """Add the owners' Slack, webhook and PagerDuty targets; their e-mail addresses."""
+        if owners.slack_webhook and not self.security:
+            add(
+                Target(
+                    _target_id("slack", owners.slack_webhook),
+                    SlackWebhook(client, owners.slack_webhook) if client else None,
+                    "slack",
+                    f"slack ({label})",
+                )
+            )
+        for hook in owners.webhooks:
+            secret, problem = _env_secret(hook.secret_env, f"owners ({label}).webhooks.secret_env")
+            add(
+                Target(
+                    _target_id("webhook", hook.url),
+                    SignedWebhook(client, hook.url, secret) if client else None,
+                    "webhook",
+                    f"webhook ({label})",
+                    problem,
+                )
+            )
+        if owners.pagerduty_routing_key:
+            add(
+                Target(
+                    _target_id("pagerduty", owners.pagerduty_routing_key),
+                    PagerDutyEvents(
+                        client,
+                        owners.pagerduty_routing_key,
+                        settings.notifications.pagerduty.events_url,
+                    )
+                    if client
+                    else None,
+                    "pagerduty",
+                    f"pagerduty ({label})",
+                )
+            )
+        return list(owners.security_contacts if self.security else owners.emails)
 
     def _email_target(self, to: Sequence[str], notifications: NotificationSettings) -> Target:
         tid = _target_id("email", ",".join(to))
@@ -222,7 +239,8 @@ class NotifyAction:
                 },
                 "notify:silenced",
             )
-            return ActionResult(Outcome.SKIPPED, reason=reason)
+            # A person's silence: the run's attention check tells it from "nobody to tell".
+            return ActionResult(Outcome.SKIPPED, {"silenced_by": silences}, reason)
         async with env.http_client() as client:
             plan = self.plan(ctx, env.settings, client)
             if not plan.targets:
@@ -311,6 +329,7 @@ class NotifyAction:
             "failed": len(failed),
             "channels": sorted({t.channel for t in plan.targets}),
             "unknown_systems": plan.unknown_systems,
+            "default_owners": plan.defaulted,
         }
         if failed:
             reasons = "; ".join(f"{f['target']}: {f['error']}" for f in failed)

@@ -183,3 +183,16 @@ class Health(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Insecure settings in force (e.g. anonymous gateway)."
     )
+
+
+class AlertSeriesOut(BaseModel):
+    """One alert an incident holds, by its series at the source."""
+
+    key: str = Field(description="The series: Alertmanager label set, PagerDuty dedup_key, ...")
+    firing: bool
+    changed_at: Timestamp
+
+
+class AlertSeriesList(BaseModel):
+    items: list[AlertSeriesOut]
+    firing: int = Field(description="How many of them still fire.")

@@ -28,6 +28,12 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     WAITING_APPROVAL = "waiting_approval"
     SUCCEEDED = "succeeded"
+    # A run whose steps all ended, but a required one was skipped or unverified, or a
+    # SEV1/SEV2 reached nobody: it did not fail, yet it did not do its job by itself.
+    NEEDS_ATTENTION = "needs_attention"
+    # A verification step that found nothing applicable to prove the failure gone: the
+    # incident stays where it is and a person confirms (a step's status, never a run's).
+    UNVERIFIED = "unverified"
     FAILED = "failed"
     SKIPPED = "skipped"
     TIMED_OUT = "timed_out"
@@ -40,7 +46,9 @@ StepStatus = RunStatus
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_APPROVAL})
 TERMINAL_STATUSES = frozenset(set(RunStatus) - ACTIVE_RUN_STATUSES)
 # A person may retry a step that ended in one of these.
-RETRYABLE_STEP_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
+RETRYABLE_STEP_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.UNVERIFIED})
+# Steps that ended without doing their job: the run fails.
+FAILED_STEP_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
 
 
 def new_run_id() -> str:

@@ -216,6 +216,20 @@ def _check_json(value: object, path: str = "") -> None:
     )
 
 
+# The actions whose steps a run needs done unless the playbook says otherwise: telling
+# people, containing, rolling back and proving the fix are what a run is for.
+REQUIRED_ACTIONS = frozenset(
+    {
+        "notify_team",
+        "notify_security_team",
+        "disable_endpoint",
+        "block_output",
+        "rollback_model",
+        "verify_endpoint",
+    }
+)
+
+
 class Step(_Frozen):
     """One step: call `action` with `params`, if `when` holds, within its time and retries."""
 
@@ -231,6 +245,12 @@ class Step(_Frozen):
     retries: Retries = Field(default_factory=Retries)
     on_failure: OnFailure = OnFailure.CONTINUE
     approval: Approval = Field(default_factory=Approval)
+    required: bool | None = Field(
+        default=None,
+        description="A run whose required step was skipped or ended unverified finishes"
+        " `needs_attention`, not `succeeded`. Default: true for notification, containment,"
+        " rollback and verification actions, false for the others.",
+    )
 
     @field_validator("params")
     @classmethod
@@ -255,6 +275,11 @@ class Step(_Frozen):
     def condition(self) -> Condition | None:
         """The parsed `when`, or None when the step always runs."""
         return None if self.when is None else parse_condition(self.when)
+
+    @property
+    def is_required(self) -> bool:
+        """Whether the run needs this step done (see `required`)."""
+        return self.required if self.required is not None else self.action in REQUIRED_ACTIONS
 
     def applies(self, incident: Mapping[str, Any] | Incident) -> bool:
         """Whether this step runs for the incident (its `when` holds, or it has none)."""

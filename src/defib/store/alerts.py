@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, case, delete, func, insert, select, text, update
 
 from defib.store.tables import alerts, deliveries, incident_alerts
 from defib.store.upsert import per_dialect, pick
@@ -61,6 +61,17 @@ def claim_deliveries(conn: Connection, keys: Sequence[tuple[str, str]], now: dat
     if others:
         conn.execute(delete(deliveries).where(deliveries.c.key.in_(others)))
     return claimed
+
+
+def release_deliveries(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
+    """Forget claimed (status, delivery key) pairs: their next delivery is evaluated afresh.
+
+    Used for alerts kept quiet (silenced, inhibited): like Alertmanager, a repeat that
+    arrives after the silence ended must open an incident, not be dropped as a re-delivery.
+    """
+    full = [f"{status}|{key}"[:320] for status, key in keys]
+    if full:
+        conn.execute(delete(deliveries).where(deliveries.c.key.in_(full)))
 
 
 def store_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -121,6 +132,30 @@ def firing_series(conn: Connection, incident_seq: int) -> int:
                 incident_alerts.c.incident_seq == incident_seq, incident_alerts.c.firing.is_(True)
             )
         ).scalar_one()
+    )
+
+
+def series_state(conn: Connection, incident_seq: int) -> tuple[int, int]:
+    """(series feeding the incident, of which still firing)."""
+    row = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((incident_alerts.c.firing.is_(True), 1), else_=0)), 0),
+        ).where(incident_alerts.c.incident_seq == incident_seq)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def series_of_incident(conn: Connection, incident_seq: int) -> list[Any]:
+    """(source_key, firing, changed_at) of every series that fed the incident, oldest first."""
+    return list(
+        conn.execute(
+            select(
+                incident_alerts.c.source_key, incident_alerts.c.firing, incident_alerts.c.changed_at
+            )
+            .where(incident_alerts.c.incident_seq == incident_seq)
+            .order_by(incident_alerts.c.changed_at, incident_alerts.c.source_key)
+        )
     )
 
 

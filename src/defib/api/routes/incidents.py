@@ -16,6 +16,8 @@ from defib.api.pagination import (
     encode_cursor,
 )
 from defib.api.schemas import (
+    AlertSeriesList,
+    AlertSeriesOut,
     DeclareIn,
     EventOut,
     IncidentOut,
@@ -185,3 +187,15 @@ def get_timeline(
     more = len(events) > limit
     next_cursor = encode_cursor("timeline", page[-1].id or 0) if more else None
     return TimelinePage(items=[EventOut.of(canonical, e) for e in page], next_cursor=next_cursor)
+
+
+@router.get("/{incident_id}/alerts", response_model=AlertSeriesList, responses=_ERRORS)
+def get_incident_alerts(incident_id: str, runtime: RuntimeDep, _: Reader) -> AlertSeriesList:
+    """The alerts the incident holds (one per source series: an Alertmanager label set, a
+    PagerDuty dedup_key, ...), each with its own state. A resolve clears only its own
+    series; `firing` counts those still firing."""
+    series = runtime.incidents.alert_series(incident_id)
+    return AlertSeriesList(
+        items=[AlertSeriesOut(key=a.key, firing=a.firing, changed_at=a.changed_at) for a in series],
+        firing=sum(1 for a in series if a.firing),
+    )

@@ -20,10 +20,13 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, func
 
 from defib.batching import BatchingThread
+from defib.events import TimelineKind
 from defib.model import DomainError, Incident, NotFound, TimelineEvent
+from defib.playbooks.attention import attention_reasons
 from defib.playbooks.engine.outcome import LoadedRun, StepOutcome
 from defib.playbooks.runs import (
     ACTIVE_RUN_STATUSES,
+    FAILED_STEP_STATUSES,
     RETRYABLE_STEP_STATUSES,
     TERMINAL_STATUSES,
     Run,
@@ -559,6 +562,11 @@ class Ledger:
     ) -> None:
         """A step's outcome on its row and the timeline (a no-op on a row already ended)."""
         record = outcome.as_record()
+        output = record.get("output")
+        if outcome.reason and outcome.status in (RunStatus.SKIPPED, RunStatus.UNVERIFIED):
+            # Why it was skipped or left unverified stays on the row, for people and for
+            # the run's attention check (the timeline event has it too).
+            output = {**(output or {}), "reason": outcome.reason}
         self.transition(
             conn,
             ref,
@@ -571,7 +579,7 @@ class Ledger:
                 "attempts": outcome.attempts,
                 "ended_at": now,
                 "error": outcome.error,
-                "output": record.get("output"),
+                "output": output,
             },
             run=RunStatus.RUNNING,
             run_from=RunStatus.WAITING_APPROVAL,
@@ -626,10 +634,16 @@ class Ledger:
             )
             status = RunStatus(abort_status or RunStatus.FAILED)
         else:
-            bad = [s for s in run.steps if s.status in RETRYABLE_STEP_STATUSES]
+            bad = [s for s in run.steps if s.status in FAILED_STEP_STATUSES]
             status = RunStatus.FAILED if bad else RunStatus.SUCCEEDED
             if bad:
                 error = f"{len(bad)} step(s) failed: " + ", ".join(s.name for s in bad)
+        reasons: list[str] = []
+        if status is RunStatus.SUCCEEDED and not run.dry_run:
+            severity = incident_repo.get_incident(conn, run.incident_seq).severity.value
+            reasons = attention_reasons(Playbook.from_dict(run.spec).steps, run.steps, severity)
+            if reasons:
+                status, error = RunStatus.NEEDS_ATTENTION, "; ".join(reasons)
         repo.update_run(conn, run_id, now, status=status.value, ended_at=now, error=error)
         self.event(
             conn,
@@ -639,6 +653,15 @@ class Ledger:
             {"run_id": run_id, "status": status.value, "error": error, "generation": gen},
             f"{run.workflow_id}:finished",
         )
+        if reasons:
+            self.event(
+                conn,
+                run.incident_seq,
+                run_actor(run_id),
+                TimelineKind.RUN_NEEDS_ATTENTION,
+                {"run_id": run_id, "playbook": run.playbook, "reasons": reasons},
+                f"{run.workflow_id}:attention",
+            )
         return status.value
 
     def begin_attempt(

@@ -35,6 +35,13 @@ from defib.playbooks.spec import OnFailure, OnTimeout, Playbook, Step
 from defib.playbooks.waiting import WaitingListener, WaitingStep, announce
 from defib.store.outage import is_storage_unavailable
 
+# What an action's outcome makes of its step.
+_STEP_STATUS = {
+    Outcome.SUCCEEDED: RunStatus.SUCCEEDED,
+    Outcome.SKIPPED: RunStatus.SKIPPED,
+    Outcome.UNVERIFIED: RunStatus.UNVERIFIED,
+}
+
 
 def approval_topic(index: int, generation: int) -> str:
     return f"approval:{index}:{generation}"
@@ -276,7 +283,7 @@ class Workflow:
             raise ActionError(f"action {step.action!r} cannot run as a step")
         result = await action.run(ctx)
         outcome = StepOutcome(
-            RunStatus.SUCCEEDED if result.outcome == Outcome.SUCCEEDED else RunStatus.SKIPPED,
+            _STEP_STATUS[result.outcome],
             attempts=attempt,
             output=dict(result.detail) if result.detail else None,
             reason=result.reason or None,
