@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def _silence(rt: Runtime, *matchers: str) -> str:
     now = datetime.now(UTC)
     draft = SilenceDraft(parse_matchers(matchers), now, now + timedelta(hours=1), "t", "rollout")
-    return rt.silences.put(draft, "tester").id
+    return rt.silences.put(draft, "tester", admin=True).id
 
 
 def test_silenced_systems_skip_team_notifications_but_not_security_ones(

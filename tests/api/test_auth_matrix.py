@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,10 +20,14 @@ NATIVE_ALERT = {
     "dedup_key": "k",
 }
 DECLARE = {"type": "bias", "severity": "SEV3", "title": "t"}
+# Narrow and short enough for a responder (issue 25: broader or longer ones need an admin).
 SILENCE = {
-    "matchers": [{"name": "system", "value": "chat-api", "isRegex": False}],
+    "matchers": [
+        {"name": "system", "value": "chat-api", "isRegex": False},
+        {"name": "type", "value": "performance", "isRegex": False},
+    ],
     "startsAt": "2020-01-01T00:00:00Z",
-    "endsAt": "2999-01-01T00:00:00Z",
+    "endsAt": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
     "createdBy": "t",
     "comment": "c",
 }
@@ -82,6 +88,7 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("PUT", "/api/v1/systems/{name}/state", {"disabled": True}, RESPOND),
     ("POST", "/api/v1/systems/{name}/versions/{version}", {"status": "good"}, RESPOND),
     ("GET", "/api/v1/tokens/me", None, set(Role)),
+    ("GET", "/api/v1/audit", None, READ),
     ("GET", "/api/v1/tokens", None, {Role.ADMIN}),
     ("POST", "/api/v1/tokens", {"name": "matrix-new", "role": "viewer"}, {Role.ADMIN}),
     ("DELETE", "/api/v1/tokens/{name}", None, {Role.ADMIN}),

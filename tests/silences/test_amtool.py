@@ -108,8 +108,9 @@ def _add_query_expire(server: ServerProcess, token: str, amtool: Amtool) -> None
     listed = amtool.query()
     assert [s["id"] for s in listed] == [silence_id]
     assert listed[0]["status"]["state"] == "active"
-    assert listed[0]["createdBy"] == "alice"
-    assert listed[0]["comment"] == "v3 rollout"
+    # createdBy names the token (issue 25); the --author amtool sent is kept in the comment.
+    assert listed[0]["createdBy"] == "admin"
+    assert listed[0]["comment"] == "v3 rollout [createdBy from the client: alice]"
     assert listed[0]["matchers"] == [
         {"name": "system", "value": "chat-api", "isRegex": False, "isEqual": True}
     ]

@@ -16,6 +16,7 @@ from defib.api.limits import BodySizeLimit
 from defib.api.routes import (
     alerts,
     approvals,
+    audit,
     evidence,
     health,
     incidents,
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(review.router, prefix="/api/v1")
     app.include_router(systems.router, prefix="/api/v1")
     app.include_router(tokens.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     app.include_router(alerts.router)
     app.include_router(silences.router)
     app.include_router(metrics.router)

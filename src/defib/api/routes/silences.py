@@ -18,9 +18,10 @@ from defib import __version__
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
 from defib.api.pagination import COMPAT_TAG
+from defib.auth import Permission
 from defib.model import InvalidInput
 from defib.silences import Matcher, Silence, Weekly, parse_matchers
-from defib.silencing import SilenceDraft
+from defib.silencing import NeedsAdmin, SilenceDraft
 
 # COMPAT_TAG: exempt from defib's list envelope (tests/api/test_contract.py), not from the
 # rest of the contract (response models, ErrorOut errors).
@@ -161,16 +162,27 @@ def list_silences(
 @router.post(
     "/silences",
     response_model=SilenceCreated,
-    responses=error_responses(404, d404="no silence with the given `id`"),
+    responses=error_responses(
+        404,
+        d404="no silence with the given `id`",
+        d403="the token's role may not do this: a responder may not set a silence that covers"
+        " every alert of a type, a system or everything, nor one longer than the maximum",
+    ),
 )
 async def post_silence(
     body: PostableSilence, runtime: RuntimeDep, who: Responder
 ) -> SilenceCreated:
     """Create a silence, or update the one named by `id` (a changed one may get a new id).
 
-    `createdBy` is what the client says; the timeline names the token that did it."""
+    The stored `createdBy` is the token's name; the client's `createdBy` is kept in the
+    comment. A silence covering every alert of a type, a system or everything, or longer
+    than `silences.max_duration_hours`, needs an admin token (403 otherwise)."""
     draft = _draft(body)
-    silence = await run_in_threadpool(runtime.silences.put, draft, who.name)
+    admin = who.can(Permission.ADMIN)
+    try:
+        silence = await run_in_threadpool(runtime.silences.put, draft, who.name, admin=admin)
+    except NeedsAdmin as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
     return SilenceCreated(silenceID=silence.id)
 
 
