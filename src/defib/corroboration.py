@@ -26,7 +26,14 @@ from typing import Any
 from defib.config import CorroborationSettings
 
 GATEWAY_SOURCE = "defib-gateway"
-DETECTION_SIGNALS = frozenset({"gateway.data_leak", "gateway.toxicity", "gateway.hallucination"})
+# Detection on an application's own model calls heard over OpenTelemetry or from LiteLLM
+# (defib.signals) judges output its end users shaped just as much: the same gate applies.
+DETECTION_SOURCES = {GATEWAY_SOURCE: "gateway", "defib-otlp": "otlp", "defib-litellm": "litellm"}
+DETECTION_SIGNALS = frozenset(
+    f"{origin}.{kind}"
+    for origin in DETECTION_SOURCES.values()
+    for kind in ("data_leak", "toxicity", "hallucination")
+)
 ANONYMOUS = "anonymous"
 
 
@@ -57,7 +64,9 @@ class Verdict:
 
 
 def is_gateway_detection(payload: Mapping[str, Any]) -> bool:
-    return payload.get("source") == GATEWAY_SOURCE and payload.get("signal") in DETECTION_SIGNALS
+    source = DETECTION_SOURCES.get(str(payload.get("source")))
+    signal = str(payload.get("signal"))
+    return source is not None and signal in DETECTION_SIGNALS and signal.startswith(source + ".")
 
 
 def _int(labels: Mapping[str, Any], key: str) -> int:

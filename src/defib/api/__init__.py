@@ -23,12 +23,14 @@ from defib.api.routes import (
     metrics,
     review,
     runs,
+    signals,
     silences,
     slack,
     systems,
     tokens,
 )
 from defib.bootstrap import Runtime
+from defib.signals.hub import SignalHub
 from defib.web import install as install_console
 
 
@@ -45,6 +47,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        signal_hub.close()  # releases held spans and processes what is queued
         if own_runtime:
             runtime.close()
 
@@ -59,6 +62,8 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     )
     app.state.runtime = runtime
     app.state.auth_enabled = auth
+    # OTLP and LiteLLM signals: its threads start on the first signal.
+    signal_hub = app.state.signals = SignalHub(runtime.settings, runtime.db, runtime.intake.submit)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1", include_in_schema=False)
@@ -74,6 +79,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(silences.router)
     app.include_router(metrics.router)
     app.include_router(slack.router)
+    app.include_router(signals.router)
     install_console(app, runtime)
     app.add_middleware(JsonGuard)
     # Added last, so outermost: the size limit applies before the guard reads a body.

@@ -41,6 +41,9 @@ class Offence:
     client: str | None = None
     # A finding of an output-only detector whose text the prompt did not contain.
     unechoed: bool = False
+    # The OpenTelemetry span the response was read from (signal sources, not the gateway).
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 # Detectors whose input is the model's output alone; grounding also reads the context.
@@ -61,22 +64,42 @@ def unechoed(findings: Sequence[Finding], prompt: str) -> bool:
     )
 
 
-def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict[str, Any]:
-    """A native alert for `kind` (data_leak, toxicity, hallucination) with masked samples."""
+def _spans(offences: Sequence[Offence]) -> dict[str, str]:
+    """Labels naming the flagged spans (none for the gateway's own traffic)."""
+    spans = [o for o in offences if o.trace_id and o.span_id][-MAX_SAMPLE_IDS:]
+    if not spans:
+        return {}
+    return {
+        "trace_ids": ",".join(dict.fromkeys(str(o.trace_id) for o in spans)),
+        "span_ids": ",".join(str(o.span_id) for o in spans),
+    }
+
+
+def detection_alert(
+    system: str, kind: str, offences: Sequence[Offence], *, source: str = SOURCE
+) -> dict[str, Any]:
+    """A native alert for `kind` (data_leak, toxicity, hallucination) with masked samples.
+
+    `source` is the gateway's, or a signal source's (`defib-otlp`, `defib-litellm`): its
+    signal is then `otlp.<kind>`, which the corroboration gate reads the same way.
+    """
     last = offences[-1]
     counts = summarise(f for o in offences for f in o.findings)
     what = ", ".join(f"{c['entity']} x{c['count']}" for c in counts)
     ids = [o.request_id for o in offences][-MAX_SAMPLE_IDS:]
     clients = sorted({o.client or ANONYMOUS for o in offences})
+    origin = source.removeprefix("defib-")
+    via = "The gateway's inline detection" if source == SOURCE else f"Detection on {origin} calls"
+    span = {"trace_id": last.trace_id, "span_id": last.span_id} if last.span_id else {}
     return {
-        "source": SOURCE,
+        "source": source,
         "type": kind,
         "title": f"{system}: {_TITLES.get(kind, kind)}",
         "description": (
-            f"The gateway's inline detection flagged {len(offences)} response(s) of "
+            f"{via} flagged {len(offences)} response(s) of "
             f"{system} (version {last.version or 'unknown'}): {what}."
         ),
-        "signal": f"gateway.{kind}",
+        "signal": f"{origin}.{kind}",
         "systems": [system],
         "labels": {
             "system": system,
@@ -86,6 +109,7 @@ def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict
             "clients": ",".join(clients),
             "keyed_requests": str(sum(1 for o in offences if o.client is not None)),
             "unechoed_requests": str(sum(1 for o in offences if o.unechoed)),
+            **_spans(offences),
         },
         "value": float(len(offences)),
         "severity": _SEVERITY.get(kind, "warning"),
@@ -96,6 +120,7 @@ def detection_alert(system: str, kind: str, offences: Sequence[Offence]) -> dict
                 "response": last.response,
                 "user_id": last.user_id,
                 **({"context": last.context} if last.context else {}),
+                **span,
             }
         ],
     }

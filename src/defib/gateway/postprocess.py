@@ -26,7 +26,7 @@ from defib.config import Settings, SystemConfig
 from defib.detectors import Finding
 from defib.detectors.slo import SloEvaluator
 from defib.gateway import inspection, protocol
-from defib.gateway.alerts import AlertLimiter, Offence, detection_alert, unechoed
+from defib.gateway.alerts import SOURCE, AlertLimiter, Offence, detection_alert, unechoed
 from defib.store import systems as systems_repo
 from defib.store.database import Database
 from defib.systemstate import Capture
@@ -40,6 +40,8 @@ FLUSH_SECONDS = 0.05
 SLO_EVALUATE_SECONDS = 1.0
 PRUNE_SECONDS = 3600.0
 NOTE_SERVED_SECONDS = 60.0
+# Systems a signal source may name without configuring them (each holds two SLO evaluators).
+MAX_ADOPTED_SYSTEMS = 1000
 
 AlertSink = Callable[[dict[str, Any]], None]
 
@@ -77,6 +79,12 @@ class Exchange:
     # share is latency_ms minus this. A stream's clock starts at upstream_started.
     upstream_ms: float | None = None
     upstream_started: float | None = None
+    # The OpenTelemetry span this exchange was read from (defib.signals), for the evidence.
+    trace_id: str | None = None
+    span_id: str | None = None
+    # False when status and latency were not measured (a log event without its span): the
+    # answer is still inspected, but it counts for no SLO.
+    timed: bool = True
 
 
 def _storable(text: str) -> str:
@@ -92,26 +100,25 @@ class PostProcessor:
         db: Database,
         alert: AlertSink,
         clock: Callable[[], datetime],
+        *,
+        source: str = SOURCE,
+        adopt_unknown: bool = False,
     ) -> None:
+        """`source` names the alerts' origin (the gateway, or a signal source such as
+        `defib-otlp`); with `adopt_unknown`, exchanges of systems the configuration does not
+        list are judged with the default settings instead of being ignored."""
         self.db = db
         self.alert = alert
         self.clock = clock
+        self.source = source
+        self.adopt_unknown = adopt_unknown
         self.systems: dict[str, SystemConfig] = {s.name: s for s in settings.systems}
         self.limiter = AlertLimiter(
             settings.gateway.alert_min_interval_seconds,
             settings.gateway.alert_offences_per_key_per_minute,
         )
         self.slos: dict[str, tuple[SloEvaluator, SloEvaluator]] = {
-            s.name: (
-                SloEvaluator(s.name, target=s.gateway.slo.availability_target),
-                SloEvaluator(
-                    s.name,
-                    target=s.gateway.slo.latency_target,
-                    kind="latency",
-                    latency_threshold_ms=s.gateway.slo.latency_threshold_ms,
-                ),
-            )
-            for s in settings.systems
+            s.name: self._evaluators(s) for s in settings.systems
         }
         self._slo_status: dict[str, str] = {}
         self._last_slo = float("-inf")
@@ -126,6 +133,40 @@ class PostProcessor:
         self.dropped = 0
         self.submitted = 0
         self.processed = 0
+
+    def _evaluators(self, s: SystemConfig) -> tuple[SloEvaluator, SloEvaluator]:
+        # Another source's SLOs are named apart: their burn rates are measured on other
+        # traffic, and sharing the gateway's dedup keys would let one resolve the other's.
+        suffix = "" if self.source == SOURCE else "-" + self.source.removeprefix("defib-")
+        return (
+            SloEvaluator(
+                s.name,
+                target=s.gateway.slo.availability_target,
+                slo_name=f"{s.name}-availability{suffix}" if suffix else None,
+            ),
+            SloEvaluator(
+                s.name,
+                target=s.gateway.slo.latency_target,
+                kind="latency",
+                latency_threshold_ms=s.gateway.slo.latency_threshold_ms,
+                slo_name=f"{s.name}-latency{suffix}" if suffix else None,
+            ),
+        )
+
+    def _system(self, name: str) -> SystemConfig | None:
+        """The system's config; a signal source's unknown system gets the defaults."""
+        system = self.systems.get(name)
+        if system is not None or not self.adopt_unknown:
+            return system
+        if len(self.systems) >= MAX_ADOPTED_SYSTEMS:
+            return None
+        try:
+            system = SystemConfig(name=name)
+        except ValueError:
+            return None
+        self.systems[name] = system
+        self.slos[name] = self._evaluators(system)
+        return system
 
     def submit(self, exchange: Exchange) -> None:
         """Queue one exchange (called on the event loop; never blocks)."""
@@ -206,11 +247,11 @@ class PostProcessor:
     # -- one exchange -------------------------------------------------------------------
 
     def _process(self, ex: Exchange) -> Capture | None:
-        system = self.systems.get(ex.system)
+        system = self._system(ex.system)
         if system is None:
             return None
         ts = ex.at.timestamp()
-        if ex.from_model:
+        if ex.from_model and ex.timed:
             available, latency = self.slos[ex.system]
             available.record((ts, ex.status_code < 500))
             if ex.status_code < 500:
@@ -281,10 +322,12 @@ class PostProcessor:
                 findings=tuple(found),
                 client=ex.client,
                 unechoed=unechoed(found, prompt),
+                trace_id=ex.trace_id,
+                span_id=ex.span_id,
             )
             offences = self.limiter.offer(system.name, kind, offence, now)
             if offences:
-                self._send(detection_alert(system.name, kind, offences))
+                self._send(detection_alert(system.name, kind, offences, source=self.source))
 
     def _send(self, payload: dict[str, Any]) -> None:
         try:

@@ -1,0 +1,189 @@
+"""Signals from the AI stack: OTLP/HTTP traces and logs, LiteLLM's webhooks (docs/signals.md).
+
+`POST /v1/traces` and `POST /v1/logs` sit at OTLP's standard paths on the API port, so an
+OpenTelemetry SDK or Collector exporter needs only the endpoint and a bearer header. They
+answer in the request's encoding (protobuf or JSON) with OTLP's export response; refusals
+(400, 401, 403, 413, 415) carry defib's JSON error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.requests import ClientDisconnect
+
+from defib.api.deps import Ingester, RuntimeDep
+from defib.api.errors import ApiError, error_responses
+from defib.api.schemas import AlertResultOut
+from defib.ingest import PayloadError
+from defib.service import IngestResult
+from defib.signals import litellm, otlp
+from defib.signals.hub import SignalHub
+
+router = APIRouter(tags=["signals"])
+
+# A compressed export may inflate this many times the body limit, no more (a gzip bomb).
+MAX_INFLATION = 16
+_PROTOBUF = "application/x-protobuf"
+_JSON = "application/json"
+
+_OTLP_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            _PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+            _JSON: {"schema": {"type": "object"}},
+        },
+    }
+}
+_OTLP_ERRORS = error_responses(
+    400,
+    413,
+    415,
+    d400="the body is not an OTLP export in the declared encoding",
+    d403="the token may not ingest",
+)
+
+
+class LiteLLMAccepted(BaseModel):
+    """What became of one LiteLLM webhook delivery."""
+
+    calls: int = Field(description="Model calls handed to detection and the SLOs.")
+    ignored: int = Field(description="Alerts that are news, not trouble (reports, new keys).")
+    results: list[AlertResultOut] = Field(description="One result per alert raised.")
+
+
+def hub(request: Request) -> SignalHub:
+    signals: SignalHub = request.app.state.signals
+    return signals
+
+
+def _encoding(request: Request) -> otlp.Encoding:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in (_PROTOBUF, "application/protobuf"):
+        return "protobuf"
+    if media == _JSON:
+        return "json"
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"content-type {media or '(none)'!r}: OTLP/HTTP sends {_PROTOBUF} or {_JSON}",
+    )
+
+
+def _inflate(raw: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)  # gzip framing
+    try:
+        body = inflater.decompress(raw, limit)
+    except zlib.error as exc:
+        raise ApiError(400, "bad_request", f"body is not valid gzip: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise ApiError(413, "payload_too_large", f"body inflates to more than {limit} bytes (gzip)")
+    return body
+
+
+async def _body(request: Request, max_bytes: int) -> bytes:
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:
+        raise ApiError(400, "bad_request", "client disconnected before sending the body") from exc
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding == "gzip":
+        return _inflate(raw, max_bytes * MAX_INFLATION)
+    if coding not in ("", "identity"):
+        raise ApiError(
+            415, "unsupported_media_type", f"content-encoding {coding!r}: send gzip or none"
+        )
+    return raw
+
+
+def _media(encoding: otlp.Encoding) -> str:
+    return _PROTOBUF if encoding == "protobuf" else _JSON
+
+
+@router.post("/v1/traces", openapi_extra=_OTLP_DOC, responses=_OTLP_ERRORS)
+async def export_traces(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
+    """OTLP/HTTP traces: GenAI spans feed detection and SLOs; other spans are dropped."""
+    encoding = _encoding(request)
+    body = await _body(request, runtime.settings.max_body_bytes)
+    try:
+        batch = otlp.decode_traces(body, encoding)
+    except otlp.OtlpError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    hub(request).spans(batch.calls)
+    return Response(otlp.traces_answer(batch, encoding), media_type=_media(encoding))
+
+
+@router.post("/v1/logs", openapi_extra=_OTLP_DOC, responses=_OTLP_ERRORS)
+async def export_logs(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
+    """OTLP/HTTP logs: GenAI events, joined to their spans by trace and span id."""
+    encoding = _encoding(request)
+    body = await _body(request, runtime.settings.max_body_bytes)
+    try:
+        batch = otlp.decode_logs(body, encoding, datetime.now(UTC))
+    except otlp.OtlpError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    hub(request).events(batch.events)
+    return Response(otlp.logs_answer(batch, encoding), media_type=_media(encoding))
+
+
+# -- LiteLLM ------------------------------------------------------------------------------
+
+_LITELLM_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            _JSON: {
+                "schema": {
+                    "description": "LiteLLM's StandardLoggingPayload (an object, an array of "
+                    "them, or NDJSON), an alerting WebhookEvent, or a Slack-shaped alert.",
+                    "oneOf": [{"type": "object"}, {"type": "array"}],
+                }
+            }
+        },
+    }
+}
+
+
+async def _litellm(
+    request: Request, runtime: RuntimeDep, actor: str, system: str | None
+) -> LiteLLMAccepted:
+    body = await _body(request, runtime.settings.max_body_bytes)
+    try:
+        parsed = litellm.parse(litellm.loads(body), system)
+    except litellm.LiteLLMError as exc:
+        raise ApiError(422, "invalid_payload", str(exc)) from exc
+    hub(request).litellm_calls(parsed.calls)
+    results: list[IngestResult] = []
+    for alert in parsed.alerts:
+        try:
+            future = runtime.intake.submit(alert, "native", actor)
+        except PayloadError as exc:
+            raise ApiError(422, "invalid_payload", str(exc)) from exc
+        stored: list[IngestResult] = await asyncio.wrap_future(future)
+        results.extend(stored)
+    return LiteLLMAccepted(
+        calls=len(parsed.calls),
+        ignored=parsed.ignored,
+        results=[AlertResultOut(**r.to_dict()) for r in results],
+    )
+
+
+@router.post(
+    "/api/v1/signals/litellm",
+    status_code=202,
+    openapi_extra=_LITELLM_DOC,
+    responses=error_responses(400, 413, d403="the token may not ingest", d422="not LiteLLM's"),
+)
+async def post_litellm(
+    request: Request, runtime: RuntimeDep, who: Ingester, system: str | None = None
+) -> LiteLLMAccepted:
+    """LiteLLM's generic API logger and alerting webhooks; `system` names the defib system
+    when no `defib-system:<name>` request tag does (default: the model group)."""
+    return await _litellm(request, runtime, who.name, system)
