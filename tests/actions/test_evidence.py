@@ -15,12 +15,13 @@ from sqlalchemy import update
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.evidence import EvidenceLocked, EvidenceService, ItemDraft
+from defib.evidence import EvidenceLocked, ItemDraft
 from defib.model import Command
 from defib.playbooks.runs import RunStatus
 from defib.service import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import evidence_items
+from tests.actions.blobs import flip_a_byte
 from tests.engine.conftest import only_run, wait_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -100,7 +101,7 @@ def test_collect_evidence_stores_records_samples_and_files_in_a_chain(
 ) -> None:
     """Incident, timeline, alert, samples and the in-window log are chained; the old log is not."""
     rt, inc = collected
-    svc = EvidenceService(rt.db, rt.settings.data_dir)
+    svc = rt.evidence
     items = svc.list(seq_of(inc))
     names = [i["name"] for i in items]
     assert names[:2] == ["incident.json", "timeline.json"]
@@ -110,8 +111,7 @@ def test_collect_evidence_stores_records_samples_and_files_in_a_chain(
     assert items[0]["prev_hash"] is None
     assert all(b["prev_hash"] == a["chain_hash"] for a, b in itertools.pairwise(items))
     for item in items:
-        blob = rt.settings.data_dir / "evidence" / "sha256" / item["sha256"][:2] / item["sha256"]
-        assert blob.is_file()
+        assert svc.blobs.read(item["sha256"]) is not None
     report = svc.verify(seq_of(inc))
     assert report.ok and report.items == 5 and report.head == items[-1]["chain_hash"]
     samples = svc.show(seq_of(inc), 4, raw=True).content or ""
@@ -124,13 +124,9 @@ def test_collect_evidence_stores_records_samples_and_files_in_a_chain(
 def test_verify_names_the_item_whose_byte_was_flipped(collected: tuple[Runtime, str]) -> None:
     """Flipping one byte of one stored item: verify fails and names that item first."""
     rt, inc = collected
-    svc = EvidenceService(rt.db, rt.settings.data_dir)
+    svc = rt.evidence
     target = svc.list(seq_of(inc))[2]
-    path = svc.blobs.path(target["sha256"])
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
+    flip_a_byte(svc, target["sha256"])
     report = svc.verify(seq_of(inc))
     assert not report.ok
     first = report.first_broken
@@ -143,7 +139,7 @@ def test_verify_catches_edited_metadata_and_a_removed_item(
 ) -> None:
     """Renaming an item breaks its link; deleting one breaks the chain after it."""
     rt, inc = collected
-    svc = EvidenceService(rt.db, rt.settings.data_dir)
+    svc = rt.evidence
     with rt.db.write() as conn:
         conn.execute(
             update(evidence_items)
@@ -157,7 +153,7 @@ def test_verify_catches_edited_metadata_and_a_removed_item(
 def test_a_rerun_of_the_step_adds_nothing_twice(collected: tuple[Runtime, str]) -> None:
     """Items are keyed by step and name: adding the same drafts again is a no-op."""
     rt, inc = collected
-    svc = EvidenceService(rt.db, rt.settings.data_dir)
+    svc = rt.evidence
     before = svc.list(seq_of(inc))
     key = before[0]["idempotency_key"].rsplit(":", 1)[0]
     drafts = [ItemDraft.json("incident", "incident.json", {"changed": True})]
@@ -168,15 +164,15 @@ def test_a_rerun_of_the_step_adds_nothing_twice(collected: tuple[Runtime, str]) 
 def test_evidence_of_an_open_incident_cannot_be_purged(collected: tuple[Runtime, str]) -> None:
     """Deletion is refused while the incident is open, allowed once it is closed."""
     rt, inc = collected
-    svc = EvidenceService(rt.db, rt.settings.data_dir)
+    svc = rt.evidence
     with pytest.raises(EvidenceLocked):
         svc.purge(seq_of(inc))
     assert len(svc.list(seq_of(inc))) == 5
     rt.incidents.apply(inc, Command.RESOLVE, "tester")
     rt.incidents.apply(inc, Command.CLOSE, "tester")
-    blob = svc.blobs.path(svc.list(seq_of(inc))[0]["sha256"])
+    digest = svc.list(seq_of(inc))[0]["sha256"]
     assert svc.purge(seq_of(inc)) == 5
-    assert svc.list(seq_of(inc)) == [] and not blob.exists()
+    assert svc.list(seq_of(inc)) == [] and svc.blobs.read(digest) is None
 
 
 def test_api_shows_redacted_content_and_raw_only_to_admins(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 
 from defib.config import Settings
+from defib.evidence import EvidenceService
 from defib.integrations.tls import verify_context
 from defib.store.database import Database
 
@@ -32,6 +33,9 @@ class ActionEnvironment:
     http_transport: httpx.AsyncBaseTransport | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], datetime] = _utcnow
+    # The process's evidence service (shared blob store, one checkpoint anchor); None: each
+    # action builds one from the settings.
+    evidence: EvidenceService | None = None
 
     def http_client(self, timeout: float | None = None) -> httpx.AsyncClient:
         """A client on the process's TLS context; `timeout` defaults to notifications'."""

@@ -22,6 +22,7 @@ from typing import Any
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.environment import ActionEnvironment
 from defib.evidence import EvidenceService, ItemDraft
+from defib.evidence.anchor import AnchorError
 from defib.store import evidence as evidence_repo
 from defib.store import incidents as incident_repo
 
@@ -173,11 +174,16 @@ class EvidenceAction:
     async def run(self, ctx: ActionContext) -> ActionResult:
         env = ctx.env
         drafts, skipped = await asyncio.to_thread(self.gather, ctx, env)
-        service = EvidenceService.for_settings(env.db, env.settings)
+        service = env.evidence or EvidenceService.for_settings(env.db, env.settings)
         seq = int(ctx.incident["seq"])
-        items, new = await asyncio.to_thread(
-            service.add, seq, drafts, ctx.actor, key_prefix=ctx.idempotency_key
-        )
+        try:
+            # Stores, commits and anchors: the step succeeds only once a signed checkpoint
+            # vouches for its items (a re-execution anchors what an earlier try could not).
+            items, new = await asyncio.to_thread(
+                service.add, seq, drafts, ctx.actor, key_prefix=ctx.idempotency_key
+            )
+        except AnchorError as exc:
+            raise ActionError(str(exc)) from exc
         head = await asyncio.to_thread(_head, env, seq)
         summary = [{"n": i["n"], "name": i["name"], "sha256": i["sha256"]} for i in items]
         await ctx.record(

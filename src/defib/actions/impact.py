@@ -168,7 +168,7 @@ class AssessImpactAction:
     async def _preserve(
         self, ctx: ActionContext, env: ActionEnvironment, seq: int, impact: dict[str, Any]
     ) -> ActionResult:
-        service = EvidenceService.for_settings(env.db, env.settings)
+        service = env.evidence or EvidenceService.for_settings(env.db, env.settings)
         await asyncio.to_thread(
             service.add,
             seq,

@@ -86,23 +86,12 @@ def show(
 def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
     """Recompute every hash and the chain; exit 1 naming the first broken item."""
     report = _client(config).get(f"/api/v1/incidents/{incident_id}/evidence/verify")
+    anchor = report.get("anchor") or {}
     if json:
         print_json(report)
-    elif report["items"] == 0:
-        console.print(f"{report['incident_id']}: no evidence collected yet; nothing to verify")
-    elif report["ok"]:
-        console.print(
-            f"{report['incident_id']}: {report['items']} items verified, head {report['head']}"
-        )
-        anchor = report.get("anchor")
-        if anchor:
-            unanchored = report["items"] - anchor["anchored_items"]
-            console.print(
-                f"  matches {anchor['checkpoints']} signed checkpoint(s), the newest of "
-                f"{anchor['newest_checkpoint_at']}"
-                + (f"; {unanchored} newer item(s) not yet anchored" if unanchored else "")
-            )
-    else:
+    elif not report["ok"]:
+        # Before "nothing there": items deleted behind defib's back leave an empty chain
+        # that the signed checkpoints still remember.
         first = report["first_broken"]
         console.print(
             f"{report['incident_id']}: BROKEN at item {first['n']} ({first['name']}): "
@@ -110,6 +99,31 @@ def verify(incident_id: str, config: ConfigOption = None, json: JsonOption = Fal
         )
         for b in report["broken"][1:]:
             console.print(f"  also item {b['n']} ({b['name']}): {b['reason']}")
+    elif report["items"] == 0 and report.get("deleted"):
+        console.print(
+            f"{report['incident_id']}: evidence deleted (a signed retention purge removed "
+            "every item); nothing to verify"
+        )
+    elif report["items"] == 0:
+        console.print(f"{report['incident_id']}: no evidence collected yet; nothing to verify")
+    else:
+        console.print(
+            f"{report['incident_id']}: {report['items']} items verified, head {report['head']}"
+        )
+        if anchor:
+            pending = anchor.get("pending_items") or []
+            console.print(
+                f"  matches {anchor['checkpoints']} signed checkpoint(s), the newest of "
+                f"{anchor['newest_checkpoint_at']} (keys: {anchor.get('trust', 'own key')})"
+                + (
+                    f"; {len(pending)} item(s) still being collected by a running step"
+                    if pending
+                    else ""
+                )
+            )
+    if not json:
+        for warning in anchor.get("warnings") or []:
+            console.print(f"  warning: {warning}")
     if not report["ok"]:
         raise typer.Exit(EXIT_BROKEN)
     if report["items"] == 0:

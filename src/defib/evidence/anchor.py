@@ -1,44 +1,57 @@
-"""Signed checkpoints of each incident's evidence chain, kept outside the database.
+"""Signed checkpoints of each incident's evidence chain, written before a step succeeds.
 
 The hash chain shows tampering only to someone who trusts the database: whoever can write
 it can delete the last item, or rewrite an item and recompute every later link, and the
-chain verifies again (issue 11). So every append also writes a **checkpoint** — the
-incident, how many items, the head link hash, when — signed with an Ed25519 key that is
-not in the database (a 0600 file, or an environment variable from a secret store), to an
-append-only file the database does not control. `verify` then checks the chain against
-the checkpoints: a deleted tail or a rewritten item no longer matches what was signed.
+chain verifies again (issue 11). So every append also writes a **checkpoint**: the
+incident, how many items, the head link hash, the first item this writer vouches for, when,
+signed with an Ed25519 key the database never holds (`signer.py`). `verify` then checks the
+chain against the checkpoints: a deleted tail, a rewritten item, or an item that no
+checkpoint vouches for (a forgery appended after the newest checkpoint) is reported.
 
-The signing is `cryptography`'s Ed25519; the checks below (`check_anchors`) are pure.
+Where checkpoints are kept (the database for every replica, or a log file) and copied to
+(mirrors) is `checkpoints.py`; which public keys count is decided here: this process's own
+key, the keys pinned in `evidence_anchor.trusted_keys`, and, when none are pinned, every key
+registered in the database (so a replica verifies what a worker signed, and whoever can
+write the database could register a key of their own: pin the keys to close that).
+
+`check_anchors` and `parse_checkpoint` are pure.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
+import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from defib.config import Settings
 from defib.evidence.chain import Broken
+from defib.evidence.checkpoints import CheckpointLog, FileCheckpointLog, Mirror
+from defib.evidence.signer import (
+    ALGORITHM,
+    Signer,
+    SignerError,
+    decode_public,
+    encode_public,
+    key_id,
+)
+from defib.store import evidence as repo
+from defib.store.database import Database
 
-VERSION = 1
+# v1 checkpoints had no `first` (they vouched for every item up to `items`).
+VERSION = 2
+
+Trust = Literal["pinned", "database", "own key"]
 
 
 class AnchorError(Exception):
-    """The checkpoint key or log cannot be used; the message says which and why."""
+    """A checkpoint could not be signed or written; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,7 @@ class Checkpoint:
     at: str
     key_id: str
     purged: bool = False
+    first: int = 1  # the first item this checkpoint vouches for (its writer appended it)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -56,113 +70,28 @@ class Checkpoint:
             "incident": self.incident_seq,
             "items": self.items,
             "head": self.head,
+            "first": self.first,
             "at": self.at,
             "key": self.key_id,
             "purged": self.purged,
         }
 
 
-def _canonical(doc: Mapping[str, Any]) -> bytes:
+def canonical(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def key_id(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def _decode_key(text: str, where: str) -> Ed25519PrivateKey:
+def parse_checkpoint(
+    doc: Mapping[str, Any], trusted: Mapping[str, Ed25519PublicKey]
+) -> Checkpoint | None:
+    """The checkpoint if its signature holds under a trusted key (None otherwise; pure)."""
+    sig = doc.get("sig")
+    body = {k: v for k, v in doc.items() if k != "sig"}
+    public = trusted.get(str(body.get("key")))
+    if not isinstance(sig, str) or public is None:
+        return None
     try:
-        raw = base64.b64decode(text.strip(), validate=True)
-        return Ed25519PrivateKey.from_private_bytes(raw)
-    except ValueError as exc:
-        raise AnchorError(f"{where}: not a base64 Ed25519 private key (32 bytes)") from exc
-
-
-def load_or_create_key(path: Path | None, env: str | None) -> Ed25519PrivateKey:
-    """The signing key: from the environment variable `env` if set, else the file `path`
-    (created 0600 with a new key if missing)."""
-    if env:
-        value = os.environ.get(env)
-        if not value:
-            raise AnchorError(f"evidence_anchor.key_env: {env} is not set")
-        return _decode_key(value, f"environment variable {env}")
-    assert path is not None
-    try:
-        return _decode_key(path.read_text(encoding="ascii"), str(path))
-    except FileNotFoundError:
-        pass
-    key = Ed25519PrivateKey.generate()
-    text = base64.b64encode(key.private_bytes_raw()).decode() + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _decode_key(path.read_text(encoding="ascii"), str(path))
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return key
-
-
-class Anchor:
-    """Signs checkpoints into an append-only JSON-lines file and reads them back."""
-
-    def __init__(self, key: Ed25519PrivateKey, log_file: Path) -> None:
-        self.key = key
-        self.public = key.public_key()
-        self.key_id = key_id(self.public)
-        self.log_file = log_file
-        self._lock = threading.Lock()
-
-    def sign(self, checkpoint: Checkpoint) -> dict[str, Any]:
-        body = checkpoint.body()
-        return {**body, "sig": base64.b64encode(self.key.sign(_canonical(body))).decode()}
-
-    def record(
-        self, incident_seq: int, items: int, head: str | None, *, purged: bool = False
-    ) -> None:
-        """Append one signed checkpoint; one write() of one line, so lines never interleave."""
-        at = datetime.now(UTC).isoformat(timespec="microseconds")
-        line = _canonical(self.sign(Checkpoint(incident_seq, items, head, at, self.key_id, purged)))
-        with self._lock:
-            fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def checkpoints(self, incident_seq: int) -> tuple[list[Checkpoint], list[str]]:
-        """This incident's checkpoints whose signature holds, oldest first, and problems."""
-        good: list[Checkpoint] = []
-        problems: list[str] = []
-        for lineno, doc in _lines(self.log_file):
-            if doc is None:
-                problems.append(f"checkpoint log line {lineno} is not a checkpoint")
-                continue
-            if doc.get("incident") != incident_seq:
-                continue
-            checkpoint = self.verify(doc)
-            if checkpoint is None:
-                problems.append(
-                    f"checkpoint log line {lineno} has a signature that does not verify "
-                    "with this server's key"
-                )
-            else:
-                good.append(checkpoint)
-        return good, problems
-
-    def verify(self, doc: Mapping[str, Any]) -> Checkpoint | None:
-        sig = doc.get("sig")
-        body = {k: v for k, v in doc.items() if k != "sig"}
-        if not isinstance(sig, str) or body.get("key") != self.key_id:
-            return None
-        try:
-            self.public.verify(base64.b64decode(sig), _canonical(body))
-        except (InvalidSignature, ValueError):
-            return None
+        public.verify(base64.b64decode(sig), canonical(body))
         head = body.get("head")
         return Checkpoint(
             incident_seq=int(body["incident"]),
@@ -171,34 +100,158 @@ class Anchor:
             at=str(body["at"]),
             key_id=str(body["key"]),
             purged=bool(body.get("purged", False)),
+            first=int(body.get("first", 1)),
         )
-
-
-def build_anchor(settings: Settings) -> Anchor | None:
-    """The anchor the settings describe (None when `evidence_anchor.enabled` is false)."""
-    cfg = settings.evidence_anchor
-    if not cfg.enabled:
+    except (InvalidSignature, ValueError, KeyError, TypeError):
         return None
-    key_file = cfg.key_file or settings.data_dir / "evidence-anchor.key"
-    log_file = cfg.log_file or settings.data_dir / "evidence-checkpoints.jsonl"
-    return Anchor(load_or_create_key(key_file, cfg.key_env), log_file)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        return
-    with fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                doc = json.loads(raw)
-            except ValueError:
-                yield lineno, None
-                continue
-            yield lineno, doc if isinstance(doc, dict) else None
+class Anchor:
+    """Signs checkpoints into the log (after every mirror took them) and reads them back."""
+
+    def __init__(
+        self,
+        signer: Signer | Callable[[], Signer],
+        log: CheckpointLog,
+        *,
+        mirrors: Sequence[Mirror] = (),
+        db: Database | None = None,
+        pinned: Sequence[str] = (),
+        who: str | None = None,
+    ) -> None:
+        self._signer_source = signer
+        self._signer: Signer | None = None
+        self.log = log
+        self.mirrors = list(mirrors)
+        self.db = db
+        self.pinned = [decode_public(p) for p in pinned]
+        self.who = who or socket.gethostname()[:200]
+        self._lock = threading.Lock()
+        self._registered = False
+        # The last write's failure, until a write succeeds: readiness reports it.
+        self.last_error: str | None = None
+
+    @property
+    def signer(self) -> Signer:
+        with self._lock:
+            if self._signer is None:
+                source = self._signer_source
+                self._signer = source() if callable(source) else source
+            return self._signer
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.signer.public_key)
+
+    @property
+    def trust(self) -> Trust:
+        if self.pinned:
+            return "pinned"
+        return "database" if self.db is not None else "own key"
+
+    def sign(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        body = checkpoint.body()
+        return {**body, "sig": base64.b64encode(self.signer.sign(canonical(body))).decode()}
+
+    def _register(self, signer: Signer) -> None:
+        if self._registered or self.db is None:
+            return
+        with self.db.write() as conn:
+            repo.register_key(
+                conn,
+                key_id(signer.public_key),
+                ALGORITHM,
+                encode_public(signer.public_key),
+                self.who,
+                datetime.now(UTC),
+            )
+        self._registered = True
+
+    def record(
+        self,
+        incident_seq: int,
+        items: int,
+        head: str | None,
+        *,
+        first: int = 1,
+        purged: bool = False,
+    ) -> None:
+        """Sign and write one checkpoint: to every mirror, then to the log. Raises
+        AnchorError if any of it fails (the caller's step must not succeed then)."""
+        try:
+            signer = self.signer
+            self._register(signer)
+            at = datetime.now(UTC).isoformat(timespec="microseconds")
+            checkpoint = Checkpoint(
+                incident_seq, items, head, at, key_id(signer.public_key), purged, first
+            )
+            line = canonical(self.sign(checkpoint)).decode()
+            # Mirrors first: a checkpoint in the log is never missing from a mirror, and a
+            # retry after a mirror failed signs and sends again (receivers dedupe by id).
+            for mirror in self.mirrors:
+                mirror.append(incident_seq, line)
+            self.log.append(incident_seq, line)
+        except Exception as exc:
+            # No paths or URLs: readiness shows this to unauthenticated callers.
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.last_error = f"{type(exc).__name__}: {detail}"[:300]
+            raise AnchorError(
+                f"the checkpoint of incident {incident_seq} could not be written: {self.last_error}"
+            ) from exc
+        self.last_error = None
+
+    def trusted_keys(self) -> tuple[dict[str, Ed25519PublicKey], list[str]]:
+        """The public keys whose checkpoints count, and warnings."""
+        warnings: list[str] = []
+        raw: list[bytes] = list(self.pinned)
+        try:
+            raw.append(self.signer.public_key)
+        except (SignerError, OSError) as exc:
+            warnings.append(f"this process has no signing key ({exc})")
+        if not self.pinned and self.db is not None:
+            with self.db.read() as conn:
+                for row in repo.list_keys(conn):
+                    try:
+                        raw.append(decode_public(str(row["public_key"])))
+                    except ValueError:
+                        warnings.append(f"verifying key {row['key_id']} is not a public key")
+        return {key_id(r): Ed25519PublicKey.from_public_bytes(r) for r in raw}, warnings
+
+    def checkpoints(self, incident_seq: int) -> tuple[list[Checkpoint], list[str], list[str]]:
+        """This incident's checkpoints whose signature holds (oldest first), problems (a
+        line of this incident that does not verify) and warnings (skipped torn lines)."""
+        trusted, warnings = self.trusted_keys()
+        docs, read_warnings = self.log.read(incident_seq)
+        warnings += read_warnings
+        for mirror in self.mirrors:
+            if isinstance(mirror, FileCheckpointLog):  # a copy this host can read back
+                more, mirror_warnings = mirror.read(incident_seq)
+                docs += more
+                warnings += mirror_warnings
+        good: dict[str, Checkpoint] = {}
+        problems: list[str] = []
+        seen: set[str] = set()
+        for doc in docs:
+            sig = str(doc.get("sig"))
+            if sig in seen:
+                continue  # the same checkpoint in the log and a mirror
+            seen.add(sig)
+            checkpoint = parse_checkpoint(doc, trusted)
+            if checkpoint is None:
+                problems.append(
+                    f"a checkpoint dated {str(doc.get('at'))[:40]} (key {str(doc.get('key'))[:20]})"
+                    " has a signature that does not verify with a trusted key"
+                )
+            else:
+                good[sig] = checkpoint
+        return sorted(good.values(), key=lambda c: c.at), problems, warnings
+
+    def problem(self) -> str | None:
+        """Why checkpoints cannot be written now (None: they can), for readiness."""
+        if self.last_error is not None:
+            return f"evidence checkpoints cannot be written: {self.last_error}"
+        found = self.log.probe()
+        return f"evidence checkpoints cannot be written: {found}" if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,33 +259,54 @@ class AnchorReport:
     """What the checkpoints say about the chain in the database."""
 
     checkpoints: int
-    anchored_items: int  # items covered by the newest checkpoint
+    anchored_items: int  # items a checkpoint vouches for
     newest_at: str | None
     broken: list[Broken]
+    pending: list[int]  # items not yet anchored whose collecting step is still in flight
+    warnings: list[str]
+    trust: Trust = "own key"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "checkpoints": self.checkpoints,
             "anchored_items": self.anchored_items,
+            "pending_items": self.pending,
             "newest_checkpoint_at": (
                 self.newest_at.replace("+00:00", "Z") if self.newest_at else None
             ),
+            "trust": self.trust,
+            "warnings": self.warnings,
         }
 
 
+def step_of(idempotency_key: str | None) -> tuple[str, int] | None:
+    """The (run id, step index) an item's key `<run id>:<step index>[...]:<name>` names."""
+    if not idempotency_key:
+        return None
+    parts = idempotency_key.split(":", 2)
+    if len(parts) < 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 def check_anchors(
-    items: Sequence[Mapping[str, Any]], checkpoints: Sequence[Checkpoint], problems: Sequence[str]
+    items: Sequence[Mapping[str, Any]],
+    checkpoints: Sequence[Checkpoint],
+    problems: Sequence[str],
+    *,
+    in_flight: Collection[int] = (),
+    warnings: Sequence[str] = (),
+    trust: Trust = "own key",
 ) -> AnchorReport:
     """Compare the stored chain with its signed checkpoints (pure).
 
-    - the newest checkpoint anchors more items than the database holds: the tail was
-      deleted;
+    - a checkpoint anchors more items than the database holds: the tail was deleted;
     - the item a checkpoint anchors has another link hash than was signed: that item or
-      one before it was rewritten; the first checkpoint that fails, after the last one that
-      holds, names the first rewritten item;
-    - evidence with no checkpoint at all: the log was removed or truncated.
-    Items after the newest checkpoint (a crash between commit and checkpoint) are only
-    counted as unanchored.
+      one before it was rewritten (named: the first after the last checkpoint that holds);
+    - an item no checkpoint vouches for (each vouches for the items its writer appended,
+      `first..items`) is a failure, unless it is in `in_flight`: collected by a step that is
+      still running, between its commit and its checkpoint. A forgery appended after the
+      newest checkpoint is such an item, and so is one a later legitimate append built on.
     """
     broken = [Broken(0, "checkpoint log", p) for p in problems]
     by_n = {int(i["n"]): i for i in items}
@@ -240,47 +314,62 @@ def check_anchors(
     purges = [k for k, c in enumerate(checkpoints) if c.purged]
     if purges:
         checkpoints = checkpoints[purges[-1] + 1 :]
-        if not checkpoints and not items:
-            return AnchorReport(0, 0, None, broken)
-    if not checkpoints:
-        if items:
-            broken.append(
-                Broken(
-                    1,
-                    str(items[0]["name"]),
-                    "no signed checkpoint for this evidence (the checkpoint log is missing, "
-                    "truncated or from another key)",
-                )
-            )
-        return AnchorReport(0, 0, None, broken)
-    newest = checkpoints[-1]
-    if newest.items > len(items):
+    if not checkpoints and not items:
+        return AnchorReport(0, 0, None, broken, [], list(warnings), trust)
+    top = max((c.items for c in checkpoints), default=0)
+    if top > len(items):
         first_gone = len(items) + 1
         broken.append(
             Broken(
                 first_gone,
                 "(deleted)",
-                f"the checkpoint of {newest.at} anchors {newest.items} items but the database "
-                f"holds {len(items)}: item(s) {first_gone}..{newest.items} were deleted",
+                f"a signed checkpoint anchors {top} items but the database holds "
+                f"{len(items)}: item(s) {first_gone}..{top} were deleted",
             )
         )
     last_good = 0
-    for c in checkpoints:
+    vouched: set[int] = set()
+    for c in sorted(checkpoints, key=lambda c: (c.items, c.at)):
         item = by_n.get(c.items)
         if item is None:
             continue  # reported above as deleted
-        if item["chain_hash"] == c.head:
-            last_good = c.items
+        if item["chain_hash"] != c.head:
+            first = last_good + 1
+            named = by_n.get(first)
+            broken.append(
+                Broken(
+                    first,
+                    str(named["name"]) if named is not None else "?",
+                    f"rewritten: the chain up to item {c.items} differs from the checkpoint "
+                    f"signed at {c.at} (items up to {last_good} still match)",
+                )
+            )
+            break
+        last_good = max(last_good, c.items)
+        vouched.update(range(max(c.first, 1), c.items + 1))
+    pending: list[int] = []
+    for n in sorted(by_n):
+        if n in vouched:
             continue
-        first = last_good + 1
-        named = by_n.get(first)
+        if n in in_flight:
+            pending.append(n)
+            continue
         broken.append(
             Broken(
-                first,
-                str(named["name"]) if named is not None else "?",
-                f"rewritten: the chain up to item {c.items} differs from the checkpoint signed "
-                f"at {c.at} (items up to {last_good} still match)",
+                n,
+                str(by_n[n]["name"]),
+                "not anchored: no signed checkpoint vouches for this item and no step that "
+                "could still anchor it is running (appended outside defib, or its checkpoint "
+                "was never written)",
             )
         )
-        break
-    return AnchorReport(len(checkpoints), min(newest.items, len(items)), newest.at, broken)
+    newest = checkpoints[-1].at if checkpoints else None
+    return AnchorReport(
+        len(checkpoints),
+        len(vouched & set(by_n)),
+        newest,
+        broken,
+        pending,
+        list(warnings),
+        trust,
+    )

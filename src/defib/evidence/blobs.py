@@ -1,26 +1,49 @@
-"""A content-addressed file store: `<root>/sha256/<ab>/<hex>`, written once, read-only.
+"""Where evidence bytes live, content-addressed by SHA-256 and written once.
 
-Folders are 0700 and blobs 0400: evidence holds raw captures the API shows to admins
-only, so no other local user may read it (issue 11).
+- `DatabaseBlobStore`: the `evidence_blobs` table, read by every replica and worker (the
+  default on PostgreSQL: a worker's collected bytes must verify from any replica).
+- `FileBlobStore`: `<root>/sha256/<ab>/<hex>` on this host (the default on SQLite: one
+  process, one disk). Folders are 0700 and blobs 0400: evidence holds raw captures the API
+  shows to admins only, so no other local user may read it (issue 11).
+- `LayeredBlobStore`: writes to one store and also reads an older one, so bytes stored on
+  disk before the database store was the default still verify.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from defib.evidence.chain import content_hash
 from defib.hardening import private_dir
+from defib.store import evidence as repo
+from defib.store.database import Database
 
 
-class BlobStore:
+class BlobStorage(Protocol):
+    def put(self, data: bytes) -> str:
+        """Store `data` durably (once); return its SHA-256."""
+        ...
+
+    def read(self, sha256: str) -> bytes | None: ...
+
+    def remove(self, sha256: str) -> None: ...
+
+
+def _check_digest(sha256: str) -> None:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256[:80]!r}")
+
+
+class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a SHA-256 hex digest: {sha256[:80]!r}")
+        _check_digest(sha256)
         return self.root / "sha256" / sha256[:2] / sha256
 
     def put(self, data: bytes) -> str:
@@ -52,3 +75,48 @@ class BlobStore:
 
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+
+class DatabaseBlobStore:
+    """Bytes in the database: committed before the item rows that name them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def put(self, data: bytes) -> str:
+        digest = content_hash(data)
+        with self.db.write() as conn:
+            repo.put_blob(conn, digest, data, datetime.now(UTC))
+        return digest
+
+    def read(self, sha256: str) -> bytes | None:
+        _check_digest(sha256)
+        with self.db.read() as conn:
+            return repo.read_blob(conn, sha256)
+
+    def remove(self, sha256: str) -> None:
+        with self.db.write() as conn:
+            repo.delete_blob(conn, sha256)
+
+
+# The file store's name before issue 25 (tests and scripts build it by that name).
+BlobStore = FileBlobStore
+
+
+class LayeredBlobStore:
+    """Writes go to `primary`; reads fall back to `legacy` (bytes stored before)."""
+
+    def __init__(self, primary: BlobStorage, legacy: BlobStorage) -> None:
+        self.primary = primary
+        self.legacy = legacy
+
+    def put(self, data: bytes) -> str:
+        return self.primary.put(data)
+
+    def read(self, sha256: str) -> bytes | None:
+        data = self.primary.read(sha256)
+        return data if data is not None else self.legacy.read(sha256)
+
+    def remove(self, sha256: str) -> None:
+        self.primary.remove(sha256)
+        self.legacy.remove(sha256)

@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from defib.config import Settings
-from defib.evidence.anchor import Anchor, AnchorReport, build_anchor, check_anchors
-from defib.evidence.blobs import BlobStore
-from defib.evidence.chain import Broken, VerifyReport, content_hash, link_hash, verify_chain
+from defib.evidence.anchor import Anchor, AnchorReport, check_anchors, step_of
+from defib.evidence.blobs import BlobStorage, FileBlobStore
+from defib.evidence.chain import (
+    LINK_VERSION,
+    Broken,
+    VerifyReport,
+    content_hash,
+    link_hash,
+    verify_chain,
+)
 from defib.evidence.redact import redact_text
+from defib.evidence.setup import build_anchor, build_blobs
 from defib.model import DomainError, NotFound, format_incident_id
 from defib.store import evidence as repo
 from defib.store import incidents as incident_repo
@@ -89,10 +97,14 @@ MAX_ITEM_NUMBER = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The chain's own check and, with an anchor, the check against its checkpoints."""
+    """The chain's own check and, with an anchor, the check against its checkpoints.
+
+    `deleted`: the chain is empty because a retention purge deleted its items (signed), not
+    because nothing was collected yet."""
 
     chain: VerifyReport
     anchor: AnchorReport | None = None
+    deleted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -114,6 +126,10 @@ class Verification:
     def first_broken(self) -> Broken | None:
         return self.broken[0] if self.broken else None
 
+    @property
+    def pending(self) -> list[int]:
+        return self.anchor.pending if self.anchor is not None else []
+
     def to_dict(self) -> dict[str, Any]:
         out = self.chain.to_dict()
         broken = self.broken
@@ -124,19 +140,28 @@ class Verification:
             None if first is None else {"n": first.n, "name": first.name, "reason": first.reason}
         )
         out["anchor"] = self.anchor.to_dict() if self.anchor is not None else None
+        out["deleted"] = self.deleted
         return out
 
 
 class EvidenceService:
-    def __init__(self, db: Database, data_dir: Path, anchor: Anchor | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        anchor: Anchor | None = None,
+        blobs: BlobStorage | None = None,
+    ) -> None:
         self.db = db
-        self.blobs = BlobStore(data_dir / "evidence")
+        self.blobs: BlobStorage = (
+            blobs if blobs is not None else FileBlobStore(data_dir / "evidence")
+        )
         self.anchor = anchor
 
     @classmethod
     def for_settings(cls, db: Database, settings: Settings) -> EvidenceService:
-        """The service with the checkpoint anchor the settings describe."""
-        return cls(db, settings.data_dir, build_anchor(settings))
+        """The service with the blob store and checkpoint anchor the settings describe."""
+        return cls(db, settings.data_dir, build_anchor(settings, db), build_blobs(settings, db))
 
     def add(
         self,
@@ -147,15 +172,18 @@ class EvidenceService:
         key_prefix: str | None = None,
         now: datetime | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Append items to the incident's chain; return (items, how many were new).
+        """Append items to the incident's chain and anchor them; return (items, how many
+        were new).
 
         With `key_prefix`, an item whose key (`<prefix>:<name>`) is already stored is not
-        added again: a step re-executed after a crash adds nothing twice.
+        added again: a step re-executed after a crash adds nothing twice, and anchors its
+        earlier items if their checkpoint was never written. Raises AnchorError (after the
+        rows are committed) when the checkpoint cannot be written: the step must fail.
         """
         hashes = [self.blobs.put(d.data) for d in drafts]  # bytes first, rows second
         at = (now or datetime.now(UTC)).replace(microsecond=0)
         out: list[dict[str, Any]] = []
-        new = 0
+        new_ns: list[int] = []
         with self.db.write() as conn:
             # Serialises appends to this incident's chain (SQLite: BEGIN IMMEDIATE already).
             incident_repo.get_incident(conn, seq, for_update=True)
@@ -171,6 +199,7 @@ class EvidenceService:
                         continue
                 n += 1
                 values: dict[str, Any] = {
+                    "link_version": LINK_VERSION,
                     "incident_seq": seq,
                     "n": n,
                     "kind": draft.kind,
@@ -184,26 +213,41 @@ class EvidenceService:
                     "meta": draft.meta,
                     "idempotency_key": key,
                 }
-                values["chain_hash"] = link_hash(
-                    prev=prev,
-                    incident_seq=seq,
-                    n=n,
-                    kind=draft.kind,
-                    name=draft.name,
-                    sha256=digest,
-                    size=len(draft.data),
-                    collected_at=at,
-                    meta=draft.meta,
-                )
+                values["chain_hash"] = link_hash(values)
                 repo.insert_item(conn, values)
                 prev = values["chain_hash"]
-                new += 1
+                new_ns.append(n)
                 out.append(values)
-        if new and self.anchor is not None:
-            # After the commit: a checkpoint never names items that were rolled back. A
-            # crash in between leaves them unanchored, which verify reports as such.
-            self.anchor.record(seq, n, prev)
-        return out, new
+        if self.anchor is not None:
+            self._anchor_after_commit(seq, out, new_ns, key_prefix)
+        return out, len(new_ns)
+
+    def _anchor_after_commit(
+        self,
+        seq: int,
+        out: Sequence[dict[str, Any]],
+        new_ns: Sequence[int],
+        key_prefix: str | None,
+    ) -> None:
+        """One checkpoint per run of consecutive items this call vouches for: the new ones,
+        and (re-executed step) the step's earlier items no checkpoint vouches for yet.
+
+        After the commit: a checkpoint never names items that were rolled back. Items are
+        only vouched for by the writer that appended them, so a forgery someone appended in
+        between stays unvouched (and verify reports it)."""
+        assert self.anchor is not None
+        vouch = {int(i["n"]): str(i["chain_hash"]) for i in out if int(i["n"]) in new_ns}
+        step = step_of(f"{key_prefix}:-") if key_prefix else None
+        if step is not None and len(new_ns) < len(out):
+            with self.db.read() as conn:
+                earlier = repo.items_of_step(conn, seq, *step)
+            checkpoints, _, _ = self.anchor.checkpoints(seq)
+            covered = {n for c in checkpoints for n in range(c.first, c.items + 1)}
+            for item in earlier:
+                if int(item["n"]) not in covered:
+                    vouch[int(item["n"])] = str(item["chain_hash"])
+        for first, last in _runs(sorted(vouch)):
+            self.anchor.record(seq, last, vouch[last], first=first)
 
     def list(self, seq: int) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -242,11 +286,25 @@ class EvidenceService:
         with self.db.read() as conn:
             incident_repo.get_incident(conn, seq)
             items = repo.list_items(conn, seq)
+            # Steps that may still anchor their items: read with the items, so a step that
+            # ends between the two reads cannot excuse an item it never anchored.
+            steps = {s for s in (step_of(i["idempotency_key"]) for i in items) if s is not None}
+            running = repo.steps_in_flight(conn, seq, steps)
         chain = verify_chain(items, self.blobs.read)
         if self.anchor is None:
             return Verification(chain)
-        checkpoints, problems = self.anchor.checkpoints(seq)
-        return Verification(chain, check_anchors(items, checkpoints, problems))
+        checkpoints, problems, warnings = self.anchor.checkpoints(seq)
+        in_flight = {int(i["n"]) for i in items if step_of(i["idempotency_key"]) in running}
+        report = check_anchors(
+            items,
+            checkpoints,
+            problems,
+            in_flight=in_flight,
+            warnings=warnings,
+            trust=self.anchor.trust,
+        )
+        deleted = not items and any(c.purged for c in checkpoints)
+        return Verification(chain, report, deleted=deleted)
 
     def purge(self, seq: int) -> int:
         """Delete an incident's evidence (retention); refused while the incident is open."""
@@ -264,3 +322,14 @@ class EvidenceService:
         for digest in orphans:
             self.blobs.remove(digest)
         return count
+
+
+def _runs(ns: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted numbers as (first, last) pairs."""
+    out: list[tuple[int, int]] = []
+    for n in ns:
+        if out and out[-1][1] == n - 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out

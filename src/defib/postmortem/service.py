@@ -28,9 +28,12 @@ class PostmortemService:
         data_dir: Path,
         review: ReviewService,
         clock: Callable[[], datetime],
+        *,
+        evidence: EvidenceService | None = None,
     ) -> None:
         self.db = db
-        self.evidence = EvidenceService(db, data_dir)
+        # The runtime's (shared blob store and checkpoints); alone, this host's files.
+        self.evidence = evidence if evidence is not None else EvidenceService(db, data_dir)
         self.review = review
         self.clock = clock
 

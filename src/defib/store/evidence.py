@@ -7,11 +7,22 @@ retention after an incident is over, and the service refuses it while the incide
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select
 
-from defib.store.tables import alerts, evidence_items, timeline_events
+from defib.store.tables import (
+    alerts,
+    evidence_blobs,
+    evidence_checkpoints,
+    evidence_items,
+    evidence_keys,
+    playbook_run_steps,
+    playbook_runs,
+    timeline_events,
+)
+from defib.store.upsert import per_dialect, pick
 
 
 def _item(row: RowMapping) -> dict[str, Any]:
@@ -61,6 +72,39 @@ def find_by_key(conn: Connection, key: str) -> dict[str, Any] | None:
         .first()
     )
     return _item(row) if row is not None else None
+
+
+def items_of_step(conn: Connection, seq: int, run_id: str, index: int) -> list[dict[str, Any]]:
+    """An incident's items a step collected, in every generation (`<run>:<index>:...`)."""
+    rows = conn.execute(
+        select(evidence_items)
+        .where(
+            evidence_items.c.incident_seq == seq,
+            evidence_items.c.idempotency_key.like(f"{run_id}:{index}:%"),
+        )
+        .order_by(evidence_items.c.n)
+    ).mappings()
+    return [_item(r) for r in rows]
+
+
+def steps_in_flight(
+    conn: Connection, seq: int, steps: Collection[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """Which of these (run id, step index) are steps of this incident's runs still pending
+    or running (their evidence may be committed and not yet anchored)."""
+    if not steps:
+        return set()
+    runs = {run for run, _ in steps}
+    rows = conn.execute(
+        select(playbook_run_steps.c.run_id, playbook_run_steps.c.idx)
+        .join(playbook_runs, playbook_runs.c.id == playbook_run_steps.c.run_id)
+        .where(
+            playbook_runs.c.incident_seq == seq,
+            playbook_run_steps.c.run_id.in_(runs),
+            playbook_run_steps.c.status.in_(("pending", "running")),
+        )
+    )
+    return {(str(r[0]), int(r[1])) for r in rows} & set(steps)
 
 
 def insert_item(conn: Connection, values: dict[str, Any]) -> None:
@@ -121,3 +165,63 @@ def timeline_keys_among(conn: Connection, keys: Collection[str]) -> set[str]:
         )
     )
     return {r[0] for r in rows}
+
+
+_PUT_BLOB = per_dialect(
+    lambda ins: ins(evidence_blobs).on_conflict_do_nothing(index_elements=["sha256"])
+)
+_PUT_KEY = per_dialect(
+    lambda ins: ins(evidence_keys).on_conflict_do_nothing(index_elements=["key_id"])
+)
+
+
+def put_blob(conn: Connection, sha256: str, data: bytes, now: datetime) -> None:
+    """Store bytes under their SHA-256 once (the same bytes twice are one row)."""
+    conn.execute(
+        pick(conn, _PUT_BLOB).values(sha256=sha256, size=len(data), data=data, created_at=now)
+    )
+
+
+def read_blob(conn: Connection, sha256: str) -> bytes | None:
+    row = conn.execute(
+        select(evidence_blobs.c.data).where(evidence_blobs.c.sha256 == sha256)
+    ).first()
+    return bytes(row[0]) if row is not None else None
+
+
+def delete_blob(conn: Connection, sha256: str) -> None:
+    conn.execute(delete(evidence_blobs).where(evidence_blobs.c.sha256 == sha256))
+
+
+def insert_checkpoint(conn: Connection, seq: int, line: str, now: datetime) -> None:
+    conn.execute(insert(evidence_checkpoints).values(incident_seq=seq, line=line, recorded_at=now))
+
+
+def checkpoint_lines(conn: Connection, seq: int) -> list[tuple[int, str]]:
+    """(row id, signed line) of an incident's checkpoints, oldest first."""
+    rows = conn.execute(
+        select(evidence_checkpoints.c.id, evidence_checkpoints.c.line)
+        .where(evidence_checkpoints.c.incident_seq == seq)
+        .order_by(evidence_checkpoints.c.id)
+    )
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def register_key(
+    conn: Connection, key_id: str, algorithm: str, public_key: str, by: str, now: datetime
+) -> None:
+    """Record a verifying key (its public half) once."""
+    conn.execute(
+        pick(conn, _PUT_KEY).values(
+            key_id=key_id,
+            algorithm=algorithm,
+            public_key=public_key,
+            registered_at=now,
+            registered_by=by,
+        )
+    )
+
+
+def list_keys(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(evidence_keys).order_by(evidence_keys.c.registered_at)).mappings()
+    return [dict(r) for r in rows]

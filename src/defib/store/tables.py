@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -254,7 +255,61 @@ evidence_items = Table(
     Column("meta", JSON, nullable=False),
     # <run id>:<step index>:<item name>: a re-executed step finds its item already there.
     Column("idempotency_key", String(1200), nullable=True, unique=True),
+    # Which rule computed chain_hash (evidence/chain.py): 1 before issue 25, 2 after.
+    Column("link_version", Integer, nullable=False, server_default="1"),
     Index("uq_evidence_items_incident_seq_n", "incident_seq", "n", unique=True),
+)
+
+# Evidence bytes every replica and worker reads (the database blob store), by SHA-256.
+evidence_blobs = Table(
+    "evidence_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Signed checkpoints of evidence chains (evidence/anchor.py), one signed JSON line each.
+# No foreign key: a checkpoint outlives whatever happens to the incident's rows.
+evidence_checkpoints = Table(
+    "evidence_checkpoints",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("incident_seq", _Id, nullable=False, index=True),
+    Column("line", Text, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# Public halves of the keys that signed checkpoints (the private halves never come here).
+evidence_keys = Table(
+    "evidence_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("public_key", String(100), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("registered_by", String(200), nullable=False),
+)
+
+# Secrets every replica must share, made once by whichever starts first (the console's
+# session key when none is configured).
+shared_secrets = Table(
+    "shared_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Storm budgets counted across replicas: uses per (scope, key, minute window).
+storm_counters = Table(
+    "storm_counters",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("used", Integer, nullable=False),
 )
 
 # What defib enforces on each protected system; every gateway replica polls this row.

@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
-from defib.evidence import EvidenceService
 from defib.model import (
     Command,
     DomainError,
@@ -155,7 +154,5 @@ async def verify(request: Request, incident_id: str, viewer: ViewerDep) -> Respo
     """Recompute the evidence chain (a read: any signed-in viewer may)."""
     seq = parse_incident_id(incident_id)
     runtime = runtime_of(request)
-    report = await run_in_threadpool(
-        EvidenceService.for_settings(runtime.db, runtime.settings).verify, seq
-    )
+    report = await run_in_threadpool(runtime.evidence.verify, seq)
     return fragment("_verify.html", report=report.to_dict())

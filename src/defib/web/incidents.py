@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.bootstrap import Runtime
 from defib.control import ControlService
-from defib.evidence import EvidenceService
 from defib.evidence.service import public_item
 from defib.model import (
     Incident,
@@ -229,7 +228,7 @@ def load_incident(
         context["runs"] = runs
         context["waiting"] = {run.id: _waiting(run, events, viewer) for run in runs}
     if SIDE in parts:
-        evidence = EvidenceService.for_settings(runtime.db, runtime.settings).list(incident.seq)
+        evidence = runtime.evidence.list(incident.seq)
         with runtime.db.read() as conn:
             context["impact"] = impact_repo.get_impact(conn, incident.seq)
         states = {s.system: s for s in ControlService(runtime.db).states()}

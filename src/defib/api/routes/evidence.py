@@ -65,9 +65,22 @@ class BrokenOut(BaseModel):
 
 class AnchorOut(BaseModel):
     checkpoints: int = Field(description="Signed checkpoints of this incident's chain.")
-    anchored_items: int = Field(description="Items the newest checkpoint covers.")
+    anchored_items: int = Field(description="Items a signed checkpoint vouches for.")
+    pending_items: list[int] = Field(
+        default_factory=list,
+        description="Items not yet anchored whose collecting step is still running (any "
+        "other unanchored item is a failure).",
+    )
     newest_checkpoint_at: str | None = Field(
         description="When the newest checkpoint was signed (RFC 3339, UTC)."
+    )
+    trust: str = Field(
+        default="own key",
+        description="Which public keys counted: `pinned` (evidence_anchor.trusted_keys), "
+        "`database` (every key registered there), `own key`.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="Skipped checkpoint lines (torn writes) and the like."
     )
 
 
@@ -83,10 +96,15 @@ class VerifyOut(BaseModel):
         description="The check against the signed checkpoints outside the database (null "
         "when anchoring is off).",
     )
+    deleted: bool = Field(
+        default=False,
+        description="No items because a signed retention purge deleted them (not: nothing "
+        "collected yet).",
+    )
 
 
 def _service(runtime: RuntimeDep) -> EvidenceService:
-    return EvidenceService.for_settings(runtime.db, runtime.settings)
+    return runtime.evidence
 
 
 @router.get("/incidents/{incident_id}/evidence", response_model=EvidencePage, responses=_ERRORS)

@@ -23,7 +23,10 @@ def healthz() -> Health:
     "/readyz",
     response_model=Health,
     responses=error_responses(
-        503, base=(), d503="the database is unreachable or cannot take writes"
+        503,
+        base=(),
+        d503="the database is unreachable or cannot take writes, or evidence checkpoints "
+        "cannot be written",
     ),
 )
 def readyz(runtime: RuntimeDep) -> Health:
@@ -37,4 +40,9 @@ def readyz(runtime: RuntimeDep) -> Health:
             f"storage unavailable: {type(exc).__name__}: {exc}"[:300],
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
+    # Evidence this process collects must be anchored before its step succeeds: a checkpoint
+    # log or mirror that cannot be written makes the process not ready (issue 25).
+    problem = runtime.evidence.anchor.problem() if runtime.evidence.anchor else None
+    if problem is not None:
+        raise ApiError(503, "not_ready", problem[:300], {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return Health(status="ready", version=__version__, warnings=runtime.security_warnings)

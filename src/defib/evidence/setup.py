@@ -1,0 +1,64 @@
+"""The blob store and checkpoint anchor the settings describe (wired once per process)."""
+
+from __future__ import annotations
+
+import os
+
+from defib.config import Settings
+from defib.evidence.anchor import Anchor
+from defib.evidence.blobs import (
+    BlobStorage,
+    DatabaseBlobStore,
+    FileBlobStore,
+    LayeredBlobStore,
+)
+from defib.evidence.checkpoints import (
+    CheckpointLog,
+    DatabaseCheckpointLog,
+    FileCheckpointLog,
+    Mirror,
+    WebhookMirror,
+)
+from defib.evidence.signer import Ed25519Signer, Signer, load_or_create_key
+from defib.store.database import Database
+
+
+def _shared(choice: str, db: Database) -> bool:
+    """Whether `auto`/`database`/`file` means the database: auto does on PostgreSQL, where
+    several replicas and workers with their own disks must read the same evidence."""
+    return choice == "database" or (choice == "auto" and not db.is_sqlite)
+
+
+def build_blobs(settings: Settings, db: Database) -> BlobStorage:
+    files = FileBlobStore(settings.data_dir / "evidence")
+    if _shared(settings.evidence_anchor.blob_store, db):
+        # Bytes stored on this host before the database became the default still verify.
+        return LayeredBlobStore(DatabaseBlobStore(db), files)
+    return files
+
+
+def build_anchor(settings: Settings, db: Database) -> Anchor | None:
+    """The anchor the settings describe (None when `evidence_anchor.enabled` is false).
+
+    The signing key is loaded on first use, so reading evidence never needs it."""
+    cfg = settings.evidence_anchor
+    if not cfg.enabled:
+        return None
+    key_file = cfg.key_file or settings.data_dir / "evidence-anchor.key"
+
+    def signer() -> Signer:
+        return Ed25519Signer(load_or_create_key(key_file, cfg.key_env))
+
+    log: CheckpointLog
+    if _shared(cfg.store, db):
+        log = DatabaseCheckpointLog(db)
+    else:
+        log = FileCheckpointLog(cfg.log_file or settings.data_dir / "evidence-checkpoints.jsonl")
+    mirrors: list[Mirror] = []
+    for m in cfg.mirrors:
+        if m.path is not None:
+            mirrors.append(FileCheckpointLog(m.path))
+        elif m.url is not None:
+            secret = os.environ.get(m.secret_env) if m.secret_env else None
+            mirrors.append(WebhookMirror(str(m.url), secret=secret, timeout=m.timeout_seconds))
+    return Anchor(signer, log, mirrors=mirrors, db=db, pinned=cfg.trusted_keys)
