@@ -1,7 +1,11 @@
-"""Precision/recall of the toxicity detector on tests/detectors/data/toxicity_dev.jsonl.
+"""Precision/recall of the toxicity detector on tests/detectors/data/toxicity_dev.jsonl or
+another {"text","toxic"[,"source"]} JSONL file (e.g. the public dev split written by
+bench/train/toxicity_data.py to bench/results/toxicity_pubdev.jsonl).
 
-Usage: python bench/detect/score_toxicity.py [--backend lexicon|profanity-check] [FILE]
-A text counts as flagged when the detector returns at least one finding.
+Usage: python bench/detect/score_toxicity.py [--backend model|lexicon|profanity-check] [FILE]
+A text counts as flagged when the detector returns at least one finding. Prints the
+false-positive rate (share of clean texts flagged) and, when rows carry "source", one line
+per source.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ DEFAULT = Path(__file__).resolve().parents[2] / "tests/detectors/data/toxicity_d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("file", nargs="?", default=str(DEFAULT))
-    ap.add_argument("--backend", default="lexicon")
+    ap.add_argument("--backend", default="model")
+    ap.add_argument("--min-score", type=float, default=0.5)
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
-    det = get_detector("toxicity", backend=args.backend)
+    det = get_detector("toxicity", backend=args.backend, min_score=args.min_score)
     tp = fp = fn = tn = 0
     errors = []
+    per_source: dict[str, list[int]] = {}
     for line in Path(args.file).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         flagged = bool(det.detect(row["text"]))
@@ -31,6 +37,8 @@ def main() -> None:
         fp += flagged and not row["toxic"]
         fn += (not flagged) and row["toxic"]
         tn += (not flagged) and not row["toxic"]
+        cell = per_source.setdefault(row.get("source", "-"), [0, 0, 0, 0])
+        cell[(0 if row["toxic"] else 2) + (0 if flagged else 1)] += 1
         if flagged != row["toxic"]:
             errors.append(("FP" if flagged else "FN", row["text"]))
     p = tp / (tp + fp) if tp + fp else 0.0
@@ -39,8 +47,14 @@ def main() -> None:
     if args.show_errors:
         for kind, text in errors:
             print(f"  {kind} {text}")
+    fpr = fp / (fp + tn) if fp + tn else 0.0
+    if len(per_source) > 1:
+        for source, (s_tp, s_fn, s_fp, s_tn) in sorted(per_source.items()):
+            s_r = s_tp / (s_tp + s_fn) if s_tp + s_fn else 0.0
+            s_fpr = s_fp / (s_fp + s_tn) if s_fp + s_tn else 0.0
+            print(f"  {source}: recall={s_r:.3f} fpr={s_fpr:.3f} n={s_tp + s_fn + s_fp + s_tn}")
     print(
-        f"backend={args.backend} precision={p:.3f} recall={r:.3f} f1={f1:.3f} "
+        f"backend={args.backend} precision={p:.3f} recall={r:.3f} f1={f1:.3f} fpr={fpr:.3f} "
         f"tp={tp} fp={fp} fn={fn} tn={tn} n={tp + fp + fn + tn}"
     )
 

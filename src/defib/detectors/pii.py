@@ -1,10 +1,16 @@
 """PII detection: EMAIL, PHONE, CREDIT_CARD, US_SSN, IBAN, IP_ADDRESS, plus SECRET via
-`defib.detectors.secrets`.
+`defib.detectors.secrets`, and PERSON, ADDRESS, LOCATION, DATE_OF_BIRTH via
+`defib.detectors.entities`.
 
-Each type is a fast regex that proposes candidates and a validator that decides: Luhn and
-issuer ranges for cards, `stdnum` for SSNs and IBAN mod-97, `phonenumbers` for phone numbers,
-`ipaddress` for IPs. Context words around a candidate veto look-alikes (order numbers,
-version strings). Overlaps are resolved so each span carries one type.
+Each pattern type is a fast regex that proposes candidates and a validator that decides:
+Luhn and issuer ranges for cards, `stdnum` for SSNs and IBAN mod-97, `phonenumbers` for
+phone numbers, `ipaddress` for IPs. Context words around a candidate veto look-alikes (order
+numbers, version strings). Names, street addresses and places come from a small sequence
+tagger with gazetteers; birth dates from dates after a birth cue. Overlaps are resolved so
+each span carries one type (a validated pattern wins over a tagged span).
+
+`allow` lists names and places that are never reported (the assistant's own persona, staff
+who sign answers, public figures a system talks about): see docs/detectors.md.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from stdnum import iban as _iban
 from stdnum import luhn as _luhn
 from stdnum.us import ssn as _ssn
 
+from defib.detectors import entities as _ent
 from defib.detectors.base import Finding, resolve_overlaps
 from defib.detectors.secrets import SecretDetector
 
 NAME = "pii"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 PII_TYPES: tuple[str, ...] = (
     "EMAIL",
@@ -32,9 +39,30 @@ PII_TYPES: tuple[str, ...] = (
     "IBAN",
     "IP_ADDRESS",
     "SECRET",
+    "PERSON",
+    "ADDRESS",
+    "LOCATION",
+    "DATE_OF_BIRTH",
 )
+# Found by the tagger and gazetteers (entities.py), not by a pattern and a checksum.
+ENTITY_TYPES: frozenset[str] = frozenset(_ent.TYPES)
+# Weak evidence of a leak on its own: a place names no one. The gateway raises no data_leak
+# alert, an impact assessment counts no affected record, and a blocking output filter does
+# not block, on findings of these types alone (they are still masked).
+WEAK_TYPES: frozenset[str] = frozenset({"LOCATION"})
+
+
+def is_weak(findings: Iterable[Finding]) -> bool:
+    """True when `findings` hold nothing but weak types (or nothing at all)."""
+    return all(f.type in WEAK_TYPES for f in findings)
+
+
 # On overlap the more specific, checksum-validated type wins.
 _PRIORITY = {
+    "DATE_OF_BIRTH": 0,
+    "LOCATION": -3,
+    "PERSON": -2,
+    "ADDRESS": -1,
     "SECRET": 7,
     "IBAN": 6,
     "CREDIT_CARD": 5,
@@ -189,6 +217,7 @@ class PiiDetector:
         default_region: str = "US",
         national_regions: Sequence[str] = _NATIONAL_REGIONS,
         entropy_threshold: float = 3.0,
+        allow: Iterable[str] = (),
     ) -> None:
         wanted = frozenset(t.strip().upper() for t in types) if types is not None else None
         if wanted is not None and not wanted <= set(PII_TYPES):
@@ -199,6 +228,13 @@ class PiiDetector:
         self.default_region = default_region.upper()
         self.national_regions = tuple(r.upper() for r in national_regions)
         self._secrets = SecretDetector(min_score=min_score, entropy_threshold=entropy_threshold)
+        self._entities = bool(self.types & ENTITY_TYPES)
+        # Allowed names and places, normalised (casefolded words, no titles).
+        self.allow: frozenset[str] = frozenset(a for a in map(_ent.normalise, allow) if a)
+        # Single words of allowed multi-word names: `Nova` alone is `Nova Lee`'s first name.
+        self._allow_parts: frozenset[str] = frozenset(
+            w for a in self.allow if " " in a for w in a.split(" ")
+        )
 
     def detect(self, text: str, *, context: str | None = None) -> list[Finding]:
         """Find PII in `text`; `context` is ignored."""
@@ -216,8 +252,61 @@ class PiiDetector:
             found.extend(self._ips(text))
         if "@" in text:
             found.extend(self._emails(text))
-        kept = resolve_overlaps((f for f in found if f.score >= self.min_score), _PRIORITY)
+        found = [f for f in found if f.score >= self.min_score]
+        if self._entities:
+            patterns = resolve_overlaps(found, _PRIORITY)
+            named = [
+                f
+                for f in self._named(text, patterns)
+                if f.score >= self.min_score and not self._allowed(f)
+            ]
+            found = patterns + named
+        kept = resolve_overlaps(found, _PRIORITY)
         return [f for f in kept if f.type in self.types]
+
+    # ------------------------------------------------------------ PERSON, ADDRESS, ...
+    def _named(self, text: str, patterns: list[Finding]) -> Iterator[Finding]:
+        """Tagged names, addresses and places, cut clear of pattern findings; birth dates."""
+        if "DATE_OF_BIRTH" in self.types and _DIGIT.search(text):
+            for start, end in _ent.birth_dates(text):
+                yield self._f(text, "DATE_OF_BIRTH", start, end, _ent.SCORES["DATE_OF_BIRTH"])
+        if not _ent.has_letters(text):
+            return
+        lex, tagger = _ent.load()
+        toks = _ent.tokenize(text, lex)
+        for kind, i, j in _ent.spans(toks, tagger.tag(toks)):
+            # A person's title is not part of the name; trailing punctuation is not the span's.
+            while i < j and (
+                (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
+                or not toks[i].text[0].isalnum()
+            ):
+                i += 1
+            while j > i and not toks[j - 1].text[0].isalnum():
+                j -= 1
+            if i >= j:
+                continue
+            start, end = toks[i].start, toks[j - 1].end
+            # Pattern findings (a phone in a signature, an e-mail) are not part of the span.
+            for p in patterns:
+                if p.start < end and start < p.end:
+                    if p.start - start >= end - p.end:
+                        end = p.start
+                    else:
+                        start = p.end
+            value = text[start:end].strip(" \t\n,;:>-(")
+            if not value or not _ent.has_letters(value):
+                continue
+            # A street address has a house, box or postal number and more than one word.
+            if kind == "ADDRESS" and (j - i < 2 or not _DIGIT.search(value)):
+                continue
+            start = text.index(value, start)
+            yield self._f(text, kind, start, start + len(value), _ent.SCORES[kind])
+
+    def _allowed(self, f: Finding) -> bool:
+        if not self.allow or f.type not in ("PERSON", "LOCATION"):
+            return False
+        value = _ent.normalise(f.text)
+        return value in self.allow or (f.type == "PERSON" and value in self._allow_parts)
 
     # ------------------------------------------------------------ helpers
     def _f(

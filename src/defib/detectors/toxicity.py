@@ -1,24 +1,37 @@
-"""Toxicity: a curated lexicon of abusive, hateful, sexual, violent and self-harm language
-matched through obfuscation (leetspeak, stretched letters, s p a c e d or d.o.t.t.e.d letters,
-Unicode confusables), with whole-word boundaries so `Scunthorpe`, `class` or `assess` stay
-clean. Offsets always point into the original text.
+"""Toxicity: a lexicon first pass plus a linear model over word and character n-grams.
 
-Optional backend: `alt-profanity-check` (a linear model shipped in its wheel) adds a
-whole-text score when installed: `ToxicityDetector(backend="profanity-check")`.
+The lexicon (abusive, hateful, sexual, violent and self-harm terms) is matched through
+obfuscation (leetspeak, stretched letters, s p a c e d or d.o.t.t.e.d letters, Unicode
+confusables) with whole-word boundaries so `Scunthorpe`, `class` or `assess` stay clean.
+A term alone no longer decides: its hit becomes a feature of the model
+(`defib/detectors/models/toxicity.*`, trained offline by `make train-detectors` on public
+data recorded in models/README.md), which also reads who is targeted and how, so a quoted
+slur in counter-speech, a dog breeder's vocabulary or an untargeted swear word can stay
+clean while "X belong in a zoo" is caught. Only direct threats and self-harm statements
+(`STRONG`) are reported on the lexicon's word alone. Offsets always point into the original
+text.
+
+Backends: `model` (default, as above), `lexicon` (the lexicon alone, version 1 behaviour),
+`profanity-check` (the lexicon plus `alt-profanity-check`'s whole-text score, if installed).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from defib.detectors.base import Finding, resolve_overlaps
+from defib.detectors.ngrams import LinearModel, Token, features, tokenize
 
 NAME = "toxicity"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
 # category -> (score, terms). Terms are lower-case; a space inside a term matches any run of
 # non-letters, so phrases survive punctuation and line breaks. Variants are spelled out
@@ -327,6 +340,9 @@ def _term_pattern(term: str) -> str:
     return "".join(parts)
 
 
+_TERMS: dict[str, str] = {}  # group name in _PATTERN -> the lexicon term it matches
+
+
 def _build() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
     entries = [
         (term, category, _MILD_SCORE if term in _MILD else score)
@@ -336,6 +352,7 @@ def _build() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
     # Longest first so a phrase wins over the word inside it.
     entries.sort(key=lambda e: -len(e[0]))
     meta = {f"t{n}": (category, score) for n, (_, category, score) in enumerate(entries)}
+    _TERMS.update({f"t{n}": term for n, (term, _, _) in enumerate(entries)})
     alts = "|".join(f"(?P<t{n}>{_term_pattern(term)})" for n, (term, _, _) in enumerate(entries))
     # Boundaries are letters/digits only: trailing `!!` must not glue onto the word.
     return re.compile(f"(?<![a-z0-9])(?:{alts})(?![a-z0-9])"), meta
@@ -391,8 +408,108 @@ def _plausible(s: str) -> bool:
     return letters >= 1 and letters + symbols >= 2
 
 
+
+# Terms that are a finding on their own, whatever the model says: a direct threat or a
+# statement of self-harm is worth a person's look even in an otherwise calm text. The rest
+# (slurs, swear words, "suicide" as a topic) are quoted, reclaimed or reported too often.
+STRONG = frozenset(
+    [t for t in LEXICON["violence"][1] if " you" in t or t == "kill them all"]
+    + [t for t in LEXICON["self_harm"][1] if " " in t and t != "self harm"]
+    + ["kys", "kill urself", "gas the jews", "should be exterminated", "heil hitler"]
+)
+MODEL_LABEL = "abuse"  # a model finding with no lexicon term in it
+CATEGORIES = (*LEXICON, MODEL_LABEL)
+BACKENDS = ("model", "lexicon", "profanity-check")
+
+# Identity groups, folded into one token so "<group> are animals" learnt from one group
+# carries to another the training data names less often.
+GROUPS = frozenset(
+    """women woman girls men gays gay lesbians lesbian homosexuals queers trans transgender
+    jews jewish muslims muslim islam christians christian catholics hindus hindu sikhs
+    immigrants immigrant migrants refugees foreigners blacks black africans asians asian
+    chinese indians mexicans arabs latinos hispanics whites gypsies roma disabled
+    retarded autistic""".split()
+)
+_GROUP = "<grp>"
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A lexicon match: original span, category, term score, and the term matched."""
+
+    start: int
+    end: int
+    category: str
+    score: float
+    term_key: str
+
+
+def featurise(text: str) -> tuple[list[Token], list[list[str]], list[_Hit]]:
+    """Tokens, feature groups (one per token, then whole-text signals) and lexicon hits.
+
+    Shared with the offline trainer: the weights are only valid for exactly these features.
+    """
+    norm, index = normalise(text)
+    if _SPACED.search(norm):
+        norm, index = _collapse_spaced(norm, index)
+    hits = [
+        _Hit(index[m.start()], index[m.end() - 1] + 1, *_META[m.lastgroup or ""], m.lastgroup or "")
+        for m in _PATTERN.finditer(norm)
+        if _plausible(m.group())
+    ]
+    tokens = tokenize(norm, index)
+    extra = [f"lex:{h.category}{'_mild' if h.score == _MILD_SCORE else ''}" for h in hits]
+    groups = features(tokens, extra)
+    words = [t.text for t in tokens]
+    for k, word in enumerate(words):
+        if word in GROUPS:
+            nxt = words[k + 1] if k + 1 < len(words) else "</s>"
+            nxt2 = words[k + 2] if k + 2 < len(words) else "</s>"
+            prev = words[k - 1] if k else "<s>"
+            groups[k] += [f"g:{prev} {_GROUP}", f"g:{_GROUP} {nxt}", f"g:{_GROUP} {nxt} {nxt2}"]
+    return tokens, groups, hits
+
+
+@cache
+def load_model() -> tuple[LinearModel, float]:
+    """The shipped toxicity model and its decision threshold (loaded once per process)."""
+    base = resources.files("defib.detectors") / "models"
+    meta = json.loads((base / "toxicity.json").read_text(encoding="utf-8"))
+    model = LinearModel.from_bytes(
+        (base / "toxicity.f32").read_bytes(), float(meta["bias"]), int(meta["bits"])
+    )
+    return model, float(meta["threshold"])
+
+
+def _rescale(p: float, threshold: float) -> float:
+    """Map the model probability so its tuned threshold lands on 0.5: `min_score` then reads
+    the same for every backend (0.5 = flagged, higher = stricter)."""
+    if p < threshold:
+        return 0.5 * p / threshold
+    return 0.5 + 0.5 * (p - threshold) / (1.0 - threshold)
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]+")
+
+
+def _best_sentence(text: str, tokens: Sequence[Token], contrib: Sequence[float]) -> tuple[int, int]:
+    """The sentence whose tokens carry the most toxic weight (trimmed), as the finding span."""
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    best, best_sum = (0, len(text)), float("-inf")
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        total = sum(c for t, c in zip(tokens, contrib, strict=False) if a <= t.start < b)
+        if b > a and text[a:b].strip() and total > best_sum:
+            best, best_sum = (a, b), total
+    a, b = best
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
 class ToxicityDetector:
-    """Lexicon-based toxic language detector; optional model backend via alt-profanity-check."""
+    """Toxic language: lexicon first pass plus a linear n-gram model (default backend)."""
 
     name = NAME
     version = VERSION
@@ -400,22 +517,24 @@ class ToxicityDetector:
     def __init__(
         self,
         *,
-        backend: str = "lexicon",
+        backend: str = "model",
         min_score: float = 0.5,
         categories: Sequence[str] | None = None,
         model_threshold: float = 0.8,
     ) -> None:
-        if backend not in ("lexicon", "profanity-check"):
+        if backend not in BACKENDS:
             raise ValueError(
-                f"unknown toxicity backend {backend!r}; use lexicon or profanity-check"
+                f"unknown toxicity backend {backend!r}; use {', '.join(BACKENDS)}"
             )
-        if categories is not None and not set(categories) <= set(LEXICON):
-            raise ValueError(f"unknown categories; known: {', '.join(LEXICON)}")
+        if categories is not None and not set(categories) <= set(CATEGORIES):
+            raise ValueError(f"unknown categories; known: {', '.join(CATEGORIES)}")
         self.backend = backend
         self.min_score = min_score
-        self.categories = frozenset(categories) if categories is not None else frozenset(LEXICON)
+        self.categories = frozenset(categories) if categories is not None else frozenset(CATEGORIES)
         self.model_threshold = model_threshold
         self._predict: Callable[[list[str]], Any] | None = None
+        if backend == "model":
+            load_model()  # fail at construction, not on the first text
         if backend == "profanity-check":
             try:
                 predict_prob = importlib.import_module("profanity_check").predict_prob
@@ -427,11 +546,14 @@ class ToxicityDetector:
 
     def detect(self, text: str, *, context: str | None = None) -> list[Finding]:
         """Toxic spans in `text`; `context` is ignored."""
-        found = [
-            f
-            for f in self._lexicon(text)
-            if f.label in self.categories and f.score >= self.min_score
-        ]
+        if self.backend == "model":
+            found = self._model(text)
+        else:
+            found = [
+                f
+                for f in self._lexicon(text)
+                if f.label in self.categories and f.score >= self.min_score
+            ]
         if self._predict is not None and not found and text.strip():
             prob = float(self._predict([text])[0])
             if prob >= max(self.model_threshold, self.min_score):
@@ -441,6 +563,34 @@ class ToxicityDetector:
                     Finding("TOXICITY", start, end, prob, NAME, VERSION, text[start:end], "model")
                 )
         return resolve_overlaps(found, {"TOXICITY": 1})
+
+    def score(self, text: str) -> float:
+        """The model's whole-text score on the `min_score` scale (0.5 = flagged)."""
+        model, threshold = load_model()
+        _, groups, _ = featurise(text)
+        return _rescale(model.score(groups).probability, threshold)
+
+    def _model(self, text: str) -> list[Finding]:
+        if not text.strip():
+            return []
+        model, threshold = load_model()
+        tokens, groups, hits = featurise(text)
+        scored = model.score(groups)
+        score = round(_rescale(scored.probability, threshold), 4)
+        found = [
+            Finding("TOXICITY", h.start, h.end, h.score, NAME, VERSION, text[h.start : h.end], h.category)
+            for h in hits
+            if _TERMS[h.term_key] in STRONG and h.score >= self.min_score
+        ]
+        if score >= self.min_score:
+            found += [
+                Finding("TOXICITY", h.start, h.end, score, NAME, VERSION, text[h.start : h.end], h.category)
+                for h in hits
+            ]
+            if not hits:
+                a, b = _best_sentence(text, tokens, scored.contributions)
+                found.append(Finding("TOXICITY", a, b, score, NAME, VERSION, text[a:b], MODEL_LABEL))
+        return [f for f in found if f.label in self.categories]
 
     def _lexicon(self, text: str) -> Iterator[Finding]:
         norm, index = normalise(text)

@@ -1,0 +1,318 @@
+"""PERSON, ADDRESS, LOCATION and DATE_OF_BIRTH: the PII that has no checksum.
+
+Names, street addresses and places are found by a small averaged-perceptron sequence tagger
+(greedy, left to right, BIO tags) over word tokens. Its features are the word, its shape
+and suffix, its neighbours, the tags already given, and gazetteer flags: first and last
+names, titles, cities, states, countries and street vocabulary from Faker's locale providers
+and GeoNames (`data/pii_gazetteer.json.gz`, see `data/README.md`). The weights
+(`data/pii_tagger.json.gz`) were trained only on texts generated from our own templates
+(`bench/detect/pii_model/`); no public PII benchmark was used.
+
+A birth date is a date (numeric or with a month name) preceded, within a few words, by a
+cue such as "born", "date of birth", "DOB" or "birthday"; other dates are not PII here.
+
+Both data files load once per process, on first use (about 0.2 s, ~40 MB), and are shared
+by every `PiiDetector`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+TYPES = ("PERSON", "ADDRESS", "LOCATION", "DATE_OF_BIRTH")
+LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ADR", "I-ADR")
+_SPAN_TYPE = {"PER": "PERSON", "LOC": "LOCATION", "ADR": "ADDRESS"}
+# How sure each type is, before allow lists: a lone place is the weakest evidence.
+SCORES = {"PERSON": 0.8, "ADDRESS": 0.85, "LOCATION": 0.6, "DATE_OF_BIRTH": 0.9}
+
+# Gazetteer bits.
+FIRST, LAST, TITLE, CITY, STATE, COUNTRY, SSUF, SPRE, SWORD, COMMON = (1 << i for i in range(10))
+_GAZ_BITS = {
+    "first": FIRST,
+    "last": LAST,
+    "title": TITLE,
+    "city": CITY,
+    "state": STATE,
+    "country": COUNTRY,
+    "street_suffix": SSUF,
+    "street_prefix": SPRE,
+    "street_word": SWORD,
+    "common": COMMON,
+}
+_PLACE = CITY | STATE | COUNTRY
+MAX_PHRASE = 5
+
+TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+_UPPER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Casefolded entry (one word, or words joined by one space) -> gazetteer bits."""
+
+    bits: dict[str, int]
+    # First word of a multi-word place -> the longest such place, in words.
+    phrase_len: dict[str, int]
+
+    @classmethod
+    def build(cls, lists: dict[str, Iterable[str]]) -> Lexicon:
+        bits: dict[str, int] = {}
+        phrase_len: dict[str, int] = {}
+        for kind, entries in lists.items():
+            bit = _GAZ_BITS.get(kind)
+            if bit is None:
+                continue
+            for e in entries:
+                bits[e] = bits.get(e, 0) | bit
+                if " " in e and bit & _PLACE:
+                    words = e.split(" ")
+                    if len(words) <= MAX_PHRASE:
+                        first = words[0]
+                        phrase_len[first] = max(phrase_len.get(first, 0), len(words))
+        return cls(bits, phrase_len)
+
+
+def shape(word: str) -> str:
+    """`Debra` -> `Xx`, `ABC12` -> `Xd`, `o'neil` -> `x'x`: character classes, runs squeezed."""
+    out = []
+    last = ""
+    for ch in word:
+        if ch.isdigit():
+            c = "d"
+        elif ch.isalpha():
+            c = "X" if ch.isupper() else "x"
+        else:
+            c = ch
+        if c != last:
+            out.append(c)
+            last = c
+    return "".join(out)
+
+
+@dataclass(slots=True)
+class Token:
+    start: int
+    end: int
+    text: str
+    low: str
+    shape: str
+    gaz: int
+    place: str  # "B"/"I" + place bits of the longest place phrase covering it, or ""
+    nl: bool  # a line break between the previous token and this one
+
+
+def tokenize(text: str, lex: Lexicon) -> list[Token]:
+    toks: list[Token] = []
+    prev_end = 0
+    bits = lex.bits
+    for m in TOKEN.finditer(text):
+        s, e = m.span()
+        word = m.group()
+        low = word.casefold()
+        toks.append(
+            Token(s, e, word, low, shape(word), bits.get(low, 0), "", "\n" in text[prev_end:s])
+        )
+        prev_end = e
+    # Places: the longest phrase match from each token (New York, Ponzano Di Fermo).
+    i, n = 0, len(toks)
+    phrase_len = lex.phrase_len
+    while i < n:
+        longest = min(phrase_len.get(toks[i].low, 1), n - i)
+        matched = 0
+        for k in range(longest, 1, -1):
+            b = bits.get(" ".join(t.low for t in toks[i : i + k]), 0) & _PLACE
+            if b:
+                matched = k
+                toks[i].place = f"B{b}"
+                for t in toks[i + 1 : i + k]:
+                    t.place = f"I{b}"
+                break
+        if not matched:
+            b = toks[i].gaz & _PLACE
+            if b:
+                toks[i].place = f"B{b}"
+            matched = 1
+        i += matched
+    return toks
+
+
+def _w(t: Token | None, edge: str) -> str:
+    return t.low if t is not None else edge
+
+
+def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
+    """The feature strings of token i given the two previous tags (shared with training)."""
+    t = toks[i]
+    n = len(toks)
+    prev = toks[i - 1] if i > 0 else None
+    prev2 = toks[i - 2] if i > 1 else None
+    nxt = toks[i + 1] if i + 1 < n else None
+    nxt2 = toks[i + 2] if i + 2 < n else None
+    low = t.low
+    sh = t.shape if len(t.shape) <= 6 else t.shape[:6]
+    g = t.gaz
+    nl_after = nxt is not None and nxt.nl
+    f = [
+        "b",
+        "w=" + low,
+        "s=" + sh,
+        "x3=" + low[-3:],
+        "x4=" + low[-4:],
+        "a2=" + low[:2],
+        f"g={g}",
+        f"gs={g}|{sh}",
+        "pl=" + t.place,
+        "t1=" + p1,
+        f"t2={p2}|{p1}",
+        f"t1s={p1}|{sh}",
+        f"t1g={p1}|{g}",
+        "w-1=" + _w(prev, "<s>"),
+        "w+1=" + _w(nxt, "</s>"),
+        "w-2=" + _w(prev2, "<s>"),
+        "w+2=" + _w(nxt2, "</s>"),
+        f"w-1w={_w(prev, '<s>')}|{low}",
+        "s-1=" + (prev.shape[:4] if prev is not None else "<s>"),
+        "s+1=" + (nxt.shape[:4] if nxt is not None else "</s>"),
+        f"g-1={prev.gaz if prev is not None else -1}",
+        f"g+1={nxt.gaz if nxt is not None else -1}",
+        "pl+1=" + (nxt.place if nxt is not None else "</s>"),
+        f"nl={t.nl}|{nl_after}",
+        f"t1w+1={p1}|{_w(nxt, '</s>')}",
+    ]
+    if t.text[0].isdigit():
+        f.append(f"d={len(low)}")
+    return f
+
+
+class Tagger:
+    """Greedy averaged-perceptron tagger; `weights` maps a feature to one weight per label."""
+
+    def __init__(self, weights: dict[str, list[float]]) -> None:
+        self.weights = weights
+
+    def tag(self, toks: list[Token]) -> list[str]:
+        tags: list[str] = []
+        p1 = p2 = "<s>"
+        weights = self.weights
+        nlab = len(LABELS)
+        for i in range(len(toks)):
+            scores = [0.0] * nlab
+            for feat in features(toks, i, p1, p2):
+                w = weights.get(feat)
+                if w is not None:
+                    for k in range(nlab):
+                        scores[k] += w[k]
+            best = max(range(nlab), key=scores.__getitem__)
+            label = LABELS[best]
+            tags.append(label)
+            p2, p1 = p1, label
+        return tags
+
+
+def spans(toks: list[Token], tags: list[str]) -> list[tuple[str, int, int]]:
+    """(TYPE, first token index, last token index + 1) for each B/I run; I after O opens one."""
+    out: list[tuple[str, int, int]] = []
+    cur: str | None = None
+    start = 0
+    for i, tag in enumerate(tags):
+        kind = tag[2:] if tag != "O" else None
+        if tag.startswith("I-") and cur == kind:
+            continue
+        if cur is not None:
+            out.append((cur, start, i))
+        cur, start = kind, i
+    if cur is not None:
+        out.append((cur, start, len(tags)))
+    return [(_SPAN_TYPE[k], s, e) for k, s, e in out]
+
+
+# ---------------------------------------------------------------- loading
+_lock = threading.Lock()
+_loaded: tuple[Lexicon, Tagger] | None = None
+
+
+def _read_json(name: str) -> object:
+    raw = resources.files("defib.detectors").joinpath("data", name).read_bytes()
+    return json.loads(gzip.decompress(raw))
+
+
+def load() -> tuple[Lexicon, Tagger]:
+    """The gazetteer and the tagger, loaded once per process."""
+    global _loaded
+    if _loaded is None:
+        with _lock:
+            if _loaded is None:
+                lists = _read_json("pii_gazetteer.json.gz")
+                model = _read_json("pii_tagger.json.gz")
+                assert isinstance(lists, dict) and isinstance(model, dict)
+                if list(model["labels"]) != list(LABELS):
+                    raise RuntimeError("pii_tagger.json.gz was trained for other labels")
+                scale = float(model["scale"])
+                weights = {
+                    k: [v / scale for v in ws] for k, ws in model["weights"].items()
+                }
+                _loaded = (Lexicon.build(lists), Tagger(weights))
+    return _loaded
+
+
+# ---------------------------------------------------------------- DATE_OF_BIRTH
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = re.compile(
+    r"(?<![\w/.\-])(?:"
+    r"\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})"  # 3/14/1987, 14.03.87
+    r"|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}"  # 1987-03-14
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}"  # 14th of March 1987
+    rf"|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"  # March 14, 1987
+    r")(?![\w/]|[.\-]\d)",
+    re.IGNORECASE,
+)
+_DOB_CUE = re.compile(
+    r"\b(?:born|birth|birthday|b-day|bday|dob|d\.o\.b|date\s+of\s+birth|birth\s*date"
+    r"|geboren|né|née|nacido|nacida|nato|nata)\b",
+    re.IGNORECASE,
+)
+# Words that say the date is something else even after a birth cue ("born ... joined on").
+_OTHER_DATE = re.compile(
+    r"\b(?:joined|since|expir\w*|issued|valid|due|until|ordered|shipped|deliver\w*|paid"
+    r"|signed|renew\w*|created|registered|appointment|booked)\b",
+    re.IGNORECASE,
+)
+_DOB_WINDOW = 48
+
+
+def birth_dates(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _DATE.finditer(text):
+        before = text[max(0, m.start() - _DOB_WINDOW) : m.start()]
+        cue = None
+        for cue in _DOB_CUE.finditer(before):
+            pass
+        if cue is None or _OTHER_DATE.search(before[cue.end() :]):
+            continue
+        out.append(m.span())
+    return out
+
+
+# ---------------------------------------------------------------- allow lists
+_TITLES = re.compile(
+    r"^(?:(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|madam|mme|mlle|herr|frau|sr|sra|srta)\.?\s+)+",
+    re.IGNORECASE,
+)
+
+
+def normalise(value: str) -> str:
+    """How names are compared with allow lists: casefolded words, titles dropped."""
+    return " ".join(TOKEN.findall(_TITLES.sub("", value.strip()).casefold()))
+
+
+def has_letters(value: str) -> bool:
+    return _UPPER.search(value) is not None
