@@ -153,7 +153,7 @@ _FULL_OUTAGE = re.compile(
     r"|\b0 ?/ ?\d+ (replicas|pods|instances|nodes)\b"
     r"|\bno (healthy|ready|available|running) "
     r"(replicas|pods|backends|endpoints|instances|upstreams)\b"
-    r"|\b(major|full|complete|total) outage\b"
+    r"|\b(major|full|complete|total) (service |platform |api )?outage\b"
     r"|\b(answers|responds|returns|serves) nothing\b|\bnot responding\b"
     # "failed in 4/4 locations", "3 of 3 probes failing": every vantage point agrees.
     r"|\b(fail\w*|down|unreachable|refused|time[sd]? ?out)\b[^.;\n]{0,30}?"

@@ -32,6 +32,24 @@ _SKIP_ANNOTATIONS = frozenset(
 # of systems are not evidence of what went wrong with them.
 _SKIP_CONTEXT_LABELS = frozenset({"alertname", "severity", "source", "component"})
 
+# A consequence the alert only foresees ("may cause request failures", "risk of OOM kill if
+# usage keeps growing", "imminent OOM or request failures expected") is not what it
+# measured: a saturated KV cache that *may* make requests fail is still a performance
+# alert. Matched on normalised text, from the hedge to the end of its sentence.
+_HYPOTHETICAL = re.compile(
+    r"\b(?:(?:may|might|could|can|would|will) (?:potentially |eventually |also |soon )?"
+    r"(?:cause|lead to|result in|trigger|become)"
+    r"|(?:increases? (?:the )?)?risk of|at risk of|in danger of|imminent|(?:is |are )?expected to"
+    r"|if (?:\w+ ){0,4}(?:continues?|keeps?|persists?)|before (?:this|it) escalates)\b[^.;!?\n]*"
+)
+
+
+def drop_hypotheticals(text: str) -> str:
+    """`text` (normalised) without the consequences it only foresees."""
+    if not text:
+        return text
+    return _HYPOTHETICAL.sub(" ", text)
+
 
 def normalise_text(text: str) -> str:
     """Lowercase words from identifiers: `LLMScoreLow` → `llm score low`, `a.b_c` → `a b c`.
@@ -85,7 +103,7 @@ class AlertView:
         context = [alert.source]
         context.extend(f"{k} {v}" for k, v in labels.items() if k not in skip)
         self.headline = normalise_text("\n".join(head))
-        self.body = normalise_text("\n".join(body))
+        self.body = drop_hypotheticals(normalise_text("\n".join(body)))
         self.context = normalise_text("\n".join(context))
         self.text = f"{self.headline}\n{self.body}\n{self.context}"
         self._cache: dict[str, str] = {}

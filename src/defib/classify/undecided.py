@@ -22,7 +22,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from defib.classify.backstop import Backstop
+from defib.classify.backstop import Backstop, BackstopMatch
+from defib.classify.exposure import reports_exposure
 from defib.classify.severity import DEFAULT_POLICY, SeverityPolicy
 from defib.model import Alert, IncidentType
 
@@ -44,6 +45,13 @@ def settle(
     """The final answer for an alert whose rule scores stayed below the floor."""
     match = backstop.nearest(text)
     weak = ranked[0] if ranked else None
+    # A data_leak answer pages security at SEV1: from here (no rule decided) it needs the
+    # text to report data that got out, else the next reading is taken.
+    if not reports_exposure(text):
+        if match is not None and match.type is IncidentType.DATA_LEAK:
+            match = _set_leak_aside(match)
+        if weak is not None and weak[0] is IncidentType.DATA_LEAK:
+            weak = ranked[1] if len(ranked) > 1 else None
     if match is not None and (match.confident or (weak is not None and weak[0] is match.type)):
         why = "agrees with weak rule evidence" if not match.confident else "confident"
         return dataclasses.replace(
@@ -79,4 +87,19 @@ def settle(
         undecided,
         reason=f"{undecided.reason}; backstop: {seen}; source severity {alert.severity or 'none'}",
         backstop=match,
+    )
+
+
+def _set_leak_aside(match: BackstopMatch) -> BackstopMatch | None:
+    """The runner-up reading of a data_leak match whose text reports no exposed data."""
+    if match.runner_up is None:
+        return None
+    return dataclasses.replace(
+        match,
+        type=match.runner_up,
+        score=match.runner_up_score,
+        description=f"{match.description}, data_leak set aside: no exposed data named",
+        runner_up=None,
+        runner_up_score=0.0,
+        confident=False,
     )

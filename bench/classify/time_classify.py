@@ -1,0 +1,54 @@
+"""Per-alert classification cost, in process (issue 31): the intake hot path's share.
+
+Parses every payload of the given JSONL sets once, then times `Classifier.decide` on fresh
+classifiers (no decision cache hits: each alert is seen once per classifier) over a few
+rounds and prints the median per-alert cost. Not a test: numbers depend on the machine.
+
+Run: .venv/bin/python bench/classify/time_classify.py [FILE.jsonl ...]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from defib.classify import Classifier
+from defib.ingest import parse_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SETS = [
+    ROOT / "tests" / "classify_data" / "published_alerts.jsonl",
+    Path("/work/shared/eval/alerts_dev.jsonl"),
+    *sorted((ROOT / "tests" / "ingest" / "data").glob("*.jsonl")),
+]
+ROUNDS = 7
+
+
+def main(paths: list[Path]) -> None:
+    alerts = []
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                alerts.extend(parse_payload(json.loads(line)["payload"]))
+    warm = Classifier()  # builds the rules and the backstop once, outside the timing
+    for a in alerts:
+        warm.decide(a)
+    per_alert = []
+    for _ in range(ROUNDS):
+        clf = Classifier(rules=warm.rules, backstop=warm.backstop())
+        t0 = time.perf_counter()
+        for a in alerts:
+            clf.decide(a)
+        per_alert.append((time.perf_counter() - t0) / len(alerts))
+    med = statistics.median(per_alert) * 1e6
+    low = min(per_alert) * 1e6
+    print(f"{len(alerts)} alerts, {ROUNDS} rounds: median {med:.0f} us/alert (best {low:.0f} us)")
+
+
+if __name__ == "__main__":
+    main([Path(p) for p in sys.argv[1:]] or DEFAULT_SETS)
