@@ -107,7 +107,12 @@ class FileCheckpointLog:
     def read(self, incident_seq: int) -> tuple[list[Doc], list[str]]:
         docs: list[Doc] = []
         warnings: list[str] = []
-        for lineno, raw in _raw_lines(self.path):
+        try:
+            lines = list(_raw_lines(self.path))
+        except OSError as exc:
+            # Its items then count as unanchored: verify fails, saying why here.
+            return [], [f"the checkpoint log {self.path.name} cannot be read ({exc.strerror})"]
+        for lineno, raw in lines:
             doc = _parse(raw)
             if doc is None:
                 # Only this incident's own torn lines concern it; another incident's (or an
