@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,12 +104,20 @@ class Rule:
                 return m.triggers
         return None
 
+    @functools.cached_property
+    def _checking_order(self) -> tuple[Matcher, ...]:
+        # Every matcher must pass, so the order changes no answer (and `none`-only matchers
+        # contribute no term): try the ones that must find something first. A `none` over
+        # the whole text (the housekeeping gate's) is the costly search; most alerts fail
+        # the cheap positive test before it (~100 us per alert, issue 31).
+        return tuple(sorted(self.matchers, key=lambda m: m.any is None and not m.all))
+
     def test(
         self, view: AlertView, positions: Sequence[int] | None = None
     ) -> tuple[bool, str, bool]:
         terms = []
         in_headline = False
-        for m in self.matchers:
+        for m in self._checking_order:
             ok, term, head = m.test(view, positions if m.field == "text" else None)
             if not ok:
                 return False, "", False
