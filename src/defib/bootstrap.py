@@ -38,6 +38,7 @@ from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
+from defib.store.storm import DatabaseStormBudget
 from defib.storm import StormGuard
 from defib.telemetry import Telemetry
 
@@ -182,7 +183,11 @@ class Runtime:
             # PagerDuty incidents resolve with defib's, after the resolving commit.
             on_resolved=[PagerDutyResolver(settings)],
             quiet=self.silences.gate,
-            storm=StormGuard(settings.storm),
+            # PostgreSQL: one budget for every replica (issue 25); SQLite: one process.
+            storm=StormGuard(
+                settings.storm,
+                shared=None if self.db.is_sqlite else DatabaseStormBudget(self.db),
+            ),
             exact_fold=settings.intake.exact,
         )
         self.tokens = TokenCache(self.db)

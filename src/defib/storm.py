@@ -15,8 +15,10 @@ the same at the point where an alert would open (or reopen) an incident:
   incidents of one system a minute; past that the incident is opened without a run and
   says so on its timeline.
 
-The counters live in the process (each replica counts its own traffic), under a lock:
-the group committer and embedded callers may ingest from several threads.
+The counters live in the process under a lock (the group committer and embedded callers
+may ingest from several threads), or, given a `SharedBudget` (the database's, on
+PostgreSQL), in one place for every replica: a storm sent to several replicas then
+respects one limit (issue 25). The per-request limits stay per request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from defib.config import StormSettings
 from defib.model import Severity
@@ -44,11 +47,18 @@ class _Window:
     used: int = 0
 
 
+class SharedBudget(Protocol):
+    def take(self, scope: str, keys: Sequence[str], limit: int) -> bool:
+        """Count one use on every key this minute if all are under `limit`."""
+        ...
+
+
 @dataclass
 class StormGuard:
-    """Process-local budgets for new incidents and playbook runs."""
+    """Budgets for new incidents and playbook runs: in the process, or `shared`."""
 
     limits: StormSettings
+    shared: SharedBudget | None = None
     _sources: dict[str, _Window] = field(default_factory=dict)
     _systems: dict[str, _Window] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,6 +77,10 @@ class StormGuard:
         """May this request of `source` open one more incident? (Counts it if so.)"""
         if opened_in_request >= self.limits.max_new_incidents_per_request:
             return False
+        if self.shared is not None:
+            return self.shared.take(
+                "source", [source], self.limits.max_new_incidents_per_source_per_minute
+            )
         with self._lock:
             window = self._current(self._sources, source, now)
             if window.used >= self.limits.max_new_incidents_per_source_per_minute:
@@ -77,6 +91,8 @@ class StormGuard:
     def may_run(self, systems: Sequence[str], now: float) -> bool:
         """May a playbook run start for an alert-raised incident of `systems`? (Counts it.)"""
         keys = list(systems) or [""]
+        if self.shared is not None:
+            return self.shared.take("system", keys, self.limits.playbook_runs_per_system_per_minute)
         with self._lock:
             windows = [self._current(self._systems, k, now) for k in keys]
             if any(w.used >= self.limits.playbook_runs_per_system_per_minute for w in windows):

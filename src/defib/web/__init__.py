@@ -24,7 +24,7 @@ __all__ = ["install"]
 
 def install(app: FastAPI, runtime: Runtime) -> None:
     """Mount the console's pages and static files on the API's app."""
-    app.state.console_codec = SessionCodec(session_secret(runtime.settings))
+    app.state.console_codec = SessionCodec(session_secret(runtime.settings, runtime.db))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (login, incidents, actions, overview):
         app.include_router(module.router)
