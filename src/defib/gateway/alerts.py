@@ -113,7 +113,7 @@ def detection_alert(
         },
         "value": float(len(offences)),
         "severity": _SEVERITY.get(kind, "warning"),
-        "dedup_key": f"{SOURCE}:{system}:{kind}",
+        "dedup_key": f"{source}:{system}:{kind}",
         "samples": [
             {
                 "prompt": last.prompt,
