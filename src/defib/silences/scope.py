@@ -35,9 +35,11 @@ def random_names(count: int = 24) -> tuple[str, ...]:
     (upper case, dots, underscores, spaces, non-ASCII), so that a character class wide
     enough to take real names takes some of these too.
     """
-    names: list[str] = ["-", secrets.token_hex(4), secrets.token_hex(1)[:1]]
+    # At least four characters: a probe that happened to equal a real name (`a`) would make
+    # an honest `system=a` look open.
+    names: list[str] = [secrets.token_hex(4), secrets.token_hex(8)]
     for i in range(count):
-        length = 1 + i % 16
+        length = 4 + i % 16
         names.append("".join(secrets.choice(_NAME_CHARS) for _ in range(length)))
     for extra in (string.ascii_uppercase + "._ /", "äöüéß漢字"):
         names.append("".join(secrets.choice(_NAME_CHARS + extra) for _ in range(10)))
