@@ -58,6 +58,19 @@ def secret(r: random.Random) -> str:
     return "AKIA" + "".join(r.choice(string.ascii_uppercase + string.digits) for _ in range(16))
 
 
+TYPES = [
+    "EMAIL",
+    "PHONE",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN",
+    "IP_ADDRESS",
+    "SECRET",
+    "PERSON",
+    "ADDRESS",
+    "LOCATION",
+    "DATE_OF_BIRTH",
+]
 MAKERS = {
     "EMAIL": email,
     "PHONE": phone,
@@ -98,9 +111,15 @@ def make(n: int, seed: int) -> list[dict[str, object]]:
             kind = r.choice(list(MAKERS))
             value = MAKERS[kind](r)
             name = f"{r.choice(FIRST)} {r.choice(LAST)}"
-            text = r.choice(TEMPLATES).format(name=name, v=value)
+            template = r.choice(TEMPLATES)
+            text = template.format(name=name, v=value)
             entities = [{"type": kind, "text": value}]
-        rows.append({"id": f"synth-{i:05d}", "text": text, "entities": entities})
+            # The name is a PERSON (labelled since the detector finds names, issue 30).
+            ents = [("PERSON", name), (kind, value)]
+            if template.index("{name}") > template.index("{v}"):
+                ents.reverse()
+            entities = [{"type": t, "text": v} for t, v in ents]
+        rows.append({"id": f"synth-{i:05d}", "text": text, "entities": entities, "types": TYPES})
     return rows
 
 

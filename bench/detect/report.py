@@ -1,8 +1,9 @@
-"""Run the PII benchmark for defib and Presidio (pattern recognizers only) and print a
-markdown table. Standard library only; each engine runs in its own interpreter.
+"""Run the PII benchmark for defib, Presidio (pattern recognizers only) and Presidio with
+spaCy (its defaults: every recognizer plus spaCy NER) on the same texts, and print markdown
+tables. Standard library only; each engine runs in its own interpreter.
 
     python bench/detect/report.py --defib-python .venv/bin/python \
-        --presidio-python bench/.venv-presidio/bin/python [--rounds 3] [--seconds 3]
+        --presidio-python bench/.venv-presidio/bin/python --data FILE [--rounds 3] [--seconds 3]
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKER = str(HERE / "bench_pii.py")
+LABELS = {
+    "defib": "defib",
+    "presidio": "presidio (pattern recognizers, no NLP)",
+    "presidio-spacy": "presidio + spaCy en_core_web_sm (defaults)",
+}
 
 
 def _run(python: str, *args: str) -> tuple[dict[str, Any], float]:
@@ -42,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--defib-python", default=sys.executable)
     ap.add_argument("--presidio-python", default=str(HERE.parent / ".venv-presidio/bin/python"))
+    ap.add_argument("--no-spacy", action="store_true", help="skip Presidio with spaCy")
     ap.add_argument(
         "--data",
         required=True,
@@ -52,9 +59,11 @@ def main() -> None:
     args = ap.parse_args()
 
     engines = {"defib": args.defib_python, "presidio": args.presidio_python}
+    if not args.no_spacy:
+        engines["presidio-spacy"] = args.presidio_python
     best: dict[str, dict[str, Any]] = {}
     startup: dict[str, float] = {}
-    # Alternate engines round by round so background load hits both alike; keep the best.
+    # Alternate engines round by round so background load hits all alike; keep the best.
     for _ in range(args.rounds):
         for name, python in engines.items():
             res, _ = _run(
@@ -67,33 +76,35 @@ def main() -> None:
     cli = min(_cli_wall(args.defib_python, args.data) for _ in range(args.rounds))
     n = len(Path(args.data).read_text(encoding="utf-8").splitlines())
 
-    d, p = best["defib"], best["presidio"]
+    d = best["defib"]
     print(
         f"PII benchmark on {args.data} ({n} texts), Python {d['python']}, best of "
         f"{args.rounds} rounds of {args.seconds:g}s after warm-up\n"
     )
     print(
-        "| engine | micro-F1 | micro-F1 w/o SECRET | doc-F1 | texts/s (steady) | MB/s "
-        "| start-up (process, s) |"
+        "| engine | micro-F1 | micro-F1 names/places | doc-F1 | ms/text | texts/s | "
+        "start-up (process, s) | memory after warm-up (MB) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in (("defib", d), ("presidio (pattern recognizers, no NLP)", p)):
-        key = name.split()[0]
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key, r in best.items():
         print(
-            f"| {name} | {r['micro_f1']:.3f} | {r['micro_f1_no_secret']:.3f} | "
-            f"{r['doc_f1']:.3f} | {r['texts_per_s']:,.0f} | {r['mb_per_s']:.3f} | "
-            f"{startup[key]:.2f} |"
+            f"| {LABELS[key]} | {r['micro_f1']:.3f} | {r['micro_f1_named']:.3f} | "
+            f"{r['doc_f1']:.3f} | {r['ms_per_text']:.3f} | {r['texts_per_s']:,.0f} | "
+            f"{startup[key]:.2f} | {r['rss_mb']:.0f} |"
         )
     print()
-    print("| type | " + " | ".join(d["per_type_f1"]) + " |")
-    print("| --- |" + " ---: |" * len(d["per_type_f1"]))
-    for name, r in (("defib F1", d), ("presidio F1", p)):
-        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in r["per_type_f1"].values()) + " |")
+    types = list(d["per_type_f1"])
+    print("| F1 | " + " | ".join(types) + " |")
+    print("| --- |" + " ---: |" * len(types))
+    for key, r in best.items():
+        print(f"| {key} | " + " | ".join(f"{r['per_type_f1'][t]:.3f}" for t in types) + " |")
     print()
-    print(
-        f"throughput ratio defib/presidio: {d['texts_per_s'] / p['texts_per_s']:.1f}x; "
-        f"start-up ratio presidio/defib: {startup['presidio'] / startup['defib']:.1f}x"
-    )
+    for key, p in best.items():
+        if key != "defib":
+            print(
+                f"defib vs {key}: {p['ms_per_text'] / d['ms_per_text']:.1f}x faster per text, "
+                f"start-up {startup[key] / startup['defib']:.1f}x shorter"
+            )
     print(
         f"defib CLI end to end (`python -m defib.detectors pii`, {n} texts, start-up "
         f"included): {cli:.2f}s = {n / cli:,.0f} texts/s"

@@ -232,6 +232,11 @@ class GatewaySystemConfig(_Section):
         description="Inline detectors run on responses.",
     )
     slo: GatewaySloConfig = Field(default_factory=GatewaySloConfig)
+    pii_allow: list[str] = Field(
+        default_factory=list,
+        description="Names and places inline PII detection never reports for this system "
+        "(the assistant's persona, staff who sign answers, public figures it discusses).",
+    )
     context_key_hashes: list[str] = Field(
         default_factory=list,
         description="Client keys (SHA-256) whose `defib_context` grounding may check; "

@@ -18,9 +18,11 @@ from stdnum import luhn
 
 from defib.detectors import get_detector
 from defib.detectors.base import Finding
-from defib.detectors.pii import PII_TYPES, PiiDetector
+from defib.detectors.pii import ENTITY_TYPES, PII_TYPES, PiiDetector
 
 DETECTOR = PiiDetector()
+# The pattern types (e-mail ... secrets): what the files and cases below label.
+PATTERNS = PiiDetector(types=[t for t in PII_TYPES if t not in ENTITY_TYPES])
 
 
 def spans(text: str, detector: PiiDetector = DETECTOR) -> list[tuple[str, str]]:
@@ -405,7 +407,7 @@ def test_findings_map_to_exact_substrings_and_never_overlap(text: str) -> None:
 def test_offsets_survive_non_ascii_prefix() -> None:
     """Offsets are code-point offsets: emoji and accents before an entity do not shift them."""
     text = "Ünïcödé 🙂🙂 — écrivez à zoë@exemple.fr"
-    (f,) = DETECTOR.detect(text)
+    (f,) = PATTERNS.detect(text)
     assert f.type == "EMAIL"
     assert text[f.start : f.end] == f.text
     assert f.end == len(text)
@@ -453,7 +455,8 @@ def test_dev_set_micro_f1_at_least_095() -> None:
             i = text.find(e["text"], last.get(e["text"], 0))
             gold.append((e["type"], i, i + len(e["text"])))
             last[e["text"]] = i + len(e["text"])
-        pred = [(f.type, f.start, f.end) for f in DETECTOR.detect(text)]
+        # The file labels the pattern types only (its names and places are not labelled).
+        pred = [(f.type, f.start, f.end) for f in PATTERNS.detect(text)]
         used: set[int] = set()
         for pt, ps, pe in pred:
             match = next(

@@ -11,7 +11,7 @@ verb from Will the name) are Faker's lorem list and SCOWL's lower-case words (De
 
     bench/.venv-faker/bin/python bench/detect/pii_model/make_gazetteers.py
 
-(`make pii-model` creates that venv with the pinned Faker and runs this and the trainer.)
+(`bench/detect/pii_model/regenerate.sh` makes that venv, pinned, and runs this and the trainer.)
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ ADDRESS_ATTRS = {
 }
 # Faker's own generators add format-built cities ("East Jamesport") and streets.
 SAMPLES = 300
-WORD = re.compile(r"\w+(?:['’\-]\w+)*")
+WORD = re.compile(r"\w+(?:['\u2019\-]\w+)*")
 
 
 def flatten(value: Any) -> Iterator[str]:
@@ -146,7 +146,9 @@ def main() -> None:
         k: set() for k in [*PERSON_ATTRS, *ADDRESS_ATTRS, "street_word", "common"]
     }
     for locale in AVAILABLE_LOCALES:
-        for kind, values in provider_lists(f"faker.providers.person.{locale}", PERSON_ATTRS).items():
+        for kind, values in provider_lists(
+            f"faker.providers.person.{locale}", PERSON_ATTRS
+        ).items():
             cats[kind].update(values)
         for kind, values in provider_lists(
             f"faker.providers.address.{locale}", ADDRESS_ATTRS

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth import generate  # noqa: E402
+from synth import generate
 
 
 def main() -> None:

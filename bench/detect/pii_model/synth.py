@@ -20,35 +20,147 @@ from faker import Faker
 
 # Locales the values come from, weighted: mostly Latin script, some Greek and Cyrillic.
 LOCALES = {
-    "en_US": 8, "en_GB": 4, "en_AU": 2, "en_CA": 2, "en_IE": 1, "en_NZ": 1, "en_IN": 2,
-    "de_DE": 3, "de_AT": 1, "de_CH": 1, "fr_FR": 3, "fr_CA": 1, "it_IT": 2, "es_ES": 2,
-    "es_MX": 2, "es_AR": 1, "pt_BR": 2, "pt_PT": 1, "nl_NL": 2, "nl_BE": 1, "da_DK": 2,
-    "sv_SE": 2, "no_NO": 2, "fi_FI": 2, "is_IS": 1, "pl_PL": 2, "cs_CZ": 2, "sk_SK": 1,
-    "hu_HU": 2, "ro_RO": 1, "hr_HR": 1, "sl_SI": 1, "et_EE": 1, "lv_LV": 1, "lt_LT": 1,
-    "tr_TR": 1, "el_GR": 1, "el_CY": 1, "ja_JP": 0, "en_PH": 1, "id_ID": 1, "vi_VN": 1,
-    "zu_ZA": 1, "ru_RU": 1, "uk_UA": 1, "az_AZ": 1, "ka_GE": 0,
+    "en_US": 8,
+    "en_GB": 4,
+    "en_AU": 2,
+    "en_CA": 2,
+    "en_IE": 1,
+    "en_NZ": 1,
+    "en_IN": 2,
+    "de_DE": 3,
+    "de_AT": 1,
+    "de_CH": 1,
+    "fr_FR": 3,
+    "fr_CA": 1,
+    "it_IT": 2,
+    "es_ES": 2,
+    "es_MX": 2,
+    "es_AR": 1,
+    "pt_BR": 2,
+    "pt_PT": 1,
+    "nl_NL": 2,
+    "nl_BE": 1,
+    "da_DK": 2,
+    "sv_SE": 2,
+    "no_NO": 2,
+    "fi_FI": 2,
+    "is_IS": 1,
+    "pl_PL": 2,
+    "cs_CZ": 2,
+    "sk_SK": 1,
+    "hu_HU": 2,
+    "ro_RO": 1,
+    "hr_HR": 1,
+    "sl_SI": 1,
+    "et_EE": 1,
+    "lv_LV": 1,
+    "lt_LT": 1,
+    "tr_TR": 1,
+    "el_GR": 1,
+    "el_CY": 1,
+    "ja_JP": 0,
+    "en_PH": 1,
+    "id_ID": 1,
+    "vi_VN": 1,
+    "zu_ZA": 1,
+    "ru_RU": 1,
+    "uk_UA": 1,
+    "az_AZ": 1,
+    "ka_GE": 0,
 }
 LOCALES = {k: v for k, v in LOCALES.items() if v}
 TITLES = ["Mr.", "Mrs.", "Ms.", "Miss", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Prof.", "Mx."]
 UNITS = ["Apt.", "Apt", "Suite", "Unit", "Flat", "#", "Apartment", "Floor", "Room", "Ste"]
 PRODUCTS = [
-    "Premium Plan", "Gold Card", "Platinum Rewards", "Smart Saver", "Business Checking",
-    "Travel Insurance", "Home Loan", "Visa Signature", "Mastercard", "Apple Pay",
-    "Google Pay", "PayPal", "Android", "iPhone", "Windows", "Chrome", "Excel", "Zoom",
-    "Family Plan", "Student Account", "Cloud Backup", "Pro Edition", "Starter Kit",
+    "Premium Plan",
+    "Gold Card",
+    "Platinum Rewards",
+    "Smart Saver",
+    "Business Checking",
+    "Travel Insurance",
+    "Home Loan",
+    "Visa Signature",
+    "Mastercard",
+    "Apple Pay",
+    "Google Pay",
+    "PayPal",
+    "Android",
+    "iPhone",
+    "Windows",
+    "Chrome",
+    "Excel",
+    "Zoom",
+    "Family Plan",
+    "Student Account",
+    "Cloud Backup",
+    "Pro Edition",
+    "Starter Kit",
 ]
 ORG_WORDS = [
-    "Global", "Pharmaceuticals", "Therapeutics", "Motor", "Chemical", "Logistics", "Holdings",
-    "Systems", "Solutions", "Foods", "Energy", "Capital", "Media", "Labs", "Industries",
-    "Communications", "Partners", "Bank", "Insurance", "Health", "Digital", "Group",
-    "Consulting", "Trading", "Electric", "Networks", "Software", "Retail", "Airlines",
+    "Global",
+    "Pharmaceuticals",
+    "Therapeutics",
+    "Motor",
+    "Chemical",
+    "Logistics",
+    "Holdings",
+    "Systems",
+    "Solutions",
+    "Foods",
+    "Energy",
+    "Capital",
+    "Media",
+    "Labs",
+    "Industries",
+    "Communications",
+    "Partners",
+    "Bank",
+    "Insurance",
+    "Health",
+    "Digital",
+    "Group",
+    "Consulting",
+    "Trading",
+    "Electric",
+    "Networks",
+    "Software",
+    "Retail",
+    "Airlines",
 ]
-ORG_SUFFIXES = ["Inc.", "Corp.", "Corp", "Ltd", "LLC", "PLC", "GmbH", "AG", "S.A.", "Co.",
-                "Corporation", "Company", "Group", "Limited", "B.V.", "AB", "Oy", "A/S"]
+ORG_SUFFIXES = [
+    "Inc.",
+    "Corp.",
+    "Corp",
+    "Ltd",
+    "LLC",
+    "PLC",
+    "GmbH",
+    "AG",
+    "S.A.",
+    "Co.",
+    "Corporation",
+    "Company",
+    "Group",
+    "Limited",
+    "B.V.",
+    "AB",
+    "Oy",
+    "A/S",
+]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ]
 
 
@@ -71,8 +183,18 @@ class Sample:
             "id": ident,
             "text": self.text,
             "entities": ents,
-            "types": ["PERSON", "ADDRESS", "LOCATION", "DATE_OF_BIRTH", "EMAIL", "PHONE",
-                      "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"],
+            "types": [
+                "PERSON",
+                "ADDRESS",
+                "LOCATION",
+                "DATE_OF_BIRTH",
+                "EMAIL",
+                "PHONE",
+                "CREDIT_CARD",
+                "US_SSN",
+                "IBAN",
+                "IP_ADDRESS",
+            ],
         }
 
 
@@ -204,8 +326,10 @@ class Values:
         return addr
 
     def _street_number(self, f: Faker) -> str:
-        num = str(f.building_number()) if hasattr(f, "building_number") else str(
-            self.r.randint(1, 999)
+        num = (
+            str(f.building_number())
+            if hasattr(f, "building_number")
+            else str(self.r.randint(1, 999))
         )
         street = self.street(f)
         return f"{num} {street}" if self.r.random() < 0.6 else f"{street} {num}"
@@ -230,8 +354,8 @@ class Values:
                 tail.append(str(r.randint(10000, 99999)))
         if r.random() < 0.25:
             tail.append(self.country())
-        sep = r.choice([", ", "\n", " "])
-        inner = r.choice([" ", ", "])
+        sep = r.choice([", ", "\n", " ", "\n ", "\n\n "])
+        inner = r.choice([" ", ", ", sep])
         return parts[0] + (sep + inner.join(tail) if tail else "")
 
     def org(self) -> str:
@@ -255,8 +379,9 @@ class Values:
     def date(self) -> str:
         f = self.fake("en_US")
         d = f.date_of_birth(minimum_age=18, maximum_age=90)
-        fmt = self.r.choice(["%m/%d/%Y", "%d/%m/%Y", "%Y-%m-%d", "%B %d, %Y", "%d %B %Y",
-                             "%d.%m.%Y", "%b %d, %Y"])
+        fmt = self.r.choice(
+            ["%m/%d/%Y", "%d/%m/%Y", "%Y-%m-%d", "%B %d, %Y", "%d %B %Y", "%d.%m.%Y", "%b %d, %Y"]
+        )
         return d.strftime(fmt)
 
     def number(self) -> str:
@@ -418,10 +543,10 @@ TRAIN = [
     "We'll meet at {O}, {A} on {W}.",
     "{P}\n\n{A}",
     # dialogue and quotes
-    "{F}: \"Are you coming?\"\n{F}: \"Not today.\"",
+    '{F}: "Are you coming?"\n{F}: "Not today."',
     "{F}: I sent it to {F} yesterday.",
-    "\"{F}, where are you?\" asked {F}.",
-    "{F} shouted at {F}: \"Stop!\"",
+    '"{F}, where are you?" asked {F}.',
+    '{F} shouted at {F}: "Stop!"',
     "Don't forget to call {F}!",
     "I'm {F}'s brother.",
     "{P}'s new book is out.",
@@ -443,6 +568,14 @@ TRAIN = [
     "Weather in {C}: sunny, 24 degrees.",
     "He settled in {C}, {S}.",
     "She was raised in {S}.",
+    "Sure, {P} lives at {A}, born {B}.",
+    "{P}, {A}, date of birth {B}",
+    "The card is registered to {P}, {A}; DOB {B}.",
+    '"We are delighted," said {P}, who lives in {C}.',
+    "{F} said {P} would call back.",
+    "as {P} put it, the results speak for themselves.",
+    "{P} visited {C}, said {P}.",
+    "Yes, {P} confirmed the booking for {C}.",
 ]
 NEGATIVE_TRAIN = [
     "How do I reset my password?",
@@ -481,14 +614,14 @@ NEGATIVE_TRAIN = [
     "Set the Max Retries option to {K} and restart.",
     "Happy New Year from all of us at {O}!",
     # logs, code and tool output: capitalised words that are no one
-    "Traceback (most recent call last):\n  File \"app.py\", line {K}, in main\n    run()",
+    'Traceback (most recent call last):\n  File "app.py", line {K}, in main\n    run()',
     "ERROR [worker-{K}] Connection refused while calling the billing API",
     "{D} 12:04:55 WARN payment-service retry={K} status=503",
     "INFO Started Application in {K} ms (JVM running for 8.2)",
     "Run `pip install requests` and then `python main.py --help`.",
     "Use the Authorization header with a Bearer token, e.g. `Authorization: Bearer <token>`.",
     "Set DATABASE_URL and restart the service with `systemctl restart api`.",
-    "curl -X POST -H \"Content-Type: application/json\" -d @body.json https://api.example.com/v1/items",
+    'curl -X POST -H "Content-Type: application/json" -d @body.json https://api.example.com/v1/items',
     "The IBAN field is required for SEPA transfers.",
     "Enter your SSN without dashes.",
     "Shipped via UPS Ground, tracking number {K}.",
@@ -615,8 +748,14 @@ def fill(template: str, v: Values) -> Sample:
             s.add(v.date(), "DATE_OF_BIRTH")
         else:
             maker: dict[str, Callable[[], str]] = {
-                "O": v.org, "E": v.email, "T": v.phone, "D": v.date, "R": v.product,
-                "W": v.weekday, "M": v.month, "K": v.number,
+                "O": v.org,
+                "E": v.email,
+                "T": v.phone,
+                "D": v.date,
+                "R": v.product,
+                "W": v.weekday,
+                "M": v.month,
+                "K": v.number,
             }
             s.add(maker[kind]())
         pos = m.end()
@@ -633,14 +772,13 @@ def _join(a: Sample, b: Sample, sep: str) -> Sample:
     return Sample(a.text + sep + b.text, a.spans + [(k, x + off, y + off) for k, x, y in b.spans])
 
 
-def generate(
-    n: int, seed: int, *, heldout: bool = False, novel: float = 0.0
-) -> list[Sample]:
+def generate(n: int, seed: int, *, heldout: bool = False, novel: float = 0.0) -> list[Sample]:
     r = random.Random(seed)
     v = Values(r, novel=novel)
     pos_t, neg_t = (HELDOUT, NEGATIVE_HELDOUT) if heldout else (TRAIN, NEGATIVE_TRAIN)
     out = []
     for _ in range(n):
+
         def one() -> Sample:
             t = r.choice(neg_t) if r.random() < 0.3 else r.choice(pos_t)
             return fill(t, v)

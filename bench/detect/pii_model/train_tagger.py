@@ -24,8 +24,9 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
-from defib.detectors.entities import LABELS, Lexicon, Token, features, tokenize  # noqa: E402
 from synth import Sample, generate  # noqa: E402
+
+from defib.detectors.entities import LABELS, Lexicon, Token, features, tokenize  # noqa: E402
 
 OUT = ROOT / "src/defib/detectors/data/pii_tagger.json.gz"
 GAZ = ROOT / "src/defib/detectors/data/pii_gazetteer.json.gz"
@@ -99,7 +100,11 @@ def main() -> None:
     full = Lexicon.build(lists)
     r = random.Random(args.seed)
     reduced_lists = {
-        k: [e for e in v if k not in ("first", "last", "city", "street_word") or r.random() >= args.drop]
+        k: [
+            e
+            for e in v
+            if k not in ("first", "last", "city", "street_word") or r.random() >= args.drop
+        ]
         for k, v in lists.items()
     }
     reduced = Lexicon.build(reduced_lists)
@@ -131,9 +136,7 @@ def main() -> None:
         "labels": list(LABELS),
         "scale": scale,
         "trained_on": f"synth.TRAIN, {args.n} texts, seed {args.seed}, {args.epochs} epochs",
-        "weights": {
-            f: [round(x * scale) for x in w] for f, w in sorted(weights.items())
-        },
+        "weights": {f: [round(x * scale) for x in w] for f, w in sorted(weights.items())},
     }
     raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     with gzip.GzipFile(args.out, "wb", mtime=0) as fh:

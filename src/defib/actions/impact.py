@@ -35,6 +35,7 @@ from defib.actions.intent import announce
 from defib.actions.recipients import resolve
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
+from defib.detectors.pii import WEAK_TYPES
 from defib.evidence import EvidenceService, ItemDraft
 from defib.integrations.base import DeliveryFailed, retrying
 from defib.model import TimelineEvent
@@ -83,10 +84,11 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
 
     def tally(ref: str, found: Counter[str], user: str | None) -> None:
         nonlocal records
-        if not found:
+        entities.update(found)
+        # A place named alone (LOCATION) is counted, but makes no record or user affected.
+        if not any(t not in WEAK_TYPES for t in found):
             return
         records += 1
-        entities.update(found)
         if user:
             users.add(user)
         if len(refs) < MAX_REFS:

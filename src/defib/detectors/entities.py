@@ -48,7 +48,7 @@ _GAZ_BITS = {
 _PLACE = CITY | STATE | COUNTRY
 MAX_PHRASE = 5
 
-TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+TOKEN = re.compile(r"\w+(?:['\u2019\-]\w+)*|[^\w\s]")
 _UPPER = re.compile(r"[^\W\d_]")
 
 
@@ -232,9 +232,63 @@ def spans(toks: list[Token], tags: list[str]) -> list[tuple[str, int, int]]:
     return [(_SPAN_TYPE[k], s, e) for k, s, e in out]
 
 
+_NAMES = FIRST | LAST | _PLACE
+_SENTENCE_END = frozenset(".!?:;\"“”'()[]>-")
+
+
+# Lower-case words that belong inside names and places ("Ludwig van Beethoven", "Rio de Janeiro").
+_PARTICLES = frozenset(
+    "de da das do dos di del della der den van von la le du des al el bin ibn y e zu ter".split()  # noqa: SIM905
+)
+
+
+def trim_common(toks: list[Token], i: int, j: int) -> tuple[int, int]:
+    """Drop lower-case words the tagger let into the edges of a name or place ("said Jonas
+    Weber", "snmpwalk OID") in text that uses capitals."""
+
+    def common(t: Token) -> bool:
+        return t.text.islower() and t.low not in _PARTICLES
+
+    while i < j and common(toks[i]):
+        i += 1
+    while j > i and common(toks[j - 1]):
+        j -= 1
+    return i, j
+
+
+def implausible(toks: list[Token], i: int, j: int, cased: bool) -> bool:
+    """A tagged name or place the tagger is probably wrong about.
+
+    In text that uses capitals, an all-lower-case span is a common word ("man", "said");
+    a single word no list has as a name or place is kept only when it looks like a name:
+    capitalised, not an acronym, not an everyday word opening a sentence ("One").
+    """
+    words = [t for t in toks[i:j] if t.text[0].isalpha()]
+    if not words:
+        return True
+    if cased and all(t.text.islower() for t in words):
+        return True
+    if j - i == 1:
+        t = toks[i]
+        # Acronyms (MAC, OID, EAN, SSNs) are not names, even when a list has one as a name.
+        if len(t.text) <= 5 and sum(c.isupper() for c in t.text) >= 2:
+            return True
+        if t.gaz & _NAMES:
+            # Text without capitals gives no shape to go by: short words are too ambiguous.
+            return not cased and len(t.text) < 4
+        # Without a list entry: nothing in text without capitals, no everyday word opening
+        # a sentence.
+        if len(t.text) < 2 or not cased:
+            return True
+        opens = i == 0 or t.nl or toks[i - 1].text in _SENTENCE_END
+        if opens and t.gaz & COMMON:
+            return True
+    return False
+
+
 # ---------------------------------------------------------------- loading
 _lock = threading.Lock()
-_loaded: tuple[Lexicon, Tagger] | None = None
+_loaded: list[tuple[Lexicon, Tagger]] = []
 
 
 def _read_json(name: str) -> object:
@@ -244,21 +298,19 @@ def _read_json(name: str) -> object:
 
 def load() -> tuple[Lexicon, Tagger]:
     """The gazetteer and the tagger, loaded once per process."""
-    global _loaded
-    if _loaded is None:
+    if not _loaded:
         with _lock:
-            if _loaded is None:
+            if not _loaded:
                 lists = _read_json("pii_gazetteer.json.gz")
                 model = _read_json("pii_tagger.json.gz")
-                assert isinstance(lists, dict) and isinstance(model, dict)
+                if not isinstance(lists, dict) or not isinstance(model, dict):
+                    raise RuntimeError("the PII data files are damaged")
                 if list(model["labels"]) != list(LABELS):
                     raise RuntimeError("pii_tagger.json.gz was trained for other labels")
                 scale = float(model["scale"])
-                weights = {
-                    k: [v / scale for v in ws] for k, ws in model["weights"].items()
-                }
-                _loaded = (Lexicon.build(lists), Tagger(weights))
-    return _loaded
+                weights = {k: [v / scale for v in ws] for k, ws in model["weights"].items()}
+                _loaded.append((Lexicon.build(lists), Tagger(weights)))
+    return _loaded[0]
 
 
 # ---------------------------------------------------------------- DATE_OF_BIRTH
@@ -283,7 +335,8 @@ _DOB_CUE = re.compile(
 # Words that say the date is something else even after a birth cue ("born ... joined on").
 _OTHER_DATE = re.compile(
     r"\b(?:joined|since|expir\w*|issued|valid|due|until|ordered|shipped|deliver\w*|paid"
-    r"|signed|renew\w*|created|registered|appointment|booked)\b",
+    r"|signed|renew\w*|created|registered|appointment|booked|launched|released|founded"
+    r"|established|opened|started|published|built|made|deployed)\b",
     re.IGNORECASE,
 )
 _DOB_WINDOW = 48
@@ -293,10 +346,8 @@ def birth_dates(text: str) -> list[tuple[int, int]]:
     out = []
     for m in _DATE.finditer(text):
         before = text[max(0, m.start() - _DOB_WINDOW) : m.start()]
-        cue = None
-        for cue in _DOB_CUE.finditer(before):
-            pass
-        if cue is None or _OTHER_DATE.search(before[cue.end() :]):
+        cues = list(_DOB_CUE.finditer(before))
+        if not cues or _OTHER_DATE.search(before[cues[-1].end() :]):
             continue
         out.append(m.span())
     return out

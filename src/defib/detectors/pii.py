@@ -266,15 +266,27 @@ class PiiDetector:
 
     # ------------------------------------------------------------ PERSON, ADDRESS, ...
     def _named(self, text: str, patterns: list[Finding]) -> Iterator[Finding]:
-        """Tagged names, addresses and places, cut clear of pattern findings; birth dates."""
-        if "DATE_OF_BIRTH" in self.types and _DIGIT.search(text):
-            for start, end in _ent.birth_dates(text):
-                yield self._f(text, "DATE_OF_BIRTH", start, end, _ent.SCORES["DATE_OF_BIRTH"])
+        """Birth dates; tagged names, addresses and places cut clear of pattern findings and
+        birth dates."""
+        if _DIGIT.search(text):
+            births = [
+                self._f(text, "DATE_OF_BIRTH", s, e, _ent.SCORES["DATE_OF_BIRTH"])
+                for s, e in _ent.birth_dates(text)
+            ]
+            yield from births
+            patterns = patterns + births
         if not _ent.has_letters(text):
             return
         lex, tagger = _ent.load()
         toks = _ent.tokenize(text, lex)
-        for kind, i, j in _ent.spans(toks, tagger.tag(toks)):
+        cased = text != text.lower()
+        for kind, first, last in _ent.spans(toks, tagger.tag(toks)):
+            i, j = first, last
+            if kind != "ADDRESS":
+                if cased:
+                    i, j = _ent.trim_common(toks, i, j)
+                if i >= j or _ent.implausible(toks, i, j, cased):
+                    continue
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
                 (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
@@ -296,8 +308,13 @@ class PiiDetector:
             value = text[start:end].strip(" \t\n,;:>-(")
             if not value or not _ent.has_letters(value):
                 continue
-            # A street address has a house, box or postal number and more than one word.
-            if kind == "ADDRESS" and (j - i < 2 or not _DIGIT.search(value)):
+            # A street address has a house, box or postal number, more than one word, and
+            # a word of letters (not only codes such as `PT50 3973`).
+            if kind == "ADDRESS" and (
+                j - i < 2
+                or not _DIGIT.search(value)
+                or not any(len(t.text) >= 3 and t.text.isalpha() for t in toks[i:j])
+            ):
                 continue
             start = text.index(value, start)
             yield self._f(text, kind, start, start + len(value), _ent.SCORES[kind])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from defib.detectors import Detector, get_detector
+from defib.detectors.pii import WEAK_TYPES
 from defib.systemstate import FilterAction, FilterKind, OutputFilter
 
 REFUSAL = "This response was withheld by a content filter."
@@ -82,10 +83,11 @@ class FilterSet:
                 found = [s for s in found if s.end > s.start]
             elif c.detector is not None:
                 threshold = c.filter.threshold
+                # A place named alone is no one's data: it neither blocks nor is redacted.
                 found = [
                     Span(f.start, f.end, f"[{f.type}]")
                     for f in c.detector.detect(text)
-                    if f.score >= threshold
+                    if f.score >= threshold and f.type not in WEAK_TYPES
                 ]
             if not found:
                 continue

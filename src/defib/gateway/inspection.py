@@ -13,6 +13,7 @@ from typing import Any
 
 from defib.detectors import Detector, Finding, get_detector
 from defib.detectors.masking import mask_text
+from defib.detectors.pii import is_weak
 
 # Which incident type a detector's finding means.
 INCIDENT_TYPE = {
@@ -28,15 +29,24 @@ def detector(name: str) -> Detector:
     return get_detector(name)
 
 
-def inspect(text: str, context: str | None, detect: Sequence[str]) -> list[Finding]:
-    """Run the configured inline detectors over a response (grounding only with context)."""
+@lru_cache(maxsize=64)
+def _pii_allowing(allow: tuple[str, ...]) -> Detector:
+    return get_detector("pii", allow=allow)
+
+
+def inspect(
+    text: str, context: str | None, detect: Sequence[str], allow: Sequence[str] = ()
+) -> list[Finding]:
+    """Run the configured inline detectors over a response (grounding only with context);
+    `allow`: names and places the pii detector does not report (the system's `pii_allow`)."""
     if not text:
         return []
     found: list[Finding] = []
     for name in detect:
         if name == "grounding" and not context:
             continue
-        found.extend(detector(name).detect(text, context=context))
+        det = _pii_allowing(tuple(allow)) if name == "pii" and allow else detector(name)
+        found.extend(det.detect(text, context=context))
     return found
 
 
@@ -46,12 +56,18 @@ def summarise(findings: Iterable[Finding]) -> tuple[dict[str, Any], ...]:
 
 
 def incident_types(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    """incident type -> the findings that point to it."""
+    """incident type -> the findings that point to it.
+
+    A place named alone (LOCATION: "our office in Paris") is no one's data: findings of
+    weak types only point to no data_leak.
+    """
     out: dict[str, list[Finding]] = {}
     for f in findings:
         kind = INCIDENT_TYPE.get(f.detector)
         if kind is not None:
             out.setdefault(kind, []).append(f)
+    if "data_leak" in out and is_weak(out["data_leak"]):
+        del out["data_leak"]
     return out
 
 

@@ -263,7 +263,9 @@ class PostProcessor:
         context = protocol.context_text(ex.request) if ex.context_trusted else None
         findings: list[Finding] = []
         if text and ex.status_code == 200 and ex.from_model and system.gateway.detect:
-            findings = inspection.inspect(text, context, system.gateway.detect)
+            findings = inspection.inspect(
+                text, context, system.gateway.detect, system.gateway.pii_allow
+            )
         if findings and not ex.probe:
             self._raise(system, ex, prompt, text, context, findings)
         if not ex.sampled:

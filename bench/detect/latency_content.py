@@ -1,0 +1,103 @@
+"""Per-call latency of the toxicity and grounding detectors on one core, and start-up time.
+
+Usage: python bench/detect/latency_content.py [--toxicity FILE] [--rounds 3]
+Toxicity texts: FILE ({"text"} JSONL; default the public dev split
+bench/results/toxicity_pubdev.jsonl if built, else tests/detectors/data/toxicity_dev.jsonl).
+Grounding pairs: tests/detectors/data/grounding_dev.jsonl plus each pair's context padded to
+a few hundred words with unrelated sentences, the size of a retrieved passage.
+Start-up: a fresh interpreter importing the detector and scoring one text.
+Goals (issue #33): toxicity p99 <= 2 ms, start-up < 1 s; grounding <= 20 ms per pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAD = (
+    "The service stores its configuration in a YAML file next to the binary. Operators "
+    "rotate the logs weekly and keep them for ninety days in cold storage. The team meets "
+    "on Tuesdays to review dashboards, alerts and the on-call handover notes. "
+)
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return qs[49], qs[98]
+
+
+def _time(fn: object, args_list: list[tuple[object, ...]], rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        for args in args_list:
+            t0 = time.perf_counter()
+            fn(*args)  # type: ignore[operator]
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    pub = ROOT / "bench/results/toxicity_pubdev.jsonl"
+    default = pub if pub.exists() else ROOT / "tests/detectors/data/toxicity_dev.jsonl"
+    ap.add_argument("--toxicity", default=str(default))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=3000)
+    args = ap.parse_args()
+
+    startup = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; t=time.perf_counter(); "
+            "from defib.detectors.toxicity import ToxicityDetector; "
+            "ToxicityDetector().detect('you are a kind person'); "
+            "print((time.perf_counter()-t)*1000)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    from defib.detectors.grounding import GroundingDetector, support_score
+    from defib.detectors.toxicity import ToxicityDetector
+
+    tox = ToxicityDetector()
+    lines = Path(args.toxicity).read_text(encoding="utf-8").splitlines()[: args.limit]
+    texts = [(json.loads(x)["text"],) for x in lines]
+    ms = _time(tox.detect, texts, args.rounds)
+    p50, p99 = _percentiles(ms)
+    mean_chars = sum(len(t[0]) for t in texts) / len(texts)
+    print(
+        f"toxicity: n={len(ms)} texts (mean {mean_chars:.0f} chars) p50={p50:.3f} ms "
+        f"p99={p99:.3f} ms max={max(ms):.3f} ms; start-up "
+        f"(import + first text) {float(startup.stdout):.0f} ms"
+    )
+
+    ground = GroundingDetector()
+    rows = [json.loads(x) for x in (ROOT / "tests/detectors/data/grounding_dev.jsonl").open()]
+    pairs = []
+    for r in rows:
+        context = (PAD * 6) + r["context"] + " " + (PAD * 6)
+        pairs.append((r["response"] + " " + PAD, context))
+    words = sum(len(c.split()) + len(t.split()) for t, c in pairs) / len(pairs)
+
+    def both(text: str, context: str) -> None:
+        ground.detect(text, context=context)
+        support_score(text, context)
+
+    ms = _time(both, pairs, args.rounds * 10)
+    p50, p99 = _percentiles(ms)
+    print(
+        f"grounding: n={len(ms)} pairs (mean {words:.0f} words) p50={p50:.3f} ms "
+        f"p99={p99:.3f} ms max={max(ms):.3f} ms (detect + support_score)"
+    )
+
+
+if __name__ == "__main__":
+    main()

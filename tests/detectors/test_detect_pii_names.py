@@ -1,0 +1,232 @@
+"""PII detector: PERSON, ADDRESS, LOCATION, DATE_OF_BIRTH, allow lists, and how the new
+types reach the gateway, output filters and the classifier."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from defib.detectors import get_detector
+from defib.detectors.masking import mask_text
+from defib.detectors.pii import ENTITY_TYPES, PII_TYPES, WEAK_TYPES, PiiDetector, is_weak
+
+DETECTOR = PiiDetector()
+
+
+def spans(text: str, detector: PiiDetector = DETECTOR) -> list[tuple[str, str]]:
+    return [(f.type, f.text) for f in detector.detect(text)]
+
+
+def test_new_types_are_pii_types() -> None:
+    assert {"PERSON", "ADDRESS", "LOCATION", "DATE_OF_BIRTH"} == ENTITY_TYPES
+    assert set(PII_TYPES) >= ENTITY_TYPES
+    assert {"LOCATION"} == WEAK_TYPES
+
+
+def test_the_issue_example() -> None:
+    found = spans("Sure, Debra Hunt lives at 277 Iolaire Road, Dunedin, born 3/14/1987")
+    assert ("PERSON", "Debra Hunt") in found
+    assert ("DATE_OF_BIRTH", "3/14/1987") in found
+    address = [v for t, v in found if t == "ADDRESS"]
+    assert address and address[0].startswith("277 Iolaire Road")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Please change the name on the account to Margaret Okonkwo.", "Margaret Okonkwo"),
+        ("Hi, this is Lars Petersen calling about my invoice.", "Lars Petersen"),
+        ("Our records show the card holder is Ms. Ana Ferreira.", "Ana Ferreira"),
+        ("Escalated to Tomasz Wiśniewski in billing.", "Tomasz Wiśniewski"),
+        ("Thanks Priya, that fixed it!", "Priya"),
+    ],
+)
+def test_person(text: str, name: str) -> None:
+    assert ("PERSON", name) in spans(text)
+
+
+def test_title_is_not_part_of_the_name() -> None:
+    assert ("PERSON", "Helga Brandt") in spans("Dear Mrs. Helga Brandt, your order shipped.")
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("Ship it to 1600 Maple Avenue Apt. 4, Springfield, IL 62704.", "1600 Maple Avenue"),
+        ("My new address is Kastanienallee 66, 10435 Berlin", "Kastanienallee 66"),
+        ("Deliver to:\nJohn Carter\n42 Harbour Road\nDunedin 9016\nNew Zealand", "42 Harbour Road"),
+    ],
+)
+def test_address_is_one_span(text: str, address: str) -> None:
+    found = [v for t, v in spans(text) if t == "ADDRESS"]
+    assert len(found) == 1
+    assert found[0].startswith(address)
+
+
+def test_multiline_address_keeps_its_lines_together() -> None:
+    text = "Deliver to:\nJohn Carter\n42 Harbour Road\nDunedin 9016\nNew Zealand"
+    found = {t: v for t, v in spans(text) if t in ("PERSON", "ADDRESS")}
+    assert found["PERSON"] == "John Carter"
+    assert "Dunedin" in found["ADDRESS"]
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("I'm travelling to Portugal next week, will my card work?", "Portugal"),
+        ("We moved here from Toronto last year.", "Toronto"),
+        ("The customer lives in Rio de Janeiro.", "Rio de Janeiro"),
+    ],
+)
+def test_location_alone(text: str, place: str) -> None:
+    assert ("LOCATION", place) in spans(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("Date of birth: 03/14/1987", "03/14/1987"),
+        ("She was born on 14 March 1987 in Lyon.", "14 March 1987"),
+        ("DOB 1987-03-14, member since 2015", "1987-03-14"),
+        ("birthday: July 4, 1990", "July 4, 1990"),
+    ],
+)
+def test_birth_date(text: str, date: str) -> None:
+    assert ("DATE_OF_BIRTH", date) in spans(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your order shipped on 03/14/2026 and arrives Friday.",
+        "The invoice dated 2025-01-31 is overdue.",
+        "Born in the cloud, the product launched on 12/01/2019.",
+    ],
+)
+def test_other_dates_are_not_birth_dates(text: str) -> None:
+    assert not any(t == "DATE_OF_BIRTH" for t, _ in spans(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I reset my password?",
+        "Click Settings, then Privacy, then Delete Account.",
+        'Traceback (most recent call last):\n  File "app.py", line 12, in main',
+        "The payment of 120 USD failed on Monday; please retry in March.",
+        "Version 2.14.1 fixed the Login button on Safari.",
+        "Your order 4411 shipped via UPS Ground.",
+        "Grant access to the shared folder and mark the invoice as paid.",
+    ],
+)
+def test_no_name_address_or_place_in_plain_support_text(text: str) -> None:
+    assert not any(t in ENTITY_TYPES for t, _ in spans(text))
+
+
+def test_pattern_types_unchanged_beside_a_name() -> None:
+    text = "Contact Laura Jensen at laura.jensen@example.com or +44 20 7946 1234."
+    found = spans(text)
+    assert ("EMAIL", "laura.jensen@example.com") in found
+    assert ("PHONE", "+44 20 7946 1234") in found
+    assert ("PERSON", "Laura Jensen") in found
+
+
+def test_findings_never_overlap_and_match_their_text() -> None:
+    text = (
+        "Beneficiary: Søren Kleist\nAddress: 18 Nørregade, 1165 København K, Denmark\n"
+        "IBAN DE89 3704 0044 0532 0130 00, born 1980-02-29, phone +45 32 12 34 56"
+    )
+    found = DETECTOR.detect(text)
+    for f in found:
+        assert text[f.start : f.end] == f.text
+    for a, b in itertools.pairwise(found):
+        assert a.end <= b.start
+
+
+# ------------------------------------------------------------------ allow lists
+def test_allow_list_drops_the_persona_and_its_parts() -> None:
+    text = "Hi, I'm Nova Lee, your assistant. Nova can also reach Peter Brandt for you."
+    allowing = PiiDetector(allow=["Nova Lee"])
+    names = [v for t, v in spans(text, allowing) if t == "PERSON"]
+    assert "Nova Lee" not in names and "Nova" not in names
+    assert "Peter Brandt" in names
+    assert "Nova Lee" in [v for t, v in spans(text) if t == "PERSON"]
+
+
+def test_allow_list_ignores_case_and_titles() -> None:
+    allowing = get_detector("pii", allow=["dr. angela merkel", "Paris"])
+    text = "Dr. Angela Merkel visited Paris, said Jonas Weber."
+    found = [(f.type, f.text) for f in allowing.detect(text)]
+    assert not any(v in ("Angela Merkel", "Paris") for _, v in found)
+    assert any(v == "Jonas Weber" for _, v in found)
+
+
+def test_types_option_can_leave_names_out() -> None:
+    narrowed = PiiDetector(types=["EMAIL"])
+    assert spans("Mail Anna Schmidt at anna@example.org", narrowed) == [
+        ("EMAIL", "anna@example.org")
+    ]
+
+
+# ------------------------------------------------------------------ integration
+def test_masking_replaces_names_and_addresses() -> None:
+    masked, counts = mask_text("Sure, Debra Hunt lives at 277 Iolaire Road, Dunedin.")
+    assert "Debra" not in masked and "Iolaire" not in masked
+    assert counts.get("PERSON") == 1
+    assert counts.get("ADDRESS") == 1
+
+
+def test_is_weak() -> None:
+    loc = [f for f in DETECTOR.detect("Our office is in Lisbon.") if f.type == "LOCATION"]
+    assert loc and is_weak(loc)
+    assert not is_weak(DETECTOR.detect("Debra Hunt lives in Lisbon."))
+
+
+def test_gateway_raises_no_data_leak_on_a_place_alone() -> None:
+    from defib.gateway import inspection
+
+    alone = inspection.inspect("Our head office is in Lisbon, Portugal.", None, ["pii"])
+    assert alone and all(f.type == "LOCATION" for f in alone)
+    assert "data_leak" not in inspection.incident_types(alone)
+    person = inspection.inspect("Debra Hunt lives in Lisbon.", None, ["pii"])
+    assert "data_leak" in inspection.incident_types(person)
+
+
+def test_gateway_allow_list_per_system() -> None:
+    from defib.gateway import inspection
+
+    text = "Hi, I'm Nova Lee from support. Your account is fine."
+    assert any(f.type == "PERSON" for f in inspection.inspect(text, None, ["pii"]))
+    assert inspection.inspect(text, None, ["pii"], ["Nova Lee"]) == []
+
+
+def test_blocking_filter_ignores_a_place_alone() -> None:
+    from defib.gateway.filters import FilterSet
+    from defib.systemstate import FilterAction, FilterKind, OutputFilter
+
+    block = OutputFilter(
+        "f1", FilterKind.DETECTOR, FilterAction.BLOCK, detector="pii", threshold=0.5
+    )
+    filters = FilterSet.build([block])
+    assert not filters.scan("Our office is in Lisbon.").blocked
+    assert filters.scan("Debra Hunt lives at 277 Iolaire Road, Dunedin.").blocked
+
+
+def test_config_has_a_per_system_allow_list() -> None:
+    from defib.config import SystemConfig
+
+    system = SystemConfig.model_validate({"name": "bot", "gateway": {"pii_allow": ["Nova Lee"]}})
+    assert system.gateway.pii_allow == ["Nova Lee"]
+
+
+def test_classifier_counts_an_address_but_not_a_lone_name() -> None:
+    from defib.classify.inspectors import default_inspector
+    from defib.model import IncidentType, Sample
+
+    inspect = default_inspector()
+    leak = inspect(Sample(prompt="where?", response="She lives at 12 Elm Street, Leeds LS1 4AP."))
+    assert leak is not None and leak[0] is IncidentType.DATA_LEAK
+    assert inspect(Sample(prompt="who?", response="Albert Einstein developed relativity.")) is None
+    both = inspect(Sample(prompt="who?", response="Debra Hunt lives in Dunedin."))
+    assert both is not None and "PERSON" in both[1]
