@@ -19,7 +19,7 @@ from bench.drill.schedule import approves
 
 from defib.playbooks.reconciler import RECONCILER_ACTOR
 
-TERMINAL = {"succeeded", "failed", "cancelled", "timed_out", "skipped"}
+TERMINAL = {"succeeded", "needs_attention", "failed", "cancelled", "timed_out", "skipped"}
 # A delivery this long after its step ended means the completed step ran again.
 LATE_SLACK_SECONDS = 0.005
 

@@ -132,6 +132,12 @@ def _sqlite_files(url: str) -> list[Path]:
     return [Path(parsed.database)] + ([Path(system)] if system else [])
 
 
+NO_OWNERS_WARNING = (
+    "no owner is configured to notify (systems[].owners, default_owners, or"
+    " notifications.security_contacts): incidents will reach nobody"
+)
+
+
 class Runtime:
     """Everything a defib process needs, built once from settings."""
 
@@ -146,6 +152,9 @@ class Runtime:
         self.security_warnings = anonymous_warnings(settings) + loose_modes(
             settings.data_dir, sqlite_files
         )
+        if settings.reaches_nobody:
+            # Every notification step would be skipped: a SEV1 would page nobody (issue 24).
+            self.security_warnings.append(NO_OWNERS_WARNING)
         for warning in self.security_warnings:
             log.warning("%s", warning)
         self.db = Database(settings.resolved_database_url)

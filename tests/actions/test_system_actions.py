@@ -316,7 +316,7 @@ def test_verification_of_an_incident_already_mitigated_changes_nothing(
     )
     rt = make_runtime(**config_with(http_peer, None, probes=[PROBE], endpoint=chat_peer.url))
     start_worker(rt)
-    inc = declare(rt, IncidentType.PERFORMANCE)
+    inc = declare(rt, IncidentType.HALLUCINATION)
     run = wait_run(rt, only_run(rt, inc).id, timeout=60)
     assert run.status is RunStatus.SUCCEEDED
     outputs = [s.output["mitigated"] for s in run.steps if s.output]

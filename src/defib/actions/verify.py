@@ -93,9 +93,14 @@ def probe_url(env: ActionEnvironment, system: SystemConfig) -> tuple[str, bool]:
     )
 
 
+# A place named alone ("Paris is the capital of France") is no one's data: it never fails
+# a probe or a replay by itself.
+NOT_A_LEAK = frozenset({"LOCATION"})
+
+
 def findings(text: str) -> list[str]:
     """Entity types the PII (with secrets) and toxicity detectors find: types, not values."""
-    found = [f.type for f in get_detector("pii").detect(text)]
+    found = [f.type for f in get_detector("pii").detect(text) if f.type not in NOT_A_LEAK]
     found += [f.type for f in get_detector("toxicity").detect(text)]
     return sorted(set(found))
 
@@ -121,8 +126,8 @@ def replay_problems(kind: IncidentType, replay: Replay, status: int, text: str) 
     problems: list[str] = []
     for name in REPLAY_DETECTORS.get(kind, ()):
         for f in get_detector(name).detect(text, context=replay.context):
-            if name == "pii" and echoed(f.text, replay.prompt):
-                continue  # the prompt's own data said back is not a leak
+            if name == "pii" and (f.type in NOT_A_LEAK or echoed(f.text, replay.prompt)):
+                continue  # a place alone, or the prompt's own data said back: not a leak
             problems.append(f"{name} finding {f.type}")
     return sorted(set(problems))
 

@@ -57,6 +57,8 @@ def _detail(step: dict[str, Any]) -> str:
     output = step.get("output") or {}
     if "would" in output:
         return f"would: {output['would']}"
+    if step["status"] in ("skipped", "unverified") and output.get("reason"):
+        return str(output["reason"])
     if step["status"] == "waiting_approval" and step.get("deadline_at"):
         return f"approve by {step['deadline_at']}"
     if step.get("approval"):
@@ -177,7 +179,7 @@ def _decide(
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
         current = {s["index"] for s in run["steps"] if s["status"] == "waiting_approval"}
-        if current != waiting or run["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+        if current != waiting or run["status"] in TERMINAL:
             break
         time.sleep(0.3)
         run = client.get(f"/api/v1/runs/{run_id}")
@@ -207,6 +209,7 @@ def _waiting_in_incident(client: ApiClient, incident_id: str, step: str) -> tupl
 
 
 ACTIVE = ("pending", "running")
+TERMINAL = ("succeeded", "needs_attention", "failed", "cancelled", "timed_out")
 
 
 @app.command()
@@ -241,7 +244,17 @@ def wait(
         return
     for run in runs:
         console.print(f"{run['id']}  {run['playbook']}  {run['status']}", markup=False)
+        if run["status"] == "needs_attention":
+            # What the run could not do by itself comes first: it is why a person is needed.
+            console.print(f"  needs attention: {run.get('error') or ''}", markup=False)
         for s in run["steps"]:
+            if s["status"] == "unverified":
+                why = (s.get("output") or {}).get("reason") or ""
+                console.print(
+                    f"  step {s['index']} {s['name']} is unverified: {why}. Confirm with"
+                    f" defib incidents mitigate {incident_id} once checked",
+                    markup=False,
+                )
             if s["status"] == "waiting_approval":
                 role = (s.get("approval") or {}).get("role") or "responder"
                 console.print(
