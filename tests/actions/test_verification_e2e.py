@@ -339,8 +339,8 @@ def test_silenced_alert_still_firing_after_expiry_opens_an_incident(
 ) -> None:
     """Stored as silenced while the silence holds; the same delivery after the silence is
     expired is judged again (not a `duplicate`) and opens an incident."""
-    from defib.silencing import SilenceDraft
     from defib.silences import Matcher
+    from defib.silencing import SilenceDraft
 
     rt = make_runtime()
     now = datetime.now(UTC)
