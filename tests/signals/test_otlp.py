@@ -65,9 +65,7 @@ def _export(
             "resourceSpans": [
                 {
                     "resource": {
-                        "attributes": [
-                            {"key": "service.name", "value": {"stringValue": service}}
-                        ]
+                        "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
                     },
                     "scopeSpans": [{"scope": {"name": "x"}, "spans": [body]}],
                 }
@@ -198,8 +196,9 @@ def test_openinference_llm_spans_are_read_and_other_kinds_skipped() -> None:
 
 
 def test_retrieval_context_on_the_span_is_read() -> None:
-    docs = orjson.dumps([{"id": "1", "content": "Refunds take 5 days."}, "Shipping is free."]).decode()
-    call = _one(_export({"gen_ai.operation.name": "chat", "gen_ai.retrieval.documents": docs}))
+    docs = orjson.dumps([{"id": "1", "content": "Refunds take 5 days."}, "Shipping is free."])
+    docs_text = docs.decode()
+    call = _one(_export({"gen_ai.operation.name": "chat", "gen_ai.retrieval.documents": docs_text}))
     assert call.context == "Refunds take 5 days.\n\nShipping is free."
     assert _one(_export({"defib.context": ["a", "b"]})).context == "a\n\nb"
 
@@ -219,9 +218,10 @@ def test_unusable_spans_are_rejected_and_named() -> None:
     assert "spanId" in bad_ids.error_message and "ends before" in backwards.error_message
     answer = ExportTraceServiceResponse.FromString(otlp.traces_answer(bad_ids, "protobuf"))
     assert answer.partial_success.rejected_spans == 1
-    assert orjson.loads(otlp.traces_answer(backwards, "json"))["partialSuccess"][
-        "rejectedSpans"
-    ] == "1"
+    assert (
+        orjson.loads(otlp.traces_answer(backwards, "json"))["partialSuccess"]["rejectedSpans"]
+        == "1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -276,7 +276,9 @@ def test_log_events_carry_content_for_their_span() -> None:
     details = _logs(
         "gen_ai.client.inference.operation.details",
         **{
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "Q"}]}],
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "Q"}]}
+            ],
             "gen_ai.output.messages": [
                 {"role": "assistant", "parts": [{"type": "text", "content": "A"}]}
             ],
