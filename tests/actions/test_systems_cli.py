@@ -16,6 +16,7 @@ from defib.service import IncidentDraft
 from defib.store import migrate
 from defib.store.database import Database
 from defib.testing import ServerProcess, defib_executable
+from tests.actions.blobs import overwrite_blob
 
 SYSTEMS = {
     "systems": [
@@ -149,9 +150,7 @@ def test_evidence_cli_lists_shows_and_verify_fails_on_a_flipped_byte(
         shown = run("show", inc.id, "1")
         assert "[EMAIL]" in shown.stdout and "jane@example.com" not in shown.stdout
         assert run("verify", inc.id).returncode == 0
-        blob = svc.blobs.path(svc.list(inc.seq)[1]["sha256"])
-        blob.chmod(0o644)
-        blob.write_bytes(b"secOnd\n")
+        overwrite_blob(svc, svc.list(inc.seq)[1]["sha256"], b"secOnd\n")
         broken = run("verify", inc.id)
         assert broken.returncode == 1
         assert "BROKEN at item 2 (files/b.log)" in broken.stdout
