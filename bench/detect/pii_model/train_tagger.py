@@ -5,7 +5,7 @@ texts generated from our own templates (`synth.TRAIN`, Faker values); nothing el
 the training texts see a gazetteer with a random 30% of its names and places removed, so
 the tagger also learns to find names it has no list entry for (context, shape, suffix).
 
-    bench/.venv-faker/bin/python bench/detect/pii_model/train_tagger.py [--n 30000] [--epochs 6]
+    bench/.venv-faker/bin/python bench/detect/pii_model/train_tagger.py [--n 30000] [--epochs 5]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Perceptron:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=30000)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--drop", type=float, default=0.3, help="share of gazetteer names hidden")
     ap.add_argument("--min-weight", type=float, default=0.02)
