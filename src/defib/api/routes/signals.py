@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from defib.api.deps import Ingester, RuntimeDep
+from defib.api.deps import BearerCredentials, Ingester, RuntimeDep, get_principal
 from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import AlertResultOut
+from defib.auth import Permission, Principal
 from defib.ingest import PayloadError
 from defib.service import IngestResult
 from defib.signals import litellm, otlp
@@ -186,4 +188,36 @@ async def post_litellm(
 ) -> LiteLLMAccepted:
     """LiteLLM's generic API logger and alerting webhooks; `system` names the defib system
     when no `defib-system:<name>` request tag does (default: the model group)."""
+    return await _litellm(request, runtime, who.name, system)
+
+
+async def _query_ingester(
+    request: Request, credentials: BearerCredentials, token: str | None = None
+) -> Principal:
+    """The bearer token, or else the `token` query parameter: LiteLLM's alerting posts to a
+    bare URL (Slack's incoming-webhook convention) and cannot send a header."""
+    if credentials is None and token:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+    principal = await get_principal(request, credentials)
+    if not principal.can(Permission.INGEST):
+        raise ApiError(
+            403, "forbidden", f"token {principal.name!r} has role {principal.role.value}"
+        )
+    return principal
+
+
+@router.post(
+    "/api/v1/signals/litellm/alerts",
+    status_code=202,
+    openapi_extra=_LITELLM_DOC,
+    responses=error_responses(400, 413, d403="the token may not ingest", d422="not LiteLLM's"),
+)
+async def post_litellm_alerts(
+    request: Request,
+    runtime: RuntimeDep,
+    who: Annotated[Principal, Depends(_query_ingester)],
+    system: str | None = None,
+) -> LiteLLMAccepted:
+    """LiteLLM's alerting webhook (`SLACK_WEBHOOK_URL` / `WEBHOOK_URL`); the token may come
+    as `?token=` (use an ingest-only token: URLs end up in logs)."""
     return await _litellm(request, runtime, who.name, system)
