@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
+.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -79,6 +79,13 @@ fmt: install-dev
 
 bench-detect: install-dev
 	bash bench/detect/run.sh
+	$(BIN)/python bench/detect/latency_content.py
+
+# Retrain the toxicity model shipped in src/defib/detectors/models/ from public corpora
+# (git snapshots under MIRROR, default /work/.mirror; sources pinned in bench/train/).
+train-detectors: install-dev
+	cd bench/train && PYTHONPATH=. nice -n 10 ../../$(BIN)/python toxicity_data.py --out ../results
+	cd bench/train && PYTHONPATH=. nice -n 10 ../../$(BIN)/python train_toxicity.py --data ../results
 
 # Installs wrk and prometheus-alertmanager (apt) on first use.
 bench-intake: install-dev pg-up

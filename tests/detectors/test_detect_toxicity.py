@@ -1,4 +1,4 @@
-"""Toxicity lexicon: obfuscation handling, word boundaries, offsets, optional model backend."""
+"""Toxicity: the lexicon (obfuscation, word boundaries, offsets) and the n-gram model on top."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from defib.detectors.toxicity import ToxicityDetector, normalise
 
 DET = ToxicityDetector()
+LEX = ToxicityDetector(backend="lexicon")
 DATA = Path(__file__).parent / "data" / "toxicity_dev.jsonl"
 
 
 def hits(text: str) -> list[tuple[str, str | None]]:
-    return [(f.text, f.label) for f in DET.detect(text)]
+    return [(f.text, f.label) for f in LEX.detect(text)]
 
 
 @pytest.mark.parametrize(
@@ -64,8 +65,9 @@ def test_obfuscated_terms_found_with_original_offsets(text: str, span: str, labe
     ],
 )
 def test_scunthorpe_and_lookalikes_do_not_fire(text: str) -> None:
-    """Whole-word matching keeps innocent words containing a term clean."""
+    """Whole-word matching keeps innocent words containing a term clean, model or not."""
     assert hits(text) == []
+    assert DET.detect(text) == []
 
 
 def test_category_filter() -> None:
@@ -99,16 +101,78 @@ def test_findings_are_exact_substrings(text: str) -> None:
         assert f.start < f.end
 
 
-def test_dev_set_precision_and_recall() -> None:
-    """The lexicon keeps precision and recall >= 0.9 on the labelled toxicity set."""
+@pytest.mark.parametrize(("det", "floor"), [(LEX, 0.9), (DET, 0.85)], ids=["lexicon", "model"])
+def test_dev_set_precision_and_recall(det: ToxicityDetector, floor: float) -> None:
+    """Precision >= 0.9 and recall >= floor on the labelled set written beside the code (the
+    model trades some recall there, on untargeted swearing, for fewer false flags)."""
     rows = [json.loads(x) for x in DATA.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 80
-    flagged = [(bool(DET.detect(r["text"])), r["toxic"]) for r in rows]
+    flagged = [(bool(det.detect(r["text"])), r["toxic"]) for r in rows]
     tp = sum(p and g for p, g in flagged)
     precision = tp / sum(p for p, _ in flagged)
     recall = tp / sum(g for _, g in flagged)
     assert precision >= 0.9
-    assert recall >= 0.9
+    assert recall >= floor
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Those refugees are nothing but a plague on us.",
+        "Disabled folks should just be locked away.",
+        "Jews are greedy parasites",
+    ],
+)
+def test_model_flags_dehumanising_text_without_a_listed_word(text: str) -> None:
+    """No lexicon term, still flagged: one `abuse` finding spanning the sentence."""
+    assert LEX.detect(text) == []
+    [finding] = DET.detect(text)
+    assert (finding.label, finding.text) == ("abuse", text)
+    assert finding.score >= 0.5
+
+
+def test_model_finding_spans_the_most_toxic_sentence() -> None:
+    """In a longer text the span is the sentence carrying the abuse, not the whole text."""
+    text = "The weather was fine today. Immigrants are a plague and should go. See you at noon."
+    [finding] = DET.detect(text)
+    assert finding.text == "Immigrants are a plague and should go."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The article covers suicide prevention hotlines.",
+        "We benchmarked how fast the killer feature of the new release ran.",
+        "The model returned an error when parsing the JSON payload.",
+        "I love black people and I love my gay neighbours.",
+    ],
+)
+def test_model_leaves_neutral_mentions_clean(text: str) -> None:
+    """A topic word (suicide) or a group name in a neutral sentence is not a finding."""
+    assert DET.detect(text) == []
+
+
+def test_strong_terms_are_reported_whatever_the_model_says() -> None:
+    """Direct threats and self-harm statements stand on the lexicon alone."""
+    labels = {f.label for f in DET.detect("i want to end my life. also, I will kill you")}
+    assert labels == {"self_harm", "violence"}
+
+
+def test_min_score_is_the_model_threshold() -> None:
+    """Scores are rescaled so 0.5 is the tuned threshold: raising min_score flags less."""
+    text = "Immigrants are a plague."
+    score = DET.score(text)
+    assert score >= 0.5
+    assert DET.detect(text)
+    assert ToxicityDetector(min_score=min(1.0, score + 0.01)).detect(text) == []
+    assert DET.score("Thanks, that fixed my build.") < 0.5
+
+
+def test_model_category_filter_knows_abuse() -> None:
+    """`abuse` (a model finding with no lexicon term) is a category one can select or drop."""
+    text = "Immigrants are a plague."
+    assert ToxicityDetector(categories=["insult"]).detect(text) == []
+    assert [f.label for f in ToxicityDetector(categories=["abuse"]).detect(text)] == ["abuse"]
 
 
 @pytest.mark.skipif(

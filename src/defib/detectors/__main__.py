@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "pii":
             p.add_argument("--types", default=None)
         if name == "toxicity":
-            p.add_argument("--backend", default="lexicon")
+            p.add_argument("--backend", default="model")
     args = ap.parse_args(argv)
     try:
         if args.command == "pii":

@@ -47,7 +47,7 @@ def pii(
 @app.command()
 def toxicity(
     file: FileArg = "-",
-    backend: Annotated[str, typer.Option(help="lexicon or profanity-check.")] = "lexicon",
+    backend: Annotated[str, typer.Option(help="model, lexicon or profanity-check.")] = "model",
     min_score: MinScore = 0.5,
 ) -> None:
     """Toxic language: {"id","text"} in, {"id","toxic","findings":[...]} out."""

@@ -14,6 +14,7 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Words (letters, digits and the leetspeak symbols the lexicon also reads) and apostrophes.
 _TOKEN = re.compile(r"[a-z0-9@$*!|']+|[^\sa-z0-9@$*!|']")
@@ -45,8 +46,11 @@ def tokenize(norm: str, index: Sequence[int]) -> list[Token]:
 def token_features(word: str) -> list[str]:
     """The word itself, its de-leeted spelling, and its character 3..5-grams."""
     feats = ["w:" + word]
-    plain = word.translate(_LETTER_OF) if not word.isalpha() else word
-    if plain != word and any(c.isalpha() for c in word):
+    plain = word
+    letters = sum(c.isalpha() for c in word)
+    # `1d10t` and `sh!t` are leetspeak; `455` or `A55` are numbers and road names.
+    if letters < len(word) and letters >= 1 and letters + sum(c in "@$!|*" for c in word) >= 2:
+        plain = word.translate(_LETTER_OF)
         feats.append("w:" + plain)
     if len(plain) <= _MAX_TOKEN:
         padded = f"<{plain}>"
@@ -55,23 +59,29 @@ def token_features(word: str) -> list[str]:
     return feats
 
 
-def features(tokens: Sequence[Token], extra: Sequence[str] = ()) -> list[list[str]]:
-    """Feature names grouped by the token they come from; bigrams go with their second
+def bucket(feature: str, bits: int) -> int:
+    """The weight index of a feature name."""
+    return zlib.crc32(feature.encode()) & ((1 << bits) - 1)
+
+
+@lru_cache(maxsize=1 << 16)
+def token_buckets(word: str, bits: int) -> tuple[int, ...]:
+    """`token_features(word)` hashed; cached because words repeat (this is most of the cost)."""
+    return tuple(bucket(f, bits) for f in token_features(word))
+
+
+def features(tokens: Sequence[Token], bits: int, extra: Sequence[str] = ()) -> list[list[int]]:
+    """Hashed features grouped by the token they come from; bigrams go with their second
     token and `extra` (whole-text signals) forms the last group."""
     groups = []
     prev = "<s>"
     for tok in tokens:
-        feats = token_features(tok.text)
-        feats.append(f"b:{prev} {tok.text}")
+        feats = list(token_buckets(tok.text, bits))
+        feats.append(bucket(f"b:{prev} {tok.text}", bits))
         prev = tok.text
         groups.append(feats)
-    groups.append(list(extra))
+    groups.append([bucket(f, bits) for f in extra])
     return groups
-
-
-def bucket(feature: str, bits: int) -> int:
-    """The weight index of a feature name."""
-    return zlib.crc32(feature.encode()) & ((1 << bits) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +109,11 @@ class LinearModel:
         weights.frombytes(raw)
         return cls(weights, bias, bits)
 
-    def score(self, groups: Sequence[Sequence[str]]) -> Scored:
+    def score(self, groups: Sequence[Sequence[int]]) -> Scored:
         """Probability that the featurised text is positive, with per-group contributions."""
         n = sum(len(g) for g in groups)
         scale = 1.0 / math.sqrt(n) if n else 0.0
-        w, bits = self.weights, self.bits
-        contributions = [sum(w[bucket(f, bits)] for f in g) * scale for g in groups]
+        w = self.weights
+        contributions = [sum(w[i] for i in g) * scale for g in groups]
         z = self.bias + sum(contributions)
         return Scored(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))), contributions)

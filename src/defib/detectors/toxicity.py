@@ -18,6 +18,7 @@ Backends: `model` (default, as above), `lexicon` (the lexicon alone, version 1 b
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import re
 import unicodedata
@@ -408,7 +409,6 @@ def _plausible(s: str) -> bool:
     return letters >= 1 and letters + symbols >= 2
 
 
-
 # Terms that are a finding on their own, whatever the model says: a direct threat or a
 # statement of self-harm is worth a person's look even in an otherwise calm text. The rest
 # (slurs, swear words, "suicide" as a topic) are quoted, reclaimed or reported too often.
@@ -423,13 +423,11 @@ BACKENDS = ("model", "lexicon", "profanity-check")
 
 # Identity groups, folded into one token so "<group> are animals" learnt from one group
 # carries to another the training data names less often.
-GROUPS = frozenset(
-    """women woman girls men gays gay lesbians lesbian homosexuals queers trans transgender
-    jews jewish muslims muslim islam christians christian catholics hindus hindu sikhs
-    immigrants immigrant migrants refugees foreigners blacks black africans asians asian
-    chinese indians mexicans arabs latinos hispanics whites gypsies roma disabled
-    retarded autistic""".split()
-)
+_GROUP_WORDS = """women woman girls men gays gay lesbians lesbian homosexuals queers trans
+transgender jews jewish muslims muslim islam christians christian catholics hindus hindu sikhs
+immigrants immigrant migrants refugees foreigners blacks black africans asians asian chinese
+indians mexicans arabs latinos hispanics whites gypsies roma disabled retarded autistic"""
+GROUPS = frozenset(_GROUP_WORDS.split())
 _GROUP = "<grp>"
 
 
@@ -444,8 +442,11 @@ class _Hit:
     term_key: str
 
 
-def featurise(text: str) -> tuple[list[Token], list[list[str]], list[_Hit]]:
-    """Tokens, feature groups (one per token, then whole-text signals) and lexicon hits.
+BITS = 18  # 2^18 weights: 1 MiB of float32; the trainer and the shipped file agree on it
+
+
+def featurise(text: str, bits: int = BITS) -> tuple[list[Token], list[list[int]], list[_Hit]]:
+    """Tokens, hashed feature groups (one per token, then whole-text signals) and lexicon hits.
 
     Shared with the offline trainer: the weights are only valid for exactly these features.
     """
@@ -459,15 +460,14 @@ def featurise(text: str) -> tuple[list[Token], list[list[str]], list[_Hit]]:
     ]
     tokens = tokenize(norm, index)
     extra = [f"lex:{h.category}{'_mild' if h.score == _MILD_SCORE else ''}" for h in hits]
-    groups = features(tokens, extra)
     words = [t.text for t in tokens]
     for k, word in enumerate(words):
         if word in GROUPS:
             nxt = words[k + 1] if k + 1 < len(words) else "</s>"
             nxt2 = words[k + 2] if k + 2 < len(words) else "</s>"
             prev = words[k - 1] if k else "<s>"
-            groups[k] += [f"g:{prev} {_GROUP}", f"g:{_GROUP} {nxt}", f"g:{_GROUP} {nxt} {nxt2}"]
-    return tokens, groups, hits
+            extra += [f"g:{prev} {_GROUP}", f"g:{_GROUP} {nxt}", f"g:{_GROUP} {nxt} {nxt2}"]
+    return tokens, features(tokens, bits, extra), hits
 
 
 @cache
@@ -475,9 +475,9 @@ def load_model() -> tuple[LinearModel, float]:
     """The shipped toxicity model and its decision threshold (loaded once per process)."""
     base = resources.files("defib.detectors") / "models"
     meta = json.loads((base / "toxicity.json").read_text(encoding="utf-8"))
-    model = LinearModel.from_bytes(
-        (base / "toxicity.f32").read_bytes(), float(meta["bias"]), int(meta["bits"])
-    )
+    if int(meta["bits"]) != BITS:
+        raise ValueError(f"toxicity model has {meta['bits']} bits, featuriser {BITS}")
+    model = LinearModel.from_bytes((base / "toxicity.f32").read_bytes(), float(meta["bias"]), BITS)
     return model, float(meta["threshold"])
 
 
@@ -496,7 +496,7 @@ def _best_sentence(text: str, tokens: Sequence[Token], contrib: Sequence[float])
     """The sentence whose tokens carry the most toxic weight (trimmed), as the finding span."""
     bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
     best, best_sum = (0, len(text)), float("-inf")
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         total = sum(c for t, c in zip(tokens, contrib, strict=False) if a <= t.start < b)
         if b > a and text[a:b].strip() and total > best_sum:
             best, best_sum = (a, b), total
@@ -506,6 +506,10 @@ def _best_sentence(text: str, tokens: Sequence[Token], contrib: Sequence[float])
     while b > a and text[b - 1].isspace():
         b -= 1
     return a, b
+
+
+def _found(text: str, start: int, end: int, score: float, label: str) -> Finding:
+    return Finding("TOXICITY", start, end, score, NAME, VERSION, text[start:end], label)
 
 
 class ToxicityDetector:
@@ -523,9 +527,7 @@ class ToxicityDetector:
         model_threshold: float = 0.8,
     ) -> None:
         if backend not in BACKENDS:
-            raise ValueError(
-                f"unknown toxicity backend {backend!r}; use {', '.join(BACKENDS)}"
-            )
+            raise ValueError(f"unknown toxicity backend {backend!r}; use {', '.join(BACKENDS)}")
         if categories is not None and not set(categories) <= set(CATEGORIES):
             raise ValueError(f"unknown categories; known: {', '.join(CATEGORIES)}")
         self.backend = backend
@@ -578,18 +580,38 @@ class ToxicityDetector:
         scored = model.score(groups)
         score = round(_rescale(scored.probability, threshold), 4)
         found = [
-            Finding("TOXICITY", h.start, h.end, h.score, NAME, VERSION, text[h.start : h.end], h.category)
+            Finding(
+                "TOXICITY",
+                h.start,
+                h.end,
+                h.score,
+                NAME,
+                VERSION,
+                text[h.start : h.end],
+                h.category,
+            )
             for h in hits
             if _TERMS[h.term_key] in STRONG and h.score >= self.min_score
         ]
         if score >= self.min_score:
             found += [
-                Finding("TOXICITY", h.start, h.end, score, NAME, VERSION, text[h.start : h.end], h.category)
+                Finding(
+                    "TOXICITY",
+                    h.start,
+                    h.end,
+                    score,
+                    NAME,
+                    VERSION,
+                    text[h.start : h.end],
+                    h.category,
+                )
                 for h in hits
             ]
             if not hits:
                 a, b = _best_sentence(text, tokens, scored.contributions)
-                found.append(Finding("TOXICITY", a, b, score, NAME, VERSION, text[a:b], MODEL_LABEL))
+                found.append(
+                    Finding("TOXICITY", a, b, score, NAME, VERSION, text[a:b], MODEL_LABEL)
+                )
         return [f for f in found if f.label in self.categories]
 
     def _lexicon(self, text: str) -> Iterator[Finding]:
