@@ -1,5 +1,5 @@
 """The corroboration gate: gateway traffic alone contains only when one client cannot
-have faked it (issue 11)."""
+have faked it (issues 11 and 25)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from defib.config import CorroborationSettings
 from defib.corroboration import StoredAlert, judge
 from defib.detectors import Finding
+from defib.gateway import protocol
 from defib.gateway.alerts import AlertLimiter, Offence, detection_alert, unechoed
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -53,17 +54,24 @@ def test_two_client_keys_corroborate() -> None:
     assert verdict.clients == 2
 
 
-def test_enough_keyed_requests_within_the_window_corroborate() -> None:
+def test_many_requests_from_one_key_are_still_one_key() -> None:
+    """However many flagged requests one key sends within the window, it is one key."""
     old = NOW - timedelta(seconds=601)
     stale = [_alert([_offence("k1", n=i) for i in range(5)], at=old)]
-    verdict = judge(stale, RULES, NOW)
-    assert verdict is not None and not verdict.corroborated  # outside the window
-    fresh = judge([*stale, _alert([_offence("k1", n=i) for i in range(5)])], RULES, NOW)
-    assert fresh is not None and fresh.corroborated
+    fresh = judge([*stale, _alert([_offence("k1", n=i) for i in range(50)])], RULES, NOW)
+    assert fresh is not None and not fresh.corroborated
+    assert fresh.keyed_requests == 50  # counted for the people deciding, not acted on
 
 
-def test_output_the_client_did_not_supply_corroborates() -> None:
-    verdict = judge([_alert([_offence(None, echoed=False)], kind="data_leak")], RULES, NOW)
+def test_output_the_client_did_not_supply_needs_a_second_key() -> None:
+    """A finding the request did not contain, from one key (or anonymous), is reported but
+    does not contain; from two keys it does."""
+    one = judge([_alert([_offence("k1", echoed=False)], kind="data_leak")], RULES, NOW)
+    assert one is not None and not one.corroborated and one.unechoed_requests == 1
+    anonymous = judge([_alert([_offence(None, echoed=False)], kind="data_leak")], RULES, NOW)
+    assert anonymous is not None and not anonymous.corroborated
+    two = [_alert([_offence("k1", echoed=False)]), _alert([_offence("k2", echoed=False)])]
+    verdict = judge(two, RULES, NOW)
     assert verdict is not None and verdict.corroborated
 
 
@@ -86,3 +94,48 @@ def test_one_client_key_cannot_flood_the_alerts() -> None:
     assert sum(1 for s in sent if s) == 3
     assert limiter.offer("s", "toxicity", _offence("k2"), now=10.0)  # another key still counts
     assert limiter.offer("s", "toxicity", _offence("k1"), now=70.0)  # a new minute
+
+
+PII = "jane.doe@corp-mail.example"
+
+
+def _chat(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": list(messages), **extra}
+
+
+def test_a_value_sent_in_any_part_is_the_clients() -> None:
+    """Tool definitions, tool_calls arguments (also `\\u`-escaped), function names and tool
+    results are read for the echo check, not just text parts."""
+    leak = [_finding("pii", PII)]
+    escaped = "".join(f"\\u{ord(c):04x}" for c in PII)
+    tool = {"type": "function", "function": {"name": "f", "description": f"ask {PII}"}}
+    bodies = [_chat({"role": "user", "content": "go"}, tools=[tool])]
+    for arguments in (f'{{"to": "{PII}"}}', f'{{"to": "{escaped}"}}'):
+        call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}
+        bodies.append(_chat({"role": "assistant", "tool_calls": [call]}))
+    result = [{"type": "text", "text": PII}]
+    bodies.append(_chat({"role": "tool", "tool_call_id": "c", "content": result}))
+    bodies.append(_chat({"role": "user", "content": "x"}, functions=[{"name": PII}]))
+    for body in bodies:
+        assert not unechoed(leak, protocol.client_sent(body)), body
+    assert unechoed(leak, protocol.client_sent(_chat({"role": "user", "content": "who?"})))
+
+
+def test_a_request_with_media_counts_nothing_as_the_models_own() -> None:
+    """An image, audio or file part may carry any value (pixels, sound): the answer's
+    findings are then not counted as the model's own, whatever they are."""
+    leak = [_finding("pii", PII)]
+    for part in (
+        {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "file", "file": {"file_data": "JVBERi0=", "filename": "a.pdf"}},
+    ):
+        sent = protocol.client_sent(_chat({"role": "user", "content": [part]}))
+        assert sent.opaque and not unechoed(leak, sent)
+
+
+def test_a_reformatted_value_is_still_the_clients() -> None:
+    """Letters and digits are compared without punctuation and spaces as well."""
+    phone = [_finding("pii", "415-555-0134")]
+    sent = protocol.client_sent(_chat({"role": "user", "content": "415 555 0134"}))
+    assert not unechoed(phone, sent)

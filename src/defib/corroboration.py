@@ -4,16 +4,17 @@ A gateway client controls its own prompt and, for grounding, the context it send
 one client's word alone defib must not disable an endpoint, block its outputs or roll it
 back (issue 11: one anonymous request with a made-up context switched a system off).
 Containment of an incident whose every alert is a gateway detection alert therefore needs
-one of:
+findings from `min_clients` (2) distinct client keys: one key alone, however many requests
+it sends and whatever its findings, never switches a system off for the others (issue 25:
+PII a client put in an image part counted as the model's own, and one key disabled the
+system). Findings on output the client did not supply, and the count of flagged keyed
+requests, are reported with the verdict for the people deciding, not acted on alone.
 
-- a finding on output the client did not supply: PII, a secret or toxicity that the
-  prompt did not contain (output-only detectors; grounding reads the client's context);
-- findings from `min_clients` distinct client keys;
-- `min_requests` flagged requests from keyed clients within `window_seconds` (a key is an
-  application with many users, not one person; anonymous requests never count here).
-
-Incidents with any other alert (a monitor, a person, an SLO burn rate) are not gated:
-their sources hold defib tokens and are trusted to the degree their role says.
+Other corroboration comes from outside the traffic: an incident with any other alert (a
+monitor, a probe, an SLO burn rate, a person declaring) is not gated, since its sources
+hold defib tokens and are trusted to the degree their role says; and a person can contain
+by hand (`defib systems disable`, or retrying the withheld step after corroboration).
+`min_requests` is no longer a route of its own (kept so that configs still load).
 """
 
 from __future__ import annotations
@@ -95,21 +96,14 @@ def judge(
             keyed += _int(labels, "keyed_requests")
     clients.discard(ANONYMOUS)
     counts = {"clients": len(clients), "keyed_requests": keyed, "unechoed_requests": unechoed}
-    if unechoed:
-        return Verdict(True, "a finding on output the client did not supply", **counts)
     if len(clients) >= rules.min_clients:
         return Verdict(True, f"findings from {len(clients)} client keys", **counts)
-    if rules.min_requests and keyed >= rules.min_requests:
-        return Verdict(
-            True,
-            f"{keyed} flagged requests from keyed clients within {rules.window_seconds:g} s",
-            **counts,
-        )
     return Verdict(
         False,
-        "raised by gateway traffic alone and not corroborated: needs a finding on output the"
-        f" client did not supply, findings from {rules.min_clients} client keys, or "
-        f"{rules.min_requests} flagged keyed requests within {rules.window_seconds:g} s "
-        f"(have {len(clients)} key(s), {keyed} keyed request(s))",
+        "raised by gateway traffic alone and not corroborated: needs findings from"
+        f" {rules.min_clients} client keys, an alert from another source (a monitor, a probe)"
+        " or a person containing by hand"
+        f" (have {len(clients)} key(s), {keyed} keyed request(s), {unechoed} on output the"
+        " client did not supply)",
         **counts,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from defib.detectors import Finding
 from defib.gateway.inspection import summarise
+from defib.gateway.protocol import Sent
 
 SOURCE = "defib-gateway"
 MAX_SAMPLE_IDS = 10
@@ -51,17 +52,34 @@ OUTPUT_ONLY_DETECTORS = frozenset({"pii", "secrets", "toxicity"})
 ANONYMOUS = "anonymous"
 
 
-def unechoed(findings: Sequence[Finding], prompt: str) -> bool:
-    """Some output-only finding is not just the client's own prompt repeated back.
+def unechoed(findings: Sequence[Finding], sent: Sent | str) -> bool:
+    """Some output-only finding is in nothing the client sent.
 
     A client can make a model say anything it was told to repeat; a value the model
-    produced that the prompt never contained is the model's (or its data's) doing.
+    produced that the request never contained is the model's (or its data's) doing. The
+    request is all of it (`protocol.client_sent`): every message and part type, tool
+    definitions, tool_calls arguments, tool results. A request with media defib cannot read
+    (an image, audio, a file) may have carried any value, so nothing in its answer counts
+    as the model's own. Values are compared case-folded, and again with only their letters
+    and digits (`123-45-6789` sent as `123 45 6789`).
     """
-    folded = prompt.casefold()
+    if isinstance(sent, str):
+        sent = Sent(sent, opaque=False)
+    if sent.opaque:
+        return False
+    folded = sent.text.casefold()
+    bare = _bare(folded)
     return any(
-        f.detector in OUTPUT_ONLY_DETECTORS and f.text and f.text.casefold() not in folded
+        f.detector in OUTPUT_ONLY_DETECTORS
+        and f.text
+        and f.text.casefold() not in folded
+        and not (_bare(f.text.casefold()) and _bare(f.text.casefold()) in bare)
         for f in findings
     )
+
+
+def _bare(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 def _spans(offences: Sequence[Offence]) -> dict[str, str]:

@@ -323,7 +323,8 @@ class PostProcessor:
                 context=inspection.mask(context) if context else None,
                 findings=tuple(found),
                 client=ex.client,
-                unechoed=unechoed(found, prompt),
+                # Against all the client sent, not just its text parts (issue 25).
+                unechoed=unechoed(found, protocol.client_sent(ex.request)),
                 trace_id=ex.trace_id,
                 span_id=ex.span_id,
             )

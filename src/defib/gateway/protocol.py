@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -47,6 +48,65 @@ def prompt_text(endpoint: str, body: Mapping[str, Any]) -> str:
     if isinstance(prompt, list):
         return "\n".join(p for p in prompt if isinstance(p, str))
     return prompt if isinstance(prompt, str) else ""
+
+
+# Content parts whose substance is not text defib reads (pixels, sound, a document): what
+# the client put there cannot be told apart from what the model made up.
+OPAQUE_PARTS = frozenset(
+    {"image_url", "image", "input_image", "input_audio", "audio", "file", "input_file"}
+)
+_MAX_WALK = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Everything a client sent, for the echo check: every string anywhere in the request
+    (messages of every role and part type, tool definitions, tool_calls arguments and
+    function names, tool results, context, object keys, decoded JSON strings), and whether
+    some part was media whose content is not text."""
+
+    text: str
+    opaque: bool
+
+
+def client_sent(body: Mapping[str, Any]) -> Sent:
+    """What the client sent, whatever the endpoint and part type."""
+    texts: list[str] = []
+    opaque = False
+    stack: list[object] = [body]
+    seen = 0
+    while stack and seen < _MAX_WALK:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            texts.append(item)
+            decoded = _embedded_json(item)
+            if decoded is not None:
+                stack.append(decoded)
+        elif isinstance(item, Mapping):
+            if item.get("type") in OPAQUE_PARTS or any(k in OPAQUE_PARTS for k in item):
+                opaque = True
+            for key, value in item.items():
+                texts.append(str(key))
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None:
+            texts.append(str(item))
+    # A request too deep or wide to read in full may hide anything in the rest.
+    return Sent("\n".join(texts), opaque or bool(stack))
+
+
+def _embedded_json(text: str) -> object | None:
+    """tool_calls arguments are JSON inside a string, where `\\u` escapes can hide values."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "[") or len(text) > 1_000_000:
+        return None
+    try:
+        decoded: object = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded
 
 
 def context_text(body: Mapping[str, Any]) -> str | None:
