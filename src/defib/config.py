@@ -6,6 +6,7 @@ file (`--config` or `DEFIB_CONFIG`), defaults. Every error names the key that is
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from pathlib import Path
@@ -660,6 +661,19 @@ class EvidenceAnchorSettings(_Section):
         description="Append-only sinks every checkpoint is also written to before the step "
         "that collected the evidence succeeds.",
     )
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _public_keys(cls, v: list[str]) -> list[str]:
+        # Checked here, so a typo is a config error at start, not a crash on first verify.
+        for i, text in enumerate(v):
+            try:
+                raw = base64.b64decode(text.strip(), validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(f"item {i}: not a base64 Ed25519 public key (32 bytes)")
+        return v
 
 
 class IntakeSettings(_Section):
