@@ -71,7 +71,7 @@ def main() -> None:
             )
             if name not in best or res["texts_per_s"] > best[name]["texts_per_s"]:
                 best[name] = res
-            _, wall = _run(python, "--engine", name, "--startup-only")
+            _, wall = _run(python, "--engine", name, "--data", args.data, "--startup-only")
             startup[name] = min(startup.get(name, wall), wall)
     cli = min(_cli_wall(args.defib_python, args.data) for _ in range(args.rounds))
     n = len(Path(args.data).read_text(encoding="utf-8").splitlines())

@@ -193,7 +193,7 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
 class Tagger:
     """Greedy averaged-perceptron tagger; `weights` maps a feature to one weight per label."""
 
-    def __init__(self, weights: dict[str, list[float]]) -> None:
+    def __init__(self, weights: dict[str, list[int]]) -> None:
         self.weights = weights
 
     def tag(self, toks: list[Token]) -> list[str]:
@@ -202,7 +202,7 @@ class Tagger:
         weights = self.weights
         nlab = len(LABELS)
         for i in range(len(toks)):
-            scores = [0.0] * nlab
+            scores = [0] * nlab
             for feat in features(toks, i, p1, p2):
                 w = weights.get(feat)
                 if w is not None:
@@ -307,9 +307,8 @@ def load() -> tuple[Lexicon, Tagger]:
                     raise RuntimeError("the PII data files are damaged")
                 if list(model["labels"]) != list(LABELS):
                     raise RuntimeError("pii_tagger.json.gz was trained for other labels")
-                scale = float(model["scale"])
-                weights = {k: [v / scale for v in ws] for k, ws in model["weights"].items()}
-                _loaded.append((Lexicon.build(lists), Tagger(weights)))
+                # Integer weights as stored (scaled): the best label is the same.
+                _loaded.append((Lexicon.build(lists), Tagger(model["weights"])))
     return _loaded[0]
 
 
