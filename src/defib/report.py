@@ -14,6 +14,7 @@ from defib.postmortem.document import is_automated
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_SINCE_SECONDS = 100 * 366 * 86400
 
 
 def parse_since(text: str) -> timedelta:
@@ -21,7 +22,11 @@ def parse_since(text: str) -> timedelta:
     m = _SINCE.match(text)
     if m is None:
         raise ValueError(f"since: {text!r} is not like 30d, 12h, 2w, 90m")
-    return timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])
+    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    # Past this, `now - since` leaves the calendar (a 500 for `99999999999d`, issue 25).
+    if seconds > MAX_SINCE_SECONDS:
+        raise ValueError(f"since: {text!r} reaches back more than 100 years")
+    return timedelta(seconds=seconds)
 
 
 class Row(Protocol):

@@ -13,6 +13,7 @@ from defib.api.errors import install_error_handlers
 from defib.api.fastpath import AlertFastPath
 from defib.api.jsonguard import JsonGuard
 from defib.api.limits import BodySizeLimit
+from defib.api.nulguard import NulGuard
 from defib.api.routes import (
     alerts,
     approvals,
@@ -82,6 +83,8 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(signals.router)
     install_console(app, runtime)
     app.add_middleware(JsonGuard)
+    # NUL in a path, query or form field: 422 before any route (PostgreSQL refuses NUL).
+    app.add_middleware(NulGuard)
     # Added last, so outermost: the size limit applies before the guard reads a body.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     # Outermost of all: the alert routes' lean path (the same checks, see api/fastpath.py).

@@ -177,7 +177,8 @@ def _alerts(runtime: Runtime, before: int | None) -> dict[str, Any]:
 @router.get("/alerts")
 async def alerts(request: Request, viewer: ViewerDep) -> HTMLResponse:
     raw = request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() else None
+    # Bounded: a longer number overflows the database's 64-bit ids into a 500 (issue 25).
+    before = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     context = await run_in_threadpool(_alerts, runtime_of(request), before)
     return page(request, "alerts.html", viewer, nav="alerts", **context)
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import RuntimeDep
 from defib.api.errors import ApiError, error_responses
+from defib.api.jsonguard import nul_path
 from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
 from defib.config import SlackUser
@@ -66,8 +67,7 @@ async def slack_actions(
     payload = _payload(body)
     if payload.get("type") != "block_actions" or not payload.get("actions"):
         return Response(status_code=200)
-    action = payload["actions"][0]
-    slack_user = str(payload.get("user", {}).get("id", ""))
+    action, slack_user = _button(payload)
     user = runtime.settings.slack.user(slack_user)
     if user is None:
         outcome = f"Slack user {slack_user} is not mapped to a defib actor (slack.users)"
@@ -78,7 +78,8 @@ async def slack_actions(
         }
     else:
         outcome = await run_in_threadpool(_act, runtime, user, action)
-        reply = settled(payload.get("message") or {}, outcome)
+        message = payload.get("message")
+        reply = settled(message if isinstance(message, dict) else {}, outcome)
     response_url = payload.get("response_url")
     if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
         background.add_task(_update, response_url, reply, runtime)
@@ -93,7 +94,26 @@ def _payload(body: bytes) -> dict[str, Any]:
         raise ApiError(400, "bad_request", "expected Slack's form field `payload`") from exc
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", "payload: not a JSON object")
+    where = nul_path(payload, "payload")
+    if where is not None:
+        raise ApiError(400, "bad_request", f"{where}: contains a NUL character")
     return payload
+
+
+def _button(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The pressed button and the Slack user id; 400 for any other shape (a correctly
+    signed but malformed payload answered 500 before, issue 25)."""
+    actions = payload.get("actions")
+    user = payload.get("user", {})
+    if not isinstance(actions, list) or not isinstance(actions[0], dict):
+        raise ApiError(400, "bad_request", "payload.actions: expected a list of objects")
+    if not isinstance(user, dict):
+        raise ApiError(400, "bad_request", "payload.user: expected an object")
+    action = actions[0]
+    for key in ("action_id", "value"):
+        if not isinstance(action.get(key, ""), str) or len(action.get(key, "")) > 2000:
+            raise ApiError(400, "bad_request", f"payload.actions[0].{key}: expected a string")
+    return action, str(user.get("id", ""))[:200]
 
 
 def _act(runtime: Runtime, user: SlackUser, action: dict[str, Any]) -> str:
@@ -109,6 +129,8 @@ def _act(runtime: Runtime, user: SlackUser, action: dict[str, Any]) -> str:
             return f"{value} acknowledged by {user.actor}"
         if action_id in (APPROVE, REJECT):
             run_id, _, index = value.rpartition(":")
+            if not (index.isascii() and index.isdigit() and len(index) <= 6):
+                return f"Not done: {value!r} names no step"
             approve = action_id == APPROVE
             runtime.engine.decide(
                 run_id,
@@ -122,7 +144,7 @@ def _act(runtime: Runtime, user: SlackUser, action: dict[str, Any]) -> str:
             return f"Step {step} {'approved' if approve else 'rejected'} by {user.actor}"
     except PermissionError as exc:
         return f"{user.actor}: {exc}"
-    except (DomainError, NotFound, ValueError) as exc:
+    except (DomainError, NotFound, ValueError, IndexError) as exc:
         return f"Not done: {exc}"
     return f"Unknown action {action_id!r}"
 
