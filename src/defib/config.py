@@ -605,6 +605,17 @@ class StormSettings(_Section):
     )
 
 
+class S3Target(_Section):
+    """An S3-compatible bucket (AWS S3, MinIO, Ceph): path-style requests signed with SigV4."""
+
+    endpoint_url: HttpUrl
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+$")
+    region: str = "us-east-1"
+    prefix: str = Field(default="", max_length=200, description="Key prefix, e.g. `defib/`.")
+    access_key_env: EnvName = "AWS_ACCESS_KEY_ID"
+    secret_key_env: EnvName = "AWS_SECRET_ACCESS_KEY"
+
+
 class CheckpointMirror(_Section):
     """An external append-only copy of the checkpoints: a webhook (`url`) or a file (`path`)."""
 
@@ -646,11 +657,12 @@ class EvidenceAnchorSettings(_Section):
         description="Where checkpoints are kept: auto = the database on PostgreSQL (every "
         "replica reads it), the log file on SQLite.",
     )
-    blob_store: Literal["auto", "database", "file"] = Field(
+    blob_store: Literal["auto", "database", "file", "s3"] = Field(
         default="auto",
         description="Where evidence bytes are kept: auto = the database on PostgreSQL, "
-        "<data_dir>/evidence on SQLite.",
+        "<data_dir>/evidence on SQLite; s3 = the bucket in `s3`.",
     )
+    s3: S3Target | None = Field(default=None, description="The bucket for blob_store: s3.")
     trusted_keys: list[str] = Field(
         default_factory=list,
         description="Base64 Ed25519 public keys whose checkpoints verify (besides this "
@@ -674,6 +686,12 @@ class EvidenceAnchorSettings(_Section):
             if len(raw) != 32:
                 raise ValueError(f"item {i}: not a base64 Ed25519 public key (32 bytes)")
         return v
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> EvidenceAnchorSettings:
+        if self.blob_store == "s3" and self.s3 is None:
+            raise ValueError("blob_store s3 needs the bucket in evidence_anchor.s3")
+        return self
 
 
 class IntakeSettings(_Section):

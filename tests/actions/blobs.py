@@ -6,6 +6,7 @@ from sqlalchemy import update
 
 from defib.evidence import EvidenceService
 from defib.evidence.blobs import DatabaseBlobStore, FileBlobStore, LayeredBlobStore
+from defib.evidence.s3 import S3BlobStore
 from defib.store.tables import evidence_blobs
 
 
@@ -18,6 +19,8 @@ def overwrite_blob(svc: EvidenceService, sha256: str, data: bytes) -> None:
         path = store.path(sha256)
         path.chmod(0o644)
         path.write_bytes(data)
+    elif isinstance(store, S3BlobStore):
+        assert store._request("PUT", sha256, data).status_code == 200
     elif isinstance(store, DatabaseBlobStore):
         with store.db.write() as conn:
             conn.execute(

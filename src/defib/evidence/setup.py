@@ -19,6 +19,7 @@ from defib.evidence.checkpoints import (
     Mirror,
     WebhookMirror,
 )
+from defib.evidence.s3 import S3BlobStore
 from defib.evidence.signer import Ed25519Signer, Signer, load_or_create_key
 from defib.store.database import Database
 
@@ -31,6 +32,19 @@ def _shared(choice: str, db: Database) -> bool:
 
 def build_blobs(settings: Settings, db: Database) -> BlobStorage:
     files = FileBlobStore(settings.data_dir / "evidence")
+    s3 = settings.evidence_anchor.s3
+    if settings.evidence_anchor.blob_store == "s3" and s3 is not None:
+        return LayeredBlobStore(
+            S3BlobStore(
+                str(s3.endpoint_url),
+                s3.bucket,
+                access_key=os.environ.get(s3.access_key_env, ""),
+                secret_key=os.environ.get(s3.secret_key_env, ""),
+                region=s3.region,
+                prefix=s3.prefix,
+            ),
+            files,
+        )
     if _shared(settings.evidence_anchor.blob_store, db):
         # Bytes stored on this host before the database became the default still verify.
         return LayeredBlobStore(DatabaseBlobStore(db), files)
