@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from defib.actions.environment import ActionEnvironment
+from defib.actions.escalate import PagingHooks
 from defib.actions.resolve import PagerDutyResolver
 from defib.actions.silenced_leak import SilencedLeakTeller
 from defib.auth import Principal, Role, generate_token
@@ -25,6 +26,9 @@ from defib.config import ConfigError, Settings
 from defib.evidence import EvidenceService
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
 from defib.intake import Intake
+from defib.oncall.config import directory as oncall_directory
+from defib.oncall.inbound import PagerDutyInbound
+from defib.oncall.service import OncallService
 from defib.playbooks.engine import PlaybookEngine, dbos_system_url
 from defib.playbooks.loader import PlaybookSet
 from defib.playbooks.spec import PlaybookErrors
@@ -188,7 +192,14 @@ class Runtime:
         self.incidents = IncidentService(
             self.db,
             reopen_window=timedelta(seconds=settings.reopen_window_seconds),
-            hooks=self.engine,
+            # The engine's hooks plus an escalation run per on-call policy (actions/escalate).
+            hooks=PagingHooks(
+                self.engine,
+                lambda conn, incident, actor, pb: self.engine.plan_run(
+                    conn, incident, actor, playbook=pb
+                ),
+                settings,
+            ),
             # PagerDuty incidents resolve with defib's, after the resolving commit.
             on_resolved=[PagerDutyResolver(settings)],
             quiet=self.silences.gate,
@@ -199,6 +210,8 @@ class Runtime:
             ),
             exact_fold=settings.intake.exact,
         )
+        self.oncall = OncallService(self.db, oncall_directory(settings), self._clock)
+        self.pagerduty_inbound = PagerDutyInbound(self.db, self.incidents, self._clock)
         self.tokens = TokenCache(self.db)
         self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)
         # Late-bound: tests (and the demo) may swap the incident service's clock.

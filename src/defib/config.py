@@ -36,6 +36,12 @@ from pydantic_settings import (
 )
 
 from defib.model import IncidentType
+from defib.oncall.config import (
+    EscalationPolicyConfig,
+    PersonConfig,
+    ScheduleConfig,
+    check_references,
+)
 
 if TYPE_CHECKING:
     from defib.silences.schedule import Weekly
@@ -123,6 +129,9 @@ class Owners(_Section):
         default_factory=list, description="Emailed by notify_security_team."
     )
     webhooks: list[WebhookTarget] = Field(default_factory=list)
+    escalation_policy: str | None = Field(
+        default=None, description="Pages on call per this policy (a name in escalation_policies)."
+    )
 
 
 class ControlConfig(_Section):
@@ -348,6 +357,11 @@ class SmtpSettings(_Section):
 
 class PagerDutySettings(_Section):
     events_url: HttpUrl = "https://events.pagerduty.com/v2/enqueue"
+    webhook_secret_env: EnvName | None = Field(
+        default=None,
+        description="Environment variable holding the signing secret of PagerDuty's v3"
+        " webhook subscription (POST /api/v1/integrations/pagerduty/webhook); unset: refused.",
+    )
 
 
 class RetrySettings(_Section):
@@ -753,6 +767,10 @@ class Settings(BaseSettings):
         " channel. Same shape as a system's owners.",
     )
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    # On call (docs/oncall.md); the classes live in defib.oncall.config.
+    people: list[PersonConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    escalation_policies: list[EscalationPolicyConfig] = Field(default_factory=list)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
@@ -811,6 +829,11 @@ class Settings(BaseSettings):
                 )
             seen[system.name] = i
         return v
+
+    @model_validator(mode="after")
+    def _oncall_references(self) -> Settings:
+        check_references(self)
+        return self
 
     def system(self, name: str) -> SystemConfig | None:
         return next((s for s in self.systems if s.name == name), None)

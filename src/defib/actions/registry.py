@@ -18,6 +18,7 @@ from defib.actions.builtin import (
     WebhookAction,
 )
 from defib.actions.containment import OutputFilterStep, ReviewGuardrailsAction, SwitchAction
+from defib.actions.escalate import PageOnCallAction
 from defib.actions.evidence import EvidenceAction
 from defib.actions.impact import AssessImpactAction, NotifyUsersAction
 from defib.actions.notify import NotifyAction
@@ -107,6 +108,7 @@ def builtin_registry() -> ActionRegistry:
         VerifyAction(),
         AssessImpactAction(),
         NotifyUsersAction(),
+        PageOnCallAction(),
     ]
     return ActionRegistry(actions)
 

@@ -22,6 +22,8 @@ from defib.api.routes import (
     health,
     incidents,
     metrics,
+    oncall,
+    pagerduty,
     review,
     runs,
     signals,
@@ -76,6 +78,8 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(systems.router, prefix="/api/v1")
     app.include_router(tokens.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(oncall.router, prefix="/api/v1")
+    app.include_router(pagerduty.router, prefix="/api/v1")
     app.include_router(alerts.router)
     app.include_router(silences.router)
     app.include_router(metrics.router)

@@ -401,3 +401,29 @@ audit_events = Table(
     Column("data", JSON, nullable=False),
     Index("ix_audit_events_kind", "kind", "id"),
 )
+
+# On-call overrides (docs/oncall.md): `person` holds `schedule` from starts_at to ends_at,
+# over every rotation. Deleting one sets deleted_at; rows are kept for the record.
+oncall_overrides = Table(
+    "oncall_overrides",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule", String(100), nullable=False),
+    Column("person", String(100), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Index("ix_oncall_overrides_schedule", "schedule", "ends_at"),
+)
+
+# PagerDuty v3 webhook events already applied (their `event.id`): a replayed delivery is
+# answered without acting twice.
+pagerduty_webhook_events = Table(
+    "pagerduty_webhook_events",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+)
