@@ -3,6 +3,8 @@
 Usage: python bench/detect/score_grounding.py [FILE] [--show-errors]
 A finding matches an expected claim of the same type when their spans overlap (one-to-one).
 Also prints document-level P/R: a response is "ungrounded" if it has any expected finding.
+An expected type "*" matches a finding of any type (public sets whose spans are not typed,
+e.g. bench/results/grounding_pubdev.jsonl from bench/train/grounding_data.py).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main() -> None:
                 (
                     k
                     for k, (gt, gs, ge) in enumerate(gold)
-                    if k not in used and gt == pt and min(pe, ge) > max(ps, gs)
+                    if k not in used and gt in (pt, "*") and min(pe, ge) > max(ps, gs)
                 ),
                 None,
             )

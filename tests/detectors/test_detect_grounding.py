@@ -101,3 +101,71 @@ def test_dev_set_claim_f1() -> None:
         fp += len(pred - gold)
         fn += len(gold - pred)
     assert 2 * tp / (2 * tp + fp + fn) >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("response", "context"),
+    [
+        ("The job takes 90 minutes.", "The job takes 1.5 hours."),
+        ("The trail is 5 km long.", "The trail is 5000 metres long."),
+        ("Refunds take about 30 days.", "Refunds take 32 days."),
+        ("The app has 1.2 million users.", "The app has 1,234,567 users."),
+        ("Acme is based in Germany.", "Acme is based in Munich, Germany."),
+        ("Items can be returned within 30 days.", "You may return items within thirty days."),
+    ],
+)
+def test_units_rounding_and_broader_places_are_support(response: str, context: str) -> None:
+    """Another unit word, a rounded or hedged figure, or a broader place is not a finding."""
+    assert kinds(response, context) == []
+
+
+def test_hedge_does_not_excuse_a_precise_wrong_number() -> None:
+    """ "approximately 386" is precise: a context saying 375 contradicts it."""
+    found = DET.detect(
+        "The creek is approximately 386 miles long.",
+        context="The creek is approximately 375 mi long.",
+    )
+    assert [(f.type, f.text) for f in found] == [("CONTRADICTION", "386 miles")]
+
+
+@pytest.mark.parametrize(
+    ("response", "context", "span", "label"),
+    [
+        ("Revenue grew 12% last year.", "Last year, revenue grew by 9%.", "12%",
+         "percent_mismatch"),
+        ("GitHub acquired Microsoft.", "Microsoft acquired GitHub in 2018.",
+         "GitHub acquired Microsoft", "role_reversal"),
+        ("Tesla was founded by Henry Ford.", "Tesla was founded in 2003 by Martin Eberhard.",
+         "Tesla was founded by Henry Ford", "role"),
+        ("Acme is headquartered in Berlin.", "Acme is headquartered in Munich, Germany.",
+         "Berlin", "place"),
+        ("Warren Bryant was not a CEO.", "Warren Bryant was the CEO of Longs Drugs.",
+         "Warren Bryant was not a CEO.", "negation"),
+    ],
+)  # fmt: skip
+def test_contradictions_without_numbers_are_typed_contradiction(
+    response: str, context: str, span: str, label: str
+) -> None:
+    """A changed number, swapped roles, another agent or place, or a flipped negation is a
+    CONTRADICTION (not UNSUPPORTED_CLAIM), with the reason as its label."""
+    found = DET.detect(response, context=context)
+    assert [(f.type, f.text, f.label) for f in found] == [("CONTRADICTION", span, label)]
+
+
+def test_sentence_built_from_outside_the_context_is_unsupported() -> None:
+    """A sentence whose content words the context never uses is reported, at the low score
+    of 0.5 that a stricter min_score drops."""
+    response = "The heroine trains dragons on a floating island."
+    context = "The novel follows a farmer in Kansas during the drought."
+    [f] = DET.detect(response, context=context)
+    assert (f.type, f.label, f.score) == ("UNSUPPORTED_CLAIM", "novel_content", 0.5)
+    assert GroundingDetector(min_score=0.51).detect(response, context=context) == []
+
+
+def test_quoted_speech_is_checked_as_a_quote_not_by_polarity() -> None:
+    """The quote check still owns quoted speech: no negation finding over a quote."""
+    found = DET.detect(
+        'The CEO said "we will never raise prices".',
+        context="The CEO said prices are under review.",
+    )
+    assert [(f.type, f.label) for f in found] == [("UNSUPPORTED_CLAIM", "quote")]

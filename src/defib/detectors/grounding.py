@@ -1,11 +1,16 @@
 """Grounding: checkable claims in a response that the retrieved context does not support.
 
 Claims are extracted with patterns (numbers with units, percentages, money, dates, quoted
-text, URLs, package installs, capitalised multi-word names), normalised (`1,000` == `1000`,
-`5%` == `5 percent`, `March 3, 2025` == `2025-03-03`), and looked up in the context. A number
-or date whose attribute words (`refund window`) also appear next to a different value in the
-context is a CONTRADICTION; otherwise a missing value is an UNSUPPORTED_CLAIM. No context, no
-findings: there is nothing to ground against.
+text, URLs, package installs, capitalised names), normalised (`1,000` == `1000`, `5%` ==
+`5 percent`, `March 3, 2025` == `2025-03-03`, `90 minutes` == `1.5 hours`, `about 30` holds
+for 32, `1.2 million` for 1,234,567: `quantities.py`), and looked up in the context. A value
+whose attribute (the words around it, or its sentence's content words) also comes with a
+different value in the context is a CONTRADICTION; otherwise a missing value or name is an
+UNSUPPORTED_CLAIM. Sentence-level checks (`relations.py`) add what needs no number: a
+flipped negation, swapped or different agents ("A founded B"), another place for the same
+subject (a broader place is entailed, not contradicted), and sentences whose content words
+the context never uses (scored 0.5, the default `min_score`, so teams can drop them).
+No context, no findings: there is nothing to ground against.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from defib.detectors.base import Finding, resolve_overlaps
+from defib.detectors.quantities import HEDGES, Quantity, quantity, same
+from defib.detectors.relations import (
+    novel_sentences,
+    place_conflicts,
+    polarity_conflicts,
+    role_conflicts,
+)
 
 NAME = "grounding"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
 _MONTHS = {
     m: i + 1
@@ -121,6 +133,7 @@ _PACKAGE = re.compile(
     r"gem\s+install|go\s+get|poetry\s+add|uv\s+(?:pip\s+install|add))\s+"
     r"(?:-{1,2}[\w\-]+\s+)*(?P<pkg>@?[A-Za-z0-9][\w.\-/@]*)"
 )
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?\b")
 _ENTITY = re.compile(r"\b[A-Z][\w&'\-]*(?:\s+(?:of|the|and|for|de|von|van|&)?\s*[A-Z][\w&'\-]*)+")
 _STOP = frozenset(
     [
@@ -220,6 +233,8 @@ class Claim:
     end: int
     value: str
     attribute: frozenset[str]
+    quantity: Quantity | None = None  # numbers, money and percentages
+    sentence: frozenset[str] = frozenset()  # content words of the claim's sentence
 
 
 def _attribute(text: str, start: int, end: int) -> frozenset[str]:
@@ -229,6 +244,19 @@ def _attribute(text: str, start: int, end: int) -> frozenset[str]:
     words_before = [w for w in re.findall(r"[a-z][a-z\-]+", before.lower()) if w not in _STOP]
     words_after = [w for w in re.findall(r"[a-z][a-z\-]+", after.lower()) if w not in _STOP]
     return frozenset(words_before[-4:] + words_after[:3])
+
+
+_SENT_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+|(?<=[a-z0-9)][.!?])(?=[A-Z])")
+
+
+def _sentence_words(text: str, start: int, end: int) -> frozenset[str]:
+    """Content words of the sentence around text[start:end], the claim's own words excluded:
+    what the claim is about, to find the context sentence about the same thing."""
+    a = max((m.end() for m in _SENT_SPLIT.finditer(text, 0, start)), default=0)
+    m = _SENT_SPLIT.search(text, end)
+    b = m.start() if m else len(text)
+    words = re.findall(r"[a-z][a-z\-]{2,}", (text[a:start] + " " + text[end:b]).lower())
+    return frozenset(w for w in words if w not in _STOP)
 
 
 def _to_float(raw: str) -> float | None:
@@ -275,9 +303,10 @@ def extract_claims(text: str) -> list[Claim]:
     def free(s: int, e: int) -> bool:
         return all(e <= a or s >= b for a, b in taken)
 
-    def add(kind: str, s: int, e: int, value: str) -> None:
+    def add(kind: str, s: int, e: int, value: str, q: Quantity | None = None) -> None:
         if free(s, e):
-            claims.append(Claim(kind, s, e, value, _attribute(text, s, e)))
+            attribute = _attribute(text, s, e)
+            claims.append(Claim(kind, s, e, value, attribute, q, _sentence_words(text, s, e)))
             taken.append((s, e))
 
     for m in _URL.finditer(text):
@@ -307,7 +336,10 @@ def extract_claims(text: str) -> list[Claim]:
         start = m.start("cur") if cur else m.start("num")
         if kind == "number" and not unit and m.group("num").isdigit() and len(m.group("num")) == 1:
             continue  # a bare single digit ("step 2") is rarely a factual claim
-        add(kind, start, end, f"{value:g}|{unit}")
+        hedged = bool(HEDGES.search(text[max(0, start - 20) : start]))
+        raw = m.group("num") if m.group("num")[0].isdigit() else str(int(value))
+        q = quantity(value, unit, raw, scale, hedged)
+        add(kind, start, end, f"{value:g}|{unit}", q)
     for m in _ENTITY.finditer(text):
         s, words = m.start(), m.group().split()
         if words[0] in _SENTENCE_STARTERS:
@@ -315,6 +347,13 @@ def extract_claims(text: str) -> list[Claim]:
             words = words[1:]
         if len(words) >= 2:
             add("entity", s, m.end(), _squash(" ".join(words)))
+    for m in _NAME.finditer(text):
+        # One capitalised word mid-sentence is a name ("in Berlin", "directed by Nolan");
+        # sentence-initial ones are skipped: without a dictionary "Paris" and "Because"
+        # look alike there.
+        before = text[: m.start()].rstrip(" \"'“(")
+        if before and before[-1] not in ".!?:\n" and m.group().lower() not in _STOP:
+            add("name", m.start(), m.end(), m.group().lower())
     claims.sort(key=lambda c: c.start)
     return claims
 
@@ -331,26 +370,55 @@ class _Verdict:
 
 
 def _check(claim: Claim, ctx_text: str, ctx_claims: list[Claim]) -> _Verdict:
-    if claim.kind in ("number", "money", "percent", "date"):
-        same = [c for c in ctx_claims if c.kind == claim.kind]
-        if any(c.value == claim.value for c in same):
+    if claim.kind in ("number", "money", "percent") and claim.quantity is not None:
+        q = claim.quantity
+        same_dim = [c for c in ctx_claims if c.quantity and c.quantity.dimension == q.dimension]
+        if any(c.quantity and same(q, c.quantity) for c in same_dim):
             return _Verdict(True, None, 1.0)
-        unit = claim.value.split("|", 1)[-1] if claim.kind != "date" else ""
-        rivals = [
-            c
-            for c in same
-            if (claim.kind == "date" or c.value.split("|", 1)[-1] == unit)
-            and claim.attribute & c.attribute
-        ]
-        if rivals:
-            best = max(rivals, key=lambda c: len(claim.attribute & c.attribute))
-            return _Verdict(False, best, 0.0)
-        return _Verdict(False, None, 0.0)
+        return _Verdict(False, _rival(claim, same_dim), 0.0)
+    if claim.kind == "date":
+        same_kind = [c for c in ctx_claims if c.kind == "date"]
+        if any(c.value == claim.value for c in same_kind):
+            return _Verdict(True, None, 1.0)
+        return _Verdict(False, _rival(claim, same_kind), 0.0)
     if claim.kind == "entity":
-        words = claim.value.split()
-        present = sum(w in ctx_text for w in words) / len(words)
-        return _Verdict(claim.value in ctx_text or present == 1.0, None, present)
+        return _entity_verdict(claim.value, ctx_text)
+    if claim.kind == "name":
+        # `German` is supported by `Germany`, `American` by `America`: a shared stem.
+        stem = claim.value[: max(4, len(claim.value) - 3)]
+        found = re.search(rf"(?<![a-z0-9]){re.escape(stem)}", ctx_text) is not None
+        return _Verdict(found, None, 1.0 if found else 0.0)
     return _Verdict(claim.value in ctx_text, None, 1.0 if claim.value in ctx_text else 0.0)
+
+
+def _rival(claim: Claim, candidates: list[Claim]) -> Claim | None:
+    """The context value of the same attribute, if any: what makes a miss a contradiction.
+
+    Same attribute = the words right around both values overlap, or their sentences share
+    at least two content words (`Revenue grew 12%` vs `revenue growth was 9% this year`).
+    """
+
+    def overlap(c: Claim) -> int:
+        near = len(claim.attribute & c.attribute)
+        return 2 * near + len(claim.sentence & c.sentence)
+
+    rivals = [
+        c
+        for c in candidates
+        if claim.attribute & c.attribute or len(claim.sentence & c.sentence) >= 2
+    ]
+    return max(rivals, key=overlap) if rivals else None
+
+
+def _entity_verdict(value: str, ctx_text: str) -> _Verdict:
+    """A name is supported when the context has it whole, or every word of a long name
+    (`Allison Beth Goertz` / `Goertz, Allison Beth`); a partial match lowers the score."""
+    if re.search(rf"(?<![a-z0-9]){re.escape(value)}(?![a-z0-9])", ctx_text):
+        return _Verdict(True, None, 1.0)
+    words = value.split()
+    present = sum(bool(re.search(rf"(?<![a-z0-9]){re.escape(w)}", ctx_text)) for w in words)
+    share = present / len(words)
+    return _Verdict(len(words) >= 3 and share == 1.0, None, share)
 
 
 _SCORES = {
@@ -362,7 +430,14 @@ _SCORES = {
     "package": 0.85,
     "quote": 0.75,
     "entity": 0.6,
+    "name": 0.55,
 }
+
+
+def _sentence_finding(
+    kind: str, text: str, start: int, end: int, score: float, label: str
+) -> Finding:
+    return Finding(kind, start, end, score, NAME, VERSION, text[start:end], label)
 
 
 class GroundingDetector:
@@ -373,7 +448,7 @@ class GroundingDetector:
 
     def __init__(self, *, min_score: float = 0.5, kinds: frozenset[str] | None = None) -> None:
         self.min_score = min_score
-        self.kinds = kinds if kinds is not None else frozenset(_SCORES)
+        self.kinds = kinds if kinds is not None else frozenset([*_SCORES, "relation"])
 
     def detect(self, text: str, *, context: str | None = None) -> list[Finding]:
         """Unsupported or contradicted claims of response `text` against `context`."""
@@ -383,6 +458,35 @@ class GroundingDetector:
         return resolve_overlaps(found, {"CONTRADICTION": 2, "UNSUPPORTED_CLAIM": 1})
 
     def _findings(self, text: str, context: str) -> Iterator[Finding]:
+        if "relation" in self.kinds:
+            conflicts = [
+                *role_conflicts(text, context),
+                *place_conflicts(text, context),
+                *polarity_conflicts(text, context),
+            ]
+            for c in conflicts:
+                yield Finding(
+                    "CONTRADICTION",
+                    c.start,
+                    c.end,
+                    0.8,
+                    NAME,
+                    VERSION,
+                    text[c.start : c.end],
+                    c.label,
+                )
+            # Scored low: new words are also what a good paraphrase or a greeting brings.
+            for c in novel_sentences(text, context):
+                yield Finding(
+                    "UNSUPPORTED_CLAIM",
+                    c.start,
+                    c.end,
+                    0.5,
+                    NAME,
+                    VERSION,
+                    text[c.start : c.end],
+                    c.label,
+                )
         ctx_text = _squash(context)
         ctx_claims = extract_claims(context)
         for claim in extract_claims(text):
