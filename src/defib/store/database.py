@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from defib.store.outage import OutageMonitor, probe_disk
+from defib.store.outage import OutageMonitor, is_lock_conflict, probe_disk
 from defib.store.writelock import UrgentFirstLock
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A transaction PostgreSQL rolled back as a deadlock loser is run again this many times.
+CONFLICT_ATTEMPTS = 4
+T = TypeVar("T")
 # A PostgreSQL that does not answer (host down, packets dropped) fails a connection
 # attempt after this long instead of hanging a request (libpq waits forever by default).
 PG_CONNECT_TIMEOUT_SECONDS = 5
@@ -78,6 +83,24 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    def transact(
+        self, work: Callable[[Connection], T], *, attempts: int = CONFLICT_ATTEMPTS, **kw: bool
+    ) -> T:
+        """`work` in a write transaction, run again when PostgreSQL rolled it back as the
+        loser of a deadlock or serialization conflict (the whole transaction was undone, so
+        running it again is correct; issue 25: a deadlock answered 500). `work` must not
+        have effects outside the transaction."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.write(**kw) as conn:
+                    return work(conn)
+            except Exception as exc:
+                if attempt == attempts or not is_lock_conflict(exc):
+                    raise
+                # Jittered: two losers retrying in step would meet again.
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -260,7 +260,8 @@ class PlaybookEngine:
                 raise InvalidInput(f"playbook: no playbook {playbook!r} (known: {known})") from None
         else:
             pb = None
-        with self.db.write() as conn:
+
+        def plan(conn: Connection) -> Run:
             incident = incident_repo.get_incident(conn, seq, for_update=True)
             run = self.plan_run(
                 conn, incident, actor, playbook=pb, trigger="manual", dry_run=dry_run
@@ -272,6 +273,10 @@ class PlaybookEngine:
                 active = repo.find_active(conn, seq, name)
                 which = f" ({active.id})" if active is not None else ""
                 raise RunConflict(f"{incident.id} already has an active {name!r} run{which}")
+            return run
+
+        # Retried as a deadlock loser (issue 25: concurrent starts answered 500 on PostgreSQL).
+        run = self.db.transact(plan)
         self.enqueue(run.id, run.workflow_id)
         return self.get_run(run.id)
 

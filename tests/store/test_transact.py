@@ -1,0 +1,73 @@
+"""A write transaction PostgreSQL rolls back as a deadlock loser runs again (issue 25: a
+deadlock answered 500 on `POST /incidents/{id}/runs`). Provoked for real, two connections
+locking two rows in opposite orders."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Connection, text
+
+from defib.store.database import Database
+
+
+def test_a_deadlock_loser_is_run_again(pg_url: str) -> None:
+    """The transaction that loses the deadlock is retried and commits; the winner too."""
+    db = Database(pg_url)
+    other = Database(pg_url)
+    try:
+        with db.write() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS deadlock_probe"))
+            conn.execute(text("CREATE TABLE deadlock_probe (id int primary key, v int)"))
+            conn.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+        mine_locked, theirs_locked = threading.Event(), threading.Event()
+        calls: list[int] = []
+
+        def work(conn: Connection) -> str:
+            calls.append(1)
+            conn.execute(text("UPDATE deadlock_probe SET v = v + 1 WHERE id = 1"))
+            mine_locked.set()
+            theirs_locked.wait(10)
+            # Waits on row 2 first, so PostgreSQL's deadlock check fires here: this loses.
+            conn.execute(text("UPDATE deadlock_probe SET v = v + 1 WHERE id = 2"))
+            return "done"
+
+        def theirs() -> None:
+            with other.write() as conn:
+                conn.execute(text("UPDATE deadlock_probe SET v = v + 10 WHERE id = 2"))
+                mine_locked.wait(10)
+                theirs_locked.set()
+                threading.Event().wait(0.3)  # let `work` start waiting first
+                conn.execute(text("UPDATE deadlock_probe SET v = v + 10 WHERE id = 1"))
+
+        thread = threading.Thread(target=theirs)
+        thread.start()
+        assert db.transact(work) == "done"
+        thread.join(10)
+        assert len(calls) == 2  # lost once, then committed
+        with db.read() as conn:
+            rows = dict(conn.execute(text("SELECT id, v FROM deadlock_probe")).all())
+        assert rows == {1: 11, 2: 11}
+    finally:
+        with db.write() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS deadlock_probe"))
+        db.dispose()
+        other.dispose()
+
+
+def test_other_errors_are_not_retried(pg_url: str) -> None:
+    """Only lock conflicts are run again; anything else raises at once."""
+    db = Database(pg_url)
+    calls: list[int] = []
+
+    def broken(conn: Connection) -> None:
+        calls.append(1)
+        conn.execute(text("SELECT * FROM no_such_table"))
+
+    try:
+        with pytest.raises(Exception, match="no_such_table"):
+            db.transact(broken)
+        assert calls == [1]
+    finally:
+        db.dispose()
