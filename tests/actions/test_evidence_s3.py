@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,33 @@ def test_evidence_in_the_bucket_verifies_and_a_changed_object_is_reported(
     rt.incidents.apply(f"INC-{seq}", Command.CLOSE, "tester")
     assert rt.evidence.purge(seq) == 1
     assert other.read(digest) is None
+
+
+def test_the_sigv4_signature_matches_botocores() -> None:
+    """moto does not check signatures by default, so the signer is checked against AWS's own
+    SDK signer (botocore, installed with moto) on the same request and instant."""
+    import hashlib
+
+    auth_mod = pytest.importorskip("botocore.auth")
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from defib.evidence.sigv4 import sign
+
+    body = b"evidence bytes"
+    url = "http://127.0.0.1:9000/bucket/defib/sha256/" + "ab" * 32
+    request = AWSRequest(method="PUT", url=url, data=body)
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    auth_mod.S3SigV4Auth(Credentials("AKID", "SECRET/KEY"), "s3", "eu-west-1").add_auth(request)
+    at = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    ours = sign(
+        method="PUT",
+        host="127.0.0.1:9000",
+        path=httpx.URL(url).path,
+        body=body,
+        access_key="AKID",
+        secret_key="SECRET/KEY",
+        region="eu-west-1",
+        now=at,
+    )
+    assert ours["Authorization"] == request.headers["Authorization"]
