@@ -63,6 +63,13 @@ def loose_modes(data_dir: Path, sqlite_files: list[Path]) -> list[str]:
         for extra in ("", "-wal", "-shm"):
             check(f.with_name(f.name + extra), "the database file")
     check(data_dir / "admin-token", "the admin token")
+    # Secrets and the checkpoint log kept beside it by default (issue 25: these were missed).
+    for name, what in (
+        ("session-secret", "the console's session secret"),
+        ("evidence-anchor.key", "the evidence signing key"),
+        ("evidence-checkpoints.jsonl", "the evidence checkpoint log"),
+    ):
+        check(data_dir / name, what)
     evidence = data_dir / "evidence"
     seen = 0
     if evidence.is_dir():
