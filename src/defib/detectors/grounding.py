@@ -15,6 +15,7 @@ No context, no findings: there is nothing to ground against.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -249,12 +250,14 @@ def _attribute(text: str, start: int, end: int) -> frozenset[str]:
 _SENT_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+|(?<=[a-z0-9)][.!?])(?=[A-Z])")
 
 
-def _sentence_words(text: str, start: int, end: int) -> frozenset[str]:
+def _sentence_words(text: str, start: int, end: int, cuts: list[tuple[int, int]]) -> frozenset[str]:
     """Content words of the sentence around text[start:end], the claim's own words excluded:
-    what the claim is about, to find the context sentence about the same thing."""
-    a = max((m.end() for m in _SENT_SPLIT.finditer(text, 0, start)), default=0)
-    m = _SENT_SPLIT.search(text, end)
-    b = m.start() if m else len(text)
+    what the claim is about, to find the context sentence about the same thing. `cuts` are
+    the (start, end) spans of the sentence separators in `text`, in order."""
+    k = bisect.bisect_right(cuts, (start, start)) - 1
+    a = cuts[k][1] if k >= 0 and cuts[k][1] <= start else 0
+    nxt = bisect.bisect_left(cuts, (end, end))
+    b = cuts[nxt][0] if nxt < len(cuts) else len(text)
     words = re.findall(r"[a-z][a-z\-]{2,}", (text[a:start] + " " + text[end:b]).lower())
     return frozenset(w for w in words if w not in _STOP)
 
@@ -303,10 +306,13 @@ def extract_claims(text: str) -> list[Claim]:
     def free(s: int, e: int) -> bool:
         return all(e <= a or s >= b for a, b in taken)
 
+    cuts = [m.span() for m in _SENT_SPLIT.finditer(text)]
+
     def add(kind: str, s: int, e: int, value: str, q: Quantity | None = None) -> None:
         if free(s, e):
             attribute = _attribute(text, s, e)
-            claims.append(Claim(kind, s, e, value, attribute, q, _sentence_words(text, s, e)))
+            sentence = _sentence_words(text, s, e, cuts)
+            claims.append(Claim(kind, s, e, value, attribute, q, sentence))
             taken.append((s, e))
 
     for m in _URL.finditer(text):
