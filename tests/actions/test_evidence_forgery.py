@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
 from defib.api import create_app
@@ -27,7 +27,7 @@ from defib.cli import evidence as evidence_cli
 from defib.cli.client import ApiClient
 from defib.evidence import ItemDraft
 from defib.evidence.chain import LINK_VERSION, link_hash, link_hash_v1
-from defib.model import IncidentType
+from defib.model import Command, IncidentType
 from defib.playbooks.runs import RunStatus
 from defib.store import evidence as evidence_repo
 from defib.store.tables import evidence_items
@@ -284,3 +284,23 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_step_and_readiness(
     assert ready.status_code == 503
     assert "checkpoints cannot be written" in ready.json()["error"]["message"]
     assert str(tmp_path) not in ready.text  # no paths to unauthenticated callers
+
+
+def test_after_every_item_is_deleted_verify_says_deleted_not_nothing_collected(
+    make_runtime: Callable[..., Runtime], cli: Callable[[Runtime, str], tuple[int, str]]
+) -> None:
+    """Before: 'no evidence collected yet'. Rows deleted behind defib's back are a broken
+    chain (exit 1); a retention purge is said to be one (exit 3, nothing to verify)."""
+    rt = make_runtime()
+    seq = _incident_with_two_items(rt)
+    with rt.db.write() as conn:
+        conn.execute(delete(evidence_items).where(evidence_items.c.incident_seq == seq))
+    code, output = cli(rt, f"INC-{seq}")
+    assert code == 1 and "were deleted" in output and "no evidence" not in output
+    purged = _incident_with_two_items(rt)
+    rt.incidents.apply(f"INC-{purged}", Command.RESOLVE, "tester")
+    rt.incidents.apply(f"INC-{purged}", Command.CLOSE, "tester")
+    assert rt.evidence.purge(purged) == 2
+    code, output = cli(rt, f"INC-{purged}")
+    assert code == 3 and "evidence deleted" in output
+    assert "Evidence deleted" in _console_verify(rt, f"INC-{purged}")
