@@ -62,6 +62,10 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
         # pydantic-core straight to bytes, and OpenAPI shows their real schemas.
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # No Swagger UI or ReDoc: FastAPI loads them from a CDN, which would run third-party
+        # script on the console's origin (its session cookie's). /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.auth_enabled = auth
