@@ -74,6 +74,7 @@ class Line:
     # False for bookkeeping (a step started, a notice being sent).
     acted: bool
     raw_actor: str = ""
+    step: str | None = None  # the playbook step it is about, if any (the run card's lines)
 
 
 @dataclass
@@ -365,6 +366,11 @@ def _impact(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
     return text, Tone.DONE, True
 
 
+def impact_text(data: Mapping[str, Any]) -> str:
+    """An impact assessment in one sentence (counts only, never who or what leaked)."""
+    return _impact(data, _State())[0].removeprefix("Assessed data impact: ")
+
+
 def _rollback_planned(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
     text = f"Chose to roll {_s(d.get('system'))} back from {_s(d.get('from'))} to {_s(d.get('to'))}"
     if d.get("why"):
@@ -541,6 +547,7 @@ def tell(events: Iterable[Any]) -> list[Line]:
                 kind=event.kind,
                 acted=acted,
                 raw_actor=event.actor,
+                step=_s(event.data.get("step")) or None,
             )
         )
     return lines
@@ -591,6 +598,7 @@ class AskKind(enum.StrEnum):
     ACKNOWLEDGE = "acknowledge"
     APPROVE = "approve"
     ATTENTION = "attention"
+    FAILED = "failed"
     UNVERIFIED = "unverified"
     TRIAGE = "triage"
 
@@ -633,6 +641,16 @@ def waiting_for_you(*, status: str, needs_triage: bool, runs: Iterable[Any]) -> 
                 )
         if run.status == "needs_attention" and run.error:
             asks.append(Ask(AskKind.ATTENTION, f"Playbook {run.playbook}: {run.error}", run.id))
+        elif run.status in ("failed", "timed_out") and status not in ("resolved", "closed"):
+            why = f": {run.error}" if run.error else ""
+            asks.append(
+                Ask(
+                    AskKind.FAILED,
+                    f"Playbook {run.playbook} {run.status.replace('_', ' ')}{why};"
+                    " retry the step or act by hand",
+                    run.id,
+                )
+            )
     if needs_triage and status not in ("resolved", "closed"):
         asks.append(Ask(AskKind.TRIAGE, "Confirm the type defib guessed, or retype it"))
     if status == "detected":

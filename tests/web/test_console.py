@@ -201,7 +201,11 @@ def test_unknown_incident_is_a_404_page(sign_in: SignIn) -> None:
     assert response.status_code == 404 and "text/html" in response.headers["content-type"]
 
 
-def test_list_open_first_newest_first_across_pages(runtime: Runtime) -> None:
+def test_list_open_first_by_urgency_then_the_rest_newest_first_across_pages(
+    runtime: Runtime,
+) -> None:
+    """Every open incident on the first page (unacknowledged SEV1s first, oldest first),
+    then the closed ones page by page, newest first."""
     ids = [_declare(runtime, f"i{n}", Severity.SEV3 if n % 2 else Severity.SEV1) for n in range(5)]
     runtime.incidents.apply(ids[4], Command.RESOLVE, "t")
     runtime.incidents.apply(ids[1], Command.RESOLVE, "t")
@@ -213,7 +217,7 @@ def test_list_open_first_newest_first_across_pages(runtime: Runtime) -> None:
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
-    assert seen == [ids[3], ids[2], ids[0], ids[4], ids[1]]
+    assert seen == [ids[0], ids[2], ids[3], ids[4], ids[1]]
     assert page.counts[Severity.SEV1] == 2 and page.counts[Severity.SEV3] == 1
     only = load_list(runtime, ListQuery([Status.RESOLVED], [], [], "chat-api", None))
     assert [i.id for i in only.items] == [ids[4], ids[1]]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from defib import story
 from defib.bootstrap import Runtime
 from defib.control import ControlService
 from defib.evidence.service import public_item
@@ -28,13 +29,21 @@ from defib.model import (
 from defib.playbooks.engine import role_allows
 from defib.playbooks.runs import Run, RunStatus
 from defib.service import utcnow
+from defib.store import alerts as alert_repo
 from defib.store import console as console_repo
 from defib.store import impact as impact_repo
+from defib.store import waiting as waiting_repo
 from defib.store.incidents import IncidentFilter
 from defib.systemstate import SystemState
 from defib.web.deps import PageNotFound, Viewer, ViewerDep, runtime_of
 from defib.web.render import fragment, page, redirect
-from defib.web.views import ListCursor, durations, legal_commands, split_statuses
+from defib.web.views import (
+    ListCursor,
+    alert_details,
+    durations,
+    legal_commands,
+    split_statuses,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,10 +97,33 @@ class IncidentList:
     items: list[Incident]
     next_cursor: str | None
     counts: dict[Severity, int] = field(default_factory=dict)
+    # Why an open incident waits for a person (approval, needs_attention, failed,
+    # unacknowledged, triage); absent when it waits for nobody.
+    waiting: dict[int, str] = field(default_factory=dict)
+
+
+# The first page shows every open incident at once (up to this many), in urgency order:
+# they are few, and an order by urgency cannot be cut into pages by a time cursor.
+OPEN_AT_ONCE = 500
+
+
+def _waiting_reasons(runs_waiting: dict[int, str], items: Iterable[Incident]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for i in items:
+        if not i.status.is_open:
+            continue
+        if i.seq in runs_waiting:
+            out[i.seq] = runs_waiting[i.seq]
+        elif i.status is Status.DETECTED:
+            out[i.seq] = "unacknowledged"
+        elif i.needs_triage:
+            out[i.seq] = "triage"
+    return out
 
 
 def load_list(runtime: Runtime, query: ListQuery, limit: int = PAGE_SIZE) -> IncidentList:
-    """One page, open incidents first (newest first), then the rest (newest first)."""
+    """One page: open incidents first, most urgent first (`story.urgency_key`), then the
+    rest (newest first)."""
     open_statuses, rest_statuses = split_statuses(query.status)
     cursor = ListCursor.decode(query.cursor)
     items: list[Incident] = []
@@ -105,11 +137,24 @@ def load_list(runtime: Runtime, query: ListQuery, limit: int = PAGE_SIZE) -> Inc
         )
         return runtime.incidents.search(flt, limit=n, cursor=inner)
 
+    with runtime.db.read() as conn:
+        runs_waiting = waiting_repo.incidents_waiting(conn)
     if cursor.phase == "open" and open_statuses:
-        items, inner = search(open_statuses, cursor.inner, limit)
+        first = cursor.inner is None
+        items, inner = search(open_statuses, cursor.inner, OPEN_AT_ONCE if first else limit)
+        if first:
+            waits = _waiting_reasons(runs_waiting, items)
+            items.sort(
+                key=lambda i: story.urgency_key(
+                    status=i.status.value,
+                    severity=i.severity.value,
+                    detected_at=i.detected_at,
+                    waiting=i.seq in waits,
+                )
+            )
         if inner is not None:
             next_cursor = ListCursor("open", inner).encode()
-        elif rest_statuses and len(items) == limit:
+        elif rest_statuses and len(items) >= limit:
             next_cursor = ListCursor("rest", None).encode()
     if next_cursor is None and rest_statuses and len(items) < limit:
         start = cursor.inner if cursor.phase == "rest" else None
@@ -119,7 +164,12 @@ def load_list(runtime: Runtime, query: ListQuery, limit: int = PAGE_SIZE) -> Inc
             next_cursor = ListCursor("rest", inner).encode()
     with runtime.db.read() as conn:
         counts = console_repo.open_counts_by_severity(conn)
-    return IncidentList(items=items, next_cursor=next_cursor, counts=counts)
+    return IncidentList(
+        items=items,
+        next_cursor=next_cursor,
+        counts=counts,
+        waiting=_waiting_reasons(runs_waiting, items),
+    )
 
 
 def _list_context(runtime: Runtime, request: Request) -> dict[str, Any]:
@@ -221,12 +271,25 @@ def load_incident(
         "severities": list(Severity),
         "types": list(IncidentType),
     }
-    if MAIN in parts:
+    if parts & {HEAD, MAIN}:
+        # The header tells the story too (what defib did, what waits), so both read it.
         events = runtime.incidents.timeline(incident.id, limit=5000)
         runs = runtime.engine.list_runs(incident.id)
-        context["events"] = list(reversed(events))
+        lines = story.tell(events)
+        context["lines"] = list(reversed(lines))
+        context["done"] = story.what_was_done(lines)
         context["runs"] = runs
         context["waiting"] = {run.id: _waiting(run, events, viewer) for run in runs}
+        context["asks"] = story.waiting_for_you(
+            status=incident.status.value, needs_triage=incident.needs_triage, runs=runs
+        )
+    if HEAD in parts:
+        with runtime.db.read() as conn:
+            stored = alert_repo.alerts_of_incident(conn, incident.seq, limit=200)
+        context["alerts"] = [
+            (row.received_at, row.source, alert_details(row.payload or {})) for row in stored
+        ]
+        context["series"] = runtime.incidents.alert_series(incident.id)
     if SIDE in parts:
         evidence = runtime.evidence.list(incident.seq)
         with runtime.db.read() as conn:

@@ -12,9 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from defib.web.deps import Viewer, codec_of
+from defib import story
+from defib.store import waiting as waiting_repo
+from defib.web.deps import Viewer, codec_of, runtime_of
 from defib.web.session import FLASH_COOKIE, FLASH_MAX_AGE_SECONDS
-from defib.web.views import describe_event, human_duration
+from defib.web.views import WAITING_LABELS, describe_event, human_duration
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -32,19 +34,28 @@ SECURITY_HEADERS = {
 }
 
 
-def _time(value: datetime | str | None) -> Markup:
-    """A <time> in UTC; console.js rewrites the text into the viewer's zone (UTC on hover)."""
+def _time(value: datetime | str | None, style: str = "full") -> Markup:
+    """A <time> in UTC, ISO-8601 and 24-hour; console.js rewrites the text into the viewer's
+    zone the same way (`data-local` says full date or only the clock) with UTC on hover."""
     if value is None:
         return Markup("—")
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return escape(value)
-    utc = value.astimezone(UTC)
+    utc = (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
     iso = utc.isoformat().replace("+00:00", "Z")
-    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Markup('<time datetime="{}" title="{}" data-local>{}</time>').format(iso, text, text)
+    full = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = full if style == "full" else utc.strftime("%H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}" data-local="{}">{}</time>').format(
+        iso, full, style, text
+    )
+
+
+def _clock(value: datetime | str | None) -> Markup:
+    """Only the time of day (the incident's date is in its header), the full time on hover."""
+    return _time(value, "clock")
 
 
 def _age(value: datetime, now: datetime) -> Markup:
@@ -71,10 +82,24 @@ def _build_env() -> Environment:
     env.filters["pretty"] = _pretty
     env.filters["age"] = _age
     env.globals["describe_event"] = describe_event
+    env.globals["impact_text"] = story.impact_text
+    env.globals["WAITING_LABELS"] = WAITING_LABELS
+    env.globals["actor_name"] = story.who
+    env.filters["clock"] = _clock
     return env
 
 
 ENV = _build_env()
+
+
+def _approvals_count(request: Request) -> int:
+    """Steps waiting for approval, for the nav (one COUNT; 0 if the database is away, so a
+    page never fails for its nav)."""
+    try:
+        with runtime_of(request).db.read() as conn:
+            return waiting_repo.approvals_waiting(conn)
+    except Exception:
+        return 0
 
 
 def page(
@@ -88,6 +113,7 @@ def page(
     html = ENV.get_template(template).render(
         request=request,
         viewer=viewer,
+        approvals_count=_approvals_count(request) if viewer else 0,
         who=viewer.principal if viewer else None,
         csrf=viewer.session.csrf if viewer else "",
         can_respond=viewer.can_respond if viewer else False,

@@ -142,3 +142,68 @@ def describe_event(kind: str, data: Mapping[str, Any]) -> str:
         return "; ".join(parts)[:500]
     compact = ", ".join(f"{k}={v}" for k, v in data.items())
     return compact[:300]
+
+
+# Where an alert's payload names the page that raised it, by format (Alertmanager and
+# Prometheus: generatorURL; Grafana: dashboardURL/panelURL; native and others: url/link).
+_LINK_KEYS = ("generatorURL", "dashboardURL", "panelURL", "url", "link", "source_url")
+_SUMMARY_ANNOTATIONS = ("summary", "message", "description")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetails:
+    """What a responder wants from one stored alert: its words, labels and where it came from."""
+
+    title: str
+    summary: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    links: list[str]
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if v not in (None, "")}
+
+
+def safe_link(value: Any) -> str | None:
+    """`value` when it is an http(s) URL; None for anything a browser would run or misread
+    (`javascript:`, `data:`, relative paths)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return text if text.lower().startswith(("https://", "http://")) else None
+
+
+def alert_details(payload: Mapping[str, Any]) -> AlertDetails:
+    """The details of a stored alert payload, whatever format it came in."""
+    labels = _str_map(payload.get("labels"))
+    annotations = _str_map(payload.get("annotations"))
+    summary = next((annotations[k] for k in _SUMMARY_ANNOTATIONS if annotations.get(k)), "")
+    if not summary:
+        inner = payload.get("payload")
+        candidates = [payload.get("description"), payload.get("summary")]
+        if isinstance(inner, Mapping):
+            candidates.append(inner.get("summary"))
+        summary = next((str(c) for c in candidates if isinstance(c, str) and c.strip()), "")
+    links: list[str] = []
+    for key in _LINK_KEYS:
+        link = safe_link(payload.get(key))
+        if link and link not in links:
+            links.append(link)
+    for item in payload.get("links") or []:
+        link = safe_link(item.get("href") if isinstance(item, Mapping) else item)
+        if link and link not in links:
+            links.append(link)
+    return AlertDetails(alert_title(payload), summary[:2000], labels, annotations, links)
+
+
+# The incident list's "waiting for you" marker, by why the incident waits.
+WAITING_LABELS = {
+    "unacknowledged": "waiting for you: acknowledge",
+    "approval": "waiting for you: approval",
+    "needs_attention": "waiting for you: needs attention",
+    "failed": "waiting for you: playbook failed",
+    "triage": "waiting for you: triage",
+}
