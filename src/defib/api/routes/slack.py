@@ -28,6 +28,8 @@ from defib.config import SlackUser
 from defib.integrations.slack import ACKNOWLEDGE, APPROVE, REJECT, settled
 from defib.integrations.tls import verify_context
 from defib.model import Command, DomainError, NotFound
+from defib.service import utcnow
+from defib.store import alerts as alert_repo
 
 router = APIRouter(tags=["integrations"])
 log = logging.getLogger(__name__)
@@ -39,11 +41,15 @@ log = logging.getLogger(__name__)
     responses={
         200: {"description": "taken (the message is updated through response_url)"},
         **error_responses(
+            400,
             401,
             404,
+            409,
             base=(),
             non_json_route=True,
+            d400="a malformed payload",
             d401="bad or stale Slack signature",
+            d409="a replay of a callback already taken",
             d404="Slack's signing secret is not configured",
         ),
     },
@@ -64,6 +70,10 @@ async def slack_actions(
         request.headers.get("X-Slack-Signature"),
     ):
         raise ApiError(401, "unauthorized", "bad or stale Slack signature")
+    signature = str(request.headers.get("X-Slack-Signature"))
+    if not await run_in_threadpool(_first_time, runtime, signature):
+        # A captured callback sent again within the five minutes the timestamp allows.
+        raise ApiError(409, "conflict", "this Slack callback was already taken (a replay)")
     payload = _payload(body)
     if payload.get("type") != "block_actions" or not payload.get("actions"):
         return Response(status_code=200)
@@ -84,6 +94,15 @@ async def slack_actions(
     if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
         background.add_task(_update, response_url, reply, runtime)
     return Response(status_code=200)
+
+
+def _first_time(runtime: Runtime, signature: str) -> bool:
+    """Claim the callback's signature in the database, so every replica refuses a replay.
+
+    The signature covers the timestamp and the body, so Slack's own two presses of a button
+    differ; only a byte-for-byte resend (a replay) is claimed twice."""
+    with runtime.db.write() as conn:
+        return bool(alert_repo.claim_deliveries(conn, [("slack", signature)], utcnow()))
 
 
 def _payload(body: bytes) -> dict[str, Any]:
