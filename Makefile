@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill
+.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -64,8 +64,17 @@ pg-up:
 # Two pytest-xdist workers: most tests wait on subprocesses (serve, CLI, drills), so even a
 # 2-core machine runs the suite in ~15 min instead of ~23. PYTEST_WORKERS=0 runs it serially.
 PYTEST_WORKERS ?= 2
-test: install-dev test-system-deps pg-up
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+test: install-dev test-system-deps pg-up litellm-venv
+	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# A real LiteLLM proxy for tests/signals/test_litellm_proxy.py, in a venv of its own: its
+# dependencies (~750 MB) stay out of defib's. make test requires it; bare pytest skips it.
+LITELLM_VERSION ?= 1.108.7
+litellm-venv: bench/.venv-litellm/.installed
+bench/.venv-litellm/.installed:
+	python3 -m venv bench/.venv-litellm
+	bench/.venv-litellm/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)'
+	touch $@
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

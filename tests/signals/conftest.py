@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from defib.signals.hub import SignalHub
 from defib.store import incidents as incident_repo
 from defib.store import tokens as token_repo
 from defib.store.tables import alerts
+from tests.signals.serve import Serve
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +87,24 @@ def start_api(make_runtime: Callable[..., Runtime]) -> Iterator[Callable[..., Ap
     yield start
     for c in clients:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def serve(tmp_path: Path, upstream: ThreadedServer) -> Iterator[Serve]:
+    versions = [
+        {"name": "v1", "upstream": f"{upstream.url}/v1", "model": "demo-v1"},
+        {"name": "v2", "upstream": f"{upstream.url}/v1", "model": "demo-v2"},
+    ]
+    server = Serve(
+        tmp_path,
+        [
+            {"name": "support-bot", "versions": versions},
+            {
+                "name": "slow-bot",
+                "versions": versions,
+                "gateway": {"slo": {"latency_threshold_ms": 300}},
+            },
+        ],
+    )
+    yield server
+    server.stop()

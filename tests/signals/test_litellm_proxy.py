@@ -1,0 +1,140 @@
+"""End to end with a real LiteLLM proxy (PyPI `litellm[proxy]`, in its own venv made by
+`make litellm-venv`) in front of the demo model: its generic API logger and its alerting
+post to a real `defib serve`, which opens the data_leak and performance incidents."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from openai import OpenAI
+
+from defib.auth import Role
+from defib.gateway.server import ThreadedServer
+from defib.testing import free_port
+from tests.signals.serve import Serve
+
+ROOT = Path(__file__).resolve().parents[2]
+LITELLM = ROOT / "bench" / ".venv-litellm" / "bin" / "litellm"
+MASTER_KEY = "sk-defib-test-7f3a9c2e4b1d8f60a5e2"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not LITELLM.exists() and not os.environ.get("DEFIB_REQUIRE_LITELLM"),
+        reason="LiteLLM's proxy is not installed: `make litellm-venv` puts it in "
+        "bench/.venv-litellm (make test does, and then requires it)",
+    ),
+]
+
+
+class Proxy:
+    def __init__(self, tmp: Path, serve: Serve, upstream: ThreadedServer) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        ingest = serve.tokens[Role.INGEST]
+        config = {
+            "model_list": [
+                {
+                    "model_name": name,
+                    "litellm_params": {
+                        "model": f"openai/{model}",
+                        "api_base": f"{upstream.url}/v1",
+                        "api_key": "unused",
+                    },
+                }
+                for name, model in (("support-bot", "demo-v2"), ("slow-bot", "demo-v1"))
+            ],
+            "litellm_settings": {"callbacks": ["defib"]},
+            "callback_settings": {
+                "defib": {
+                    "callback_type": "generic_api",
+                    "endpoint": f"{serve.url}/api/v1/signals/litellm",
+                    "headers": {"Authorization": f"Bearer {ingest}"},
+                }
+            },
+            "general_settings": {
+                "alerting": ["slack"],
+                "alerting_threshold": 1,
+                "alert_types": ["llm_too_slow", "llm_requests_hanging", "llm_exceptions"],
+            },
+        }
+        path = tmp / "litellm.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        env = {
+            **os.environ,
+            "LITELLM_MASTER_KEY": MASTER_KEY,
+            # LiteLLM's alerting posts Slack-shaped JSON to this URL and sends no headers.
+            "SLACK_WEBHOOK_URL": f"{serve.url}/api/v1/signals/litellm/alerts?token={ingest}",
+        }
+        self.log = (tmp / "litellm.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(LITELLM), "--config", str(path), "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/health/liveliness").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.5)
+        raise AssertionError(f"LiteLLM did not start: {self.output()}")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")[-3000:]
+
+    def client(self) -> OpenAI:
+        return OpenAI(base_url=f"{self.url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=60)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def proxy(tmp_path: Path, serve: Serve, upstream: ThreadedServer) -> Iterator[Proxy]:
+    p = Proxy(tmp_path, serve, upstream)
+    yield p
+    p.stop()
+
+
+def test_a_real_litellm_proxy_opens_the_data_leak_and_performance_incidents(
+    serve: Serve, proxy: Proxy
+) -> None:
+    client = proxy.client()
+    leak = client.chat.completions.create(
+        model="support-bot", messages=[{"role": "user", "content": "who is the customer?"}]
+    )
+    assert "jane.doe@example.com" in (leak.choices[0].message.content or "")
+    [incident] = serve.wait("/api/v1/incidents?system=support-bot", lambda b: b["items"])["items"]
+    assert incident["type"] == "data_leak"
+    [alert] = serve.api.get(f"/api/v1/incidents/{incident['id']}/alerts").json()["items"]
+    assert alert["key"] == "defib-litellm:support-bot:data_leak"
+
+    for _ in range(3):
+        client.chat.completions.create(
+            model="slow-bot", messages=[{"role": "user", "content": "[sleep=1.2] hello"}]
+        )
+    # Two ways in: span durations trip the latency SLO, and LiteLLM's own alerting
+    # (alerting_threshold 1 s) posts its slow/hanging alert to the alerts route.
+    both = serve.wait(
+        "/api/v1/incidents?system=slow-bot",
+        lambda b: {i["created_by"] for i in b["items"]} >= {"litellm"} and len(b["items"]) >= 2,
+    )["items"]
+    assert {i["type"] for i in both} == {"performance"}
+    titles = " | ".join(i["title"] for i in both)
+    assert "SLO slow-bot-latency-litellm" in titles
+    assert "LiteLLM: requests are hanging" in titles or "LiteLLM: responses are slow" in titles
