@@ -1,6 +1,7 @@
 """End to end with a real LiteLLM proxy (PyPI `litellm[proxy]`, in its own venv made by
-`make litellm-venv`) in front of the demo model: its generic API logger and its alerting
-post to a real `defib serve`, which opens the data_leak and performance incidents."""
+`make litellm-venv`) in front of the demo model, configured from contrib/litellm/config.yaml:
+its generic API logger and its alerting post to a real `defib serve`, which opens the
+data_leak and performance incidents."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.signals.serve import Serve
 
 ROOT = Path(__file__).resolve().parents[2]
 LITELLM = ROOT / "bench" / ".venv-litellm" / "bin" / "litellm"
+CONTRIB = ROOT / "contrib" / "litellm" / "config.yaml"
 MASTER_KEY = "sk-defib-test-7f3a9c2e4b1d8f60a5e2"
 
 pytestmark = [
@@ -39,32 +41,23 @@ class Proxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ingest = serve.tokens[Role.INGEST]
-        config = {
-            "model_list": [
-                {
-                    "model_name": name,
-                    "litellm_params": {
-                        "model": f"openai/{model}",
-                        "api_base": f"{upstream.url}/v1",
-                        "api_key": "unused",
-                    },
-                }
-                for name, model in (("support-bot", "demo-v2"), ("slow-bot", "demo-v1"))
-            ],
-            "litellm_settings": {"callbacks": ["defib"]},
-            "callback_settings": {
-                "defib": {
-                    "callback_type": "generic_api",
-                    "endpoint": f"{serve.url}/api/v1/signals/litellm",
-                    "headers": {"Authorization": f"Bearer {ingest}"},
-                }
-            },
-            "general_settings": {
-                "alerting": ["slack"],
-                "alerting_threshold": 1,
-                "alert_types": ["llm_too_slow", "llm_requests_hanging", "llm_exceptions"],
-            },
-        }
+        # The contrib fragment, pointed at this test's defib and demo model.
+        config = yaml.safe_load(CONTRIB.read_text(encoding="utf-8"))
+        config["model_list"] = [
+            {
+                "model_name": name,
+                "litellm_params": {
+                    "model": f"openai/{model}",
+                    "api_base": f"{upstream.url}/v1",
+                    "api_key": "unused",
+                },
+            }
+            for name, model in (("support-bot", "demo-v2"), ("slow-bot", "demo-v1"))
+        ]
+        callback = config["callback_settings"]["defib"]
+        callback["endpoint"] = callback["endpoint"].replace("http://defib.internal:8000", serve.url)
+        callback["headers"]["Authorization"] = f"Bearer {ingest}"
+        config["general_settings"]["alerting_threshold"] = 1
         path = tmp / "litellm.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         env = {
