@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from defib.store.tables import audit_events
 
@@ -47,3 +47,19 @@ def list_events(
         AuditEvent(r["at"], r["actor"], r["kind"], r["subject"], r["data"], r["id"])
         for r in conn.execute(query).mappings()
     ]
+
+
+def exists(conn: Connection, kind: str, subject: str) -> bool:
+    query = select(audit_events.c.id).where(
+        audit_events.c.kind == kind, audit_events.c.subject == subject[:200]
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def count_since(conn: Connection, kind: str, subject: str, since: datetime) -> int:
+    query = select(func.count()).where(
+        audit_events.c.kind == kind,
+        audit_events.c.subject == subject[:200],
+        audit_events.c.at >= since,
+    )
+    return int(conn.execute(query).scalar_one())

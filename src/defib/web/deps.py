@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import ANONYMOUS_ADMIN, Permission, Principal
 from defib.bootstrap import Runtime
+from defib.store import audit as audit_repo
 from defib.store import tokens as token_repo
 from defib.web.session import COOKIE, Session, SessionCodec
 
@@ -55,9 +56,15 @@ def codec_of(request: Request) -> SessionCodec:
     return codec
 
 
-def _principal(runtime: Runtime, token_hash: str) -> Principal | None:
+SIGNED_OUT = "console_signed_out"
+
+
+def _principal(runtime: Runtime, session: Session) -> Principal | None:
     with runtime.db.read() as conn:
-        return token_repo.principal_for_hash(conn, token_hash)
+        # Signed out (on any replica): the cookie is dead even before it expires.
+        if audit_repo.exists(conn, SIGNED_OUT, session.id):
+            return None
+        return token_repo.principal_for_hash(conn, session.token_hash)
 
 
 async def current_viewer(request: Request) -> Viewer:
@@ -66,8 +73,9 @@ async def current_viewer(request: Request) -> Viewer:
         raise LoginRequired
     if not request.app.state.auth_enabled:
         return Viewer(ANONYMOUS_ADMIN, session)
-    # Looked up on every request, so a revoked token or a changed role applies at once.
-    principal = await run_in_threadpool(_principal, runtime_of(request), session.token_hash)
+    # Looked up on every request, so a revoked token, a changed role or a sign-out applies
+    # at once.
+    principal = await run_in_threadpool(_principal, runtime_of(request), session)
     if principal is None or not principal.can(Permission.READ):
         raise LoginRequired
     return Viewer(principal, session)

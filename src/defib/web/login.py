@@ -1,7 +1,16 @@
-"""Sign-in with an API token, and sign-out."""
+"""Sign-in with an API token, and sign-out.
+
+Failed sign-ins are logged and kept in the audit log (`console_signin_failed`, by client
+address); past `MAX_FAILURES` within `FAILURE_WINDOW` from one address, sign-in answers 429
+until the window passes, on every replica (the count is in the database). Signing out
+records the session in the audit log (`console_signed_out`), and every request checks it,
+so a copied cookie stops working at once (issue 25).
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -9,11 +18,34 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission, hash_token
-from defib.web.deps import ViewerDep, codec_of, read_form, runtime_of
+from defib.bootstrap import Runtime
+from defib.service import utcnow
+from defib.store import audit as audit_repo
+from defib.web.deps import SIGNED_OUT, ViewerDep, codec_of, read_form, runtime_of
 from defib.web.render import page, redirect
 from defib.web.session import COOKIE, LOGIN_COOKIE, LOGIN_MAX_AGE_SECONDS, MAX_AGE_SECONDS
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+
+SIGNIN_FAILED = "console_signin_failed"
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _throttled(runtime: Runtime, client: str) -> bool:
+    with runtime.db.read() as conn:
+        since = utcnow() - FAILURE_WINDOW
+        return audit_repo.count_since(conn, SIGNIN_FAILED, client, since) >= MAX_FAILURES
+
+
+def _record(runtime: Runtime, kind: str, actor: str, subject: str, **data: str) -> None:
+    with runtime.db.write() as conn:
+        audit_repo.append(conn, audit_repo.AuditEvent(utcnow(), actor, kind, subject, data))
 
 
 def safe_next(target: str | None) -> str:
@@ -61,10 +93,19 @@ async def login(request: Request) -> Response:
         return _login_page(request, "The sign-in form expired; please try again.", 403)
     token = form.get("token", "").strip()
     if request.app.state.auth_enabled:
-        principal = (
-            await run_in_threadpool(runtime_of(request).tokens.lookup, token) if token else None
-        )
+        runtime, client = runtime_of(request), _client(request)
+        if await run_in_threadpool(_throttled, runtime, client):
+            log.warning("console sign-in from %s refused: too many failures", client)
+            return _login_page(
+                request, "Too many failed sign-ins from here; try again in 15 minutes.", 429
+            )
+        principal = await run_in_threadpool(runtime.tokens.lookup, token) if token else None
         if principal is None:
+            log.warning("console sign-in failed from %s: unknown or revoked token", client)
+            shown = token[:10] + "…" if token else "(empty)"
+            await run_in_threadpool(
+                _record, runtime, SIGNIN_FAILED, "anonymous", client, token_prefix=shown
+            )
             return _login_page(request, "This token is unknown or revoked.", 401)
         if not principal.can(Permission.READ):
             return _login_page(
@@ -90,6 +131,11 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, viewer: ViewerDep) -> Response:
     await read_form(request, viewer)
+    if request.app.state.auth_enabled:
+        name = viewer.principal.name
+        await run_in_threadpool(
+            _record, runtime_of(request), SIGNED_OUT, name, viewer.session.id, who=name
+        )
     response = redirect(request, "/login", "Signed out.")
     response.delete_cookie(COOKIE, path="/")
     return response

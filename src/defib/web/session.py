@@ -6,6 +6,7 @@ up again, so revoking the token ends its console sessions at once.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ FLASH_MAX_AGE_SECONDS = 60
 class Session:
     token_hash: str
     csrf: str
+
+    @property
+    def id(self) -> str:
+        """Names the session for sign-out (its CSRF token is random per sign-in; the id is
+        its hash, so storing it reveals nothing that could forge a form)."""
+        return hashlib.sha256(self.csrf.encode()).hexdigest()
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented, self.csrf)
