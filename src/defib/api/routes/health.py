@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter
 
 from defib import __version__
@@ -11,6 +13,16 @@ from defib.api.schemas import Health
 from defib.store.outage import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
+
+# An absolute path (POSIX or Windows drive) up to whitespace, a quote or a colon-space.
+_ABSOLUTE = re.compile(r"(?<![\w.:/])(?:/|[A-Za-z]:\\)[^\s'\"]*")
+
+
+def public(text: str) -> str:
+    """`text` without the host's directory layout: anyone may call the probes, and a path
+    tells an intruder where the data, the keys and the logs are (issue 25). The full text
+    is in the log, where defib wrote it at start or when the check failed."""
+    return _ABSOLUTE.sub(lambda m: "…/" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
 
 
 @router.get("/healthz", response_model=Health)
@@ -37,12 +49,14 @@ def readyz(runtime: RuntimeDep) -> Health:
         raise ApiError(
             503,
             "not_ready",
-            f"storage unavailable: {type(exc).__name__}: {exc}"[:300],
+            public(f"storage unavailable: {type(exc).__name__}: {exc}")[:300],
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
     # Evidence this process collects must be anchored before its step succeeds: a checkpoint
     # log or mirror that cannot be written makes the process not ready (issue 25).
     problem = runtime.evidence.anchor.problem() if runtime.evidence.anchor else None
     if problem is not None:
-        raise ApiError(503, "not_ready", problem[:300], {"Retry-After": str(RETRY_AFTER_SECONDS)})
-    return Health(status="ready", version=__version__, warnings=runtime.security_warnings)
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        raise ApiError(503, "not_ready", public(problem)[:300], retry)
+    warnings = [public(w) for w in runtime.security_warnings]
+    return Health(status="ready", version=__version__, warnings=warnings)
