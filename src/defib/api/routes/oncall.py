@@ -116,7 +116,7 @@ async def list_on_call(
     return OnCallPage(items=page, next_cursor=next_cursor)
 
 
-@router.get("/overrides", response_model=OverridePage)
+@router.get("/overrides", response_model=OverridePage, responses=error_responses())
 async def list_overrides(
     runtime: RuntimeDep,
     _: Reader,
