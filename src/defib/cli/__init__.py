@@ -52,6 +52,7 @@ COMMANDS: dict[str, Entry] = {
     "evidence": Entry("evidence:app", "Evidence: list, show, verify."),
     "silences": Entry("silences:app", "Silences and maintenance windows: add, list, expire."),
     "oncall": Entry("oncall:oncall", "Who is on call, the rotation ahead, overrides."),
+    "oncall": Entry("oncall:oncall", "Who is on call, the rotation ahead, overrides."),
     "report": Entry("review:report", "Response numbers: MTTA/MTTM/MTTR, top systems, reopens."),
     "postmortem": Entry("review:postmortem", "An incident's postmortem (md, html, json, AIID)."),
     "review": Entry("review:review", "Show or edit an incident's review fields and taxonomy."),
