@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import httpx
 
 from defib.integrations.signing import IDEMPOTENCY_HEADER, signature_headers
+from defib.integrations.tls import verify_context
 from defib.store import evidence as repo
 from defib.store.database import Database
 
@@ -159,7 +160,10 @@ class WebhookMirror:
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: message_id}
         if self.secret:
             headers.update(signature_headers(body, self.secret, message_id))
-        with httpx.Client(transport=self.transport, timeout=self.timeout) as client:
+        # The process's TLS context: an operator's CA bundle applies to the mirror too.
+        with httpx.Client(
+            transport=self.transport, timeout=self.timeout, verify=verify_context()
+        ) as client:
             response = client.post(self.url, content=body, headers=headers)
         if response.status_code >= 300:
             raise OSError(f"checkpoint {self.name} answered {response.status_code}")
