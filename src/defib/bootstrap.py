@@ -24,6 +24,7 @@ from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
 from defib.config import ConfigError, Settings
 from defib.evidence import EvidenceService
+from defib.evidence.setup import trust_warnings
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
 from defib.intake import Intake
 from defib.oncall.config import directory as oncall_directory
@@ -178,6 +179,9 @@ class Runtime:
         # What actions run with (settings, database, clock, HTTP): one per process, injected.
         # One per process: its anchor remembers a failed checkpoint write for /readyz.
         self.evidence = EvidenceService.for_settings(self.db, settings)
+        for warning in trust_warnings(settings, self.db):
+            log.warning("%s", warning)
+            self.security_warnings.append(warning)
         self.actions_env = ActionEnvironment(settings, self.db, evidence=self.evidence)
         self.leak_teller = SilencedLeakTeller(self.actions_env)
         self.silences.on_leak = self.leak_teller.tell

@@ -121,3 +121,29 @@ def test_a_shared_storm_budget_is_one_limit_across_replicas(
     )
     assert [runs.may_run(["chat-api", "search"], 0.0) for _ in range(3)] == [True, True, False]
     assert runs.may_run(["other"], 0.0)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_unpinned_keys_on_a_shared_database_are_warned_about_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Database-registered keys are trusted unless pinned: said at start and on /readyz."""
+    rt = Runtime(load_settings(None, data_dir=tmp_path / "a", database_url=database_url))
+    try:
+        assert any("trusted_keys" in w for w in rt.security_warnings)
+        assert rt.evidence.anchor is not None
+        own = encode_public(rt.evidence.anchor.signer.public_key)
+    finally:
+        rt.close()
+    pinned = Runtime(
+        load_settings(
+            None,
+            data_dir=tmp_path / "a",
+            database_url=database_url,
+            evidence_anchor={"trusted_keys": [own]},
+        )
+    )
+    try:
+        assert not any("trusted_keys" in w for w in pinned.security_warnings)
+    finally:
+        pinned.close()

@@ -76,3 +76,15 @@ def build_anchor(settings: Settings, db: Database) -> Anchor | None:
             secret = os.environ.get(m.secret_env) if m.secret_env else None
             mirrors.append(WebhookMirror(str(m.url), secret=secret, timeout=m.timeout_seconds))
     return Anchor(signer, log, mirrors=mirrors, db=db, pinned=cfg.trusted_keys)
+
+
+def trust_warnings(settings: Settings, db: Database) -> list[str]:
+    """What to say at start about who could re-sign checkpoints (logged, shown on /readyz)."""
+    cfg = settings.evidence_anchor
+    if cfg.enabled and not cfg.trusted_keys and _shared(cfg.store, db):
+        return [
+            "evidence checkpoints are verified with every key registered in the database: "
+            "whoever can write the database can register a key and re-sign them; pin "
+            "evidence_anchor.trusted_keys (docs/security.md)"
+        ]
+    return []
