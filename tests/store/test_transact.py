@@ -71,3 +71,27 @@ def test_other_errors_are_not_retried(pg_url: str) -> None:
         assert calls == [1]
     finally:
         db.dispose()
+
+
+def test_a_lock_conflict_no_one_retried_is_503_not_500() -> None:
+    """The API answers an unretried deadlock with 503 and Retry-After (nothing was written)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError
+
+    from defib.api.errors import install_error_handlers
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise OperationalError("UPDATE ...", {}, Deadlock("deadlock detected"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "lock_conflict"

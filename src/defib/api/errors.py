@@ -13,7 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defib.api.responses import JSONResponse
 from defib.model import DomainError, IllegalTransition, InvalidInput, NotFound
-from defib.store.outage import RETRY_AFTER_SECONDS, StorageUnavailable, is_storage_unavailable
+from defib.store.outage import (
+    RETRY_AFTER_SECONDS,
+    StorageUnavailable,
+    is_lock_conflict,
+    is_storage_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +160,16 @@ def install_error_handlers(app: FastAPI) -> None:
                 "storage_unavailable",
                 "storage is unavailable right now; nothing was written, retry shortly",
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        if is_lock_conflict(exc):
+            # A deadlock loser that was not retried (Database.transact retries where it is
+            # used): the transaction was undone whole, so the sender may simply retry.
+            log.warning("lock conflict answered 503: %s", exc)
+            return error_response(
+                503,
+                "lock_conflict",
+                "another request held the same rows; nothing was written, retry shortly",
+                {"Retry-After": "1"},
             )
         log.error("unhandled error", exc_info=exc)
         return error_response(500, "internal", f"internal error: {type(exc).__name__}")
