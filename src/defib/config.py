@@ -661,6 +661,14 @@ class EvidenceAnchorSettings(_Section):
     key_env: EnvName | None = Field(
         default=None, description="Environment variable holding the key instead of a file."
     )
+    signer_url: HttpUrl | None = Field(
+        default=None,
+        description="A KMS-style signing service (GET /public-key, POST /sign) instead of "
+        "a key on this host; wins over key_env and key_file.",
+    )
+    signer_token_env: EnvName | None = Field(
+        default=None, description="Environment variable with the signing service's bearer token."
+    )
     log_file: Path | None = Field(
         default=None,
         description="Append-only checkpoint log (default <data_dir>/evidence-checkpoints.jsonl).",

@@ -20,7 +20,7 @@ from defib.evidence.checkpoints import (
     WebhookMirror,
 )
 from defib.evidence.s3 import S3BlobStore
-from defib.evidence.signer import Ed25519Signer, Signer, load_or_create_key
+from defib.evidence.signer import Ed25519Signer, RemoteSigner, Signer, load_or_create_key
 from defib.store.database import Database
 
 
@@ -61,6 +61,9 @@ def build_anchor(settings: Settings, db: Database) -> Anchor | None:
     key_file = cfg.key_file or settings.data_dir / "evidence-anchor.key"
 
     def signer() -> Signer:
+        if cfg.signer_url is not None:
+            token = os.environ.get(cfg.signer_token_env) if cfg.signer_token_env else None
+            return RemoteSigner(str(cfg.signer_url), token=token)
         return Ed25519Signer(load_or_create_key(key_file, cfg.key_env))
 
     log: CheckpointLog

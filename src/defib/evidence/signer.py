@@ -12,9 +12,13 @@ import base64
 import hashlib
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from defib.integrations.tls import verify_context
 
 ALGORITHM = "ed25519"
 
@@ -102,3 +106,58 @@ def load_or_create_key(path: Path | None, env: str | None) -> Ed25519PrivateKey:
         fh.flush()
         os.fsync(fh.fileno())
     return key
+
+
+class RemoteSigner:
+    """A KMS-style signing service: the private key never reaches any defib host.
+
+    `GET {url}/public-key` answers `{"public_key": "<base64>"}`; `POST {url}/sign` with
+    `{"message": "<base64>"}` answers `{"signature": "<base64>"}`. A bearer token (from the
+    environment) authenticates defib. Each signature is checked against the public key
+    before use, so a service that answers wrongly fails the write instead of poisoning the
+    log.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(timeout=timeout, transport=transport, verify=verify_context())
+        self._public: bytes | None = None
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code != 200:
+            raise SignerError(f"the signing service answered {response.status_code}")
+        try:
+            doc = response.json()
+        except ValueError as exc:
+            raise SignerError("the signing service answered something that is not JSON") from exc
+        if not isinstance(doc, dict):
+            raise SignerError("the signing service answered something that is not an object")
+        return doc
+
+    @property
+    def public_key(self) -> bytes:
+        if self._public is None:
+            doc = self._json(self._client.get(f"{self.url}/public-key", headers=self._headers))
+            try:
+                self._public = decode_public(str(doc.get("public_key", "")))
+            except ValueError as exc:
+                raise SignerError("the signing service's public key is not Ed25519") from exc
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        body = {"message": base64.b64encode(message).decode()}
+        doc = self._json(self._client.post(f"{self.url}/sign", json=body, headers=self._headers))
+        try:
+            signature = base64.b64decode(str(doc.get("signature", "")), validate=True)
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (ValueError, InvalidSignature) as exc:
+            raise SignerError("the signing service's signature does not verify") from exc
+        return signature
