@@ -48,6 +48,7 @@ _OTLP_ERRORS = error_responses(
     400,
     413,
     415,
+    non_json_route=True,
     d400="the body is not an OTLP export in the declared encoding",
     d403="the token may not ingest",
 )
@@ -59,6 +60,21 @@ class LiteLLMAccepted(BaseModel):
     calls: int = Field(description="Model calls handed to detection and the SLOs.")
     ignored: int = Field(description="Alerts that are news, not trouble (reports, new keys).")
     results: list[AlertResultOut] = Field(description="One result per alert raised.")
+
+
+class OtlpResponse(Response):
+    """An OTLP export response: protobuf, or OTLP/JSON when the request was JSON."""
+
+    media_type = _PROTOBUF
+
+
+_OTLP_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "ExportTraceServiceResponse / ExportLogsServiceResponse, in the "
+        "request's encoding: empty, or partial_success naming the rejected items",
+        "content": {_PROTOBUF: {}, _JSON: {"schema": {"type": "object"}}},
+    }
+}
 
 
 def hub(request: Request) -> SignalHub:
@@ -109,7 +125,12 @@ def _media(encoding: otlp.Encoding) -> str:
     return _PROTOBUF if encoding == "protobuf" else _JSON
 
 
-@router.post("/v1/traces", openapi_extra=_OTLP_DOC, responses=_OTLP_ERRORS)
+@router.post(
+    "/v1/traces",
+    openapi_extra=_OTLP_DOC,
+    response_class=OtlpResponse,
+    responses={**_OTLP_ANSWER, **_OTLP_ERRORS},
+)
 async def export_traces(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """OTLP/HTTP traces: GenAI spans feed detection and SLOs; other spans are dropped."""
     encoding = _encoding(request)
@@ -119,10 +140,15 @@ async def export_traces(request: Request, runtime: RuntimeDep, who: Ingester) ->
     except otlp.OtlpError as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
     hub(request).spans(batch.calls)
-    return Response(otlp.traces_answer(batch, encoding), media_type=_media(encoding))
+    return OtlpResponse(otlp.traces_answer(batch, encoding), media_type=_media(encoding))
 
 
-@router.post("/v1/logs", openapi_extra=_OTLP_DOC, responses=_OTLP_ERRORS)
+@router.post(
+    "/v1/logs",
+    openapi_extra=_OTLP_DOC,
+    response_class=OtlpResponse,
+    responses={**_OTLP_ANSWER, **_OTLP_ERRORS},
+)
 async def export_logs(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """OTLP/HTTP logs: GenAI events, joined to their spans by trace and span id."""
     encoding = _encoding(request)
@@ -132,7 +158,7 @@ async def export_logs(request: Request, runtime: RuntimeDep, who: Ingester) -> R
     except otlp.OtlpError as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
     hub(request).events(batch.events)
-    return Response(otlp.logs_answer(batch, encoding), media_type=_media(encoding))
+    return OtlpResponse(otlp.logs_answer(batch, encoding), media_type=_media(encoding))
 
 
 # -- LiteLLM ------------------------------------------------------------------------------
