@@ -143,3 +143,37 @@ def test_an_override_is_paged_instead_of_the_rotation(
     (sent,) = kinds(rt, inc, "page_sent")
     assert sent["person"] == "carol" and sent["why"] == "on call for ml-primary"
     rt.incidents.apply(inc, Command.RESOLVE, "dana")
+
+
+def test_a_slack_user_is_mentioned_in_the_owners_channel(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+) -> None:
+    """carol's slack_user: level 2 posts the incident message with `<@U0CAROL>` (unescaped,
+    so Slack notifies her) and the Acknowledge button to chat-api's Slack webhook."""
+    config = oncall_config(http_peer, level2_after="1s")
+    config["people"][2]["slack_user"] = "U0CAROL"
+    config["systems"][0]["owners"]["slack_webhook"] = f"{http_peer.url}/slack/T0/B0/X0"
+    rt = make_runtime(**config)
+    start_worker(rt)
+    inc = declare(rt, IncidentType.PERFORMANCE, severity=Severity.SEV1, systems=("chat-api",))
+
+    def mentions() -> list[Any]:
+        return [r for r in http_peer.at("/slack/T0/B0/X0") if b"U0CAROL" in r.body]
+
+    wait_for(lambda: bool(mentions()))
+    (message,) = mentions()
+    body = message.json()
+    assert body["text"].startswith(f"<@U0CAROL> you are paged for {inc}")
+    assert any(
+        e.get("action_id") == "defib_acknowledge"
+        for b in body["blocks"]
+        for e in b.get("elements", [])
+    )
+    assert message.key is not None and message.key.startswith(
+        f"{inc}:page:ml-default:2:0:carol:slack:"
+    )
+    wait_run(rt, escalation_run(rt, inc).id)
+    channels = sorted(e["channel"] for e in kinds(rt, inc, "page_sent") if e["person"] == "carol")
+    assert channels == ["slack", "webhook"]

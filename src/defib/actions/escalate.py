@@ -17,18 +17,31 @@ Timeline kinds: `page_sent`, `page_failed`, `escalated`, `paging_stopped`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import Connection
 
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.notify import NotifyAction
 from defib.config import Settings
-from defib.integrations.base import DeliveryFailed, Notice, Notifier, RetryPolicy, deliver
+from defib.integrations.base import (
+    DeliveryFailed,
+    Notice,
+    Notifier,
+    RetryPolicy,
+    deliver,
+    mask_url,
+)
+from defib.integrations.http import post, status_detail
+from defib.integrations.signing import IDEMPOTENCY_HEADER
+from defib.integrations.slack import blocks
 from defib.integrations.webhook import SignedWebhook
 from defib.model import Incident, Status
 from defib.oncall import Directory, Person, Policy, Target, policies_for, timetable
@@ -152,6 +165,49 @@ class _Delivery:
     channel: str
     notifier: Notifier | None
     problem: str | None = None
+    # Several deliveries of one channel (a mention in each owner channel): told apart in keys.
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMention:
+    """The incident's Slack message (with its Acknowledge button) posted to an owners'
+    channel webhook, @-mentioning the person paged, so Slack notifies them."""
+
+    client: httpx.AsyncClient
+    url: str
+    user: str
+    channel: str = "slack"
+
+    @property
+    def target(self) -> str:
+        return mask_url(self.url)
+
+    async def send_once(self, notice: Notice, idempotency_key: str) -> Mapping[str, Any]:
+        body = blocks(notice)
+        # The user id is checked by the config (`U...`/`W...`), so it needs no escaping.
+        mention = f"<@{self.user}> you are paged for {notice.incident_id}"
+        body["text"] = f"{mention}: {body['text']}"
+        body["blocks"].insert(1, {"type": "section", "text": {"type": "mrkdwn", "text": mention}})
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "defib-notify",
+            IDEMPOTENCY_HEADER: idempotency_key,
+        }
+        return status_detail(await post(self.client, self.url, raw, headers))
+
+
+def _slack_hooks(settings: Settings, systems: Sequence[str]) -> list[str]:
+    """The owners' Slack webhooks of these systems; the default owners' if none has one."""
+    hooks: list[str] = []
+    for name in systems:
+        system = settings.system(name)
+        if system is not None and system.owners.slack_webhook:
+            hooks.append(system.owners.slack_webhook)
+    if not hooks and settings.default_owners is not None and settings.default_owners.slack_webhook:
+        hooks.append(settings.default_owners.slack_webhook)
+    return sorted(set(hooks))
 
 
 def _targets(params: Mapping[str, Any]) -> list[Target]:
@@ -206,7 +262,9 @@ class PageOnCallAction:
                 people.append((person, why))
         return people, nobody
 
-    def _deliveries(self, ctx: ActionContext, person: Person, client: Any) -> list[_Delivery]:
+    def _deliveries(
+        self, ctx: ActionContext, person: Person, client: httpx.AsyncClient
+    ) -> list[_Delivery]:
         out: list[_Delivery] = []
         if person.webhook:
             secret, problem = None, None
@@ -219,6 +277,14 @@ class PageOnCallAction:
                     person.name, "webhook", SignedWebhook(client, person.webhook, secret), problem
                 )
             )
+        if person.slack_user:
+            hooks = _slack_hooks(
+                ctx.env.settings, [str(s) for s in ctx.incident.get("systems", ())]
+            )
+            problem = None if hooks else "no owners.slack_webhook to mention the Slack user in"
+            for url in hooks or [""]:
+                notifier = SlackMention(client, url, person.slack_user) if url else None
+                out.append(_Delivery(person.name, "slack", notifier, problem, url))
         if person.email:
             target = NotifyAction("notify_team", security=False)._email_target(
                 [person.email], ctx.env.settings.notifications
@@ -273,6 +339,8 @@ class PageOnCallAction:
             for person, why in people:
                 for d in self._deliveries(ctx, person, client):
                     key = f"{incident_id}:page:{policy}:{level}:{repeat}:{person.name}:{d.channel}"
+                    if d.where:
+                        key += ":" + hashlib.sha256(d.where.encode()).hexdigest()[:12]
                     entry = {**base, "person": person.name, "why": why, "channel": d.channel}
                     if await asyncio.to_thread(_recorded, ctx.env.db, key):
                         sent.append({**entry, "already": True})
@@ -300,7 +368,11 @@ class PageOnCallAction:
             why = "; ".join(
                 [f"{t}: nobody on call" for t in nobody]
                 + [f"{f['person']} {f['channel']}: {f['error']}" for f in failed]
-                + [f"{p.name}: no webhook or e-mail" for p, _ in people if not _reachable(p)]
+                + [
+                    f"{p.name}: no webhook, e-mail or Slack user"
+                    for p, _ in people
+                    if not _reachable(p)
+                ]
             )
             raise ActionError(f"level {level} reached nobody ({why or 'no targets'})")
         return ActionResult(detail=detail)
@@ -311,7 +383,7 @@ class PageOnCallAction:
 
 
 def _reachable(person: Person) -> bool:
-    return bool(person.webhook or person.email)
+    return bool(person.webhook or person.email or person.slack_user)
 
 
 def _recorded(db: Any, key: str) -> bool:
