@@ -64,7 +64,7 @@ def bucket(feature: str, bits: int) -> int:
     return zlib.crc32(feature.encode()) & ((1 << bits) - 1)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)  # ~8k frequent words, a few MB at most
 def token_buckets(word: str, bits: int) -> tuple[int, ...]:
     """`token_features(word)` hashed; cached because words repeat (this is most of the cost)."""
     return tuple(bucket(f, bits) for f in token_features(word))
