@@ -327,8 +327,9 @@ def _notify_failed(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
 
 
 def _notify_skipped(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
-    target = _s(d.get("target")) or "a notification"
-    return f"Did not notify {target}: {_s(d.get('reason'))}", Tone.SKIPPED, True
+    # Acted only when it names whom: a whole step's skip has its own "Skipped" line.
+    target = _s(d.get("target"))
+    return f"Did not notify {target or 'anyone'}: {_s(d.get('reason'))}", Tone.SKIPPED, bool(target)
 
 
 def _sending(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
@@ -416,7 +417,8 @@ def _verification_failed(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bo
 
 
 def _unverified(d: Mapping[str, Any], _: _State) -> tuple[str, Tone, bool]:
-    return f"Unverified: {_s(d.get('reason'))}; a person must confirm", Tone.WAITING, True
+    # The step's own "ended unverified" line is the one "what was done" keeps.
+    return f"Unverified: {_s(d.get('reason'))}; a person must confirm", Tone.WAITING, False
 
 
 def _user(verb: str, tone: Tone) -> Callable[[Mapping[str, Any], _State], tuple[str, Tone, bool]]:
@@ -628,13 +630,15 @@ def waiting_for_you(*, status: str, needs_triage: bool, runs: Iterable[Any]) -> 
                     Ask(AskKind.APPROVE, f"Approve or reject {step.name}", run.id, step.index)
                 )
             elif step.status == "unverified":
-                reason = _s((step.output or {}).get("reason"))
+                # The stored reason ends with how to confirm from the CLI; the page has the button.
+                reason = _s((step.output or {}).get("reason")).split(". Confirm with")[0]
+                reason = reason.removeprefix("nothing proves the failure gone: ")
                 asks.append(
                     Ask(
                         AskKind.UNVERIFIED,
                         f"{step.name} is unverified"
-                        + (f" ({reason})" if reason else "")
-                        + ": check the fix, then mark the incident mitigated",
+                        + (f": {reason}" if reason else "")
+                        + ". Check the fix, then mark the incident mitigated",
                         run.id,
                         step.index,
                     )

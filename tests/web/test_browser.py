@@ -198,7 +198,7 @@ def test_a_responder_works_an_incident_end_to_end(page: Page, console: Console) 
     expect(page.get_by_role("status")).to_contain_text("review_guardrails approved")
     expect(page.get_by_text("Decision: approve by responder-ann")).to_be_visible()
     timeline = page.locator("#incident-main .events")
-    expect(timeline).to_contain_text("run step approved")
+    expect(timeline).to_contain_text("Approved review_guardrails: checklist done")
 
     # The kill switch and back, each behind a confirmation.
     page.get_by_role("link", name="Systems").click()

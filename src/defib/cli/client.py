@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from defib.cli.credentials import read_login
 from defib.cli.output import fail
-from defib.config import Settings
+
+if TYPE_CHECKING:
+    # httpx and the settings cost about 600 ms to import: `--help` must not pay for them.
+    import httpx
+
+    from defib.config import Settings
 
 
 def local_admin_token(settings: Settings) -> str | None:
@@ -38,6 +41,8 @@ def resolve_target(settings: Settings) -> tuple[str, str | None]:
 
 class ApiClient:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+        import httpx
+
         headers = {"User-Agent": "defib-cli"}
         url, token = resolve_target(settings)
         if token:
@@ -49,6 +54,8 @@ class ApiClient:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -83,6 +90,13 @@ class ApiClient:
         self._client.close()
 
 
+def is_gateway_error(body: Any) -> bool:
+    """An OpenAI-style error (`type`, no `code`) is the gateway's: defib's API always names
+    an error `code`, and the gateway never speaks for the API's routes."""
+    err = body.get("error") if isinstance(body, dict) else None
+    return isinstance(err, dict) and "type" in err and not err.get("code")
+
+
 def _describe(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -90,6 +104,14 @@ def _describe(response: httpx.Response) -> str:
         message = f"{err['message']} ({err['code']}, HTTP {response.status_code})"
     except (ValueError, KeyError, TypeError):
         message = f"HTTP {response.status_code}: {response.text[:200]}"
+    else:
+        if is_gateway_error(body):
+            return (
+                f"{response.url.scheme}://{response.url.netloc.decode()} is defib's gateway"
+                " (the OpenAI-compatible port your applications call), not its API: point"
+                " DEFIB_URL (or --url, or `defib login --url`) at the API port instead; `defib"
+                " serve` prints both (by default the API on 8000, the gateway on 8001)"
+            )
     if response.status_code == 401:
         message += (
             "; log in with `defib login --url URL --token TOKEN` (an admin creates tokens with "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from defib.cli.output import fail
-from defib.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from defib.config import Settings
 
 ConfigOption = Annotated[
     Path | None,
@@ -20,6 +22,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    # Imported here: the settings (pydantic-settings) cost about 300 ms, and `--help` of a
+    # command never loads them.
+    from defib.config import ConfigError, load_settings
+
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:

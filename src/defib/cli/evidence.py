@@ -46,6 +46,7 @@ def list_(incident_id: str, config: ConfigOption = None, json: JsonOption = Fals
             ]
             for i in items
         ],
+        empty="No evidence preserved yet.",
     )
     if items:
         console.print(f"head {items[-1]['chain_hash']}")

@@ -91,6 +91,7 @@ def list_(
             ]
             for i in page["items"]
         ],
+        empty="No incidents match.",
     )
     if page.get("next_cursor"):
         console.print(f"more: --cursor {page['next_cursor']}")

@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_USAGE = 2
 
-# Piped output (scripts, tests, `| grep`) gets wide tables instead of Rich's 80-column fold.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+class _LazyConsole:
+    """Rich's console, made on first use: importing Rich costs about 150 ms that `--help`
+    and `--json` never need."""
+
+    _made: Console | None = None
+
+    def _console(self) -> Console:
+        if self._made is None:
+            from rich.console import Console
+
+            # Piped output (scripts, tests, `| grep`) gets wide tables, not an 80-column fold.
+            width = None if sys.stdout.isatty() else 200
+            type(self)._made = Console(highlight=False, soft_wrap=True, width=width)
+        assert self._made is not None
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+
+console: Any = _LazyConsole()
 
 
 class CliError(Exception):
@@ -35,7 +56,20 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    empty: str | None = None,
+) -> None:
+    """A table; with `empty`, that sentence instead of a table with no rows."""
+    rows = list(rows)
+    if not rows and empty is not None:
+        console.print(empty)
+        return
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
         table.add_column(column, overflow="fold")

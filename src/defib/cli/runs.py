@@ -121,6 +121,7 @@ def list_(
             ]
             for r in runs
         ],
+        empty="No playbook has run.",
     )
 
 
@@ -352,6 +353,7 @@ def approvals(config: ConfigOption = None, json: JsonOption = False) -> None:
             ]
             for a in items
         ],
+        empty="Nothing waits for approval.",
     )
     if items:
         console.print("Decide with `defib runs approve|reject INC-n STEP` (or in the console).")

@@ -129,6 +129,7 @@ def list_(
             ]
             for s in found
         ],
+        empty="Nothing is silenced.",
     )
 
 

@@ -1,44 +1,44 @@
-"""Timeline events as text that reads at any width: one header line per event (time, actor,
-kind), then its details wrapped at word boundaries and indented. Pure: no I/O."""
+"""Timeline events as the console tells them, at any width (pure: no I/O).
+
+Each event starts a line: its time of day (UTC), who did it and one sentence from
+`defib.story` (the console's and the postmortem's words). A sentence longer than the line
+wraps at words under the sentence's own column; a day heads the events of that day.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
-import orjson
+from defib.story import Tone, tell
 
-from defib.timefmt import display
-
-INDENT = "    "
-MAX_DETAIL_CHARS = 2_000
-
-
-def detail_text(data: Mapping[str, Any]) -> str:
-    parts = []
-    for key, value in data.items():
-        text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        parts.append(f"{key}={text}")
-    joined = " ".join(parts)
-    return joined if len(joined) <= MAX_DETAIL_CHARS else joined[:MAX_DETAIL_CHARS] + " …"
+MIN_WIDTH = 40
+# A line's mark by its tone, so a failure or a wait stands out without colour.
+MARKS = {Tone.FAILED: "✗ ", Tone.WAITING: "! ", Tone.SKIPPED: "- "}
 
 
 def format_events(events: Iterable[Mapping[str, Any]], width: int) -> list[str]:
     """Lines no longer than `width` (at least 40), words never cut unless one alone is longer
     than a line (a hash, a URL), which is then broken where it must be."""
-    width = max(width, 40)
+    width = max(width, MIN_WIDTH)
     lines: list[str] = []
-    for event in events:
-        header = f"{display(event['at'])}  {event['actor']}  {event['kind']}"
-        lines += textwrap.wrap(header, width, subsequent_indent=INDENT) or [header]
-        details = detail_text(event.get("data") or {})
-        if details:
-            lines += textwrap.wrap(
-                details,
-                width,
-                initial_indent=INDENT,
-                subsequent_indent=INDENT,
-                break_on_hyphens=False,
-            )
+    day = ""
+    for line in tell(events):
+        at = line.at.astimezone(UTC)
+        if at.strftime("%Y-%m-%d") != day:
+            day = at.strftime("%Y-%m-%d")
+            lines.append(f"{day} (UTC)")
+        head = f"  {at:%H:%M:%S}  "
+        # "defib" for every playbook run: the run is named where it is planned.
+        actor = line.actor.split(" (")[0]
+        text = f"{actor}: {MARKS.get(line.tone, '')}{line.text}"
+        lines += textwrap.wrap(
+            text,
+            width,
+            initial_indent=head,
+            subsequent_indent=" " * len(head),
+            break_on_hyphens=False,
+        ) or [head.rstrip()]
     return lines
