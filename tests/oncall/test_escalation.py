@@ -99,6 +99,15 @@ def test_acknowledge_stops_paging(
     assert stopped["level"] == 2 and "acknowledged" in stopped["reason"]
     assert run.status is RunStatus.SUCCEEDED
     assert all(s.status is RunStatus.SKIPPED for s in run.steps if s.name.startswith("page-2"))
+    metrics = rt.telemetry.render().decode()
+    assert (
+        'defib_oncall_pages_sent_total{channel="webhook",level="1",policy="ml-default"} 1.0'
+        in metrics
+    )
+    assert 'defib_oncall_time_to_acknowledge_seconds_count{level="1",policy="ml-default"} 1.0' in (
+        metrics
+    )
+    assert "defib_oncall_escalations_total{" not in metrics
 
 
 def test_severities_outside_the_policy_page_nobody(

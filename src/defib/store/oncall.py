@@ -8,7 +8,12 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from defib.oncall import Override
-from defib.store.tables import oncall_overrides, pagerduty_webhook_events
+from defib.store.tables import (
+    incidents,
+    oncall_overrides,
+    pagerduty_webhook_events,
+    timeline_events,
+)
 
 
 def _from_row(row: RowMapping) -> Override:
@@ -82,3 +87,28 @@ def forget_webhook_events(conn: Connection, before: datetime) -> int:
         delete(pagerduty_webhook_events).where(pagerduty_webhook_events.c.received_at < before)
     )
     return result.rowcount
+
+
+def page_events(conn: Connection) -> list[tuple[int, datetime, str, dict[str, object]]]:
+    """Every `page_sent` and `escalated` timeline event: (incident, at, kind, data)."""
+    q = (
+        select(
+            timeline_events.c.incident_seq,
+            timeline_events.c.at,
+            timeline_events.c.kind,
+            timeline_events.c.data,
+        )
+        .where(timeline_events.c.kind.in_(("page_sent", "escalated")))
+        .order_by(timeline_events.c.id)
+    )
+    return [(int(r[0]), r[1], str(r[2]), dict(r[3] or {})) for r in conn.execute(q)]
+
+
+def acknowledged_at(conn: Connection, seqs: list[int]) -> dict[int, datetime]:
+    """When each of these incidents was (last) acknowledged; absent: never."""
+    if not seqs:
+        return {}
+    q = select(incidents.c.seq, incidents.c.acknowledged_at).where(
+        incidents.c.seq.in_(seqs), incidents.c.acknowledged_at.is_not(None)
+    )
+    return {int(r[0]): r[1] for r in conn.execute(q)}

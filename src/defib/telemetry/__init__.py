@@ -22,6 +22,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from defib.store.database import Database
 from defib.telemetry.buckets import GATEWAY_ADDED_BUCKETS, GATEWAY_TOTAL_BUCKETS
 from defib.telemetry.database import DatabaseCollector
+from defib.telemetry.oncall import OncallCollector
 
 __all__ = ["MEDIA_TYPE", "Telemetry"]
 
@@ -76,6 +77,7 @@ class Telemetry:
         if db is not None:
             self.database = DatabaseCollector(db, cache_seconds=cache_seconds)
             r.register(self.database)
+            r.register(OncallCollector(db, cache_seconds=cache_seconds))
 
     def count_alerts(self, formats: Sequence[str], actions: Sequence[str]) -> None:
         """One intake batch: the i-th alert's format and the i-th result's action."""
