@@ -446,6 +446,9 @@ def _sentence_finding(
     return Finding(kind, start, end, score, NAME, VERSION, text[start:end], label)
 
 
+_VALUE_KINDS = frozenset({"number", "money", "percent", "date", "url", "package", "quote"})
+
+
 class GroundingDetector:
     """Flags response claims the context does not support or contradicts."""
 
@@ -481,25 +484,16 @@ class GroundingDetector:
                     text[c.start : c.end],
                     c.label,
                 )
-            # Scored low: new words are also what a good paraphrase or a greeting brings.
-            for c in novel_sentences(text, context):
-                yield Finding(
-                    "UNSUPPORTED_CLAIM",
-                    c.start,
-                    c.end,
-                    0.5,
-                    NAME,
-                    VERSION,
-                    text[c.start : c.end],
-                    c.label,
-                )
         ctx_text = _squash(context)
         ctx_claims = extract_claims(context)
+        verified: list[int] = []  # starts of supported values: their sentence is checked
         for claim in extract_claims(text):
             if claim.kind not in self.kinds:
                 continue
             verdict = _check(claim, ctx_text, ctx_claims)
             if verdict.supported:
+                if claim.kind in _VALUE_KINDS:
+                    verified.append(claim.start)
                 continue
             snippet = text[claim.start : claim.end]
             if verdict.contradiction is not None:
@@ -525,6 +519,13 @@ class GroundingDetector:
                     snippet,
                     claim.kind,
                 )
+
+        if "relation" in self.kinds:
+            # Scored low: new words are also what a good paraphrase or a greeting brings. A
+            # sentence whose number, date or URL the context confirms is not "novel".
+            for c in novel_sentences(text, context):
+                if not any(c.start <= v < c.end for v in verified):
+                    yield _sentence_finding("UNSUPPORTED_CLAIM", text, c.start, c.end, 0.5, c.label)
 
 
 def support_score(response: str, context: str | None) -> float:

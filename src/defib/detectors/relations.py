@@ -78,7 +78,7 @@ def sentences(text: str) -> Iterator[tuple[int, int]]:
 def polarity_conflicts(response: str, context: str) -> Iterator[Conflict]:
     """Response sentences whose negation differs from the context sentence most like them.
 
-    "Most like" = sharing at least MIN_SHARED content words and half of the response
+    "Most like" = sharing at least MIN_SHARED content words and a third of the response
     sentence's, so a negation about something the context does not discuss is not
     reported as contradicting it.
     """
@@ -94,7 +94,7 @@ def polarity_conflicts(response: str, context: str) -> Iterator[Conflict]:
             overlap = len(words & ctx_words)
             if overlap > best_overlap:
                 best, best_overlap = ctx_negated, overlap
-        if best is None or best_overlap < max(MIN_SHARED, (len(words) + 1) // 2):
+        if best is None or best_overlap < max(MIN_SHARED, (len(words) + 2) // 3):
             continue
         if bool(_NEGATION.search(response[a:b])) != best:
             yield Conflict(a, b, "negation")
@@ -164,13 +164,15 @@ _MONTH_WORDS = (
     "january february march april may june july august september october november december"
 )
 _MONTHS = frozenset(_MONTH_WORDS.split())
-NOVEL_SHARE = 0.5  # a sentence whose content words are mostly absent from the context
+NOVEL_SHARE = 0.4  # share of a sentence's content words the context never uses
 _STEM = 5  # compare words by their first letters: `returned` ~ `returns`, `founder` ~ `founded`
 
 
 def novel_sentences(response: str, context: str) -> Iterator[Conflict]:
-    """Response sentences (3+ content words) most of whose content words the context never
-    uses, even loosely (by a 5-letter stem): an answer built from outside the context."""
+    """Response sentences (3+ content words) of which at least NOVEL_SHARE of the content
+    words the context never uses, even loosely (by a 5-letter stem): an answer built from
+    outside the context. Picked on the HaluEval tune half; 0.4 keeps paraphrases of the
+    hand-written dev set clean."""
     ctx_stems = {w[:_STEM] for w in _words(context)}
     for a, b in sentences(response):
         # Dates are checked as dates, in whatever spelling; their month word is no evidence.
