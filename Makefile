@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv
+.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv bench-otlp
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -110,6 +110,10 @@ bench-playbooks: install-dev pg-up
 # Latency the gateway adds over calling the model directly (loopback, SQLite, see docs/gateway.md).
 bench-gateway: install-dev
 	$(BIN)/python bench/gateway_latency.py $(BENCH_ARGS)
+
+# GenAI spans per second through POST /v1/traces with detection on (bench/otlp/README.md).
+bench-otlp: install-dev
+	$(BIN)/python bench/otlp/ingest.py $(BENCH_ARGS)
 
 # How long `defib --help` takes (goal < 200 ms; the CLI imports command modules lazily).
 bench-cli: install
