@@ -533,8 +533,12 @@ def tell(events: Iterable[Any]) -> list[Line]:
     """Every event as a line, in the order given (give them oldest first)."""
     state = _State()
     lines: list[Line] = []
+    # The step each run is in: a state change a step makes names its system, not its step.
+    current: dict[str, str] = {}
     for raw in events:
         event = raw if isinstance(raw, Event) else Event.of(raw)
+        if event.kind == K.STEP_STARTED and event.data.get("step"):
+            current[event.actor] = _s(event.data["step"])
         teller = TELLERS.get(event.kind)
         if teller is None:
             text, tone, acted = _fallback(event.kind, event.data), Tone.INFO, False
@@ -549,7 +553,7 @@ def tell(events: Iterable[Any]) -> list[Line]:
                 kind=event.kind,
                 acted=acted,
                 raw_actor=event.actor,
-                step=_s(event.data.get("step")) or None,
+                step=_s(event.data.get("step")) or current.get(event.actor),
             )
         )
     return lines

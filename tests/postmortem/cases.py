@@ -19,7 +19,12 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def _run(run_id: str, playbook: str, steps: list[tuple[str, str, float, float, str]]) -> Run:
+def _run(
+    run_id: str,
+    playbook: str,
+    steps: list[tuple[str, str, float, float, str]],
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> Run:
     return Run(
         id=run_id,
         incident_seq=1,
@@ -45,14 +50,15 @@ def _run(run_id: str, playbook: str, steps: list[tuple[str, str, float, float, s
                 attempts=1,
                 started_at=at(start),
                 ended_at=at(end),
+                **(extra or {}).get(name, {}),
             )
             for i, (name, action, start, end, status) in enumerate(steps)
         ),
     )
 
 
-def data_leak() -> dict[str, Any]:
-    incident = Incident(
+def data_leak_incident() -> Incident:
+    return Incident(
         seq=7,
         type=IncidentType.DATA_LEAK,
         severity=Severity.SEV1,
@@ -67,7 +73,10 @@ def data_leak() -> dict[str, Any]:
         mitigated_at=at(95),
         resolved_at=at(5400),
     )
-    run = _run(
+
+
+def data_leak_run() -> Run:
+    return _run(
         "r0000000000100000001",
         "data_leak",
         [
@@ -77,24 +86,157 @@ def data_leak() -> dict[str, Any]:
             ("assess_data_impact", "assess_data_impact", 2.6, 4.1, "succeeded"),
             ("rollback_model", "rollback_model", 4.1, 5.0, "succeeded"),
             ("verify_endpoint", "verify_endpoint", 5.0, 95, "succeeded"),
+            ("notify_affected_users", "notify_affected_users", 95, 400, "skipped"),
         ],
+        {
+            "notify_affected_users": {
+                "approval": {
+                    "decision": "approve",
+                    "by": "alice",
+                    "note": "DPO agrees",
+                    "at": at(399).isoformat(),
+                },
+                "output": {
+                    "reason": "notify_affected_users: none of the 2 affected users is in the"
+                    " directory (notifications.affected_users)"
+                },
+            }
+        },
     )
+
+
+def data_leak_events() -> list[TimelineEvent]:
+    run = data_leak_run()
     actor = f"run:{run.id}"
-    events = [
+    return [
         TimelineEvent(
-            at(0), "gateway", "created", {"how": "alert", "type": "data_leak", "severity": "SEV1"}
+            at(0),
+            "gateway",
+            "created",
+            {
+                "how": "alert",
+                "type": "data_leak",
+                "severity": "SEV1",
+                "systems": ["support-bot"],
+                "alert": {
+                    "title": "support-bot: personal data in model responses",
+                    "source": "defib-gateway",
+                    "reason": "explicit type data_leak set by the sender",
+                },
+            },
+        ),
+        TimelineEvent(
+            at(0),
+            "gateway",
+            "run_planned",
+            {"run_id": run.id, "playbook": "data_leak", "trigger": "auto", "dry_run": False},
         ),
         TimelineEvent(
             at(1),
             actor,
             "run_step_started",
-            {"step": "disable_endpoint", "index": 0, "action": "disable_endpoint"},
+            {"step": "disable_endpoint", "index": 0, "action": "disable_endpoint", "attempt": 1},
+        ),
+        TimelineEvent(
+            at(1.1),
+            actor,
+            "system_state_changed",
+            {
+                "system": "support-bot",
+                "change": "disable",
+                "changed": True,
+                "disabled": True,
+                "active_version": "v2",
+                "reason": "PII in responses",
+                "idempotency_key": "r0000000000100000001:0",
+            },
+        ),
+        TimelineEvent(
+            at(1.5),
+            actor,
+            "run_step_notification_sent",
+            {
+                "step": "notify_security_team",
+                "channel": "slack",
+                "target": "#security",
+                "idempotency_key": "r0000000000100000001:1:slack:abc",
+            },
+        ),
+        TimelineEvent(
+            at(2.6),
+            actor,
+            "run_step_evidence_collected",
+            {
+                "step": "preserve_evidence",
+                "items": [{"n": 1, "name": "incident.json"}, {"n": 2, "name": "captures.jsonl"}],
+            },
+        ),
+        TimelineEvent(
+            at(4.1),
+            actor,
+            "run_step_impact_assessed",
+            {
+                "step": "assess_data_impact",
+                "records": 12,
+                "user_count": 2,
+                "entities": {"EMAIL": 12, "PHONE": 2},
+                "scanned": {"captures": 420},
+                "truncated": False,
+            },
+        ),
+        TimelineEvent(
+            at(4.1),
+            actor,
+            "run_step_started",
+            {"step": "rollback_model", "index": 4, "action": "rollback_model", "attempt": 1},
+        ),
+        TimelineEvent(
+            at(4.5),
+            actor,
+            "run_step_rollback_planned",
+            {
+                "step": "rollback_model",
+                "system": "support-bot",
+                "from": "v2",
+                "to": "v1",
+                "why": "v1 is marked good",
+            },
+        ),
+        TimelineEvent(
+            at(4.9),
+            actor,
+            "system_state_changed",
+            {
+                "system": "support-bot",
+                "change": "route",
+                "changed": True,
+                "to_version": "v1",
+                "marked_bad": "v2",
+                "active_version": "v1",
+            },
+        ),
+        TimelineEvent(
+            at(5.0),
+            actor,
+            "run_step_started",
+            {"step": "verify_endpoint", "index": 5, "action": "verify_endpoint", "attempt": 1},
         ),
         TimelineEvent(
             at(60),
             "alice",
             "transition",
             {"from": "detected", "to": "acknowledged", "command": "acknowledge"},
+        ),
+        TimelineEvent(
+            at(95),
+            actor,
+            "run_step_verified",
+            {
+                "step": "verify_endpoint",
+                "how": "3 captured sample(s) replayed clean (pii)",
+                "mitigated": "marked mitigated",
+                "unverified": [],
+            },
         ),
         TimelineEvent(
             at(95),
@@ -111,12 +253,35 @@ def data_leak() -> dict[str, Any]:
             at(300), "alice", "note", {"text": "Customers in the EU region only; DPO informed."}
         ),
         TimelineEvent(
+            at(399),
+            "alice",
+            "run_step_approved",
+            {"run_id": run.id, "step": "notify_affected_users", "note": "DPO agrees"},
+        ),
+        TimelineEvent(
+            at(400),
+            actor,
+            "run_step_finished",
+            {
+                "step": "notify_affected_users",
+                "status": "skipped",
+                "reason": "notify_affected_users: none of the 2 affected users is in the"
+                " directory (notifications.affected_users)",
+            },
+        ),
+        TimelineEvent(
             at(5400),
             "alice",
             "transition",
             {"from": "mitigated", "to": "resolved", "command": "resolve"},
         ),
     ]
+
+
+def data_leak() -> dict[str, Any]:
+    incident = data_leak_incident()
+    run = data_leak_run()
+    events = data_leak_events()
     evidence = [
         {
             "n": 1,

@@ -1,7 +1,9 @@
 """The postmortem as a plain document (pure): built from what defib stored, JSON-ready.
 
 Renderers (Markdown, HTML) and the AI Incident Database export read only this document,
-so every format says the same thing.
+so every format says the same thing; its sentences come from `defib.story`, so it says what
+the console and `defib timeline` say: detection, each act with its result and actor, the
+rollback, the approvals and who gave them, what was verified and how, open questions.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from defib import story
+from defib.events import TimelineKind
 from defib.model import Incident, TimelineEvent
 from defib.playbooks.runs import Run
 
@@ -34,22 +38,125 @@ def is_automated(actor: str) -> bool:
 
 
 def describe(event: TimelineEvent) -> str:
-    """One line for an event (pure)."""
-    d = event.data
-    if event.kind == "transition":
-        text = f"{d.get('from')} → {d.get('to')}"
-        return f"{text}: {d['note']}" if d.get("note") else text
-    if event.kind == "note":
-        return str(d.get("text", ""))
-    if event.kind == "created":
-        return f"opened ({d.get('how', 'alert')}) as {d.get('type')} {d.get('severity')}"
-    if event.kind == "severity_changed":
-        return f"severity {d.get('from')} → {d.get('to')}"
-    if event.kind.startswith("step_") or event.kind.startswith("run_"):
-        bits = [str(d[k]) for k in ("step", "name", "action", "status") if k in d]
-        return " ".join(bits) or event.kind
-    keys = ", ".join(sorted(d)[:6])
-    return f"{event.kind} ({keys})" if keys else event.kind
+    """One sentence for an event, as the console says it (pure)."""
+    return story.tell([event])[0].text
+
+
+# What the "verified" section reads: each verification's verdict and how it was reached.
+_VERIFY_KINDS = frozenset(
+    {
+        TimelineKind.STEP_VERIFIED,
+        TimelineKind.STEP_UNVERIFIED,
+        TimelineKind.STEP_VERIFICATION_FAILED,
+        TimelineKind.STEP_VERIFICATION_SKIPPED,
+    }
+)
+
+
+def _line(line: story.Line) -> dict[str, Any]:
+    return {
+        "at": _iso(line.at),
+        "actor": line.raw_actor,
+        "who": line.actor,
+        "kind": line.kind,
+        "what": line.text,
+        "result": line.tone.value,
+    }
+
+
+def detection(incident: Incident, events: Sequence[TimelineEvent]) -> dict[str, Any]:
+    """How defib learned of it: the first alert (source, title, defib's reason), or by hand."""
+    created = next((e for e in events if e.kind == TimelineKind.CREATED), None)
+    data = created.data if created is not None else {}
+    found = data.get("alert")
+    alert: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    return {
+        "at": _iso(incident.detected_at),
+        "how": str(data.get("how") or ("alert" if alert else "declared")),
+        "by": created.actor if created is not None else None,
+        "source": alert.get("source"),
+        "alert": alert.get("title"),
+        "reason": alert.get("reason"),
+        "alerts_folded_in": incident.alert_count,
+    }
+
+
+def rollbacks(events: Sequence[TimelineEvent], runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Every version change defib or a person made: system, from, to, when, by whom."""
+    out = []
+    for e in events:
+        d = e.data
+        if e.kind == TimelineKind.SYSTEM_STATE_CHANGED and d.get("change") == "route":
+            if d.get("changed") is False:
+                continue
+            out.append(
+                {
+                    "at": _iso(e.at),
+                    "actor": e.actor,
+                    "who": story.who(e.actor, {r.id: r.playbook for r in runs}),
+                    "system": d.get("system"),
+                    "from": d.get("marked_bad"),
+                    "to": d.get("to_version"),
+                    "rollback": bool(d.get("marked_bad")),
+                }
+            )
+    return out
+
+
+def approvals(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Each decided approval step: what it let the playbook do, the decision and who gave it."""
+    out = []
+    for r in runs:
+        if r.dry_run:
+            continue
+        for s in r.steps:
+            if not s.approval:
+                continue
+            out.append(
+                {
+                    "run": r.id,
+                    "step": s.name,
+                    "decision": s.approval.get("decision"),
+                    "by": s.approval.get("by"),
+                    "at": s.approval.get("at"),
+                    "note": s.approval.get("note"),
+                    "then": s.status.value,
+                    "why": _step_reason(s),
+                }
+            )
+    return out
+
+
+def _step_reason(s: Any) -> str | None:
+    """Why a step ended as it did, when it did not simply succeed."""
+    if s.status.value == "succeeded":
+        return None
+    output = s.output or {}
+    reason = output.get("reason") if isinstance(output, Mapping) else None
+    return str(reason or s.error or "") or None
+
+
+def open_questions(
+    incident: Incident,
+    runs: Sequence[Run],
+    impact: Mapping[str, Any] | None,
+    review: Mapping[str, Any],
+) -> list[str]:
+    """What the record cannot answer yet: what waits for a person, gaps in the review."""
+    asks = story.waiting_for_you(
+        status=incident.status.value, needs_triage=incident.needs_triage, runs=runs
+    )
+    out = [a.text for a in asks if a.kind is not story.AskKind.APPROVE]
+    out += [f"{a.text}: still undecided" for a in asks if a.kind is story.AskKind.APPROVE]
+    if impact and impact.get("truncated"):
+        out.append("The impact assessment was truncated: how many more users were affected?")
+    if incident.status.is_open:
+        out.append(f"The incident is still {incident.status.value}: is it over?")
+    if not review.get("contributing_factors"):
+        out.append("What caused it? No contributing factor is recorded yet.")
+    if not review.get("action_items"):
+        out.append("What stops it happening again? No action item is recorded yet.")
+    return out
 
 
 def durations(incident: Incident) -> dict[str, Any]:
@@ -84,6 +191,7 @@ def _step(s: Any) -> dict[str, Any]:
         "ended_at": _iso(s.ended_at),
         "duration_seconds": took,
         "error": s.error,
+        "reason": _step_reason(s),
         "approval": (
             {k: s.approval.get(k) for k in ("decision", "by", "note", "at")} if s.approval else None
         ),
@@ -91,9 +199,12 @@ def _step(s: Any) -> dict[str, Any]:
 
 
 def by_a_person(event: TimelineEvent) -> bool:
-    """What people did: their acts, not the alerts their monitors sent in under a token."""
+    """What people did: their acts, not the alerts their monitors sent in under a token, nor
+    the runs those alerts planned."""
     if is_automated(event.actor) or event.kind.startswith("alert_"):
         return False
+    if event.kind in (TimelineKind.RUN_PLANNED, TimelineKind.PLAYBOOK_DEFERRED):
+        return event.data.get("trigger") == "manual"
     return not (event.kind == "created" and event.data.get("how") == "alert")
 
 
@@ -121,6 +232,9 @@ def build(
         f"{incident.type.value} incident {incident.id} ({incident.severity.value}) on "
         f"{', '.join(incident.affected_systems) or 'no named system'}: {incident.title}"
     )
+    lines = story.tell(events)
+    by_event = dict(zip(map(id, events), lines, strict=True))
+    done = story.what_was_done(lines)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _iso(generated_at),
@@ -144,10 +258,13 @@ def build(
         ),
         "durations": durations(incident),
         "mitigated_by": mitigated_by(events),
-        "timeline": [
-            {"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "what": describe(e)}
-            for e in events
-        ],
+        "detection": detection(incident, events),
+        "actions": [_line(line) for line in done],
+        "rollbacks": rollbacks(events, runs),
+        "approvals": approvals(runs),
+        "verification": [_line(line) for line in lines if line.kind in _VERIFY_KINDS],
+        "open_questions": open_questions(incident, runs, impact, review),
+        "timeline": [_line(line) for line in lines],
         "playbook_runs": [
             {
                 "id": r.id,
@@ -157,15 +274,23 @@ def build(
                 "trigger": r.trigger,
                 "started_at": _iso(r.started_at),
                 "ended_at": _iso(r.ended_at),
-                "steps": [_step(s) for s in r.steps],
+                "steps": [
+                    _step(s)
+                    | {
+                        "said": [
+                            line.text
+                            for line in done
+                            if line.step == s.name and line.raw_actor == f"run:{r.id}"
+                        ]
+                    }
+                    for s in r.steps
+                ],
             }
             for r in runs
             if not r.dry_run
         ],
         "people": [
-            {"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "what": describe(e)}
-            for e in events
-            if by_a_person(e)
+            _line(by_event[id(e)]) for e in events if by_a_person(e) and by_event[id(e)].acted
         ],
         "evidence": {
             "items": [
