@@ -205,3 +205,10 @@ def test_ical_feed_has_one_event_per_shift_in_utc() -> None:
     assert text.count("BEGIN:VEVENT") == 2
     assert "DTSTART:20260328T080000Z" in text and "DTSTART:20260329T070000Z" in text
     assert "SUMMARY:On call (ml-primary): " in text
+
+
+def test_too_many_shifts_is_an_error_not_a_wrong_answer() -> None:
+    """An hourly rotation over a year exceeds the shift limit: refused, never truncated."""
+    hourly = Rotation(("a", "b"), timedelta(hours=1), time(0), start=date(2026, 1, 1))
+    with pytest.raises(ValueError, match="shorter"):
+        shifts(Schedule("s", BERLIN, (hourly,)), utc(2026, 1, 1), utc(2026, 12, 1))

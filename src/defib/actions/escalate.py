@@ -111,11 +111,13 @@ def escalation_playbook(policy: Policy) -> Playbook:
     )
 
 
-def incident_policies(settings: Settings, incident: Incident) -> list[Policy]:
+def incident_policies(
+    settings: Settings, incident: Incident, found: Directory | None = None
+) -> list[Policy]:
     """The escalation policies this incident pages now (by its systems and severity)."""
     if not settings.escalation_policies:
         return []
-    found = directory(settings)
+    found = found or directory(settings)
     system_policy = {s.name: s.owners.escalation_policy for s in settings.systems}
     default = settings.default_owners.escalation_policy if settings.default_owners else None
     names = policies_for(list(incident.affected_systems), system_policy, default)
@@ -146,12 +148,14 @@ class PagingHooks:
         self.inner = inner
         self.plan_run = plan_run
         self.settings = settings
+        # Built once: planning runs inside every incident-opening transaction.
+        self.directory = directory(settings)
 
     def plan(self, conn: Connection, incident: Incident, actor: str) -> None:
         self.inner.plan(conn, incident, actor)
         if incident.status is not Status.DETECTED:
             return
-        for policy in incident_policies(self.settings, incident):
+        for policy in incident_policies(self.settings, incident, self.directory):
             # None when this policy already pages the incident (one active run per playbook).
             self.plan_run(conn, incident, actor, escalation_playbook(policy))
 

@@ -151,7 +151,9 @@ def shifts(
     for o in overrides:
         if o.schedule == schedule.name:
             points |= {p for p in (o.start, o.end) if start < p < end}
-    ordered = sorted(points)[:MAX_SHIFTS]
+    if len(points) > MAX_SHIFTS:
+        raise ValueError(f"more than {MAX_SHIFTS} shifts in the period: ask for a shorter one")
+    ordered = sorted(points)
     out: list[Shift] = []
     for i, at in enumerate(ordered):
         until = ordered[i + 1] if i + 1 < len(ordered) else end

@@ -82,7 +82,10 @@ class OncallService:
         if end - start > MAX_SPAN:
             raise InvalidInput("until: at most 366 days after the start")
         sched = self.schedule(schedule)
-        return shifts(sched, start, end, self.overrides(schedule))
+        try:
+            return shifts(sched, start, end, self.overrides(schedule))
+        except ValueError as exc:
+            raise InvalidInput(f"until: {exc}") from exc
 
     def ical(self, schedule: str, *, past: timedelta, ahead: timedelta) -> str:
         now = self.clock()
