@@ -61,7 +61,12 @@ def add(
         str | None, typer.Option("--until", help="With --every: ISO 8601 end of the series.")
     ] = None,
     author: Annotated[
-        str | None, typer.Option("--author", help="createdBy (default: $USER).")
+        str | None,
+        typer.Option(
+            "--author",
+            help="Who asks (default: $USER); kept in the comment, since the server stores"
+            " your token's name as createdBy.",
+        ),
     ] = None,
     config: ConfigOption = None,
     json: JsonOption = False,
