@@ -24,15 +24,18 @@ DEFIB = str(Path(sys.executable).with_name("defib"))
 
 
 class Serve:
-    """`defib serve` in a subprocess, with an ingest and an admin token."""
+    """`defib serve` in a subprocess, with an ingest and an admin token; the gateway too
+    with `gateway`."""
 
-    def __init__(self, tmp: Path, systems: list[dict[str, Any]]) -> None:
+    def __init__(self, tmp: Path, systems: list[dict[str, Any]], *, gateway: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.gateway_url = f"http://127.0.0.1:{free_port()}" if gateway else None
+        settings: dict[str, Any] = {"data_dir": str(tmp / "data"), "systems": systems}
+        if self.gateway_url is not None:
+            settings["gateway"] = {"port": int(self.gateway_url.rsplit(":", 1)[1])}
         config = tmp / "defib.yaml"
-        config.write_text(
-            yaml.safe_dump({"data_dir": str(tmp / "data"), "systems": systems}), encoding="utf-8"
-        )
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
         runtime = Runtime(load_settings(config))
         with runtime.db.write() as conn:
             self.tokens = {}
@@ -46,7 +49,7 @@ class Serve:
         env = {**os.environ, **FAST_ENV, "DEFIB_CONFIG": str(config)}
         self.log = (tmp / "serve.log").open("wb")
         self.process = subprocess.Popen(
-            [DEFIB, "serve", "--port", str(self.port), "--no-gateway"],
+            [DEFIB, "serve", "--port", str(self.port), *([] if gateway else ["--no-gateway"])],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

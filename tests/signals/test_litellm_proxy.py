@@ -5,10 +5,11 @@ data_leak and performance incidents."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,15 @@ pytestmark = [
 
 
 class Proxy:
-    def __init__(self, tmp: Path, serve: Serve, upstream: ThreadedServer) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        serve: Serve,
+        upstream: ThreadedServer,
+        *,
+        api_base: str | None = None,
+        api_key: str = "unused",
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ingest = serve.tokens[Role.INGEST]
@@ -48,8 +57,8 @@ class Proxy:
                 "model_name": name,
                 "litellm_params": {
                     "model": f"openai/{model}",
-                    "api_base": f"{upstream.url}/v1",
-                    "api_key": "unused",
+                    "api_base": api_base or f"{upstream.url}/v1",
+                    "api_key": api_key,
                 },
             }
             for name, model in (("support-bot", "demo-v2"), ("slow-bot", "demo-v1"))
@@ -131,3 +140,72 @@ def test_a_real_litellm_proxy_opens_the_data_leak_and_performance_incidents(
     titles = " | ".join(i["title"] for i in both)
     assert "SLO slow-bot-latency-litellm" in titles
     assert "LiteLLM: requests are hanging" in titles or "LiteLLM: responses are slow" in titles
+
+
+CLIENT_KEY = "sk-defib-gateway-client-5c1e"
+PAUSED = "The assistant is paused while we fix a problem."
+
+
+def test_litellm_routed_through_the_gateway_obeys_the_kill_switch_and_rollback(
+    tmp_path: Path, upstream: ThreadedServer
+) -> None:
+    """The recommended setup (defib's gateway as LiteLLM's api_base): disabling the system in
+    defib pauses LiteLLM's model group, and a rollback moves it to the good version."""
+    versions = [
+        {"name": "v1", "upstream": f"{upstream.url}/v1", "model": "demo-v1"},
+        {"name": "v2", "upstream": f"{upstream.url}/v1", "model": "demo-v2"},
+    ]
+    system = {
+        "name": "support-bot",
+        "versions": versions,
+        "gateway": {
+            "api_key_hashes": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()],
+            "fallback_message": PAUSED,
+        },
+    }
+    (tmp_path / "defib").mkdir()
+    serve = Serve(tmp_path / "defib", [system], gateway=True)
+    proxy = None
+    try:
+        assert serve.gateway_url is not None
+        (tmp_path / "litellm").mkdir()
+        proxy = Proxy(
+            tmp_path / "litellm",
+            serve,
+            upstream,
+            api_base=f"{serve.gateway_url}/systems/support-bot/v1",
+            api_key=CLIENT_KEY,
+        )
+        client = proxy.client()
+
+        def ask() -> str:
+            reply = client.chat.completions.create(
+                model="support-bot", messages=[{"role": "user", "content": "who is the customer?"}]
+            )
+            return reply.choices[0].message.content or ""
+
+        assert "jane.doe@example.com" in ask()  # v2, the newest version, leaks
+        state = serve.api.put(
+            "/api/v1/systems/support-bot/state", json={"disabled": True, "reason": "leak"}
+        )
+        assert state.status_code == 200, state.text
+        assert _eventually(lambda: ask() == PAUSED)
+        rolled = serve.api.put(
+            "/api/v1/systems/support-bot/state",
+            json={"disabled": False, "active_version": "v1", "reason": "rollback"},
+        )
+        assert rolled.status_code == 200, rolled.text
+        assert _eventually(lambda: "@" not in ask() and ask() != PAUSED)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        serve.stop()
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return False
