@@ -210,3 +210,16 @@ def test_refusals_are_json_errors(start_api: Callable[..., Api]) -> None:
     for answer, status in cases:
         assert answer.status_code == status, answer.text
         assert answer.json()["error"]["message"]
+
+
+def test_a_full_detection_queue_asks_the_exporter_to_retry(start_api: Callable[..., Api]) -> None:
+    """Rather than shed spans unexamined, a busy receiver answers 503 with Retry-After (which
+    OTLP exporters retry); once the queue drains it takes exports again."""
+    api = start_api()
+    queue = api.hub.otlp._pending
+    queue.extend([None] * 9_500)  # type: ignore[list-item]
+    refused = api.client.post("/v1/traces", content=b"", headers=PROTOBUF)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    queue.clear()
+    assert api.client.post("/v1/traces", content=b"", headers=PROTOBUF).status_code == 200

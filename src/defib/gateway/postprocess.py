@@ -168,6 +168,11 @@ class PostProcessor:
         self.slos[name] = self._evaluators(system)
         return system
 
+    @property
+    def backlog(self) -> int:
+        """Exchanges waiting for the thread (signal sources push back on a full queue)."""
+        return len(self._pending)
+
     def submit(self, exchange: Exchange) -> None:
         """Queue one exchange (called on the event loop; never blocks)."""
         if len(self._pending) >= MAX_PENDING:

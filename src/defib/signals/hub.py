@@ -24,7 +24,7 @@ from typing import Any
 
 from defib.config import Settings, SystemConfig
 from defib.gateway import protocol
-from defib.gateway.postprocess import AlertSink, Exchange, PostProcessor
+from defib.gateway.postprocess import MAX_PENDING, AlertSink, Exchange, PostProcessor
 from defib.signals.calls import ModelCall
 from defib.signals.join import Joiner
 from defib.signals.otlp import ContentEvent
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 OTLP_SOURCE = "defib-otlp"
 LITELLM_SOURCE = "defib-litellm"
 TICK_SECONDS = 1.0
+# Room kept in the post-processing queue for one more export (an SDK batch is 512 spans).
+BUSY_MARGIN = 1000
 
 Submit = Callable[[object, str | None, str], Any]
 
@@ -125,6 +127,11 @@ class SignalHub:
         self._ticker: threading.Thread | None = None
 
     # -- intake ---------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        """The queue is nearly full: a sender should retry later rather than be shed."""
+        limit = MAX_PENDING - BUSY_MARGIN
+        return self.otlp.backlog >= limit or self.litellm.backlog >= limit
 
     def spans(self, calls: Iterable[ModelCall]) -> None:
         now = time.monotonic()

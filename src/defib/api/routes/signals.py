@@ -48,7 +48,9 @@ _OTLP_ERRORS = error_responses(
     400,
     413,
     415,
+    503,
     non_json_route=True,
+    d503="detection is behind: retry after the Retry-After seconds",
     d400="the body is not an OTLP export in the declared encoding",
     d403="the token may not ingest",
 )
@@ -80,6 +82,15 @@ _OTLP_ANSWER: dict[int | str, dict[str, Any]] = {
 def hub(request: Request) -> SignalHub:
     signals: SignalHub = request.app.state.signals
     return signals
+
+
+def _accepting(request: Request) -> None:
+    """503 with Retry-After while post-processing is behind: OTLP exporters and LiteLLM's
+    logger retry it, whereas spans taken now would be shed unexamined."""
+    if hub(request).busy():
+        raise ApiError(
+            503, "unavailable", "detection is behind; retry shortly", {"Retry-After": "1"}
+        )
 
 
 def _encoding(request: Request) -> otlp.Encoding:
@@ -133,6 +144,7 @@ def _media(encoding: otlp.Encoding) -> str:
 )
 async def export_traces(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """OTLP/HTTP traces: GenAI spans feed detection and SLOs; other spans are dropped."""
+    _accepting(request)
     encoding = _encoding(request)
     body = await _body(request, runtime.settings.max_body_bytes)
     try:
@@ -151,6 +163,7 @@ async def export_traces(request: Request, runtime: RuntimeDep, who: Ingester) ->
 )
 async def export_logs(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """OTLP/HTTP logs: GenAI events, joined to their spans by trace and span id."""
+    _accepting(request)
     encoding = _encoding(request)
     body = await _body(request, runtime.settings.max_body_bytes)
     try:
@@ -182,6 +195,7 @@ _LITELLM_DOC: dict[str, Any] = {
 async def _litellm(
     request: Request, runtime: RuntimeDep, actor: str, system: str | None
 ) -> LiteLLMAccepted:
+    _accepting(request)
     body = await _body(request, runtime.settings.max_body_bytes)
     try:
         parsed = litellm.parse(litellm.loads(body), system)
@@ -207,7 +221,9 @@ async def _litellm(
     "/api/v1/signals/litellm",
     status_code=202,
     openapi_extra=_LITELLM_DOC,
-    responses=error_responses(400, 413, d403="the token may not ingest", d422="not LiteLLM's"),
+    responses=error_responses(
+        400, 413, 503, d403="the token may not ingest", d422="not LiteLLM's", d503="retry later"
+    ),
 )
 async def post_litellm(
     request: Request, runtime: RuntimeDep, who: Ingester, system: str | None = None
@@ -236,7 +252,9 @@ async def _query_ingester(
     "/api/v1/signals/litellm/alerts",
     status_code=202,
     openapi_extra=_LITELLM_DOC,
-    responses=error_responses(400, 413, d403="the token may not ingest", d422="not LiteLLM's"),
+    responses=error_responses(
+        400, 413, 503, d403="the token may not ingest", d422="not LiteLLM's", d503="retry later"
+    ),
 )
 async def post_litellm_alerts(
     request: Request,
