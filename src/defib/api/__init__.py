@@ -16,6 +16,7 @@ from defib.api.limits import BodySizeLimit
 from defib.api.nulguard import NulGuard
 from defib.api.routes import (
     alerts,
+    am_alerts,
     approvals,
     audit,
     evidence,
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime, *, auth: bool = True, own_runtime: bool = False
     app.include_router(pagerduty.router, prefix="/api/v1")
     app.include_router(alerts.router)
     app.include_router(silences.router)
+    app.include_router(am_alerts.router)
     app.include_router(metrics.router)
     app.include_router(slack.router)
     app.include_router(signals.router)
