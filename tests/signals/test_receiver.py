@@ -134,6 +134,9 @@ def test_span_durations_trip_the_latency_slo(start_api: Callable[..., Api]) -> N
     assert incident.type is IncidentType.PERFORMANCE
     [payload] = api.alert_payloads()
     assert payload["labels"]["slo"] == "slow-bot-latency-otlp"
+    # The latest spans that burned the budget are named for the evidence.
+    spans = [f"{s.context.span_id:016x}" for s in recorder.finished()]
+    assert payload["labels"]["span_ids"].split(",") == spans[-10:]
 
 
 def test_spans_without_gen_ai_attributes_are_dropped(start_api: Callable[..., Api]) -> None:

@@ -121,6 +121,9 @@ class PostProcessor:
             s.name: self._evaluators(s) for s in settings.systems
         }
         self._slo_status: dict[str, str] = {}
+        # The latest spans that counted against each SLO (signal sources): their ids go on
+        # the SLO's alert, so the evidence names calls that burned the budget.
+        self._burners: dict[str, deque[tuple[str, str]]] = {}
         self._last_slo = float("-inf")
         self._last_prune = float("-inf")
         self._last_served = float("-inf")
@@ -261,6 +264,12 @@ class PostProcessor:
             available.record((ts, ex.status_code < 500))
             if ex.status_code < 500:
                 latency.record((ts, ex.latency_ms))
+            if ex.trace_id and ex.span_id:
+                slow = ex.latency_ms > (latency.latency_threshold_ms or float("inf"))
+                for burned, evaluator in ((ex.status_code >= 500, available), (slow, latency)):
+                    if burned:
+                        ids = self._burners.setdefault(evaluator.slo_name, deque(maxlen=10))
+                        ids.append((ex.trace_id, ex.span_id))
         if ex.version is not None and ex.status_code < 500:
             self._served.add((ex.system, ex.version))
         text = self._text(ex)
@@ -362,6 +371,12 @@ class PostProcessor:
                     # Raise on a change only (starts firing, resolves): not every second.
                     if self._slo_status.get(key, "resolved") != alert["status"]:
                         self._slo_status[key] = str(alert["status"])
+                        burners = self._burners.get(evaluator.slo_name)
+                        if burners and alert["status"] == "firing":
+                            alert["labels"]["trace_ids"] = ",".join(
+                                dict.fromkeys(t for t, _ in burners)
+                            )
+                            alert["labels"]["span_ids"] = ",".join(s for _, s in burners)
                         self._send(alert)
 
     def _write(self, captures: list[Capture]) -> None:
