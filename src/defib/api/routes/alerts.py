@@ -24,7 +24,14 @@ _BODY_DOC: dict[str, Any] = {
                 "schema": {
                     "description": "An Alertmanager webhook, Grafana webhook, PagerDuty Events v2 "
                     "event, Prometheus postableAlerts array or native defib alert.",
-                    "oneOf": [{"type": "object"}, {"type": "array"}],
+                    # Each branch fully typed: client generators refuse a bare array.
+                    "oneOf": [
+                        {"type": "object", "additionalProperties": True},
+                        {
+                            "type": "array",
+                            "items": {"type": "object", "additionalProperties": True},
+                        },
+                    ],
                 }
             }
         },

@@ -48,7 +48,7 @@ class DecisionIn(BaseModel):
     note: str | None = Field(default=None, max_length=20_000)
 
 
-class ApprovalOut(BaseModel):
+class StepApprovalOut(BaseModel):
     """A decision on a step that waited for approval."""
 
     model_config = ConfigDict(extra="allow")
@@ -69,7 +69,7 @@ class StepOut(BaseModel):
     ended_at: Timestamp | None
     error: str | None
     output: FreeForm | None
-    approval: ApprovalOut | None
+    approval: StepApprovalOut | None
     deadline_at: Timestamp | None
 
     @classmethod
@@ -84,7 +84,7 @@ class StepOut(BaseModel):
             ended_at=s.ended_at,
             error=s.error,
             output=s.output,
-            approval=ApprovalOut.model_validate(s.approval) if s.approval else None,
+            approval=StepApprovalOut.model_validate(s.approval) if s.approval else None,
             deadline_at=s.deadline_at,
         )
 

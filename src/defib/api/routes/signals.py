@@ -184,7 +184,14 @@ _LITELLM_DOC: dict[str, Any] = {
                 "schema": {
                     "description": "LiteLLM's StandardLoggingPayload (an object, an array of "
                     "them, or NDJSON), an alerting WebhookEvent, or a Slack-shaped alert.",
-                    "oneOf": [{"type": "object"}, {"type": "array"}],
+                    # Each branch fully typed: client generators refuse a bare array.
+                    "oneOf": [
+                        {"type": "object", "additionalProperties": True},
+                        {
+                            "type": "array",
+                            "items": {"type": "object", "additionalProperties": True},
+                        },
+                    ],
                 }
             }
         },
