@@ -109,26 +109,70 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spans", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--window", type=int, default=4_000)
-    parser.add_argument(
-        "--detect",
-        default="pii,toxicity",
-        help="inline detectors ('' for none: the receiver's own cost)",
-    )
-    parser.add_argument("--no-mask", action="store_true", help="store captures unmasked")
-    args = parser.parse_args()
-    detect = [d for d in args.detect.split(",") if d]
+PHOENIX = ROOT / "bench" / ".venv-phoenix" / "bin" / "phoenix"
 
-    payloads = batches(args.spans, args.batch)
-    size = sum(len(p) for p in payloads)
-    print(
-        f"{args.spans} spans in {len(payloads)} batches, {size / len(payloads) / 1024:.0f} KiB each"
-    )
 
+def phoenix(payloads: list[bytes], spans: int, batch: int, window: int) -> None:
+    """The same spans into Arize Phoenix's own OTLP/HTTP ingest (its venv: `pip install
+    arize-phoenix` into bench/.venv-phoenix), counted once in its SQLite database."""
+    tmp = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
+    port = free_port()
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    env = {
+        **os.environ,
+        "PHOENIX_WORKING_DIR": str(tmp),
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(free_port()),
+        "PHOENIX_HOST": "127.0.0.1",
+    }
+    server = subprocess.Popen(
+        [*pin, str(PHOENIX), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=60,
+        )
+        for _ in range(600):
+            try:
+                if client.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        db = tmp / "phoenix.db"
+
+        def stored() -> int:
+            try:
+                with sqlite3.connect(db, timeout=30) as conn:
+                    return int(conn.execute("select count(*) from spans").fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0
+
+        sent = 0
+        start = time.perf_counter()
+        for body in payloads:
+            while sent - stored() > window:
+                time.sleep(0.01)
+            client.post("/v1/traces", content=body).raise_for_status()
+            sent += batch
+        while stored() < spans:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        rss = peak_rss_kib(server.pid)
+        client.close()
+        print(
+            f"phoenix stored {spans} spans in {elapsed:.2f} s: {spans / elapsed:.0f} spans/s "
+            f"on one core; server peak RSS {rss / 1024:.0f} MiB"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def defib(payloads: list[bytes], args: argparse.Namespace, detect: list[str]) -> None:
+    """The spans into `defib serve`, counted once captured (after detection)."""
     tmp = Path(tempfile.mkdtemp(prefix="defib-bench-otlp-"))
     try:
         config = tmp / "defib.yaml"
@@ -201,6 +245,34 @@ def main() -> None:
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spans", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--window", type=int, default=4_000)
+    parser.add_argument(
+        "--detect",
+        default="pii,toxicity",
+        help="inline detectors ('' for none: the receiver's own cost)",
+    )
+    parser.add_argument("--no-mask", action="store_true", help="store captures unmasked")
+    parser.add_argument(
+        "--phoenix", action="store_true", help="also run Arize Phoenix's ingest on the same spans"
+    )
+    args = parser.parse_args()
+    detect = [d for d in args.detect.split(",") if d]
+
+    payloads = batches(args.spans, args.batch)
+    size = sum(len(p) for p in payloads)
+    print(
+        f"{args.spans} spans in {len(payloads)} batches, {size / len(payloads) / 1024:.0f} KiB each"
+    )
+
+    defib(payloads, args, detect)
+    if args.phoenix:
+        phoenix(payloads, args.spans, args.batch, args.window)
 
 
 if __name__ == "__main__":
