@@ -157,9 +157,10 @@ class Runtime:
         self.security_warnings = anonymous_warnings(settings) + loose_modes(
             settings.data_dir, sqlite_files
         )
-        if settings.reaches_nobody:
-            # Every notification step would be skipped: a SEV1 would page nobody (issue 24).
-            self.security_warnings.append(NO_OWNERS_WARNING)
+        # What the configuration leaves undone, shown on /readyz beside the security ones.
+        self.config_warnings = [NO_OWNERS_WARNING] if settings.reaches_nobody else []
+        for warning in self.config_warnings:
+            log.warning("%s", warning)
         for warning in self.security_warnings:
             log.warning("%s", warning)
         self.db = Database(settings.resolved_database_url)

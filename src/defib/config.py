@@ -848,7 +848,8 @@ class Settings(BaseSettings):
 
     @property
     def reaches_nobody(self) -> bool:
-        """No owner anywhere has a channel: every notification step would be skipped."""
+        """No owner anywhere has a channel or an escalation policy: every notification step
+        would be skipped."""
         owners = [s.owners for s in self.systems]
         if self.default_owners is not None:
             owners.append(self.default_owners)
@@ -858,6 +859,7 @@ class Settings(BaseSettings):
             or o.pagerduty_routing_key
             or o.webhooks
             or o.security_contacts
+            or o.escalation_policy  # pages the people on call (validated to exist)
             for o in owners
         )
 

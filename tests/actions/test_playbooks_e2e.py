@@ -259,7 +259,12 @@ def test_generic_verifies_and_marks_mitigated(
     mail_peer: MailPeer,
     chat_peer: ChatPeer,
 ) -> None:
-    rt = make_runtime(**config_with(http_peer, mail_peer, probes=[PROBE], endpoint=chat_peer.url))
+    """A performance incident is verified by a probe that names `performance` and bounds
+    its latency (a content probe would prove nothing about latency)."""
+    latency = {**PROBE, "types": ["performance"], "max_latency_ms": 5000}
+    rt = make_runtime(
+        **config_with(http_peer, mail_peer, probes=[PROBE, latency], endpoint=chat_peer.url)
+    )
     start_worker(rt)
     inc = declare(rt, IncidentType.PERFORMANCE, title="p99 9s")
     run = wait_run(rt, only_run(rt, inc).id, timeout=60)
@@ -299,5 +304,8 @@ def test_dry_runs_describe_every_step_without_acting(
     assert all(w and "would fail" not in w for w in would.values()), would
     if playbook == "hallucination":
         assert would["rollback_model"] == ("rollback_model: chat-api: v2 -> v1 (v1 is marked good)")
-        assert would["verify_endpoint"].startswith("verify_endpoint: chat-api: 1 probe(s) at ")
+        assert would["verify_endpoint"].startswith(
+            "verify_endpoint: chat-api: the incident's captured samples and 1 hallucination"
+            " probe(s) at "
+        )
     assert len(http_peer.requests) + len(chat_peer.requests) == requests_before

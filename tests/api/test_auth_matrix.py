@@ -56,6 +56,10 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     # Authenticated by Slack's request signature, not a token (tests/silences/test_slack.py);
     # without a configured signing secret it is 404 for everyone.
     ("POST", "/integrations/slack/actions", None, PUBLIC),
+    # Authenticated by PagerDuty's X-PagerDuty-Signature (tests/oncall); without a configured
+    # webhook secret it is 404 for everyone.
+    ("POST", "/api/v1/integrations/pagerduty/webhook", None, PUBLIC),
+    ("GET", "/api/v2/alerts", None, READ),
     ("POST", "/api/v1/incidents", DECLARE, RESPOND),
     ("GET", "/api/v1/incidents", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}", None, READ),
@@ -73,6 +77,7 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
         RESPOND,
     ),
     ("GET", "/api/v1/incidents/{incident_id}/timeline", None, READ),
+    ("GET", "/api/v1/incidents/{incident_id}/alerts", None, READ),
     ("GET", "/api/v1/incidents/{incident_id}/runs", None, READ),
     ("POST", "/api/v1/incidents/{incident_id}/runs", {"dry_run": True}, RESPOND),
     ("GET", "/api/v1/runs", None, READ),
@@ -102,6 +107,22 @@ MATRIX: list[tuple[str, str, object, set[Role | None]]] = [
     ("PATCH", "/api/v1/incidents/{incident_id}/review", {"lessons": ["l"]}, RESPOND),
     ("GET", "/api/v1/incidents/{incident_id}/postmortem", None, READ),
     ("GET", "/api/v1/reports/response", None, READ),
+    ("GET", "/api/v1/oncall", None, READ),
+    ("GET", "/api/v1/oncall/overrides", None, READ),
+    (
+        "POST",
+        "/api/v1/oncall/overrides",
+        {
+            "schedule": "nope",
+            "person": "nobody",
+            "start": "2030-01-01T00:00:00Z",
+            "end": "2030-01-02T00:00:00Z",
+        },
+        RESPOND,
+    ),
+    ("DELETE", "/api/v1/oncall/overrides/{override_id}", None, RESPOND),
+    ("GET", "/api/v1/oncall/{schedule}/shifts", None, READ),
+    ("GET", "/api/v1/oncall/{schedule}.ics", None, READ),
     # Open to anyone with `metrics: {public: true}` (tests/api/test_metrics.py).
     ("GET", "/metrics", None, READ),
 ]
@@ -144,6 +165,8 @@ def test_route_allows_exactly_its_roles(
         name="chat-api",
         version="v1",
         silence_id="00000000-0000-0000-0000-000000000000",
+        override_id="00000000-0000-0000-0000-000000000000",
+        schedule="nope",
     )
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller else {}
     response = client.request(method, url, json=body, headers=headers)

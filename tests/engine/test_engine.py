@@ -37,10 +37,12 @@ def events(rt: Runtime, incident_id: str, kind: str | None = None) -> list[dict[
 
 
 def test_builtin_playbook_runs_end_to_end_when_an_incident_opens(worker_runtime: Runtime) -> None:
-    """Declaring an incident plans its type's playbook, which runs to the end on its own."""
+    """Declaring an incident plans its type's playbook, which runs to the end on its own; with
+    nothing configured its required steps are skipped, so it ends needing a person."""
     inc = declare(worker_runtime, IncidentType.HALLUCINATION)
     run = wait_run(worker_runtime, only_run(worker_runtime, inc).id)
-    assert run.status is S.SUCCEEDED
+    assert run.status is S.NEEDS_ATTENTION
+    assert "required step notify_team was skipped" in (run.error or "")
     assert [s.name for s in run.steps] == [
         "disable_endpoint",
         "notify_team",
@@ -56,6 +58,7 @@ def test_builtin_playbook_runs_end_to_end_when_an_incident_opens(worker_runtime:
     assert all(s.attempts == 1 for s in run.steps)
     kinds = [e["kind"] for e in events(worker_runtime, inc) if e["actor"] == f"run:{run.id}"]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds[-2] == "run_needs_attention"
     assert kinds.count("run_step_control_skipped") == 2  # disable_endpoint, rollback_model
     assert kinds.count("run_step_verification_skipped") == 1
     assert kinds.count("run_step_notification_skipped") == 1
@@ -392,7 +395,8 @@ def test_a_run_planned_without_a_worker_starts_when_one_comes(
 
     worker = Worker(rt.engine, executor_id="t-sweep").start()
     try:
-        assert wait_run(rt, run.id).status is S.SUCCEEDED
+        # Nothing configured to notify or verify: it ends, needing a person.
+        assert wait_run(rt, run.id).status is S.NEEDS_ATTENTION
     finally:
         worker.stop()
 
@@ -421,15 +425,15 @@ async def test_responder_trigger_response_runs_the_playbook_in_process(
         assert run.playbook == "generic"
         for _ in range(200):
             run = await responder.run(run.id)
-            if run.status is S.SUCCEEDED:
+            if run.status is S.NEEDS_ATTENTION:  # nothing configured to notify or verify
                 break
             await asyncio.sleep(0.05)
-        assert run.status is S.SUCCEEDED
+        assert run.status is S.NEEDS_ATTENTION
         # Asking again for a finished run starts a new one (a manual re-trigger).
         again = await responder.trigger_response(incident)
         assert again.id != run.id
         for _ in range(200):  # let it end before the worker stops
-            if (await responder.run(again.id)).status is S.SUCCEEDED:
+            if (await responder.run(again.id)).status is S.NEEDS_ATTENTION:
                 break
             await asyncio.sleep(0.05)
 

@@ -193,6 +193,5 @@ class AlertSeriesOut(BaseModel):
     changed_at: Timestamp
 
 
-class AlertSeriesList(BaseModel):
-    items: list[AlertSeriesOut]
-    firing: int = Field(description="How many of them still fire.")
+class AlertSeriesPage(Page[AlertSeriesOut]):
+    firing: int = Field(description="How many of the incident's alerts still fire.")

@@ -58,5 +58,5 @@ def readyz(runtime: RuntimeDep) -> Health:
     if problem is not None:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         raise ApiError(503, "not_ready", public(problem)[:300], retry)
-    warnings = [public(w) for w in runtime.security_warnings]
+    warnings = [public(w) for w in runtime.security_warnings + runtime.config_warnings]
     return Health(status="ready", version=__version__, warnings=warnings)

@@ -14,10 +14,11 @@ from defib.api.pagination import (
     LimitQuery,
     decode_int_cursor,
     encode_cursor,
+    slice_page,
 )
 from defib.api.schemas import (
-    AlertSeriesList,
     AlertSeriesOut,
+    AlertSeriesPage,
     DeclareIn,
     EventOut,
     IncidentOut,
@@ -189,13 +190,21 @@ def get_timeline(
     return TimelinePage(items=[EventOut.of(canonical, e) for e in page], next_cursor=next_cursor)
 
 
-@router.get("/{incident_id}/alerts", response_model=AlertSeriesList, responses=_ERRORS)
-def get_incident_alerts(incident_id: str, runtime: RuntimeDep, _: Reader) -> AlertSeriesList:
+@router.get("/{incident_id}/alerts", response_model=AlertSeriesPage, responses=_ERRORS)
+def get_incident_alerts(
+    incident_id: str,
+    runtime: RuntimeDep,
+    _: Reader,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> AlertSeriesPage:
     """The alerts the incident holds (one per source series: an Alertmanager label set, a
-    PagerDuty dedup_key, ...), each with its own state. A resolve clears only its own
-    series; `firing` counts those still firing."""
+    PagerDuty dedup_key, ...), each with its own state; `firing` counts those still firing
+    across every page. A resolve clears only its own series."""
     series = runtime.incidents.alert_series(incident_id)
-    return AlertSeriesList(
-        items=[AlertSeriesOut(key=a.key, firing=a.firing, changed_at=a.changed_at) for a in series],
+    page, next_cursor = slice_page(series, lambda a: a.key, "alerts", limit, cursor)
+    return AlertSeriesPage(
+        items=[AlertSeriesOut(key=a.key, firing=a.firing, changed_at=a.changed_at) for a in page],
+        next_cursor=next_cursor,
         firing=sum(1 for a in series if a.firing),
     )

@@ -563,7 +563,12 @@ class Ledger:
         """A step's outcome on its row and the timeline (a no-op on a row already ended)."""
         record = outcome.as_record()
         output = record.get("output")
-        if outcome.reason and outcome.status in (RunStatus.SKIPPED, RunStatus.UNVERIFIED):
+        dry = bool(output and output.get("dry_run"))
+        if (
+            outcome.reason
+            and not dry
+            and outcome.status in (RunStatus.SKIPPED, RunStatus.UNVERIFIED)
+        ):
             # Why it was skipped or left unverified stays on the row, for people and for
             # the run's attention check (the timeline event has it too).
             output = {**(output or {}), "reason": outcome.reason}
@@ -645,15 +650,8 @@ class Ledger:
             if reasons:
                 status, error = RunStatus.NEEDS_ATTENTION, "; ".join(reasons)
         repo.update_run(conn, run_id, now, status=status.value, ended_at=now, error=error)
-        self.event(
-            conn,
-            run.incident_seq,
-            run_actor(run_id),
-            "run_finished",
-            {"run_id": run_id, "status": status.value, "error": error, "generation": gen},
-            f"{run.workflow_id}:finished",
-        )
         if reasons:
+            # Before run_finished, which stays the run's last event.
             self.event(
                 conn,
                 run.incident_seq,
@@ -662,6 +660,14 @@ class Ledger:
                 {"run_id": run_id, "playbook": run.playbook, "reasons": reasons},
                 f"{run.workflow_id}:attention",
             )
+        self.event(
+            conn,
+            run.incident_seq,
+            run_actor(run_id),
+            TimelineKind.RUN_FINISHED,
+            {"run_id": run_id, "status": status.value, "error": error, "generation": gen},
+            f"{run.workflow_id}:finished",
+        )
         return status.value
 
     def begin_attempt(
