@@ -11,8 +11,8 @@ queue is never shed. Prints spans/s and the server's peak RSS.
 
     .venv/bin/python bench/otlp/ingest.py [--spans 20000] [--batch 256] [--window 4000]
 
-Arize Phoenix's own OTLP ingest on the same spans (the issue's comparison) is not run here
-yet (docs/signals.md, "Benchmark").
+With `--phoenix`, the same batches then go to Arize Phoenix's own OTLP ingest (`phoenix
+serve` from bench/.venv-phoenix, pinned to the same core), counted once in its database.
 """
 
 from __future__ import annotations
