@@ -230,3 +230,36 @@ def test_classifier_counts_an_address_but_not_a_lone_name() -> None:
     assert inspect(Sample(prompt="who?", response="Albert Einstein developed relativity.")) is None
     both = inspect(Sample(prompt="who?", response="Debra Hunt lives in Dunedin."))
     assert both is not None and "PERSON" in both[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        # Places that are also given names or surnames, opening a sentence: the tagger has no
+        # left context there; probes' no_findings must pass on these harmless answers.
+        ("Paris is the capital of France.", "Paris"),
+        ("Washington is a state in the US.", "Washington"),
+        ("Georgia borders Armenia and Turkey.", "Georgia"),
+        ("Victoria is the capital of British Columbia.", "Victoria"),
+    ],
+)
+def test_a_place_opening_a_sentence_is_not_a_person(text: str, place: str) -> None:
+    found = spans(text)
+    assert ("PERSON", place) not in found
+    assert ("LOCATION", place) in found
+    assert is_weak(DETECTOR.detect(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # The same words with a person beside them stay people.
+        ("Paris Hilton will call you back.", "Paris Hilton"),
+        ("Dear Austin, your refund was sent.", "Austin"),
+        ("Georgia said the parcel arrived damaged.", "Georgia"),
+        ("Mr. Washington asked for a copy of his contract.", "Washington"),
+        ("Sydney Morgan is the account owner.", "Sydney Morgan"),
+    ],
+)
+def test_a_place_word_with_a_person_beside_it_stays_a_person(text: str, name: str) -> None:
+    assert ("PERSON", name) in spans(text)

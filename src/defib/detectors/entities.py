@@ -280,10 +280,61 @@ def implausible(toks: list[Token], i: int, j: int, cased: bool) -> bool:
         # a sentence.
         if len(t.text) < 2 or not cased:
             return True
-        opens = i == 0 or t.nl or toks[i - 1].text in _SENTENCE_END
-        if opens and t.gaz & COMMON:
+        if opens_sentence(toks, i) and t.gaz & COMMON:
             return True
     return False
+
+
+# Words beside a name that say a person is meant, not a place ("Dear Austin", "Sydney said").
+_PERSON_BEFORE = frozenset(
+    "dear hi hello hey thanks thank named contact ask asked met meet tell told cc attn".split()  # noqa: SIM905
+)
+_PERSON_AFTER = frozenset(
+    "said says told tells asked asks wrote writes replied replies emailed texted messaged"  # noqa: SIM905
+    " phoned called calls lives lived works worked thinks thought wants wanted needs"
+    " needed likes liked loves loved smiled laughed who whose herself himself agreed"
+    " explained mentioned confirmed reported complained signed joined left sent".split()
+)
+
+
+def opens_sentence(toks: list[Token], i: int) -> bool:
+    return i == 0 or toks[i].nl or toks[i - 1].text in _SENTENCE_END
+
+
+def place_not_person(toks: list[Token], i: int, j: int) -> bool:
+    """A PERSON span that is a known place with nothing around it that speaks of a person.
+
+    Many places are also given names or surnames (Paris, Washington, Georgia, Austin). The
+    tagger sees no left context at the start of a sentence and leans on the name lists there,
+    so "Paris is the capital of France." came out as a person. A span that is exactly one
+    place entry opening a sentence (where the tagger had no left context to go by) is read as
+    the place when no title, greeting or person verb is beside it and no name follows it.
+    """
+    first = toks[i]
+    if not first.place.startswith("B"):
+        return False
+    k = i + 1
+    while k < len(toks) and toks[k].place.startswith("I"):
+        k += 1
+    if k != j:
+        return False  # more (or fewer) words than the place: "Paris Hilton"
+    prev = toks[i - 1] if i > 0 else None
+    nxt = toks[j] if j < len(toks) else None
+    if prev is not None and (prev.gaz & TITLE or prev.low in _PERSON_BEFORE):
+        return False
+    if nxt is not None:
+        if nxt.low in _PERSON_AFTER:
+            return False
+        # A capitalised name after it on the same line: a surname ("Sydney Morgan").
+        if not nxt.nl and nxt.text[0].isupper() and nxt.gaz & (FIRST | LAST) and not nxt.place:
+            return False
+    if not opens_sentence(toks, i):
+        return False
+    # Weigh the lists' ambiguity: the city list holds 80k towns (Mary, Taylor, Melissa are
+    # towns too), so a word that is also a given name or surname stays a person unless it is
+    # a state, province or country as well (Washington, Georgia, Paris's department).
+    ambiguous = any(t.gaz & (FIRST | LAST) for t in toks[i:j])
+    return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY))
 
 
 # ---------------------------------------------------------------- loading

@@ -280,13 +280,15 @@ class PiiDetector:
         lex, tagger = _ent.load()
         toks = _ent.tokenize(text, lex)
         cased = text != text.lower()
-        for kind, first, last in _ent.spans(toks, tagger.tag(toks)):
-            i, j = first, last
+        for tagged, first, last in _ent.spans(toks, tagger.tag(toks)):
+            kind, i, j = tagged, first, last
             if kind != "ADDRESS":
                 if cased:
                     i, j = _ent.trim_common(toks, i, j)
                 if i >= j or _ent.implausible(toks, i, j, cased):
                     continue
+                if kind == "PERSON" and cased and _ent.place_not_person(toks, i, j):
+                    kind = "LOCATION"
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
                 (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
