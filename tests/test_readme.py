@@ -98,6 +98,9 @@ def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
     assert "INC-2 is now acknowledged" in out.stdout
     # Who was told: the catcher received the team's Slack message and the webhook.
     assert "[slack] INC-1" in caught and "[webhook] INC-1" in caught
+    # INC-2 (SEV2) paged the person on call; the acknowledge stopped the escalation.
+    assert "[page] PAGE INC-2" in caught, caught
+    assert "alice" in out.stdout or "bob" in out.stdout  # defib oncall names who holds it
     assert not (elsewhere / ".defib").exists()
 
 

@@ -709,46 +709,18 @@ class IncidentService:
             incident.seq,
             TimelineEvent(now, actor, "alert_resolved", {**info, "still_firing": still_firing}),
         )
-        if still_firing == 0 and incident.status is Status.MITIGATED:
-            updated, event = transition(
-                incident,
-                Command.RESOLVE,
-                max(now, _latest(incident)),
-                actor,
-                note="every alert cleared after mitigation",
-            )
-            repo.update_incident(conn, updated, now)
-            repo.append_event(conn, incident.seq, event)
-            return IngestResult(
-                IngestAction.RESOLVED,
-                incident.id,
-                incident.type,
-                incident.severity,
-                "all alerts cleared",
-            ), incident.seq
-        if (
-            still_firing == 0
-            and incident.type in _SOURCE_VERIFIED
-            and incident.status.order < (Status.MITIGATED.order)
-        ):
-            # For latency and reachability the source's resolve is the evidence that the
-            # failure is gone (content incidents need their samples replayed instead).
-            updated, event = transition(
-                incident,
-                Command.MITIGATE,
-                max(now, _latest(incident)),
-                actor,
-                note="verified by the source: every alert of the incident resolved",
-            )
-            repo.update_incident(conn, updated, now)
-            repo.append_event(conn, incident.seq, event)
-            return IngestResult(
-                IngestAction.CLEARED,
-                incident.id,
-                incident.type,
-                incident.severity,
-                "all alerts cleared: mitigated on the source's word",
-            ), incident.seq
+        if still_firing == 0:
+            cleared = _cleared(incident)
+            if cleared is not None:
+                command, note, action, reason = cleared
+                updated, event = transition(
+                    incident, command, max(now, _latest(incident)), actor, note=note
+                )
+                repo.update_incident(conn, updated, now)
+                repo.append_event(conn, incident.seq, event)
+                return IngestResult(
+                    action, incident.id, incident.type, incident.severity, reason
+                ), incident.seq
         why = (
             f"alert cleared; {still_firing} still firing"
             if still_firing
@@ -1004,6 +976,23 @@ def _severity_for(first: Sequence[TimelineEvent], new_type: IncidentType) -> Sev
     if not isinstance(by_type, Mapping) or new_type.value not in by_type:
         return None
     return Severity(by_type[new_type.value])
+
+
+def _cleared(incident: Incident) -> tuple[Command, str, IngestAction, str] | None:
+    """What every alert of `incident` clearing does to it: (command, note, answer, reason).
+
+    A mitigated incident resolves. For latency and reachability the source's resolve is the
+    evidence that the failure is gone, so such an incident not yet mitigated is mitigated;
+    a content incident waits for its samples to be replayed or a person (None).
+    """
+    if incident.status is Status.MITIGATED:
+        note = "every alert cleared after mitigation"
+        return Command.RESOLVE, note, IngestAction.RESOLVED, "all alerts cleared"
+    if incident.type in _SOURCE_VERIFIED and incident.status.order < Status.MITIGATED.order:
+        note = "verified by the source: every alert of the incident resolved"
+        reason = "all alerts cleared: mitigated on the source's word"
+        return Command.MITIGATE, note, IngestAction.CLEARED, reason
+    return None
 
 
 def _resolved_seqs(answers: Sequence[Sequence[IngestResult]]) -> list[int]:

@@ -26,12 +26,21 @@ from defib.config import load_settings
 from defib.service import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import alerts, incidents, timeline_events
+from tests.conftest import _truncate_all
 
 
-@pytest.fixture(scope="module")
-def fuzz_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_runtime(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runtime]:
+    """A runtime on each database (issue 25: zero server errors on both)."""
     data: Path = tmp_path_factory.mktemp("fuzz")
-    rt = Runtime(load_settings(None, data_dir=data))
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        _truncate_all(url)
+        overrides["database_url"] = url
+    rt = Runtime(load_settings(None, data_dir=data, **overrides))
     yield rt
     assert_consistent(rt)
     rt.close()

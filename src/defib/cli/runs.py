@@ -210,6 +210,8 @@ def _waiting_in_incident(client: ApiClient, incident_id: str, step: str) -> tupl
 
 
 ACTIVE = ("pending", "running")
+# Escalation runs (`oncall-<policy>`, defib.actions.escalate) wait for an acknowledge.
+PAGING_PREFIX = "oncall-"
 TERMINAL = ("succeeded", "needs_attention", "failed", "cancelled", "timed_out")
 
 
@@ -248,6 +250,13 @@ def wait(
         if run["status"] == "needs_attention":
             # What the run could not do by itself comes first: it is why a person is needed.
             console.print(f"  needs attention: {run.get('error') or ''}", markup=False)
+        if str(run["playbook"]).startswith(PAGING_PREFIX) and run["status"] in ACTIVE:
+            paged = sum(1 for s in run["steps"] if s["action"] == "page_oncall" and s["ended_at"])
+            console.print(
+                f"  paging: {paged} page step(s) sent; it escalates until someone"
+                f" acknowledges: defib incidents ack {incident_id}",
+                markup=False,
+            )
         for s in run["steps"]:
             if s["status"] == "unverified":
                 why = (s.get("output") or {}).get("reason") or ""
@@ -266,7 +275,10 @@ def wait(
 
 
 def _only_waiting(run: dict[str, Any]) -> bool:
-    """Active only because a step waits for a person."""
+    """Active only because it waits for a person: a step waiting for approval, or a paging
+    run, which goes on escalating until someone acknowledges."""
+    if str(run["playbook"]).startswith(PAGING_PREFIX):
+        return True
     statuses = {s["status"] for s in run["steps"]}
     return "waiting_approval" in statuses and "running" not in statuses
 
