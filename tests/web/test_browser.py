@@ -184,13 +184,13 @@ def test_a_responder_works_an_incident_end_to_end(page: Page, console: Console) 
 
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("status")).to_contain_text("acknowledge done")
-    expect(page.locator("#incident-head .status")).to_have_text("acknowledged")
+    expect(page.locator("#incident-head .badges .status")).to_have_text("acknowledged")
     expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     # The toxicity playbook waits for a responder to sign off the guardrail review.
     approve = page.get_by_role("button", name="Approve")
     expect(approve).to_be_visible()
-    expect(page.get_by_text("Approving lets it:")).to_be_visible()
+    expect(page.locator(".asks-card").get_by_text("Approving lets it:")).to_be_visible()
     if SCREENSHOTS:
         page.screenshot(path=str(DOCS_IMG / "console-incident.png"), full_page=True)
     page.get_by_label("Decision note").fill("checklist done with the guardrails team")
