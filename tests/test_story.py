@@ -240,3 +240,15 @@ def test_urgency_puts_unacknowledged_sev1_first_then_waiting_then_severity_and_a
         "mitigated SEV3 new",
         "resolved sev1",
     ]
+
+
+def test_a_decided_wait_for_approval_no_longer_reads_as_waiting() -> None:
+    lines = tell(
+        [
+            ev(K.STEP_WAITING_APPROVAL, {"run_id": RUN, "step": "notify", "role": "responder"}),
+            ev(K.STEP_WAITING_APPROVAL, {"run_id": "r2", "step": "notify"}, "run:r2"),
+            ev("run_step_approved", {"run_id": RUN, "step": "notify", "note": "ok"}, "alice"),
+        ]
+    )
+    assert [line.tone for line in lines] == [Tone.INFO, Tone.WAITING, Tone.DONE]
+    assert lines[2].text == "Approved notify: ok"

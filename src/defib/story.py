@@ -556,7 +556,24 @@ def tell(events: Iterable[Any]) -> list[Line]:
                 step=_s(event.data.get("step")) or current.get(event.actor),
             )
         )
+        if event.kind in _DECIDED:
+            _settle_wait(lines, _s(event.data.get("run_id")), _s(event.data.get("step")))
     return lines
+
+
+# A wait for approval ends with one of these; the wait then reads as history, not a to-do.
+_DECIDED = frozenset({STEP_APPROVED, STEP_REJECTED, K.STEP_APPROVAL_TIMED_OUT})
+
+
+def _settle_wait(lines: list[Line], run_id: str, step: str) -> None:
+    for i, line in enumerate(lines):
+        if (
+            line.kind == K.STEP_WAITING_APPROVAL
+            and line.tone is Tone.WAITING
+            and line.step == step
+            and (not run_id or line.raw_actor == f"run:{run_id}")
+        ):
+            lines[i] = dataclasses.replace(line, tone=Tone.INFO)
 
 
 # Per-user lines, folded into one line per run of them in "what was done".
