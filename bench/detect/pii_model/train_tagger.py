@@ -1,4 +1,4 @@
-"""Train the PERSON/ADDRESS/LOCATION tagger (`src/defib/detectors/data/pii_tagger.json.gz`).
+"""Train the PERSON/ADDRESS/LOCATION tagger (`src/defib/detectors/data/pii_tagger.bin.gz`).
 
 An averaged perceptron over `defib.detectors.entities.features`, greedy left to right, on
 texts generated from our own templates (`synth.TRAIN`, Faker values); nothing else. Half
@@ -26,9 +26,17 @@ sys.path.insert(0, str(HERE))
 
 from synth import Sample, generate  # noqa: E402
 
-from defib.detectors.entities import LABELS, Lexicon, Token, features, tokenize  # noqa: E402
+from defib.detectors.entities import (  # noqa: E402
+    LABELS,
+    TAGGER_FILE,
+    Lexicon,
+    Token,
+    encode_tagger,
+    features,
+    tokenize,
+)
 
-OUT = ROOT / "src/defib/detectors/data/pii_tagger.json.gz"
+OUT = ROOT / "src/defib/detectors/data" / TAGGER_FILE
 GAZ = ROOT / "src/defib/detectors/data/pii_gazetteer.json.gz"
 _TAG = {"PERSON": "PER", "LOCATION": "LOC", "ADDRESS": "ADR"}
 
@@ -132,15 +140,10 @@ def main() -> None:
         print(f"epoch {epoch + 1}: token error {wrong / total:.4f} ({time.time() - t0:.0f}s)")
     weights = model.averaged(args.min_weight)
     scale = 1000
-    payload = {
-        "labels": list(LABELS),
-        "scale": scale,
-        "trained_on": f"synth.TRAIN, {args.n} texts, seed {args.seed}, {args.epochs} epochs",
-        "weights": {f: [round(x * scale) for x in w] for f, w in sorted(weights.items())},
-    }
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    rows = {f: [round(x * scale) for x in w] for f, w in sorted(weights.items())}
+    trained_on = f"synth.TRAIN, {args.n} texts, seed {args.seed}, {args.epochs} epochs"
     with gzip.GzipFile(args.out, "wb", mtime=0) as fh:
-        fh.write(raw)
+        fh.write(encode_tagger(rows, scale, trained_on))
     print(f"wrote {args.out}: {len(weights)} features, {args.out.stat().st_size:,} bytes")
 
 

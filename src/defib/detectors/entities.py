@@ -4,24 +4,28 @@ Names, street addresses and places are found by a small averaged-perceptron sequ
 (greedy, left to right, BIO tags) over word tokens. Its features are the word, its shape
 and suffix, its neighbours, the tags already given, and gazetteer flags: first and last
 names, titles, cities, states, countries and street vocabulary from Faker's locale providers
-and GeoNames (`data/pii_gazetteer.json.gz`, see `data/README.md`). The weights
-(`data/pii_tagger.json.gz`) were trained only on texts generated from our own templates
+and GeoNames (`data/pii_gazetteer.json.gz`, folded into `data/pii_lexicon.json.gz`, see
+`data/README.md`). The weights
+(`data/pii_tagger.bin.gz`) were trained only on texts generated from our own templates
 (`bench/detect/pii_model/`); no public PII benchmark was used.
 
 A birth date is a date (numeric or with a month name) preceded, within a few words, by a
 cue such as "born", "date of birth", "DOB" or "birthday"; other dates are not PII here.
 
-Both data files load once per process, on first use (about 0.2 s, ~40 MB), and are shared
-by every `PiiDetector`.
+Both data files load once per process, on first use (about 0.15 s and ~40 MB, most of it
+the gazetteer's dict), and are shared by every `PiiDetector`.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
+import sys
 import threading
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -46,6 +50,7 @@ _GAZ_BITS = {
     "common": COMMON,
 }
 _PLACE = CITY | STATE | COUNTRY
+_SENTENCE_END = frozenset(".!?:;\"“”'()[]>-")
 MAX_PHRASE = 5
 
 TOKEN = re.compile(r"\w+(?:['\u2019\-]\w+)*|[^\w\s]")
@@ -76,6 +81,25 @@ class Lexicon:
                         first = words[0]
                         phrase_len[first] = max(phrase_len.get(first, 0), len(words))
         return cls(bits, phrase_len)
+
+    def compact(self) -> dict[str, dict[str, str]]:
+        """Entries grouped by value, one newline-joined string per group: what
+        `data/pii_lexicon.json.gz` holds, so loading is a few C-level dict updates."""
+        out: dict[str, dict[str, list[str]]] = {"bits": {}, "phrase_len": {}}
+        for name, table in (("bits", self.bits), ("phrase_len", self.phrase_len)):
+            for word, value in sorted(table.items()):
+                out[name].setdefault(str(value), []).append(word)
+        return {k: {v: "\n".join(ws) for v, ws in g.items()} for k, g in out.items()}
+
+    @classmethod
+    def from_compact(cls, data: dict[str, dict[str, str]]) -> Lexicon:
+        tables: list[dict[str, int]] = []
+        for name in ("bits", "phrase_len"):
+            table: dict[str, int] = {}
+            for value, words in data[name].items():
+                table.update(dict.fromkeys(words.split("\n"), int(value)))
+            tables.append(table)
+        return cls(tables[0], tables[1])
 
 
 def shape(word: str) -> str:
@@ -184,6 +208,10 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
         "pl+1=" + (nxt.place if nxt is not None else "</s>"),
         f"nl={t.nl}|{nl_after}",
         f"t1w+1={p1}|{_w(nxt, '</s>')}",
+        # A place opening a sentence, with what follows it: "Paris is" (a place) against
+        # "Paris said" (a person); the tagger has no left context there.
+        f"op={prev is None or t.nl or prev.text in _SENTENCE_END}|{t.place}|{g & (FIRST | LAST)}",
+        f"plw+1={t.place}|{_w(nxt, '</s>')}",
     ]
     if t.text[0].isdigit():
         f.append(f"d={len(low)}")
@@ -191,23 +219,39 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
 
 
 class Tagger:
-    """Greedy averaged-perceptron tagger; `weights` maps a feature to one weight per label."""
+    """Greedy averaged-perceptron tagger.
 
-    def __init__(self, weights: dict[str, list[int]]) -> None:
+    `index` maps a feature to its row in `weights`, a flat array of integers with one column
+    per label: a few MB instead of tens of MB of Python lists, and it loads in milliseconds.
+    """
+
+    def __init__(self, index: dict[str, int], weights: Sequence[int]) -> None:
+        self.index = index
         self.weights = weights
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, Sequence[int]]) -> Tagger:
+        index: dict[str, int] = {}
+        flat = array("i")
+        for n, (feat, row) in enumerate(rows.items()):
+            index[feat] = n
+            flat.extend(row)
+        return cls(index, flat)
 
     def tag(self, toks: list[Token]) -> list[str]:
         tags: list[str] = []
         p1 = p2 = "<s>"
+        index = self.index
         weights = self.weights
         nlab = len(LABELS)
         for i in range(len(toks)):
             scores = [0] * nlab
             for feat in features(toks, i, p1, p2):
-                w = weights.get(feat)
-                if w is not None:
+                row = index.get(feat)
+                if row is not None:
+                    row *= nlab
                     for k in range(nlab):
-                        scores[k] += w[k]
+                        scores[k] += weights[row + k]
             best = max(range(nlab), key=scores.__getitem__)
             label = LABELS[best]
             tags.append(label)
@@ -233,7 +277,6 @@ def spans(toks: list[Token], tags: list[str]) -> list[tuple[str, int, int]]:
 
 
 _NAMES = FIRST | LAST | _PLACE
-_SENTENCE_END = frozenset(".!?:;\"“”'()[]>-")
 
 
 # Lower-case words that belong inside names and places ("Ludwig van Beethoven", "Rio de Janeiro").
@@ -337,30 +380,95 @@ def place_not_person(toks: list[Token], i: int, j: int) -> bool:
     return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY))
 
 
+def _capitalised(t: Token) -> bool:
+    return t.text[0].isupper() and t.text[1:2].islower()
+
+
+def extend_name(toks: list[Token], i: int, j: int) -> int:
+    """The end of a PERSON span stretched over a surname the tagger stopped before.
+
+    Surnames no list holds ("Kornelia Michalska", "Beatrix A. Veres") are where the tagger
+    loses recall: after a known given name it often ends the span. A capitalised word on the
+    same line right after a given name is taken as the surname, with a middle initial in
+    between, unless it is an everyday word, a title or a place that is no name.
+    """
+    last = toks[j - 1]
+    if not last.gaz & FIRST or not _capitalised(last):
+        return j
+    n = len(toks)
+    k = j
+    # A middle initial: "A." or "A".
+    if k < n and len(toks[k].text) == 1 and toks[k].text.isupper() and not toks[k].nl:
+        k += 1
+        if k < n and toks[k].text == ".":
+            k += 1
+    if k >= n or toks[k].nl or not _capitalised(toks[k]):
+        return j
+    t = toks[k]
+    g = t.gaz
+    if g & (TITLE | SSUF | SPRE) or (g & COMMON and not g & LAST):
+        return j
+    if g & _PLACE and not g & (FIRST | LAST):
+        return j
+    return k + 1
+
+
 # ---------------------------------------------------------------- loading
 _lock = threading.Lock()
-_loaded: list[tuple[Lexicon, Tagger]] = []
+LEXICON_FILE = "pii_lexicon.json.gz"
+TAGGER_FILE = "pii_tagger.bin.gz"
 
 
-def _read_json(name: str) -> object:
-    raw = resources.files("defib.detectors").joinpath("data", name).read_bytes()
-    return json.loads(gzip.decompress(raw))
+def _read(name: str) -> bytes:
+    return gzip.decompress(resources.files("defib.detectors").joinpath("data", name).read_bytes())
+
+
+def encode_tagger(rows: dict[str, Sequence[int]], scale: int, trained_on: str) -> bytes:
+    """`data/pii_tagger.bin.gz` before gzip: a JSON header line (labels, scale, how it was
+    trained, feature count), the features one per line, then little-endian int32 weights."""
+    header = {
+        "labels": list(LABELS),
+        "scale": scale,
+        "trained_on": trained_on,
+        "features": len(rows),
+    }
+    flat = array("i", (x for row in rows.values() for x in row))
+    if sys.byteorder != "little":
+        flat.byteswap()
+    text = json.dumps(header) + "\n" + "\n".join(rows) + "\n"
+    return text.encode() + b"\0" + flat.tobytes()
+
+
+def decode_tagger(raw: bytes) -> Tagger:
+    cut = raw.index(b"\0")
+    lines = raw[:cut].decode().split("\n")
+    header = json.loads(lines[0])
+    if list(header["labels"]) != list(LABELS):
+        raise RuntimeError(f"{TAGGER_FILE} was trained for other labels")
+    feats = lines[1 : 1 + header["features"]]
+    flat = array("i")
+    flat.frombytes(raw[cut + 1 :])
+    if sys.byteorder != "little":
+        flat.byteswap()
+    if len(flat) != len(feats) * len(LABELS):
+        raise RuntimeError(f"{TAGGER_FILE} is damaged")
+    # Integer weights as stored (scaled): the best label is the same.
+    return Tagger(dict(zip(feats, range(len(feats)), strict=True)), flat)
+
+
+@functools.cache
+def _load() -> tuple[Lexicon, Tagger]:
+    lexicon = json.loads(_read(LEXICON_FILE))
+    if not isinstance(lexicon, dict):
+        raise RuntimeError(f"{LEXICON_FILE} is damaged")
+    return Lexicon.from_compact(lexicon), decode_tagger(_read(TAGGER_FILE))
 
 
 def load() -> tuple[Lexicon, Tagger]:
-    """The gazetteer and the tagger, loaded once per process."""
-    if not _loaded:
-        with _lock:
-            if not _loaded:
-                lists = _read_json("pii_gazetteer.json.gz")
-                model = _read_json("pii_tagger.json.gz")
-                if not isinstance(lists, dict) or not isinstance(model, dict):
-                    raise RuntimeError("the PII data files are damaged")
-                if list(model["labels"]) != list(LABELS):
-                    raise RuntimeError("pii_tagger.json.gz was trained for other labels")
-                # Integer weights as stored (scaled): the best label is the same.
-                _loaded.append((Lexicon.build(lists), Tagger(model["weights"])))
-    return _loaded[0]
+    """The gazetteer and the tagger, loaded once per process on first use (the lock keeps
+    threads that ask at once from loading twice)."""
+    with _lock:
+        return _load()
 
 
 # ---------------------------------------------------------------- DATE_OF_BIRTH

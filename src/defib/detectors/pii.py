@@ -287,8 +287,11 @@ class PiiDetector:
                     i, j = _ent.trim_common(toks, i, j)
                 if i >= j or _ent.implausible(toks, i, j, cased):
                     continue
-                if kind == "PERSON" and cased and _ent.place_not_person(toks, i, j):
-                    kind = "LOCATION"
+                if kind == "PERSON" and cased:
+                    if _ent.place_not_person(toks, i, j):
+                        kind = "LOCATION"
+                    else:
+                        j = _ent.extend_name(toks, i, j)
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
                 (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
