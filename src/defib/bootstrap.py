@@ -157,10 +157,10 @@ class Runtime:
         self.security_warnings = anonymous_warnings(settings) + loose_modes(
             settings.data_dir, sqlite_files
         )
-        # What the configuration leaves undone, shown on /readyz beside the security ones.
+        # What the configuration leaves undone: `defib serve` prints it at start, and /readyz
+        # shows it beside the security warnings (not logged here: CLI commands build
+        # runtimes too, and their stderr is one line on error).
         self.config_warnings = [NO_OWNERS_WARNING] if settings.reaches_nobody else []
-        for warning in self.config_warnings:
-            log.warning("%s", warning)
         for warning in self.security_warnings:
             log.warning("%s", warning)
         self.db = Database(settings.resolved_database_url)

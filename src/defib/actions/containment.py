@@ -14,7 +14,9 @@ the POST, with the same Idempotency-Key).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import dataclasses
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -22,10 +24,14 @@ import httpx
 from defib.actions._systems import incident_seq, post_command, targets
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
+from defib.actions.evidence import _samples
+from defib.actions.probing import Check, judge_replay, label, run_checks
 from defib.actions.templating import render_text
+from defib.actions.verification import replays_for
 from defib.config import SystemConfig
 from defib.control import Change, ControlService, Owner
 from defib.corroboration import StoredAlert, Verdict, judge
+from defib.model import IncidentType
 from defib.service import utcnow
 from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo
@@ -49,6 +55,48 @@ def corroboration(env: ActionEnvironment, ctx: ActionContext) -> Verdict | None:
         rows = alerts_repo.alerts_of_incident(conn, incident_seq(ctx))
     stored = [StoredAlert(r.received_at, r.payload) for r in rows if isinstance(r.payload, dict)]
     return judge(stored, env.settings.gateway.corroboration, utcnow())
+
+
+# Types whose replay proves something: a grounding finding is judged against the context
+# the client sent, so replaying a hallucination with it would only repeat the client's word.
+REPRODUCIBLE = frozenset({IncidentType.DATA_LEAK, IncidentType.TOXICITY})
+
+
+async def reproduce(
+    ctx: ActionContext, env: ActionEnvironment, systems: Sequence[SystemConfig], verdict: Verdict
+) -> Verdict:
+    """Corroborate by probe: defib sends the incident's flagged prompts again itself (their
+    text only, without the images, files or tool data the client attached) to the version
+    serving now; the detector that fired finding the failure again is the model's doing,
+    not the client's input said back."""
+    kind = IncidentType(str(ctx.incident["type"]))
+    if kind not in REPRODUCIBLE:
+        return verdict
+    with env.db.read() as conn:
+        rows = alerts_repo.alerts_of_incident(conn, incident_seq(ctx))
+    replays = replays_for([s for r in rows for s in _samples(r.payload)], kind)
+    if not replays:
+        return verdict
+    checks = [
+        Check("replay", i, r.prompt, functools.partial(judge_replay, kind, r))
+        for i, r in enumerate(replays)
+    ]
+    reproduced: list[str] = []
+    async with env.http_client(ctx.timeout_seconds) as client:
+        for system in systems:
+            try:
+                results = await run_checks(env, client, system, ctx.actor, checks)
+            except ActionError:
+                continue  # no way to reach it as defib: the gate's verdict stands
+            reproduced += [
+                f"{label(r)}: {', '.join(r['problems'])}"
+                for r in results
+                if r["problems"] and r["status_code"] == 200
+            ]
+    if not reproduced:
+        return verdict
+    why = "reproduced by defib's own replay of the flagged prompt(s): " + "; ".join(reproduced)
+    return dataclasses.replace(verdict, corroborated=True, reason=why)
 
 
 async def _skip(ctx: ActionContext, name: str, reason: str) -> ActionResult:
@@ -81,6 +129,8 @@ async def for_each_system(
     if not found.systems:
         return await _skip(ctx, name, f"{name}: {found.why_none()}")
     verdict = await asyncio.to_thread(corroboration, env, ctx) if contain else None
+    if verdict is not None and not verdict.corroborated:
+        verdict = await reproduce(ctx, env, found.systems, verdict)
     if verdict is not None and not verdict.corroborated:
         await ctx.record(
             WITHHELD_KIND, {"action": name, "step": ctx.step_name, **verdict.to_dict()}

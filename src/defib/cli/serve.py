@@ -104,6 +104,8 @@ def serve(
     listener = bind(settings.host, settings.port)
     runtime = Runtime(settings)
     console.print(f"data directory: {settings.data_dir} (set DEFIB_HOME to use another)")
+    for warning in runtime.config_warnings:
+        console.print(f"[bold yellow]warning:[/bold yellow] {warning}")
     if not insecure_no_auth:
         created = runtime.ensure_admin_token()
         if created is not None:
