@@ -292,3 +292,22 @@ def test_tagger_file_round_trips() -> None:
     assert list(tagger.weights) == rows["w=paris"] + rows["b"]
     with pytest.raises(RuntimeError):
         entities.decode_tagger(entities.encode_tagger(rows, 1000, "test")[:-4])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Neos SA announced its results.", None),
+        ("Contact Hartmann Logistics GmbH for the invoice.", None),
+        ("Anna Schmidt announced her results.", "PERSON"),
+    ],
+)
+def test_a_company_is_not_a_person(text: str, kind: str | None) -> None:
+    assert [t for t, _ in spans(text)] == ([kind] if kind else [])
+
+
+def test_short_maestro_and_old_jcb_cards() -> None:
+    # Luhn-valid 12-digit Maestro only beside a card word; 15-digit JCB (2131/1800 prefixes).
+    assert ("CREDIT_CARD", "676137783533") in spans("Card: 676137783533")
+    assert spans("Order 676137783533 has shipped.") == []
+    assert ("CREDIT_CARD", "213160759838670") in spans("JCB 213160759838670")

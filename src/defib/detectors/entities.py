@@ -208,10 +208,6 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
         "pl+1=" + (nxt.place if nxt is not None else "</s>"),
         f"nl={t.nl}|{nl_after}",
         f"t1w+1={p1}|{_w(nxt, '</s>')}",
-        # A place opening a sentence, with what follows it: "Paris is" (a place) against
-        # "Paris said" (a person); the tagger has no left context there.
-        f"op={prev is None or t.nl or prev.text in _SENTENCE_END}|{t.place}|{g & (FIRST | LAST)}",
-        f"plw+1={t.place}|{_w(nxt, '</s>')}",
     ]
     if t.text[0].isdigit():
         f.append(f"d={len(low)}")
@@ -378,6 +374,26 @@ def place_not_person(toks: list[Token], i: int, j: int) -> bool:
     # a state, province or country as well (Washington, Georgia, Paris's department).
     ambiguous = any(t.gaz & (FIRST | LAST) for t in toks[i:j])
     return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY))
+
+
+# Legal forms and words that end company names, as written (case matters: "AS" is a legal
+# form, "as" is not). A name or place followed or ended by one is an organisation.
+_ORG_ENDS = frozenset(
+    "Inc Corp Corporation Ltd Limited LLC LLP PLC plc GmbH AG SA SAS SARL SpA Srl BV NV AB Oy "  # noqa: SIM905
+    "KG KGaA ASA Co Company Group Holdings Bank Capital Partners Fund Trust Technologies "
+    "Systems Solutions Labs Industries Insurance Airlines Foundation University Institute "
+    "Hospital Pharmaceuticals Therapeutics Logistics Consulting Software Networks".split()
+)
+
+
+def organisation(toks: list[Token], i: int, j: int) -> bool:
+    """A tagged name or place that is a company ("Neos SA", "Hartmann Logistics GmbH")."""
+    if toks[j - 1].text in _ORG_ENDS and j - i > 1:
+        return True
+    k = j
+    if k < len(toks) and toks[k].text == ",":
+        k += 1  # "Acme, Inc."
+    return k < len(toks) and not toks[k].nl and toks[k].text in _ORG_ENDS
 
 
 def _capitalised(t: Token) -> bool:

@@ -161,7 +161,7 @@ _NATIONAL_REGIONS: tuple[str, ...] = (
 # ---------------------------------------------------------------- CREDIT_CARD
 _CARD = re.compile(
     r"(?<![A-Za-z0-9_\-.])"
-    r"(?:\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ \-])\d{6}\2\d{4,5}|\d{13,19})"
+    r"(?:\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ \-])\d{6}\2\d{4,5}|\d{12,19})"
     r"(?![A-Za-z0-9_]|[\-.]\d)"
 )
 _CARD_WORDS = re.compile(
@@ -286,6 +286,8 @@ class PiiDetector:
                 if cased:
                     i, j = _ent.trim_common(toks, i, j)
                 if i >= j or _ent.implausible(toks, i, j, cased):
+                    continue
+                if cased and _ent.organisation(toks, i, j):
                     continue
                 if kind == "PERSON" and cased:
                     if _ent.place_not_person(toks, i, j):
@@ -462,6 +464,10 @@ class PiiDetector:
                 continue
             score = 0.95
             before = _before(text, start, 32)
+            # Twelve digits (short Maestro cards) are also order and account numbers: only
+            # beside a card word.
+            if len(digits) < 13 and not _CARD_WORDS.search(before):
+                continue
             if _ID_WORDS.search(before) and not _CARD_WORDS.search(before):
                 score = 0.4
             yield self._f(text, "CREDIT_CARD", start, start + len(cand), score, _brand(digits))
@@ -531,8 +537,8 @@ def _brand(digits: str) -> str | None:
         return "discover"
     if (300 <= p4 // 10 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
         return "diners"
-    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
-        return "jcb"
+    if (3528 <= p4 <= 3589 and 16 <= n <= 19) or (p4 in (1800, 2131) and n == 15):
+        return "jcb"  # 15-digit JCB cards keep the old 1800 and 2131 prefixes
     if p2 == 62 and 16 <= n <= 19:
         return "unionpay"
     if (p2 == 50 or 56 <= p2 <= 69 or 222100 <= p6 <= 272099) and 12 <= n <= 19:
@@ -541,4 +547,4 @@ def _brand(digits: str) -> str | None:
 
 
 def _card_ok(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and _brand(digits) is not None and _luhn.is_valid(digits)
+    return 12 <= len(digits) <= 19 and _brand(digits) is not None and _luhn.is_valid(digits)
