@@ -41,7 +41,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("evidence", "evidence preserved"),
     ("impact", "data impact assessed"),
     ("rollback", "rolled back to the known-good version"),
-    ("verified", "fix verified by probes"),
+    ("verified", "fix verified: leaking prompts replayed clean"),
     ("mitigated", "incident mitigated"),
 )
 
@@ -399,15 +399,14 @@ def _report(console: Any, driver: Driver, progress: Progress) -> None:
     if progress.incident is None:
         console.print("[red]No incident was opened.[/red]")
         return
-    timeline = Table(title=f"Timeline of {progress.incident['id']}", expand=False)
+    from defib.story import tell, what_was_done
+
+    # What defib did, in the same sentences as the console and the postmortem (what was
+    # verified, and how, included).
+    timeline = Table(title=f"What defib did about {progress.incident['id']}", expand=False)
     timeline.add_column("at")
-    timeline.add_column("actor")
-    timeline.add_column("event")
-    timeline.add_column("detail", overflow="fold")
-    for event in driver.timeline(progress.incident["id"]):
-        data = event.get("data") or {}
-        detail = ", ".join(
-            f"{k}={v}" for k, v in data.items() if k in ("step", "status", "to", "from", "reason")
-        )
-        timeline.add_row(str(event["at"])[11:23], event["actor"], event["kind"], detail)
+    timeline.add_column("who")
+    timeline.add_column("what", overflow="fold")
+    for said in what_was_done(tell(driver.timeline(progress.incident["id"]))):
+        timeline.add_row(said.at.strftime("%H:%M:%S.%f")[:12], said.actor, said.text)
     console.print(timeline)

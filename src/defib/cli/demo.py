@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from defib.cli.output import console
+from defib.cli.output import console, rich_console
 
 
 def demo(
@@ -25,7 +25,7 @@ def demo(
     """Run the whole loop on this machine with a demo model, and show it live."""
     from defib.demo import run
 
-    if not run(console, data_dir=data_dir, timeout=timeout, keep=keep):
+    if not run(rich_console(), data_dir=data_dir, timeout=timeout, keep=keep):
         console.print(f"[red]The incident was not mitigated within {timeout:g} s.[/red]")
         raise typer.Exit(1)
     console.print("[green]Contained, rolled back and verified.[/green]")

@@ -37,6 +37,13 @@ class _LazyConsole:
 console: Any = _LazyConsole()
 
 
+def rich_console() -> Console:
+    """The real Rich console, for Rich objects that use it as a context manager (`Live`):
+    special methods are not looked up through `__getattr__`."""
+    made: Console = console._console()
+    return made
+
+
 class CliError(Exception):
     """An error to print as one line on stderr, exiting with status 2."""
 
