@@ -29,7 +29,8 @@ def test_demo_reaches_every_stage_and_the_leak_stops(tmp_path: Path) -> None:
     after = [a for when, _, a in progress.answers if when == "after"]
     assert any("jane.doe@example.com" in a for a in before)  # v2 really leaked
     assert after and all("@" not in a and "123-45-6789" not in a for a in after), after
-    assert "Timeline of INC-1" in text
+    assert "What defib did about INC-1" in text
+    assert "replayed clean (pii)" in text  # it says what was verified and how
     # The security team was told (its webhook, caught locally), and the final state is shown.
     assert any(line.startswith("[webhook] ") and "INC-1" in line for line in progress.notified)
     assert "Final status: INC-1 is mitigated." in text
