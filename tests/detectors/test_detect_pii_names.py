@@ -288,7 +288,7 @@ def test_tagger_file_round_trips() -> None:
 
     rows = {"w=paris": [1, -2, 3, 0, 0, 0, 7], "b": [0, 0, 0, 0, 0, 0, -1]}
     tagger = entities.decode_tagger(entities.encode_tagger(rows, 1000, "test"))
-    assert tagger.index == {"w=paris": 0, "b": 1}
+    assert tagger.index == {"w=paris": 0, "b": 7}  # where each row starts
     assert list(tagger.weights) == rows["w=paris"] + rows["b"]
     with pytest.raises(RuntimeError):
         entities.decode_tagger(entities.encode_tagger(rows, 1000, "test")[:-4])

@@ -420,30 +420,6 @@ class Values:
 # {B} birth date (DATE_OF_BIRTH), {R} product, {W} weekday, {M} month, {K} number,
 # {G} a well-known place that is also a name (LOCATION), {H} such a name used for a person.
 TRAIN = [
-    # places as the subject of a sentence, and the same words used for people
-    "{G} is the capital of {N}.",
-    "{G} is a city in {N}.",
-    "{G} is one of the largest cities in {N}.",
-    "{G} has a population of about {K} thousand.",
-    "{G} is known for its museums and old town.",
-    "{G} was the first stop on our tour, then {C}.",
-    "{G} lies on the coast, about {K} km from {C}.",
-    "{G}? Yes, we deliver there within {K} days.",
-    "{G} is in the same time zone as {C}.",
-    "{N} is a country with {K} million people.",
-    "{S} is a state with no sales tax.",
-    "{C} is where our head office is.",
-    "{G} and {C} are both served by the new route.",
-    "{G}: flights resume on {W}.",
-    "{H} said the parcel arrived damaged.",
-    "{H} called about her order on {W}.",
-    "{H} will call you back tomorrow.",
-    "The account owner is {H}.",
-    "{H} is my daughter and she needs her own card.",
-    "Dear {H}, your refund is on its way.",
-    "Thanks {H}, that fixed it.",
-    "{H} asked whether we ship to {G}.",
-    "{H} moved to {G} last year.",
     # support requests
     "Hi, this is {P}. I can't log in to my account since {W}.",
     "Hello, my name is {P} and I need help with my {R}.",
@@ -619,6 +595,34 @@ TRAIN = [
     "as {P} put it, the results speak for themselves.",
     "{P} visited {C}, said {P}.",
     "Yes, {P} confirmed the booking for {C}.",
+]
+# Places as the subject of a sentence and the same words used for people. Tried in
+# training (issue 30): the retrained tagger scored lower on every held-out set than the
+# shipped one, so they are not in TRAIN; the detector's place_not_person rule covers this.
+PLACE_SUBJECT_TRAIN = [
+    "{G} is the capital of {N}.",
+    "{G} is a city in {N}.",
+    "{G} is one of the largest cities in {N}.",
+    "{G} has a population of about {K} thousand.",
+    "{G} is known for its museums and old town.",
+    "{G} was the first stop on our tour, then {C}.",
+    "{G} lies on the coast, about {K} km from {C}.",
+    "{G}? Yes, we deliver there within {K} days.",
+    "{G} is in the same time zone as {C}.",
+    "{N} is a country with {K} million people.",
+    "{S} is a state with no sales tax.",
+    "{C} is where our head office is.",
+    "{G} and {C} are both served by the new route.",
+    "{G}: flights resume on {W}.",
+    "{H} said the parcel arrived damaged.",
+    "{H} called about her order on {W}.",
+    "{H} will call you back tomorrow.",
+    "The account owner is {H}.",
+    "{H} is my daughter and she needs her own card.",
+    "Dear {H}, your refund is on its way.",
+    "Thanks {H}, that fixed it.",
+    "{H} asked whether we ship to {G}.",
+    "{H} moved to {G} last year.",
 ]
 NEGATIVE_TRAIN = [
     "How do I reset my password?",

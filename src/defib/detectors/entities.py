@@ -217,22 +217,14 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
 class Tagger:
     """Greedy averaged-perceptron tagger.
 
-    `index` maps a feature to its row in `weights`, a flat array of integers with one column
-    per label: a few MB instead of tens of MB of Python lists, and it loads in milliseconds.
+    `index` maps a feature to where its row starts in `weights`, a flat array of integers
+    with one column per label: a few MB instead of tens of MB of Python lists, and it loads
+    in milliseconds.
     """
 
     def __init__(self, index: dict[str, int], weights: Sequence[int]) -> None:
         self.index = index
         self.weights = weights
-
-    @classmethod
-    def from_rows(cls, rows: dict[str, Sequence[int]]) -> Tagger:
-        index: dict[str, int] = {}
-        flat = array("i")
-        for n, (feat, row) in enumerate(rows.items()):
-            index[feat] = n
-            flat.extend(row)
-        return cls(index, flat)
 
     def tag(self, toks: list[Token]) -> list[str]:
         tags: list[str] = []
@@ -240,14 +232,16 @@ class Tagger:
         index = self.index
         weights = self.weights
         nlab = len(LABELS)
+        get = index.get
         for i in range(len(toks)):
-            scores = [0] * nlab
-            for feat in features(toks, i, p1, p2):
-                row = index.get(feat)
-                if row is not None:
-                    row *= nlab
-                    for k in range(nlab):
-                        scores[k] += weights[row + k]
+            # Column sums of the rows the features hit, done by zip/sum in C: several times
+            # faster than adding label by label in Python.
+            rows = [
+                weights[r : r + nlab] for r in map(get, features(toks, i, p1, p2)) if r is not None
+            ]
+            if not rows:
+                rows = [array("i", [0] * nlab)]
+            scores = list(map(sum, zip(*rows, strict=True)))
             best = max(range(nlab), key=scores.__getitem__)
             label = LABELS[best]
             tags.append(label)
@@ -340,6 +334,21 @@ def opens_sentence(toks: list[Token], i: int) -> bool:
     return i == 0 or toks[i].nl or toks[i - 1].text in _SENTENCE_END
 
 
+def person_context(toks: list[Token], i: int, j: int) -> bool:
+    """A title, greeting or person verb beside tokens i..j, or a surname after them."""
+    prev = toks[i - 1] if i > 0 else None
+    nxt = toks[j] if j < len(toks) else None
+    if prev is not None and (prev.gaz & TITLE or prev.low in _PERSON_BEFORE):
+        return True
+    if nxt is not None:
+        if nxt.low in _PERSON_AFTER:
+            return True
+        # A capitalised name after it on the same line: a surname ("Sydney Morgan").
+        if not nxt.nl and nxt.text[0].isupper() and nxt.gaz & (FIRST | LAST) and not nxt.place:
+            return True
+    return False
+
+
 def place_not_person(toks: list[Token], i: int, j: int) -> bool:
     """A PERSON span that is a known place with nothing around it that speaks of a person.
 
@@ -357,16 +366,8 @@ def place_not_person(toks: list[Token], i: int, j: int) -> bool:
         k += 1
     if k != j:
         return False  # more (or fewer) words than the place: "Paris Hilton"
-    prev = toks[i - 1] if i > 0 else None
-    nxt = toks[j] if j < len(toks) else None
-    if prev is not None and (prev.gaz & TITLE or prev.low in _PERSON_BEFORE):
+    if person_context(toks, i, j):
         return False
-    if nxt is not None:
-        if nxt.low in _PERSON_AFTER:
-            return False
-        # A capitalised name after it on the same line: a surname ("Sydney Morgan").
-        if not nxt.nl and nxt.text[0].isupper() and nxt.gaz & (FIRST | LAST) and not nxt.place:
-            return False
     if not opens_sentence(toks, i):
         return False
     # Weigh the lists' ambiguity: the city list holds 80k towns (Mary, Taylor, Melissa are
@@ -469,7 +470,8 @@ def decode_tagger(raw: bytes) -> Tagger:
     if len(flat) != len(feats) * len(LABELS):
         raise RuntimeError(f"{TAGGER_FILE} is damaged")
     # Integer weights as stored (scaled): the best label is the same.
-    return Tagger(dict(zip(feats, range(len(feats)), strict=True)), flat)
+    starts = range(0, len(flat), len(LABELS))
+    return Tagger(dict(zip(feats, starts, strict=True)), flat)
 
 
 @functools.cache
