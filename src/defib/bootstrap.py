@@ -38,7 +38,7 @@ from defib.review import ReviewService
 from defib.service import IncidentService, utcnow
 from defib.silences import DEFAULT_INHIBIT_RULES, InhibitRule, parse_matchers
 from defib.silencing import SilenceService, WindowSpec
-from defib.slack_approvals import SlackApprovalRequests
+from defib.slack_approvals import SlackApprovalRequests, SlackAttentionNotices
 from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
@@ -194,6 +194,7 @@ class Runtime:
         )
         # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
         self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))
+        self.engine.on_attention.append(SlackAttentionNotices(settings, self.db))
         self.incidents = IncidentService(
             self.db,
             reopen_window=timedelta(seconds=settings.reopen_window_seconds),

@@ -49,6 +49,7 @@ class TimelineKind(enum.StrEnum):
     RUN_REDRIVEN = "run_redriven"
     RUN_STUCK = "run_stuck"
     SLACK_APPROVAL_REQUESTED = "slack_approval_requested"
+    SLACK_ATTENTION_SENT = "slack_attention_sent"
     # Playbook steps (the engine's own)
     STEP_STARTED = "run_step_started"
     STEP_FINISHED = "run_step_finished"

@@ -1,4 +1,5 @@
-"""Slack messages with Approve / Reject buttons for a playbook step waiting for a person.
+"""Slack messages for people: Approve / Reject buttons for a playbook step waiting for a
+person, and a run that ended needing attention (what it could not do by itself).
 
 Registered with the engine (`PlaybookEngine.on_waiting`); posts to the Slack webhooks of
 the incident's systems from a thread of its own, so the run never waits on Slack. The ask
@@ -15,13 +16,16 @@ import threading
 import httpx
 
 from defib.config import Settings
+from defib.events import TimelineKind
 from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
 from defib.integrations.tls import verify_context
 from defib.model import TimelineEvent, format_incident_id
-from defib.playbooks.waiting import WaitingStep
+from defib.playbooks.runs import run_actor
+from defib.playbooks.waiting import RunNeedsAttention, WaitingStep
 from defib.service import utcnow
 from defib.store import incidents as incident_repo
+from defib.store import runs as run_repo
 from defib.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -83,4 +87,64 @@ class SlackApprovalRequests:
                         {"run_id": waiting.run_id, "step": waiting.step, "to": sent},
                     ),
                     idempotency_key=f"{waiting.run_id}:{waiting.index}:slack-ask:{waiting.deadline}",
+                )
+
+
+class SlackAttentionNotices:
+    """Registered with the engine (`on_attention`): a run that ended `needs_attention` says
+    so, with its reasons, in the Slack channels of the incident's systems (or of
+    `default_owners`), from a thread of its own. Once per run on the timeline."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+
+    def __call__(self, item: RunNeedsAttention) -> None:
+        threading.Thread(target=self.send, args=(item,), daemon=True).start()
+
+    def hooks(self, systems: tuple[str, ...]) -> list[str]:
+        found = {
+            system.owners.slack_webhook
+            for name in systems
+            if (system := self.settings.system(name)) is not None and system.owners.slack_webhook
+        }
+        default = self.settings.default_owners
+        if not found and default is not None and default.slack_webhook:
+            found.add(default.slack_webhook)
+        return sorted(found)
+
+    def send(self, item: RunNeedsAttention) -> None:
+        with self.db.read() as conn:
+            incident = incident_repo.get_incident(conn, item.incident_seq)
+            run = run_repo.get_run(conn, item.run_id)
+        hooks = self.hooks(incident.affected_systems)
+        if not hooks:
+            return
+        iid = format_incident_id(incident.seq)
+        link = self.settings.incident_link(iid)
+        text = (
+            f":warning: {iid} needs attention: playbook {run.playbook} ended without doing"
+            f" its job by itself: {run.error or 'see the run'}. {link}"
+        )
+        sent: list[str] = []
+        timeout = self.settings.notifications.timeout_seconds
+        with httpx.Client(timeout=timeout, verify=verify_context()) as client:
+            for url in hooks:
+                try:
+                    client.post(url, json={"text": text}).raise_for_status()
+                    sent.append(mask_url(url))
+                except httpx.HTTPError as exc:
+                    log.warning("Slack needs-attention notice to %s failed: %s", mask_url(url), exc)
+        if sent:
+            with self.db.write() as conn:
+                incident_repo.append_event(
+                    conn,
+                    incident.seq,
+                    TimelineEvent(
+                        utcnow(),
+                        run_actor(item.run_id),
+                        TimelineKind.SLACK_ATTENTION_SENT,
+                        {"run_id": item.run_id, "to": sent},
+                    ),
+                    idempotency_key=f"{item.run_id}:slack-attention",
                 )

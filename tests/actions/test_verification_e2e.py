@@ -104,6 +104,14 @@ def test_latency_incident_stays_unmitigated_until_its_source_resolves(
     (attention,) = kinds(rt, inc, TimelineKind.RUN_NEEDS_ATTENTION)
     assert attention["run_id"] == run.id
     assert not chat_peer.requests  # the content probe was not taken as latency evidence
+    # The team's Slack channel hears that the run needs a person, with its reasons.
+    deadline = time.monotonic() + 20
+    while not kinds(rt, inc, TimelineKind.SLACK_ATTENTION_SENT):
+        assert time.monotonic() < deadline, "no needs-attention message reached Slack"
+        time.sleep(0.05)
+    texts = [r.json().get("text", "") for r in http_peer.at("/slack/T000/B000/XXXX")]
+    (notice,) = [t for t in texts if "needs attention" in t]
+    assert inc in notice and "verify_endpoint is unverified" in notice
 
     (cleared,) = rt.intake.ingest({**alert, "status": "resolved"}, "native", "tester")
     assert cleared.action is IngestAction.CLEARED

@@ -1,4 +1,5 @@
-"""Telling the outside world that a playbook step waits for a person (e.g. Slack buttons).
+"""Telling the outside world that a playbook step waits for a person (e.g. Slack buttons),
+or that a run ended needing one (`needs_attention`).
 
 The engine calls `announce` right after it has committed a step's waiting state; listeners
 run in the engine's thread and must hand slow work (HTTP) to a thread of their own. A
@@ -35,3 +36,22 @@ def announce(listeners: Sequence[WaitingListener], waiting: WaitingStep) -> None
             listener(waiting)
         except Exception:
             log.exception("waiting-step listener %r failed", listener)
+
+
+@dataclass(frozen=True, slots=True)
+class RunNeedsAttention:
+    """A run ended `needs_attention`; its reasons are on the run (`error`)."""
+
+    run_id: str
+    incident_seq: int
+
+
+AttentionListener = Callable[[RunNeedsAttention], None]
+
+
+def announce_attention(listeners: Sequence[AttentionListener], item: RunNeedsAttention) -> None:
+    for listener in listeners:
+        try:
+            listener(item)
+        except Exception:
+            log.exception("needs-attention listener %r failed", listener)

@@ -87,6 +87,7 @@ class PlaybookEngine:
         )
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting = self.workflow.on_waiting
+        self.on_attention = self.workflow.on_attention
         self._enqueuer = _Enqueuer(self.enqueue_pending)
         self.reconciler = Reconciler(
             db,

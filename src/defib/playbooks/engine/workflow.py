@@ -32,7 +32,14 @@ from defib.playbooks.engine.ledger import Ledger, StepRef
 from defib.playbooks.engine.outcome import LoadedRun, StepOutcome
 from defib.playbooks.runs import TERMINAL_STATUSES, RunStatus, run_actor, step_key
 from defib.playbooks.spec import OnFailure, OnTimeout, Playbook, Step
-from defib.playbooks.waiting import WaitingListener, WaitingStep, announce
+from defib.playbooks.waiting import (
+    AttentionListener,
+    RunNeedsAttention,
+    WaitingListener,
+    WaitingStep,
+    announce,
+    announce_attention,
+)
 from defib.store.outage import is_storage_unavailable
 
 # What an action's outcome makes of its step.
@@ -71,6 +78,8 @@ class Workflow:
         self._executor_id = executor_id
         # Told when a step starts waiting for approval (Slack's Approve/Reject message).
         self.on_waiting: list[WaitingListener] = []
+        # Told when a run ends needing a person (Slack's "needs attention" message).
+        self.on_attention: list[AttentionListener] = []
 
     # -- the workflow body ----------------------------------------------------------------
 
@@ -100,7 +109,7 @@ class Workflow:
             if outcome.recorded:
                 # The attempt recorded its outcome (and maybe the run's end) itself.
                 if outcome.run_status is not None:
-                    return outcome.run_status
+                    return self._ended(run_id, seq, outcome.run_status)
                 status = outcome.status.value
             else:
                 status = await host.run_step(
@@ -113,7 +122,14 @@ class Workflow:
         final: str = await host.run_step(
             "finish", self.ledger.run_finished, run_id, gen, aborted_at, abort_status
         )
-        return final
+        return self._ended(run_id, seq, final)
+
+    def _ended(self, run_id: str, seq: int, status: str) -> str:
+        """The run's final status; a run that needs a person is announced (Slack). Outside
+        any DBOS step: a replay after a crash may announce it again, never lose it."""
+        if status == RunStatus.NEEDS_ATTENTION:
+            announce_attention(self.on_attention, RunNeedsAttention(run_id, seq))
+        return status
 
     def step_load(self, run_id: str) -> dict[str, Any] | None:
         """The `load` step: the run (checkpointed as a dict), marked running."""
