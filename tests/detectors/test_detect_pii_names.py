@@ -311,3 +311,21 @@ def test_short_maestro_and_old_jcb_cards() -> None:
     assert ("CREDIT_CARD", "676137783533") in spans("Card: 676137783533")
     assert spans("Order 676137783533 has shipped.") == []
     assert ("CREDIT_CARD", "213160759838670") in spans("JCB 213160759838670")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dear Houston, thanks.", True),  # a greeting before it
+        ("Then Houston said no.", True),  # a person verb after it
+        ("We flew into Houston today.", False),
+        ("Then Potomac said no.", False),  # a place that is no name stays a place
+    ],
+)
+def test_person_not_place_needs_a_name_and_a_person_beside_it(text: str, expected: bool) -> None:
+    from defib.detectors import entities
+
+    lex, _ = entities.load()
+    toks = entities.tokenize(text, lex)
+    i = next(k for k, t in enumerate(toks) if t.text in ("Houston", "Potomac"))
+    assert entities.person_not_place(toks, i, i + 1) is expected

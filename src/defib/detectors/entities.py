@@ -349,6 +349,12 @@ def person_context(toks: list[Token], i: int, j: int) -> bool:
     return False
 
 
+def person_not_place(toks: list[Token], i: int, j: int) -> bool:
+    """A LOCATION span that a title, greeting or person verb says is a person ("Dear Austin",
+    "Caldwell said"), provided its words are also in the name lists."""
+    return all(t.gaz & (FIRST | LAST) for t in toks[i:j]) and person_context(toks, i, j)
+
+
 def place_not_person(toks: list[Token], i: int, j: int) -> bool:
     """A PERSON span that is a known place with nothing around it that speaks of a person.
 

@@ -294,6 +294,8 @@ class PiiDetector:
                         kind = "LOCATION"
                     else:
                         j = _ent.extend_name(toks, i, j)
+                elif kind == "LOCATION" and cased and _ent.person_not_place(toks, i, j):
+                    kind = "PERSON"
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
                 (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
