@@ -329,3 +329,19 @@ def test_person_not_place_needs_a_name_and_a_person_beside_it(text: str, expecte
     toks = entities.tokenize(text, lex)
     i = next(k for k, t in enumerate(toks) if t.text in ("Houston", "Potomac"))
     assert entities.person_not_place(toks, i, i + 1) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # A town that is also a name, opening a sentence: its sentence decides.
+        ("Hamilton is a port city in Ontario.", "LOCATION"),
+        ("Sydney is the largest city in Australia.", "LOCATION"),
+        ("Brent is a borough of London.", "LOCATION"),
+        ("Hamilton said the invoice was wrong.", "PERSON"),
+        ("Charlotte lives in the city centre.", "PERSON"),
+    ],
+)
+def test_a_town_that_is_also_a_name_follows_its_sentence(text: str, kind: str) -> None:
+    word = text.split(" ", maxsplit=1)[0]
+    assert (kind, word) in spans(text)

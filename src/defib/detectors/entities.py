@@ -378,9 +378,31 @@ def place_not_person(toks: list[Token], i: int, j: int) -> bool:
         return False
     # Weigh the lists' ambiguity: the city list holds 80k towns (Mary, Taylor, Melissa are
     # towns too), so a word that is also a given name or surname stays a person unless it is
-    # a state, province or country as well (Washington, Georgia, Paris's department).
+    # a state, province or country as well (Washington, Georgia, Paris's department), or the
+    # rest of its sentence speaks of a place ("Preston is a city ...", "... its population").
     ambiguous = any(t.gaz & (FIRST | LAST) for t in toks[i:j])
-    return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY))
+    return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY)) or place_context(toks, j)
+
+
+# Geography words: a sentence about a place uses them, one about a person rarely does.
+_PLACE_WORDS = frozenset(
+    "city cities capital country countries state town village province region county island "  # noqa: SIM905
+    "coast border borders population inhabitants residents located situated lies founded "
+    "destination airport harbour harbor river downtown suburb suburbs km kilometres miles "
+    "borough district municipality port metropolitan urban neighbourhood neighborhood "
+    "tourists skyline climate".split()
+)
+_PLACE_WINDOW = 8
+
+
+def place_context(toks: list[Token], j: int) -> bool:
+    """A geography word in the same sentence within a few words after token j - 1."""
+    for t in toks[j : j + _PLACE_WINDOW]:
+        if t.text in _SENTENCE_END or t.nl:
+            return False
+        if t.low in _PLACE_WORDS:
+            return True
+    return False
 
 
 # Legal forms and words that end company names, as written (case matters: "AS" is a legal
