@@ -345,3 +345,24 @@ def test_person_not_place_needs_a_name_and_a_person_beside_it(text: str, expecte
 def test_a_town_that_is_also_a_name_follows_its_sentence(text: str, kind: str) -> None:
     word = text.split(" ", maxsplit=1)[0]
     assert (kind, word) in spans(text)
+
+
+def test_word_cache_gives_the_same_tags_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from defib.detectors import entities
+
+    lex, tagger = entities.load()
+    toks = entities.tokenize("Sure, Debra Hunt lives at 277 Iolaire Road, Dunedin.", lex)
+    fresh = entities.Tagger(tagger.index, tagger.weights)
+    # The cached word sums must equal scoring every feature afresh.
+    expected = []
+    p1 = p2 = "<s>"
+    for i in range(len(toks)):
+        scores = fresh._sum(entities.features(toks, i, p1, p2))
+        label = entities.LABELS[max(range(len(scores)), key=scores.__getitem__)]
+        expected.append(label)
+        p2, p1 = p1, label
+    assert fresh.tag(toks) == expected == fresh.tag(toks)
+    monkeypatch.setattr(entities, "_WORD_CACHE_MAX", 3)
+    fresh.tag(toks)
+    fresh.tag(toks)
+    assert len(fresh._word_rows) <= len(toks)

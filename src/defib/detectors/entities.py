@@ -172,16 +172,14 @@ def _w(t: Token | None, edge: str) -> str:
 
 def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
     """The feature strings of token i given the two previous tags (shared with training)."""
-    t = toks[i]
-    n = len(toks)
-    prev = toks[i - 1] if i > 0 else None
-    prev2 = toks[i - 2] if i > 1 else None
-    nxt = toks[i + 1] if i + 1 < n else None
-    nxt2 = toks[i + 2] if i + 2 < n else None
+    return word_features(toks[i]) + context_features(toks, i, p1, p2)
+
+
+def word_features(t: Token) -> list[str]:
+    """The features of the token alone: the tagger caches their summed weights per word."""
     low = t.low
     sh = t.shape if len(t.shape) <= 6 else t.shape[:6]
     g = t.gaz
-    nl_after = nxt is not None and nxt.nl
     f = [
         "b",
         "w=" + low,
@@ -192,6 +190,25 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
         f"g={g}",
         f"gs={g}|{sh}",
         "pl=" + t.place,
+    ]
+    if t.text[0].isdigit():
+        f.append(f"d={len(low)}")
+    return f
+
+
+def context_features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
+    """The features of token i that depend on its neighbours and the tags already given."""
+    t = toks[i]
+    n = len(toks)
+    prev = toks[i - 1] if i > 0 else None
+    prev2 = toks[i - 2] if i > 1 else None
+    nxt = toks[i + 1] if i + 1 < n else None
+    nxt2 = toks[i + 2] if i + 2 < n else None
+    low = t.low
+    sh = t.shape if len(t.shape) <= 6 else t.shape[:6]
+    g = t.gaz
+    nl_after = nxt is not None and nxt.nl
+    return [
         "t1=" + p1,
         f"t2={p2}|{p1}",
         f"t1s={p1}|{sh}",
@@ -209,9 +226,9 @@ def features(toks: list[Token], i: int, p1: str, p2: str) -> list[str]:
         f"nl={t.nl}|{nl_after}",
         f"t1w+1={p1}|{_w(nxt, '</s>')}",
     ]
-    if t.text[0].isdigit():
-        f.append(f"d={len(low)}")
-    return f
+
+
+_WORD_CACHE_MAX = 20_000
 
 
 class Tagger:
@@ -225,28 +242,42 @@ class Tagger:
     def __init__(self, index: dict[str, int], weights: Sequence[int]) -> None:
         self.index = index
         self.weights = weights
+        # Summed weights of each word's own features (word_features), by word.
+        self._word_rows: dict[tuple[str, str, int, str, bool], tuple[int, ...]] = {}
 
     def tag(self, toks: list[Token]) -> list[str]:
         tags: list[str] = []
         p1 = p2 = "<s>"
-        index = self.index
         weights = self.weights
+        get = self.index.get
         nlab = len(LABELS)
-        get = index.get
-        for i in range(len(toks)):
+        cache = self._word_rows
+        if len(cache) > _WORD_CACHE_MAX:
+            cache.clear()  # bounded memory in a long-lived gateway
+        for i, t in enumerate(toks):
+            key = (t.low, t.shape, t.gaz, t.place, t.text[0].isdigit())
+            word = cache.get(key)
+            if word is None:
+                word = cache[key] = self._sum(word_features(t))
             # Column sums of the rows the features hit, done by zip/sum in C: several times
             # faster than adding label by label in Python.
-            rows = [
-                weights[r : r + nlab] for r in map(get, features(toks, i, p1, p2)) if r is not None
+            rows: list[Sequence[int]] = [word]
+            rows += [
+                weights[r : r + nlab]
+                for r in map(get, context_features(toks, i, p1, p2))
+                if r is not None
             ]
-            if not rows:
-                rows = [array("i", [0] * nlab)]
             scores = list(map(sum, zip(*rows, strict=True)))
             best = max(range(nlab), key=scores.__getitem__)
             label = LABELS[best]
             tags.append(label)
             p2, p1 = p1, label
         return tags
+
+    def _sum(self, feats: list[str]) -> tuple[int, ...]:
+        nlab = len(LABELS)
+        rows = [self.weights[r : r + nlab] for r in map(self.index.get, feats) if r is not None]
+        return tuple(map(sum, zip(*rows, strict=True))) if rows else (0,) * nlab
 
 
 def spans(toks: list[Token], tags: list[str]) -> list[tuple[str, int, int]]:
