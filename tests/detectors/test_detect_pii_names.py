@@ -367,3 +367,21 @@ def test_word_cache_gives_the_same_tags_and_stays_bounded(monkeypatch: pytest.Mo
     fresh.tag(entities.tokenize("Margaret Okonkwo moved to Lagos in May.", lex))
     assert not any(key[0] == "debra" for key in fresh._word_rows)
     assert any(key[0] == "okonkwo" for key in fresh._word_rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "merged"),
+    [
+        ("Bhekani Mcoomo called.", True),  # an unknown given name read as a place
+        ("Georgia Mcoomo called.", False),  # a country before a name stays a country
+        ("Dunedin\nMcoomo called.", False),  # not on the same line
+    ],
+)
+def test_a_one_word_place_before_a_person_is_the_given_name(text: str, merged: bool) -> None:
+    from defib.detectors import entities
+
+    lex, _ = entities.load()
+    toks = entities.tokenize(text, lex)
+    found = [("LOCATION", 0, 1), ("PERSON", 1, 2)]
+    expected = [("PERSON", 0, 2)] if merged else found
+    assert entities.merge_names(toks, found) == expected

@@ -456,6 +456,33 @@ def organisation(toks: list[Token], i: int, j: int) -> bool:
     return k < len(toks) and not toks[k].nl and toks[k].text in _ORG_ENDS
 
 
+def merge_names(toks: list[Token], found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """A one-word place right before a person on the same line is the given name of that
+    person ("Bhekani Mcoomo" read as place + surname), unless it is a state or country."""
+    out: list[tuple[str, int, int]] = []
+    k = 0
+    while k < len(found):
+        kind, i, j = found[k]
+        if k + 1 < len(found):
+            nkind, ni, nj = found[k + 1]
+            t = toks[i]
+            if (
+                kind == "LOCATION"
+                and nkind == "PERSON"
+                and j - i == 1
+                and ni == j
+                and not toks[ni].nl
+                and _capitalised(t)
+                and not t.gaz & (STATE | COUNTRY)
+            ):
+                out.append(("PERSON", i, nj))
+                k += 2
+                continue
+        out.append((kind, i, j))
+        k += 1
+    return out
+
+
 def _capitalised(t: Token) -> bool:
     return t.text[0].isupper() and t.text[1:2].islower()
 

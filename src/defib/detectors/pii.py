@@ -280,7 +280,7 @@ class PiiDetector:
         lex, tagger = _ent.load()
         toks = _ent.tokenize(text, lex)
         cased = text != text.lower()
-        for tagged, first, last in _ent.spans(toks, tagger.tag(toks)):
+        for tagged, first, last in _ent.merge_names(toks, _ent.spans(toks, tagger.tag(toks))):
             kind, i, j = tagged, first, last
             if kind != "ADDRESS":
                 if cased:
