@@ -217,8 +217,12 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
     notify = next(s.index for s in only_run(rt, inc).steps if s.name == "notify_affected_users")
     run = wait_run(rt, run_id, until=lambda r: r.steps[notify].status is RunStatus.WAITING_APPROVAL)
     assert [s.status for s in run.steps[:4]] == [RunStatus.SUCCEEDED] * 4, statuses(run)
-    # chat-api has no versions or probes here: rollback and verification skip, saying why.
-    assert [s.status for s in run.steps[4:notify]] == [RunStatus.SKIPPED] * 2, statuses(run)
+    # chat-api has no versions or probes here: rollback skips, saying why, and nothing can
+    # prove the leak gone, so verification ends unverified and the endpoint stays disabled.
+    assert [s.status for s in run.steps[4:notify]] == [
+        RunStatus.SKIPPED,
+        RunStatus.UNVERIFIED,
+    ], statuses(run)
     state = ControlService(rt.db).state("chat-api")
     assert state is not None and state.disabled
     assert state.disabled_by == rt.incidents.get(inc).seq
@@ -240,7 +244,9 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
 
     rt.engine.decide(run_id, notify, approve=True, actor="alice", role="responder", note=None)
     run = wait_run(rt, run_id)
-    assert run.status is RunStatus.SUCCEEDED, statuses(run)
+    # Rolled back nothing and verified nothing: the run ends asking for a person.
+    assert run.status is RunStatus.NEEDS_ATTENTION, statuses(run)
+    assert "rollback_model was skipped" in (run.error or "")
     user_mails = [m for m in mail_peer.mails if m.rcpt_tos == ["bob@corp.example"]]
     (mail,) = user_mails
     text = mail.message.as_string()
@@ -305,7 +311,6 @@ def test_dry_runs_describe_every_step_without_acting(
     if playbook == "hallucination":
         assert would["rollback_model"] == ("rollback_model: chat-api: v2 -> v1 (v1 is marked good)")
         assert would["verify_endpoint"].startswith(
-            "verify_endpoint: chat-api: the incident's captured samples and 1 hallucination"
-            " probe(s) at "
+            "verify_endpoint: chat-api: the incident's captured samples and 1 bias probe(s) at "
         )
     assert len(http_peer.requests) + len(chat_peer.requests) == requests_before
