@@ -208,6 +208,8 @@ def test_every_playbook_survives_a_stop_after_each_of_its_operations(
             ]
             wrong.append((name, n, diff))
     assert not wrong, wrong
-    assert all(f[0] is RunStatus.SUCCEEDED for f in expected.values()), expected
+    # Every playbook ran to its end (needs_attention included: the replay is what is tested).
+    ended = {n: f[0] for n, f in expected.items()}
+    assert set(ended.values()) <= {RunStatus.SUCCEEDED, RunStatus.NEEDS_ATTENTION}, ended
     total = sum(operations.values())
     print(f"replay: {total} stop points {operations}, every run as uninterrupted")
