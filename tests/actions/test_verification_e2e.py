@@ -195,9 +195,10 @@ def test_leak_that_replays_clean_after_rollback_is_mitigated(
     chat_peer: ChatPeer,
 ) -> None:
     """Rolled back v2 -> v1, the incident's own sample replayed on v1 comes back clean: the
-    endpoint is re-enabled and the incident mitigated, saying what was replayed."""
+    endpoint is re-enabled and the incident mitigated, saying what was replayed (no probe is
+    configured: the replay alone is the evidence)."""
     chat_peer.answers = {"chat-v2": LEAK, "chat-v1": CLEAN}
-    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1", "v2"]))
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1", "v2"], probes=[]))
     ControlService(rt.db).mark_version("chat-api", "v1", VersionStatus.GOOD, Owner("tester"))
     start_worker(rt)
     inc = open_incident(rt, leak_alert())
@@ -208,7 +209,7 @@ def test_leak_that_replays_clean_after_rollback_is_mitigated(
         timeout=60,
     )
     (verified,) = kinds(rt, inc, TimelineKind.STEP_VERIFIED)
-    assert "1 captured sample(s) replayed clean (pii)" in verified["how"]
+    assert verified["how"] == "1 captured sample(s) replayed clean (pii)"
     assert {r.json()["model"] for r in chat_peer.requests} == {"chat-v1"}
     state = ControlService(rt.db).state("chat-api")
     assert state is not None and not state.disabled and state.active_version == "v1"
