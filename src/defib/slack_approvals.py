@@ -20,12 +20,14 @@ from defib.events import TimelineKind
 from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
 from defib.integrations.tls import verify_context
-from defib.model import TimelineEvent, format_incident_id
+from defib.model import Incident, TimelineEvent, format_incident_id
 from defib.playbooks.runs import run_actor
 from defib.playbooks.waiting import RunNeedsAttention, WaitingStep
 from defib.service import utcnow
+from defib.silences import label_sets, silenced_by
 from defib.store import incidents as incident_repo
 from defib.store import runs as run_repo
+from defib.store import silences as silence_repo
 from defib.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -113,12 +115,24 @@ class SlackAttentionNotices:
             found.add(default.slack_webhook)
         return sorted(found)
 
+    def silenced(self, incident: Incident) -> bool:
+        """A silence over the incident keeps the team's channels quiet, as notify_team does."""
+        now = utcnow()
+        sets = label_sets(
+            incident.labels,
+            incident.type.value,
+            incident.severity.value,
+            incident.affected_systems,
+        )
+        with self.db.read() as conn:
+            return bool(silenced_by(silence_repo.list_silences(conn, unexpired_at=now), sets, now))
+
     def send(self, item: RunNeedsAttention) -> None:
         with self.db.read() as conn:
             incident = incident_repo.get_incident(conn, item.incident_seq)
             run = run_repo.get_run(conn, item.run_id)
         hooks = self.hooks(incident.affected_systems)
-        if not hooks:
+        if not hooks or self.silenced(incident):
             return
         iid = format_incident_id(incident.seq)
         link = self.settings.incident_link(iid)
