@@ -194,4 +194,4 @@ class AlertSeriesOut(BaseModel):
 
 
 class AlertSeriesPage(Page[AlertSeriesOut]):
-    firing: int = Field(description="How many of the incident's alerts still fire.")
+    pass

@@ -199,12 +199,11 @@ def get_incident_alerts(
     cursor: CursorQuery = None,
 ) -> AlertSeriesPage:
     """The alerts the incident holds (one per source series: an Alertmanager label set, a
-    PagerDuty dedup_key, ...), each with its own state; `firing` counts those still firing
-    across every page. A resolve clears only its own series."""
+    PagerDuty dedup_key, ...), each with its own state (`firing`). A resolve clears only its
+    own series."""
     series = runtime.incidents.alert_series(incident_id)
     page, next_cursor = slice_page(series, lambda a: a.key, "alerts", limit, cursor)
     return AlertSeriesPage(
         items=[AlertSeriesOut(key=a.key, firing=a.firing, changed_at=a.changed_at) for a in page],
         next_cursor=next_cursor,
-        firing=sum(1 for a in series if a.firing),
     )
