@@ -90,7 +90,9 @@ def test_acknowledge_stops_paging(
     start_worker(rt)
     inc = declare(rt, IncidentType.PERFORMANCE, severity=Severity.SEV1, systems=("chat-api",))
     first = on_call_now(rt)
-    wait_for(lambda: bool(http_peer.at(f"/{first}")))
+    # The page on the timeline, not just received: time to acknowledge counts from it (a
+    # loaded machine can take the acknowledge between the delivery and its record).
+    wait_for(lambda: bool(kinds(rt, inc, "page_sent")))
     rt.incidents.apply(inc, Command.ACKNOWLEDGE, "dana")
     run = wait_run(rt, escalation_run(rt, inc).id, timeout=30)
     assert http_peer.at("/carol") == []
