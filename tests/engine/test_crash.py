@@ -201,9 +201,11 @@ def test_two_workers_on_postgresql_one_killed_for_good_the_other_finishes(
     receiver.delay.update({"/contain": 0.3, "/notify": 0.3, "/verify": 0.3})
     rt = make_runtime()
     one = workers(database_url, name="one").start()
-    two = workers(database_url, name="two").start()
     incidents = [declare(rt, TYPES[i % 3], title=f"pair {i}") for i in range(8)]
-    deadline = time.monotonic() + 20
+    # Worker two joins once the runs are queued: started together, a loaded machine let two
+    # claim every run before one polled (CI saw "never picked up a run").
+    two = workers(database_url, name="two").start()
+    deadline = time.monotonic() + 30
     stranded: list[str] = []
     while not stranded and time.monotonic() < deadline:
         time.sleep(0.1)
