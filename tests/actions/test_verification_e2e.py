@@ -55,6 +55,17 @@ def leaky_system(http: HttpPeer, chat: ChatPeer, versions: list[str], **extra: A
     return config
 
 
+# A SEV1 for a system no `systems:` entry names.
+GHOST_DOWN = {
+    "source": "prometheus",
+    "type": "availability",
+    "title": "LLMEndpointDown: ghost-api unreachable",
+    "systems": ["ghost-api"],
+    "severity": "critical",
+    "dedup_key": "down",
+}
+
+
 def leak_alert(**extra: Any) -> dict[str, Any]:
     return {
         "source": "guardrails",
@@ -258,14 +269,7 @@ def test_unknown_system_sev1_reaches_default_owners(
     start_worker(rt)
     inc = open_incident(
         rt,
-        {
-            "source": "prometheus",
-            "type": "availability",
-            "title": "LLMEndpointDown: ghost-api unreachable",
-            "systems": ["ghost-api"],
-            "severity": "critical",
-            "dedup_key": "down",
-        },
+        GHOST_DOWN,
     )
     run = wait_run(rt, only_run(rt, inc).id, timeout=60)
     notify = next(s for s in run.steps if s.name == "notify_team")
@@ -287,14 +291,7 @@ def test_sev1_that_reaches_nobody_needs_attention(
     start_worker(rt)
     inc = open_incident(
         rt,
-        {
-            "source": "prometheus",
-            "type": "availability",
-            "title": "LLMEndpointDown: ghost-api unreachable",
-            "systems": ["ghost-api"],
-            "severity": "critical",
-            "dedup_key": "down",
-        },
+        GHOST_DOWN,
     )
     run = wait_run(rt, only_run(rt, inc).id, timeout=60)
     assert run.status is RunStatus.NEEDS_ATTENTION, [(s.name, s.status) for s in run.steps]
