@@ -202,10 +202,9 @@ def test_two_workers_on_postgresql_one_killed_for_good_the_other_finishes(
     rt = make_runtime()
     one = workers(database_url, name="one").start()
     incidents = [declare(rt, TYPES[i % 3], title=f"pair {i}") for i in range(8)]
-    # Worker two joins once the runs are queued: started together, a loaded machine let two
-    # claim every run before one polled (CI saw "never picked up a run").
-    two = workers(database_url, name="two").start()
-    deadline = time.monotonic() + 30
+    # Worker two starts only once worker one holds a run: started together or right after the
+    # runs were queued, a loaded CI let two claim every run before one had even booted.
+    deadline = time.monotonic() + 60
     stranded: list[str] = []
     while not stranded and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -219,9 +218,10 @@ def test_two_workers_on_postgresql_one_killed_for_good_the_other_finishes(
                     )
                 ).scalars()
             )
-    assert stranded, "worker one never picked up a run"
+    assert stranded, f"worker one never picked up a run\n{one.log_text()}"
     one.kill()
-    runs = wait_all(rt, incidents, 60, two)
+    two = workers(database_url, name="two").start()
+    runs = wait_all(rt, incidents, 90, two)
     two.stop()
     assert {r.status for r in runs} == {RunStatus.SUCCEEDED}
     by_id = {r.id: r for r in runs}
