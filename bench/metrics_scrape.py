@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from defib.report import build_report
+from defib.incidents.report import build_report
 from defib.store import metrics as metrics_repo
 from defib.store import migrate
 from defib.store.database import Database

@@ -15,7 +15,7 @@ import httpx
 
 from defib.actions.base import Action, ActionContext, Outcome
 from defib.actions.registry import ActionRegistry
-from defib.story import tell
+from defib.incidents.story import tell
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ticket_step.py"
 

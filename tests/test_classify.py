@@ -425,7 +425,7 @@ def test_analysis_explains_hits() -> None:
 @pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.name)
 def test_held_out_alerts_mostly_right(path: Path) -> None:
     """Alerts written in other monitors' words classify right at least 90% of the time."""
-    from defib.ingest import parse_payload
+    from defib.intake.formats import parse_payload
 
     from .ingest.helpers import dataset
 

@@ -116,7 +116,7 @@ def test_backstop_can_be_switched_off() -> None:
 
 def test_fresh_alert_sets_score_with_the_backstop() -> None:
     """The fresh tuning and unseen sets (other monitors' words) classify right."""
-    from defib.ingest import parse_payload
+    from defib.intake.formats import parse_payload
 
     classifier = Classifier()
     total = right = 0

@@ -11,7 +11,7 @@ import pytest
 from defib.classify import Classifier, RuleSet, analyse
 from defib.classify.exposure import reports_exposure
 from defib.classify.text import drop_hypotheticals, normalise_text
-from defib.ingest import parse_payload
+from defib.intake.formats import parse_payload
 from defib.model import Alert, IncidentType, Severity
 
 T = IncidentType

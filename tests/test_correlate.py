@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from defib.correlate import fingerprint, normalise_identity
+from defib.intake.correlate import fingerprint, normalise_identity
 from defib.model import IncidentType
 
 T = IncidentType

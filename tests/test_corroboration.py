@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from defib.config import CorroborationSettings
-from defib.corroboration import StoredAlert, judge
 from defib.detectors import Finding
 from defib.gateway import protocol
 from defib.gateway.alerts import AlertLimiter, Offence, detection_alert, unechoed
+from defib.systems.corroboration import StoredAlert, judge
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 RULES = CorroborationSettings(min_clients=2, min_requests=5, window_seconds=600)

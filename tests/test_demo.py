@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from defib.demo import STAGES, Progress, run
+from defib.demo.tour import STAGES, Progress, run
 from tests.engine.conftest import _fast_engine  # noqa: F401  (fast engine timings, autouse)
 
 

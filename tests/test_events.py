@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from defib.events import IngestAction, TimelineKind, is_reopen
+from defib.incidents.review import evidence_text
 from defib.model import Incident, IncidentType, Severity, Status, TimelineEvent
-from defib.review import evidence_text
 
 
 def test_enum_values_are_the_stored_strings() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from defib.incidents.lifecycle import IncidentDraft, IncidentPatch, IncidentService, Triage
 from defib.model import (
     Alert,
     Command,
@@ -16,7 +17,6 @@ from defib.model import (
     Severity,
     Status,
 )
-from defib.service import IncidentDraft, IncidentPatch, IncidentService, Triage
 from defib.store.database import Database
 from defib.store.incidents import IncidentFilter
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from defib.events import TimelineKind as K
-from defib.playbooks.runs import RunStatus
-from defib.story import (
+from defib.incidents.story import (
     AskKind,
     Event,
     Tone,
@@ -18,6 +17,7 @@ from defib.story import (
     what_was_done,
     who,
 )
+from defib.playbooks.runs import RunStatus
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 RUN = "r1a2524e7ba076777030"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from defib.systemstate import (
+from defib.systems.state import (
     KnownGood,
     ModelVersion,
     NoKnownGood,

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from defib.classify import Classifier
-from defib.ingest import parse_payload
+from defib.intake.formats import parse_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETS = [

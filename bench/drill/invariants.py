@@ -17,7 +17,7 @@ from typing import Any
 from bench.drill.peers import Delivery, Mail
 from bench.drill.schedule import approves
 
-from defib.playbooks.reconciler import RECONCILER_ACTOR
+from defib.playbooks.engine.reconciler import RECONCILER_ACTOR
 
 TERMINAL = {"succeeded", "needs_attention", "failed", "cancelled", "timed_out", "skipped"}
 # A delivery this long after its step ended means the completed step ran again.

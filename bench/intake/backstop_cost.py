@@ -20,8 +20,8 @@ from pathlib import Path
 
 from defib.classify import AlertView, Backstop, Classifier
 from defib.classify.backstop import load_descriptions
-from defib.ingest import parse_payload
-from defib.ingest._common import DEFAULT_SYSTEM_LABELS
+from defib.intake.formats import parse_payload
+from defib.intake.formats._common import DEFAULT_SYSTEM_LABELS
 from defib.model import Alert
 
 ROOT = Path(__file__).resolve().parents[2]

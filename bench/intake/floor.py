@@ -63,7 +63,7 @@ def _count(payload: object) -> int:
 
 def _classifier() -> Callable[[object], int]:
     from defib.classify import Classifier
-    from defib.ingest import parse_payload
+    from defib.intake.formats import parse_payload
 
     classifier = Classifier()
 

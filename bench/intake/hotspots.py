@@ -24,9 +24,9 @@ CATEGORIES = [
     ("SQLAlchemy Core (build/compile/cache key/result)", ("sqlalchemy/",)),
     (
         "classification (defib/classify, rules)",
-        ("defib/classify", "defib/rules", "defib/correlate"),
+        ("defib/classify", "defib/rules", "defib/intake/correlate"),
     ),
-    ("payload parsing/validation (defib/ingest)", ("defib/ingest/",)),
+    ("payload parsing/validation (defib/intake/formats)", ("defib/intake/formats/",)),
     ("JSON decode (orjson in _json_body)", ("_json_body",)),
     ("auth (token check)", ("defib/auth", "TokenCache", "defib/api/deps")),
     (
@@ -35,11 +35,21 @@ CATEGORIES = [
     ),
     (
         "defib service logic (python, outside SQL)",
-        ("defib/service", "defib/store", "defib/commit", "defib/intake"),
+        (
+            "defib/incidents/lifecycle",
+            "defib/store",
+            "defib/intake/group_commit",
+            "defib/intake/pipeline",
+        ),
     ),
     (
         "playbook engine / DBOS background",
-        ("dbos", "defib/playbooks", "defib/worker", "defib/janitor"),
+        (
+            "dbos",
+            "defib/playbooks",
+            "defib/playbooks/engine/worker",
+            "defib/playbooks/engine/janitor",
+        ),
     ),
     (
         "uvicorn/starlette/fastapi/asyncio plumbing",

@@ -52,9 +52,9 @@ def percentile(values: list[float], p: float) -> float:
 def bench(url: str, workdir: Path, runs: int, latency_n: int) -> str:
     from defib.bootstrap import Runtime
     from defib.config import load_settings
+    from defib.playbooks.engine.worker import Worker
     from defib.playbooks.runs import TERMINAL_STATUSES
     from defib.store.tables import playbook_runs
-    from defib.worker import Worker
 
     rt = Runtime(load_settings(None, data_dir=workdir, database_url=url))
     terminal = [s.value for s in TERMINAL_STATUSES]

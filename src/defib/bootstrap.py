@@ -26,25 +26,25 @@ from defib.config import ConfigError, Settings
 from defib.evidence import EvidenceService
 from defib.evidence.setup import trust_warnings
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
-from defib.intake import Intake
+from defib.incidents.lifecycle import IncidentService, utcnow
+from defib.incidents.review import ReviewService
+from defib.intake.pipeline import Intake
+from defib.intake.storm import StormGuard
 from defib.oncall.config import directory as oncall_directory
 from defib.oncall.inbound import PagerDutyInbound
 from defib.oncall.service import OncallService
 from defib.playbooks.engine import PlaybookEngine, dbos_system_url
 from defib.playbooks.loader import PlaybookSet
+from defib.playbooks.slack_approvals import SlackApprovalRequests, SlackAttentionNotices
 from defib.playbooks.spec import PlaybookErrors
 from defib.postmortem.service import PostmortemService
-from defib.review import ReviewService
-from defib.service import IncidentService, utcnow
 from defib.silences import DEFAULT_INHIBIT_RULES, InhibitRule, parse_matchers
-from defib.silencing import SilenceService, WindowSpec
-from defib.slack_approvals import SlackApprovalRequests, SlackAttentionNotices
+from defib.silences.service import SilenceService, WindowSpec
 from defib.store import migrate
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
 from defib.store.storm import DatabaseStormBudget
-from defib.storm import StormGuard
 from defib.telemetry import Telemetry
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from typing import Any
 
 from defib.bootstrap import Runtime
 from defib.config import Settings, load_settings
+from defib.incidents.lifecycle import IngestResult
 from defib.model import Alert, Incident, IncidentType, Severity, TimelineEvent
 from defib.playbooks.engine import RunConflict
+from defib.playbooks.engine.worker import Worker
 from defib.playbooks.runs import Run
-from defib.service import IngestResult
-from defib.worker import Worker
 
 
 class Responder:

@@ -76,7 +76,7 @@ def systems_config(http: HttpPeer, mail: MailPeer | None) -> dict[str, Any]:
 
 @pytest.fixture
 def start_worker() -> Iterator[Callable[[Runtime], None]]:
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     workers: list[Worker] = []
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from defib.control import STATE_CHANGED, ControlService, Owner
+from defib.incidents.lifecycle import IncidentDraft, IncidentService
 from defib.model import IncidentType, NotFound, Severity
-from defib.service import IncidentDraft, IncidentService
 from defib.store import systems as repo
 from defib.store.database import Database
-from defib.systemstate import FilterKind, OutputFilter, StateError, VersionStatus
+from defib.systems.control import STATE_CHANGED, ControlService, Owner
+from defib.systems.state import FilterKind, OutputFilter, StateError, VersionStatus
 
 
 def _incident(db: Database, title: str = "leak") -> int:

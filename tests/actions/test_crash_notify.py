@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from defib.bootstrap import Runtime
-from defib.control import STATE_CHANGED, ControlService
 from defib.model import IncidentType
 from defib.playbooks.runs import TERMINAL_STATUSES, RunStatus
+from defib.systems.control import STATE_CHANGED, ControlService
 from tests.engine.conftest import FAST_ENV, declare
 from tests.engine.procs import WorkerProcess
 from tests.engine.receiver import Receiver

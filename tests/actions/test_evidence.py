@@ -16,9 +16,9 @@ from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
 from defib.evidence import EvidenceLocked, ItemDraft
+from defib.incidents.lifecycle import utcnow
 from defib.model import Command
 from defib.playbooks.runs import RunStatus
-from defib.service import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import evidence_items
 from tests.actions.blobs import flip_a_byte

@@ -33,8 +33,8 @@ def seed(
 ) -> None:
     """Put (kind, idempotency key, data) events on the timeline as the run's, before it runs:
     what an earlier execution left behind."""
+    from defib.incidents.lifecycle import utcnow
     from defib.model import TimelineEvent
-    from defib.service import utcnow
     from defib.store import incidents as incident_repo
 
     seq = rt.incidents.get(incident_id).seq

@@ -11,7 +11,7 @@ from defib.bootstrap import Runtime
 from defib.model import IncidentType
 from defib.playbooks.runs import RunStatus
 from defib.silences import parse_matchers
-from defib.silencing import SilenceDraft
+from defib.silences.service import SilenceDraft
 from tests.actions.conftest import systems_config
 from tests.actions.peers import HttpPeer, MailPeer
 from tests.engine.conftest import declare, only_run, wait_run

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService, Owner
 from defib.integrations.signing import verify
 from defib.model import IncidentType, Status
 from defib.playbooks.runs import RunStatus
 from defib.store import impact as impact_repo
 from defib.store import systems as systems_repo
-from defib.systemstate import Capture, FilterAction, VersionStatus
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import Capture, FilterAction, VersionStatus
 from tests.actions.conftest import systems_config
 from tests.actions.peers import ChatPeer, HttpPeer, MailPeer
 from tests.engine.conftest import declare, only_run, wait_run

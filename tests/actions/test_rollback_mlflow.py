@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService, Owner
 from defib.model import IncidentType
 from defib.playbooks.runs import RunStatus
-from defib.systemstate import VersionStatus
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import VersionStatus
 from tests.actions.conftest import systems_config
 from tests.actions.peers import HttpPeer
 from tests.engine.conftest import declare, only_run, wait_run

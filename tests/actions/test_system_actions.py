@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService
 from defib.model import Command, IncidentType, Status
 from defib.playbooks.runs import RunStatus
 from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
-from defib.systemstate import Capture, VersionStatus
+from defib.systems.control import ControlService
+from defib.systems.state import Capture, VersionStatus
 from tests.actions.conftest import systems_config
 from tests.actions.peers import ChatPeer, HttpPeer, MailPeer
 from tests.engine.conftest import declare, only_run, wait_run

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from defib.api import create_app
 from defib.bootstrap import Runtime
-from defib.control import STATE_CHANGED
 from defib.model import IncidentType
+from defib.systems.control import STATE_CHANGED
 from tests.actions.conftest import systems_config
 from tests.actions.peers import HttpPeer
 from tests.engine.conftest import declare

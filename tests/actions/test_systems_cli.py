@@ -11,8 +11,8 @@ import yaml
 
 from defib.config import ConfigError, load_settings
 from defib.evidence import EvidenceService, ItemDraft
+from defib.incidents.lifecycle import IncidentDraft
 from defib.model import IncidentType, Severity
-from defib.service import IncidentDraft
 from defib.store import migrate
 from defib.store.database import Database
 from defib.testing import ServerProcess, defib_executable
@@ -107,7 +107,7 @@ def test_evidence_cli_lists_shows_and_verify_fails_on_a_flipped_byte(
     settings = load_settings(None, data_dir=data_dir, database_url=database_url)
     db = Database(settings.resolved_database_url)
     migrate.upgrade(db)
-    from defib.service import IncidentService
+    from defib.incidents.lifecycle import IncidentService
 
     inc = IncidentService(db).declare(
         IncidentDraft(

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService, Owner
 from defib.events import IngestAction, TimelineKind
 from defib.model import Status
 from defib.playbooks.runs import RunStatus
-from defib.systemstate import VersionStatus
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import VersionStatus
 from tests.actions.conftest import systems_config
 from tests.actions.peers import ChatPeer, HttpPeer
 from tests.engine.conftest import only_run, wait_run
@@ -346,7 +346,7 @@ def test_silenced_alert_still_firing_after_expiry_opens_an_incident(
     """Stored as silenced while the silence holds; the same delivery after the silence is
     expired is judged again (not a `duplicate`) and opens an incident."""
     from defib.silences import Matcher
-    from defib.silencing import SilenceDraft
+    from defib.silences.service import SilenceDraft
 
     rt = make_runtime()
     now = datetime.now(UTC)

@@ -6,8 +6,8 @@ import orjson
 
 from defib.api.fastpath import render, route_of
 from defib.api.schemas import AlertResultOut, AlertsAccepted
+from defib.incidents.lifecycle import IngestResult
 from defib.model import IncidentType, Severity
-from defib.service import IngestResult
 
 
 def _as_model(results: list[IngestResult]) -> dict[str, object]:

@@ -14,10 +14,10 @@ from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
 from defib.config import load_settings
-from defib.service import utcnow
+from defib.incidents.lifecycle import utcnow
+from defib.intake.storm import StormGuard
 from defib.store import tokens as token_repo
 from defib.store.tables import alerts, incidents, playbook_runs
-from defib.storm import StormGuard
 
 TOKEN = generate_token()
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from defib.catcher import describe
 from defib.config import load_settings
+from defib.demo.catcher import describe
 from defib.testing import defib_executable
 
 

@@ -203,7 +203,7 @@ def test_gateway_allow_list_per_system() -> None:
 
 def test_blocking_filter_ignores_a_place_alone() -> None:
     from defib.gateway.filters import FilterSet
-    from defib.systemstate import FilterAction, FilterKind, OutputFilter
+    from defib.systems.state import FilterAction, FilterKind, OutputFilter
 
     block = OutputFilter(
         "f1", FilterKind.DETECTOR, FilterAction.BLOCK, detector="pii", threshold=0.5

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
+from defib.incidents.lifecycle import IncidentDraft
 from defib.model import IncidentType, Severity
 from defib.playbooks.runs import TERMINAL_STATUSES, Run
-from defib.service import IncidentDraft
 from tests.engine.receiver import Receiver
 
 # Short timings so the suite stays fast; subprocess workers inherit them.
@@ -57,7 +57,7 @@ def playbook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
 @pytest.fixture
 def worker_runtime(make_runtime: Callable[..., Runtime]) -> Iterator[Runtime]:
     """A Runtime whose engine runs as a worker in this process (DBOS launched)."""
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id=f"test-{os.getpid()}-{time.monotonic_ns()}").start()

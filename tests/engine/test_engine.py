@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.incidents.lifecycle import utcnow
 from defib.integrations.signing import verify
 from defib.model import IncidentType
 from defib.playbooks.engine import RunConflict
 from defib.playbooks.runs import RunStatus
-from defib.service import utcnow
 from defib.store import tokens as token_repo
 from tests.engine.conftest import declare, only_run, wait_run
 from tests.engine.receiver import Receiver
@@ -86,7 +86,7 @@ def test_webhook_is_signed_templated_and_keyed(
               body: {{incident: "{{{{ incident.id }}}}", severity: "{{{{ incident.severity }}}}"}}
         """
     )
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id="t-webhook").start()
@@ -123,7 +123,7 @@ def test_retries_back_off_then_succeed(
         """
     )
     receiver.fail_first["/flaky"] = 2
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id="t-retry").start()
@@ -178,7 +178,7 @@ def test_timeouts_when_and_on_failure_continue_and_abort(
     )
     receiver.delay["/slow"] = 1.5
     receiver.fail_first["/broken"] = 99
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id="t-mixed").start()
@@ -221,7 +221,7 @@ def test_second_trigger_is_deduplicated_and_dry_run_acts_on_nothing(
     with pytest.raises(RunConflict):
         rt.engine.start_run(inc, "tester")
     dry = rt.engine.start_run(inc, "tester", dry_run=True)
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     worker = Worker(rt.engine, executor_id="t-dry").start()
     try:
@@ -286,7 +286,7 @@ def test_approvals_over_the_api_with_roles_and_timeouts(
             approval: {{required: true, timeout_seconds: 0.5, on_timeout: abort}}
         """
     )
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     viewer, responder = _token(rt, Role.VIEWER), _token(rt, Role.RESPONDER)
@@ -357,7 +357,7 @@ def test_retry_a_failed_step_runs_it_again_with_a_new_key(
         """
     )
     receiver.fail_first["/second"] = 1
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id="t-retry-step").start()
@@ -391,7 +391,7 @@ def test_a_run_planned_without_a_worker_starts_when_one_comes(
     run = only_run(rt, inc)
     assert run.status is S.PENDING
     time.sleep(0.2)
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     worker = Worker(rt.engine, executor_id="t-sweep").start()
     try:
@@ -452,8 +452,8 @@ def test_an_attempt_re_executed_after_its_outcome_was_committed_does_not_act_aga
           - {{name: two, action: webhook, params: {{url: "{receiver.url}/two"}}}}
         """
     )
+    from defib.playbooks.engine.worker import Worker
     from defib.playbooks.spec import Playbook
-    from defib.worker import Worker
 
     rt = make_runtime()
     worker = Worker(rt.engine, executor_id="t-replay").start()

@@ -16,7 +16,8 @@ from sqlalchemy import update
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.playbooks.reconcile import (
+from defib.incidents.lifecycle import utcnow
+from defib.playbooks.engine.verdicts import (
     VerdictKind,
     WorkflowState,
     redrive_count,
@@ -25,7 +26,6 @@ from defib.playbooks.reconcile import (
     verdict,
 )
 from defib.playbooks.runs import Run, RunStatus, RunStep
-from defib.service import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import playbook_run_steps, playbook_runs
 from tests.actions.conftest import systems_config
@@ -103,7 +103,7 @@ def test_the_watchdog_allows_each_step_its_timeouts_and_backoffs_plus_the_margin
 
 @pytest.fixture
 def start_worker() -> Iterator[Callable[[Runtime], None]]:
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     workers: list[Worker] = []
 

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService, Owner
 from defib.model import IncidentType
 from defib.playbooks.engine import RunConflict, host
+from defib.playbooks.engine.worker import Worker
 from defib.playbooks.runs import TERMINAL_STATUSES, RunStatus
-from defib.systemstate import VersionStatus
-from defib.worker import Worker
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import VersionStatus
 from tests.actions.peers import ChatPeer, HttpPeer, MailPeer
 from tests.engine.conftest import declare, only_run
 

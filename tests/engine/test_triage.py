@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.incidents.lifecycle import utcnow
 from defib.model import IncidentType, Severity
 from defib.playbooks.runs import RunStatus
-from defib.service import utcnow
 from defib.store import tokens as token_repo
 from tests.engine.conftest import only_run, wait_run
 

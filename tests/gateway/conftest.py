@@ -21,7 +21,7 @@ from defib.gateway.app import build_gateway, create_gateway_app
 from defib.gateway.proxy import Gateway
 from defib.gateway.server import ThreadedServer
 from defib.store import systems as systems_repo
-from defib.systemstate import Capture, SystemState
+from defib.systems.state import Capture, SystemState
 from defib.testing import free_port
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

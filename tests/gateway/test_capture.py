@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from defib.gateway.demo_upstream import LEAK
 from defib.gateway.server import ThreadedServer
 from defib.store import systems as systems_repo
-from defib.systemstate import Capture
+from defib.systems.state import Capture
 from tests.gateway.conftest import GatewayFactory, system
 
 ASK = [{"role": "user", "content": "who is the customer? I am bob@example.org"}]

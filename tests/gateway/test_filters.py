@@ -7,7 +7,7 @@ import itertools
 from defib.gateway.demo_upstream import LEAK
 from defib.gateway.filters import REFUSAL, STREAM_CLOSING
 from defib.gateway.server import ThreadedServer
-from defib.systemstate import FilterAction, FilterKind, OutputFilter
+from defib.systems.state import FilterAction, FilterKind, OutputFilter
 from tests.gateway.conftest import GatewayFactory, Running, system
 
 ASK = [{"role": "user", "content": "who is the customer?"}]

@@ -13,12 +13,12 @@ import openai
 import pytest
 
 from defib.bootstrap import Runtime
-from defib.control import ControlService
 from defib.gateway.routing import key_hash
 from defib.gateway.server import ThreadedServer
 from defib.model import Incident, IncidentType
 from defib.playbooks.runs import RunStatus
 from defib.store import incidents as incident_repo
+from defib.systems.control import ControlService
 from tests.engine.conftest import only_run, wait_run
 from tests.gateway.conftest import GatewayFactory, system
 
@@ -33,7 +33,7 @@ MADE_UP = {
 
 @pytest.fixture
 def worker() -> Iterator[Callable[[Runtime], None]]:
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     started: list[Worker] = []
     yield lambda rt: started.append(Worker(rt.engine, executor_id="t-hostile").start())

@@ -13,7 +13,7 @@ from defib.gateway import protocol
 from defib.gateway.alerts import AlertLimiter, Offence
 from defib.gateway.filters import FilterSet, StreamGuard
 from defib.gateway.routing import Directory, FallbackMessage, Refusal, Upstream, route
-from defib.systemstate import FilterAction, FilterKind, OutputFilter, SystemState
+from defib.systems.state import FilterAction, FilterKind, OutputFilter, SystemState
 
 LEAK = "Write to jane.doe@example.com or call +1 415 555 0132 today, SSN 123-45-6789."
 

@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from defib.ingest import PayloadError, parse_payload
-from defib.ingest.alertmanager import parse
+from defib.intake.formats import PayloadError, parse_payload
+from defib.intake.formats.alertmanager import parse
 from defib.model import IncidentType
 
 from .helpers import am_alert, am_payload

@@ -1,6 +1,6 @@
 import pytest
 
-from defib.ingest import FORMATS, PayloadError, detect_format, parse_payload
+from defib.intake.formats import FORMATS, PayloadError, detect_format, parse_payload
 
 from .helpers import DEV_SET, am_payload, dataset, grafana_payload, native, pd_event
 

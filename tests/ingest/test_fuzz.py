@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defib.ingest import FORMATS, PayloadError, parse_payload
+from defib.intake.formats import FORMATS, PayloadError, parse_payload
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

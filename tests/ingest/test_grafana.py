@@ -1,6 +1,6 @@
 import pytest
 
-from defib.ingest import PayloadError, detect_format, parse_payload
+from defib.intake.formats import PayloadError, detect_format, parse_payload
 
 from .helpers import am_alert, grafana_payload
 

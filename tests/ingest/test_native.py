@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from defib.ingest import PayloadError, detect_format, parse_payload
+from defib.intake.formats import PayloadError, detect_format, parse_payload
 from defib.model import IncidentType, Sample
 
 from .helpers import native
@@ -73,7 +73,7 @@ def test_bad_native_alert_names_the_field(fields: dict[str, object], field: str)
 
 def test_source_is_optional_and_defaults_to_native() -> None:
     """The smallest native alert (type, title, systems) is accepted."""
-    from defib.ingest import parse_payload
+    from defib.intake.formats import parse_payload
 
     [a] = parse_payload({"type": "toxicity", "title": "t", "systems": ["chat-api"]})
     assert a.source == "native"

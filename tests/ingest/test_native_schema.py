@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from defib.ingest import PayloadError, parse_payload
+from defib.intake.formats import PayloadError, parse_payload
 
 from .helpers import DEV_SET, HELD_OUT, dataset, native
 

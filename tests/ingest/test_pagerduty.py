@@ -1,6 +1,6 @@
 import pytest
 
-from defib.ingest import PayloadError, parse_payload
+from defib.intake.formats import PayloadError, parse_payload
 from defib.model import IncidentType
 
 from .helpers import pd_event

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from defib.ingest import PayloadError, detect_format, parse_payload
+from defib.intake.formats import PayloadError, detect_format, parse_payload
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

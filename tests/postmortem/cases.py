@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from defib.incidents.review import clean_review
 from defib.model import Incident, IncidentType, Severity, Status, TimelineEvent
 from defib.playbooks.runs import Run, RunStatus, RunStep
 from defib.postmortem import document
-from defib.review import clean_review
 from defib.taxonomy import load_catalogue, map_incident
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -410,6 +410,6 @@ def hallucination() -> dict[str, Any]:
 
 
 def document_texts(incident: Incident, events: list[TimelineEvent]) -> list[str]:
-    from defib.review import evidence_text
+    from defib.incidents.review import evidence_text
 
     return evidence_text(incident, events)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from defib.incidents.story import tell
 from defib.model import Status, TimelineEvent
 from defib.playbooks.runs import RunStatus
 from defib.postmortem import document
 from defib.postmortem.render import render
-from defib.story import tell
 from tests.postmortem import cases
 
 

@@ -16,8 +16,8 @@ from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
 from defib.gateway import demo_upstream
 from defib.gateway.server import ThreadedServer
+from defib.incidents.lifecycle import utcnow
 from defib.model import Incident
-from defib.service import utcnow
 from defib.signals.hub import SignalHub
 from defib.store import incidents as incident_repo
 from defib.store import tokens as token_repo

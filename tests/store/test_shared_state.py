@@ -16,9 +16,9 @@ from defib.bootstrap import Runtime
 from defib.config import load_settings
 from defib.evidence import ItemDraft
 from defib.evidence.signer import encode_public
+from defib.intake.storm import StormGuard
 from defib.model import IncidentType
 from defib.store.storm import DatabaseStormBudget
-from defib.storm import StormGuard
 from defib.web.secret import session_secret
 from tests.engine.conftest import declare
 

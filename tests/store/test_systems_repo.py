@@ -8,7 +8,7 @@ import pytest
 
 from defib.store import systems as repo
 from defib.store.database import Database
-from defib.systemstate import (
+from defib.systems.state import (
     Capture,
     FilterKind,
     OutputFilter,

@@ -12,8 +12,8 @@ from defib.api import create_app
 from defib.auth import Role
 from defib.bootstrap import Runtime
 from defib.config import load_settings
+from defib.incidents.lifecycle import IncidentDraft, utcnow
 from defib.model import Command, IncidentType, Severity, Status
-from defib.service import IncidentDraft, utcnow
 from defib.store import tokens as token_repo
 from defib.web.incidents import ListQuery, load_list
 from defib.web.secret import session_secret

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role
 from defib.bootstrap import Runtime
-from defib.control import ControlService
+from defib.incidents.lifecycle import IncidentDraft
 from defib.model import IncidentType, Severity
 from defib.playbooks.engine.ledger import StepRef
-from defib.service import IncidentDraft
+from defib.systems.control import ControlService
 
 from .conftest import SignIn, csrf_of
 

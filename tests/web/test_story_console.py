@@ -8,9 +8,9 @@ import re
 
 from defib.auth import Role
 from defib.bootstrap import Runtime
+from defib.incidents.lifecycle import IncidentDraft, utcnow
 from defib.model import Command, IncidentType, Severity, TimelineEvent
 from defib.playbooks.engine.ledger import StepRef
-from defib.service import IncidentDraft, utcnow
 from defib.store import incidents as incident_repo
 from defib.web.incidents import ListQuery, load_list
 

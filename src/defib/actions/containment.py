@@ -2,7 +2,7 @@
 `update_content_filters`, and the human `review_guardrails` checklist.
 
 Per affected system, by its `control.kind`: `gateway` changes the system's state row
-(through `defib.control`, one transaction with the timeline event), which every gateway
+(through `defib.systems.control`, one transaction with the timeline event), which every gateway
 replica polls; `http` POSTs a signed command to the team's control plane and then records
 the same state in defib's database, so `defib systems state` shows what was asked and
 verification knows what this incident disabled. Each change is keyed
@@ -29,14 +29,14 @@ from defib.actions.probing import Check, judge_replay, label, run_checks
 from defib.actions.templating import render_text
 from defib.actions.verification import replays_for
 from defib.config import SystemConfig
-from defib.control import Change, ControlService, Owner
-from defib.corroboration import StoredAlert, Verdict, judge
+from defib.incidents.lifecycle import utcnow
 from defib.model import IncidentType
-from defib.service import utcnow
 from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo
 from defib.store import runs as runs_repo
-from defib.systemstate import FilterAction, FilterKind, OutputFilter, StateError
+from defib.systems.control import Change, ControlService, Owner
+from defib.systems.corroboration import StoredAlert, Verdict, judge
+from defib.systems.state import FilterAction, FilterKind, OutputFilter, StateError
 
 SKIPPED_KIND = "run_step_control_skipped"
 WITHHELD_KIND = "containment_withheld"

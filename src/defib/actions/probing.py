@@ -27,10 +27,10 @@ from defib.actions.environment import ActionEnvironment
 from defib.actions.verification import REPLAY_DETECTORS, Replay, echoed
 from defib.auth import Role, generate_token
 from defib.config import ProbeConfig, SystemConfig
-from defib.control import ControlService
 from defib.detectors import get_detector
 from defib.model import IncidentType
 from defib.store import tokens as token_repo
+from defib.systems.control import ControlService
 
 PROBE_HEADER = "X-Defib-Probe"
 TOKEN_HEADER = "X-Defib-Token"

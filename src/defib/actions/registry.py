@@ -24,7 +24,7 @@ from defib.actions.impact import AssessImpactAction, NotifyUsersAction
 from defib.actions.notify import NotifyAction
 from defib.actions.rollback import RollbackAction
 from defib.actions.verify import VerifyAction
-from defib.systemstate import FilterAction
+from defib.systems.state import FilterAction
 
 ENTRY_POINT_GROUP = "defib.actions"
 

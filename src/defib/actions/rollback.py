@@ -1,6 +1,6 @@
 """`rollback_model`: route each affected system back to its previous known-good version.
 
-Known-good (`defib.systemstate.previous_known_good`): the newest version older than the
+Known-good (`defib.systems.state.previous_known_good`): the newest version older than the
 active one that is marked good, or that served `registry.good_after_seconds` without an
 incident touching the system (service periods from `model_versions.first/last_served_at`);
 never one marked bad. Deployed by `registry.kind`: `gateway` re-routes defib's gateway
@@ -25,10 +25,10 @@ from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.containment import _recorded, for_each_system
 from defib.actions.environment import ActionEnvironment
 from defib.config import SystemConfig
-from defib.control import ControlService, Owner
 from defib.store import incidents as incident_repo
 from defib.store.incidents import IncidentFilter
-from defib.systemstate import KnownGood, ModelVersion, previous_known_good
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import KnownGood, ModelVersion, previous_known_good
 
 PLANNED = "run_step_rollback_planned"
 

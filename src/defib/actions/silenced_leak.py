@@ -24,7 +24,7 @@ from defib.actions.base import ActionContext
 from defib.actions.environment import ActionEnvironment
 from defib.actions.notify import NotifyAction
 from defib.integrations.base import DeliveryFailed, RetryPolicy, deliver
-from defib.silencing import SilencedLeak
+from defib.silences.service import SilencedLeak
 from defib.store import audit as audit_repo
 
 log = logging.getLogger(__name__)

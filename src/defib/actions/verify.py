@@ -49,14 +49,14 @@ from defib.actions.verification import (
     replays_for,
 )
 from defib.config import SystemConfig
-from defib.control import ControlService, Owner
 from defib.events import TimelineKind
+from defib.incidents.lifecycle import IncidentService
 from defib.model import Command, IllegalTransition, IncidentType, Status
 from defib.playbooks.runs import RunStatus
-from defib.service import IncidentService
 from defib.store import alerts as alert_repo
 from defib.store import incidents as incident_repo
 from defib.store import runs as run_repo
+from defib.systems.control import ControlService, Owner
 
 VERIFIED, FAILED, SKIPPED, UNVERIFIED = (
     TimelineKind.STEP_VERIFIED,

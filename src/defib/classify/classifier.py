@@ -46,7 +46,7 @@ class Classifier:
     ) -> None:
         """`backstop`: None for the packaged one (built on first need), False for none
         (rules only: undecided alerts are no incident)."""
-        from defib.ingest._common import DEFAULT_SYSTEM_LABELS
+        from defib.intake.formats._common import DEFAULT_SYSTEM_LABELS
 
         self.rules = rules if rules is not None else RuleSet.default()
         self.policy = policy if policy is not None else DEFAULT_POLICY
@@ -103,7 +103,7 @@ class Classifier:
         return hit
 
     def decision_from(self, alert: Alert, analysis: Analysis) -> Decision:
-        from defib.correlate import fingerprint
+        from defib.intake.correlate import fingerprint
 
         itype = analysis.type
         # Systems are named for every alert, typed or not: whoever reads a "no incident"

@@ -22,7 +22,7 @@ def catch(
     """Print every notification defib sends here; serve the example's demo model."""
     import threading
 
-    from defib.catcher import create_app
+    from defib.demo.catcher import create_app
     from defib.gateway import demo_upstream
 
     model = None

@@ -92,7 +92,7 @@ def classify(
 ) -> None:
     """Classify alert payloads: type, severity, systems and fingerprint per alert."""
     from defib.classify import Classifier, RuleError, RuleSet
-    from defib.ingest import PayloadError, parse_payload
+    from defib.intake.formats import PayloadError, parse_payload
 
     ruleset = RuleSet.default()
     if rules is not None:

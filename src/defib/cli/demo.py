@@ -23,7 +23,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run the whole loop on this machine with a demo model, and show it live."""
-    from defib.demo import run
+    from defib.demo.tour import run
 
     if not run(rich_console(), data_dir=data_dir, timeout=timeout, keep=keep):
         console.print(f"[red]The incident was not mitigated within {timeout:g} s.[/red]")

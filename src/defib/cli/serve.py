@@ -127,7 +127,7 @@ def serve(
         if settings.gateway.embedded and not no_gateway:
             gateway_server = start_gateway(runtime)
         if not no_worker:
-            from defib.worker import Worker
+            from defib.playbooks.engine.worker import Worker
 
             embedded = Worker(runtime.engine).start()
             console.print(f"playbook worker {embedded.executor_id} running in this process")

@@ -1,7 +1,7 @@
 """Timeline events as the console tells them, at any width (pure: no I/O).
 
 Each event starts a line: its time of day (UTC), who did it and one sentence from
-`defib.story` (the console's and the postmortem's words). A sentence longer than the line
+`defib.incidents.story` (the console's and the postmortem's words). A sentence longer than the line
 wraps at words under the sentence's own column; a day heads the events of that day.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import Any
 
-from defib.story import Tone, tell
+from defib.incidents.story import Tone, tell
 
 MIN_WIDTH = 40
 # A line's mark by its tone, so a failure or a wait stands out without colour.

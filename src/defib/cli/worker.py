@@ -25,7 +25,7 @@ def worker(
 ) -> None:
     """Run playbook runs until SIGTERM or Ctrl-C (migrates the database first)."""
     from defib.bootstrap import Runtime
-    from defib.worker import Worker
+    from defib.playbooks.engine.worker import Worker
 
     settings = settings_or_exit(config)
     runtime = Runtime(settings)

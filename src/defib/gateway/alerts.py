@@ -1,6 +1,6 @@
 """Native alerts the gateway raises from inline detection, and their rate limits (pure).
 
-Each alert carries what the corroboration gate (`defib.corroboration`) needs to judge it
+Each alert carries what the corroboration gate (`defib.systems.corroboration`) needs to judge it
 without trusting any one client: which client keys the flagged requests came from, how
 many came from keyed clients, and how many were flagged on output the client did not
 supply itself.

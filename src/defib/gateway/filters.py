@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from defib.detectors import Detector, get_detector
 from defib.detectors.pii import WEAK_TYPES
-from defib.systemstate import FilterAction, FilterKind, OutputFilter
+from defib.systems.state import FilterAction, FilterKind, OutputFilter
 
 REFUSAL = "This response was withheld by a content filter."
 STREAM_CLOSING = "\n\n[The rest of this response was withheld by a content filter.]"

@@ -29,7 +29,7 @@ from defib.gateway import inspection, protocol
 from defib.gateway.alerts import SOURCE, AlertLimiter, Offence, detection_alert, unechoed
 from defib.store import systems as systems_repo
 from defib.store.database import Database
-from defib.systemstate import Capture
+from defib.systems.state import Capture
 
 log = logging.getLogger(__name__)
 

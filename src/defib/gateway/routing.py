@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from defib.config import ModelVersionConfig, SystemConfig
-from defib.systemstate import SystemState
+from defib.systems.state import SystemState
 
 
 def key_hash(key: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from defib.gateway.filters import FilterSet
 from defib.store import systems as systems_repo
 from defib.store.database import Database
-from defib.systemstate import SystemState
+from defib.systems.state import SystemState
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from defib.incidents.lifecycle import IncidentService
 from defib.integrations.pagerduty_webhooks import MAX_AGE, WebhookEvent
 from defib.model import Command, IllegalTransition, InvalidInput, NotFound
-from defib.service import IncidentService
 from defib.store import oncall as repo
 from defib.store.database import Database
 

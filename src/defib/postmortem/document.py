@@ -1,8 +1,8 @@
 """The postmortem as a plain document (pure): built from what defib stored, JSON-ready.
 
 Renderers (Markdown, HTML) and the AI Incident Database export read only this document,
-so every format says the same thing; its sentences come from `defib.story`, so it says what
-the console and `defib timeline` say: detection, each act with its result and actor, the
+so every format says the same thing; its sentences come from `defib.incidents.story`, so it
+says what the console and `defib timeline` say: detection, each act with its result and actor, the
 rollback, the approvals and who gave them, what was verified and how, open questions.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from defib import story
 from defib.events import TimelineKind
+from defib.incidents import story
 from defib.model import Incident, TimelineEvent
 from defib.playbooks.runs import Run
 

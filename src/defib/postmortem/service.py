@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from defib.evidence import EvidenceService
+from defib.incidents.review import ReviewService
 from defib.model import parse_incident_id
 from defib.playbooks.runs import Run
 from defib.postmortem import document
-from defib.review import ReviewService
 from defib.store import impact as impact_repo
 from defib.store import incidents as repo
 from defib.store import runs as runs_repo

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
 from defib.store.tables import captures, model_versions, system_state
-from defib.systemstate import (
+from defib.systems.state import (
     Capture,
     ModelVersion,
     OutputFilter,

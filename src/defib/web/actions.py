@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
+from defib.incidents.lifecycle import IncidentPatch
 from defib.model import (
     Command,
     DomainError,
@@ -21,7 +22,6 @@ from defib.model import (
     format_incident_id,
     parse_incident_id,
 )
-from defib.service import IncidentPatch
 from defib.web.deps import Refused, ViewerDep, read_form, runtime_of
 from defib.web.render import fragment, redirect
 

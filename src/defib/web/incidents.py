@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from defib import story
 from defib.bootstrap import Runtime
-from defib.control import ControlService
 from defib.evidence.service import public_item
+from defib.incidents import story
+from defib.incidents.lifecycle import utcnow
 from defib.model import (
     Incident,
     IncidentType,
@@ -28,13 +28,13 @@ from defib.model import (
 )
 from defib.playbooks.engine import role_allows
 from defib.playbooks.runs import Run, RunStatus
-from defib.service import utcnow
 from defib.store import alerts as alert_repo
 from defib.store import console as console_repo
 from defib.store import impact as impact_repo
 from defib.store import waiting as waiting_repo
 from defib.store.incidents import IncidentFilter
-from defib.systemstate import SystemState
+from defib.systems.control import ControlService
+from defib.systems.state import SystemState
 from defib.web.deps import PageNotFound, Viewer, ViewerDep, runtime_of
 from defib.web.render import fragment, page, redirect
 from defib.web.views import (

@@ -10,12 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
 from defib.bootstrap import Runtime
-from defib.control import ControlService
+from defib.incidents.lifecycle import utcnow
 from defib.model import DomainError, format_incident_id, parse_incident_id
 from defib.playbooks.engine import role_allows
-from defib.service import utcnow
 from defib.store import console as console_repo
-from defib.systemstate import SystemState
+from defib.systems.control import ControlService
+from defib.systems.state import SystemState
 from defib.web.deps import PageNotFound, ViewerDep, read_form, runtime_of
 from defib.web.render import fragment, page, redirect
 from defib.web.views import alert_title

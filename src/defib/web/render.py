@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from defib import story
+from defib.incidents import story
 from defib.store import waiting as waiting_repo
 from defib.web.deps import Viewer, codec_of, runtime_of
 from defib.web.session import FLASH_COOKIE, FLASH_MAX_AGE_SECONDS

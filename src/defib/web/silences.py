@@ -22,7 +22,7 @@ from defib.model import OPEN_STATUSES, DomainError, Incident
 from defib.silences import parse_matchers
 from defib.silences.matchers import matches_all
 from defib.silences.model import Silence
-from defib.silencing import NeedsAdmin, SilenceDraft, incident_sets
+from defib.silences.service import NeedsAdmin, SilenceDraft, incident_sets
 from defib.store.incidents import IncidentFilter
 from defib.web.deps import ViewerDep, read_form, runtime_of
 from defib.web.render import page, redirect

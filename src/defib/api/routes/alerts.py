@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from defib.api.deps import Ingester, RuntimeDep
 from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import AlertResultOut, AlertsAccepted
-from defib.ingest import FORMATS, PayloadError
+from defib.intake.formats import FORMATS, PayloadError
 
 router = APIRouter(tags=["alerts"])
 

@@ -29,6 +29,7 @@ from defib.api.schemas import (
     TimelinePage,
     TransitionIn,
 )
+from defib.incidents.lifecycle import IncidentDraft, IncidentPatch
 from defib.model import (
     MAX_ID,
     Command,
@@ -38,7 +39,6 @@ from defib.model import (
     format_incident_id,
     parse_incident_id,
 )
-from defib.service import IncidentDraft, IncidentPatch
 from defib.store.incidents import IncidentFilter
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])

@@ -14,9 +14,9 @@ from starlette.responses import Response
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import Timestamp
+from defib.incidents.report import build_report, parse_since
 from defib.postmortem import aiid
 from defib.postmortem.render import render
-from defib.report import build_report, parse_since
 from defib.store import metrics as metrics_repo
 from defib.taxonomy import load_catalogue
 

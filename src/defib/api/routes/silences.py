@@ -21,7 +21,7 @@ from defib.api.pagination import COMPAT_TAG
 from defib.auth import Permission
 from defib.model import InvalidInput
 from defib.silences import Matcher, Silence, Weekly, parse_matchers
-from defib.silencing import NeedsAdmin, SilenceDraft
+from defib.silences.service import NeedsAdmin, SilenceDraft
 
 # COMPAT_TAG: exempt from defib's list envelope (tests/api/test_contract.py), not from the
 # rest of the contract (response models, ErrorOut errors).

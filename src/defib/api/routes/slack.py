@@ -25,10 +25,10 @@ from defib.api.jsonguard import nul_path
 from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
 from defib.config import SlackUser
+from defib.incidents.lifecycle import utcnow
 from defib.integrations.slack import ACKNOWLEDGE, APPROVE, REJECT, settled
 from defib.integrations.tls import verify_context
 from defib.model import Command, DomainError, NotFound
-from defib.service import utcnow
 from defib.store import alerts as alert_repo
 
 router = APIRouter(tags=["integrations"])

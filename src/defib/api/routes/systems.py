@@ -1,7 +1,7 @@
 """System routes: what defib enforces on each protected system, and its model versions.
 
 Reads for viewers; changes (kill switch, routing, output filters, version marks) for
-responders, through `defib.control` (one transaction each, on the owning incident's
+responders, through `defib.systems.control` (one transaction each, on the owning incident's
 timeline when `incident` is given). For a system whose `control.kind` is `http`, the kill
 switch is also sent to the team's control plane (signed, keyed); routing and filters of
 such systems are changed there, not here (409).
@@ -22,10 +22,10 @@ from defib.api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, s
 from defib.api.schemas import Timestamp
 from defib.bootstrap import Runtime
 from defib.config import SystemConfig
-from defib.control import ControlService, Owner
 from defib.integrations.base import mask_url
 from defib.model import NotFound, format_incident_id, parse_incident_id
-from defib.systemstate import OutputFilter, StateError, SystemState, VersionStatus
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import OutputFilter, StateError, SystemState, VersionStatus
 
 router = APIRouter(prefix="/systems", tags=["systems"])
 

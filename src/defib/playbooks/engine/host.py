@@ -22,7 +22,7 @@ from dbos._error import DBOSStepTimeoutError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from defib.playbooks.reconcile import WorkflowState
+from defib.playbooks.engine.verdicts import WorkflowState
 from defib.store.outage import is_storage_unavailable, mentions_storage_failure
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, func
 
-from defib.batching import BatchingThread
 from defib.events import TimelineKind
 from defib.model import DomainError, Incident, NotFound, TimelineEvent
 from defib.playbooks.attention import attention_reasons
@@ -40,6 +39,7 @@ from defib.playbooks.runs import (
 from defib.playbooks.spec import Playbook, Step
 from defib.store import incidents as incident_repo
 from defib.store import runs as repo
+from defib.store.batching import BatchingThread
 from defib.store.database import Database
 from defib.store.outage import is_lock_conflict
 from defib.store.tables import playbook_run_steps

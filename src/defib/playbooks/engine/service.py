@@ -20,18 +20,18 @@ from sqlalchemy import Connection
 from defib.actions import ActionContext, ActionRegistry, UnknownAction, default_registry
 from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
-from defib.batching import BatchingThread
 from defib.config import EngineSettings, Settings, load_settings
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
 from defib.playbooks.engine import host
 from defib.playbooks.engine.ledger import Ledger, RunConflict, incident_snapshot
+from defib.playbooks.engine.reconciler import RECONCILER_ACTOR, PassReport, Reconciler
 from defib.playbooks.engine.workflow import Workflow, approval_topic
 from defib.playbooks.loader import PlaybookSet
-from defib.playbooks.reconciler import RECONCILER_ACTOR, PassReport, Reconciler
 from defib.playbooks.runs import Run, RunStatus, RunStep, step_key
 from defib.playbooks.spec import Playbook, Role, Step
 from defib.store import incidents as incident_repo
 from defib.store import runs as repo
+from defib.store.batching import BatchingThread
 from defib.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class PlaybookEngine:
         settings: Settings | None = None,
         environment: ActionEnvironment | None = None,
     ) -> None:
-        from defib.service import utcnow
+        from defib.incidents.lifecycle import utcnow
 
         self.db = db
         # None: from the environment and DEFIB_CONFIG (embedders; the Runtime passes its own).

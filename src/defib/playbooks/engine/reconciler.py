@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from defib.model import TimelineEvent
-from defib.playbooks.reconcile import (
+from defib.playbooks.engine.verdicts import (
     Verdict,
     VerdictKind,
     WorkflowState,

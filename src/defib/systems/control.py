@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from defib.incidents.lifecycle import utcnow
 from defib.model import NotFound, TimelineEvent
-from defib.service import utcnow
 from defib.store import incidents as incident_repo
 from defib.store import systems as repo
 from defib.store.database import Database
 from defib.store.evidence import timeline_key_exists
-from defib.systemstate import (
+from defib.systems.state import (
     ModelVersion,
     OutputFilter,
     StateError,

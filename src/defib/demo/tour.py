@@ -138,12 +138,12 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
     """Start the demo model and defib (API, gateway, worker) in this process."""
     from defib.api import create_app
     from defib.bootstrap import Runtime
-    from defib.catcher import create_app as create_catcher
+    from defib.demo.catcher import create_app as create_catcher
     from defib.gateway import build_gateway, create_gateway_app, demo_upstream
     from defib.gateway.server import ThreadedServer
-    from defib.systemstate import VersionStatus
+    from defib.playbooks.engine.worker import Worker
+    from defib.systems.state import VersionStatus
     from defib.testing import free_port
-    from defib.worker import Worker
 
     own_dir = None
     if data_dir is None:
@@ -167,7 +167,7 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
         runtime.ensure_admin_token()
         token = settings.admin_token_path.read_text(encoding="utf-8").strip()
         # v1 shipped and was signed off long ago: that is what makes it the known-good target.
-        from defib.service import utcnow
+        from defib.incidents.lifecycle import utcnow
         from defib.store import systems as systems_repo
 
         with runtime.db.write() as conn:
@@ -399,7 +399,7 @@ def _report(console: Any, driver: Driver, progress: Progress) -> None:
     if progress.incident is None:
         console.print("[red]No incident was opened.[/red]")
         return
-    from defib.story import tell, what_was_done
+    from defib.incidents.story import tell, what_was_done
 
     # What defib did, in the same sentences as the console and the postmortem (what was
     # verified, and how, included).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from defib.ingest.alertmanager import parse_grouped
+from defib.intake.formats.alertmanager import parse_grouped
 from defib.model import Alert
 
 

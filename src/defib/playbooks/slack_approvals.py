@@ -17,13 +17,13 @@ import httpx
 
 from defib.config import Settings
 from defib.events import TimelineKind
+from defib.incidents.lifecycle import utcnow
 from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
 from defib.integrations.tls import verify_context
 from defib.model import Incident, TimelineEvent, format_incident_id
 from defib.playbooks.runs import run_actor
 from defib.playbooks.waiting import RunNeedsAttention, WaitingStep
-from defib.service import utcnow
 from defib.silences import label_sets, silenced_by
 from defib.store import incidents as incident_repo
 from defib.store import runs as run_repo

@@ -19,8 +19,17 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from defib.classify import Decision
-from defib.correlate import exact_fingerprint
 from defib.events import IngestAction
+from defib.intake.correlate import exact_fingerprint
+from defib.intake.storm import (
+    MAX_LISTED_SYSTEMS,
+    StormGuard,
+    StormSummary,
+    storm_fingerprint,
+    storm_labels,
+    storm_title,
+    summarise,
+)
 from defib.model import (
     Alert,
     Command,
@@ -37,19 +46,10 @@ from defib.model import (
     transition,
     unique_systems,
 )
-from defib.silencing import Quiet, QuietGate
+from defib.silences.service import Quiet, QuietGate
 from defib.store import alerts as alert_repo
 from defib.store import incidents as repo
 from defib.store.database import Database
-from defib.storm import (
-    MAX_LISTED_SYSTEMS,
-    StormGuard,
-    StormSummary,
-    storm_fingerprint,
-    storm_labels,
-    storm_title,
-    summarise,
-)
 
 Clock = Callable[[], datetime]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from defib.ingest._common import (
+from defib.intake.formats._common import (
     EXPLICIT_TYPE_KEY,
     PayloadError,
     arr,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from defib.ingest._common import (
+from defib.intake.formats._common import (
     PayloadError,
     explicit_type_from,
     obj,

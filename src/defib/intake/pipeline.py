@@ -12,10 +12,10 @@ from concurrent.futures import Future
 from datetime import datetime
 
 from defib.classify import Classifier, Decision
-from defib.commit import GroupCommitter
-from defib.ingest import parse_payload
+from defib.incidents.lifecycle import IncidentService, IngestResult, Triage
+from defib.intake.formats import parse_payload
+from defib.intake.group_commit import GroupCommitter
 from defib.model import Alert
-from defib.service import IncidentService, IngestResult, Triage
 
 
 def triage_of(decision: Decision, related: Decision | None = None) -> Triage:

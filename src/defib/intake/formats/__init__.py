@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from defib.ingest import alertmanager, grafana, native, pagerduty, prometheus
-from defib.ingest._common import DEFAULT_SYSTEM_LABELS, PayloadError, systems_from_labels
+from defib.intake.formats import alertmanager, grafana, native, pagerduty, prometheus
+from defib.intake.formats._common import DEFAULT_SYSTEM_LABELS, PayloadError, systems_from_labels
 from defib.model import Alert
 
 FORMATS = ("alertmanager", "grafana", "pagerduty", "prometheus", "native")

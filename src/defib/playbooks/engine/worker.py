@@ -12,8 +12,8 @@ import socket
 import threading
 import time
 
-from defib.janitor import Janitor
 from defib.playbooks.engine import PlaybookEngine, host
+from defib.playbooks.engine.janitor import Janitor
 
 log = logging.getLogger(__name__)
 

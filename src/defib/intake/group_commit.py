@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from defib.batching import BatchingThread
+from defib.incidents.lifecycle import IncidentService, IngestResult, Triage
 from defib.model import Alert
-from defib.service import IncidentService, IngestResult, Triage
+from defib.store.batching import BatchingThread
 from defib.store.outage import is_lock_conflict
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from defib.ingest._common import (
+from defib.intake.formats._common import (
     DEFAULT_SYSTEM_LABELS,
     PayloadError,
     arr,
@@ -25,7 +25,7 @@ from defib.ingest._common import (
     str_map,
     systems_from_labels,
 )
-from defib.ingest.alertmanager import DESCRIPTION_KEYS, signal_from_generator
+from defib.intake.formats.alertmanager import DESCRIPTION_KEYS, signal_from_generator
 from defib.model import Alert
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from defib.ingest._common import (
+from defib.intake.formats._common import (
     PayloadError,
     arr,
     explicit_type_from,

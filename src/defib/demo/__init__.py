@@ -1,0 +1,1 @@
+"""`defib demo` and the local catcher it shows notifications in."""

@@ -1,0 +1,1 @@
+"""Incidents: their lifecycle, review, report and the story a person reads."""

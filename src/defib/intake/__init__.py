@@ -1,0 +1,1 @@
+"""Intake: alert payloads in, decisions and incidents out (parse, correlate, fold, storms)."""

@@ -1,0 +1,1 @@
+"""Protected systems: what defib enforces on them, and when traffic may switch one off."""
