@@ -22,11 +22,12 @@ from defib.actions.resolve import PagerDutyResolver
 from defib.actions.silenced_leak import SilencedLeakTeller
 from defib.auth import Principal, Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
+from defib.clock import utcnow
 from defib.config import ConfigError, Settings
 from defib.evidence import EvidenceService
 from defib.evidence.setup import trust_warnings
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
-from defib.incidents.lifecycle import IncidentService, utcnow
+from defib.incidents.lifecycle import IncidentService
 from defib.incidents.review import ReviewService
 from defib.intake.pipeline import Intake
 from defib.intake.storm import StormGuard

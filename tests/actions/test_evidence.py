@@ -15,8 +15,8 @@ from sqlalchemy import update
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.evidence import EvidenceLocked, ItemDraft
-from defib.incidents.lifecycle import utcnow
 from defib.model import Command
 from defib.playbooks.runs import RunStatus
 from defib.store import tokens as token_repo

@@ -33,7 +33,7 @@ def seed(
 ) -> None:
     """Put (kind, idempotency key, data) events on the timeline as the run's, before it runs:
     what an earlier execution left behind."""
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
     from defib.model import TimelineEvent
     from defib.store import incidents as incident_repo
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 
 

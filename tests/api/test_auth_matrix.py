@@ -184,7 +184,7 @@ def test_route_allows_exactly_its_roles(
 def test_unknown_and_revoked_tokens_are_refused(
     client: TestClient, tokens: dict[Role, str], runtime: Runtime
 ) -> None:
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
     from defib.store import tokens as repo
 
     bad = client.get("/api/v1/incidents", headers={"Authorization": "Bearer defib_nope"})

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import alerts, incidents, timeline_events
 from tests.conftest import _truncate_all

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 from defib.store.tables import playbook_run_steps, playbook_runs
 

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from defib.auth import Role, generate_token
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.store import migrate
 from defib.store import tokens as token_repo
 from defib.store.database import Database

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.playbooks.engine.verdicts import (
     VerdictKind,
     WorkflowState,

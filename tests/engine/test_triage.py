@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.model import IncidentType, Severity
 from defib.playbooks.runs import RunStatus
 from defib.store import tokens as token_repo

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from defib.auth import Role, generate_token
+from defib.clock import utcnow
 from defib.gateway.server import ThreadedServer
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 from tests.gateway.conftest import GatewayFactory, sqlite_only, system
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.store import tokens as token_repo
 from tests.actions.peers import HttpPeer
 from tests.oncall.conftest import oncall_config

@@ -19,8 +19,8 @@ from httpx import Response
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 from tests.outage.storage import SmallDisk, ThrowawayPostgres
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.gateway import demo_upstream
 from defib.gateway.server import ThreadedServer
-from defib.incidents.lifecycle import utcnow
 from defib.model import Incident
 from defib.signals.hub import SignalHub
 from defib.store import incidents as incident_repo

@@ -14,8 +14,8 @@ import yaml
 
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import utcnow
 from defib.store import tokens as token_repo
 from defib.testing import free_port
 from tests.engine.conftest import FAST_ENV

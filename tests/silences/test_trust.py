@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role, generate_token
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.store import tokens as token_repo
 from tests.actions.conftest import systems_config
 from tests.actions.peers import HttpPeer, MailPeer

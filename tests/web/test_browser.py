@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from defib.auth import Role, generate_token
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.store import tokens as token_repo
 from defib.store.database import Database
 from defib.testing import ServerProcess

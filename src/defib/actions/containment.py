@@ -28,8 +28,8 @@ from defib.actions.evidence import _samples
 from defib.actions.probing import Check, judge_replay, label, run_checks
 from defib.actions.templating import render_text
 from defib.actions.verification import replays_for
+from defib.clock import utcnow
 from defib.config import SystemConfig
-from defib.incidents.lifecycle import utcnow
 from defib.model import IncidentType
 from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo

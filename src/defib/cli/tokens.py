@@ -68,7 +68,7 @@ def create(
 
 def _create_local(config: Path | None, clean: str, role: Role) -> str:
     from defib.auth import generate_token
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
     from defib.model import InvalidInput
     from defib.store import tokens as repo
 
@@ -168,7 +168,7 @@ def revoke(name: str, config: ConfigOption = None, local: LocalOption = False) -
         _client(config).request("DELETE", f"/api/v1/tokens/{quote(name, safe='')}")
         console.print(f"revoked {name}")
         return
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
     from defib.store import tokens as repo
 
     runtime = _runtime(config)

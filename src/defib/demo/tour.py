@@ -167,7 +167,7 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
         runtime.ensure_admin_token()
         token = settings.admin_token_path.read_text(encoding="utf-8").strip()
         # v1 shipped and was signed off long ago: that is what makes it the known-good target.
-        from defib.incidents.lifecycle import utcnow
+        from defib.clock import utcnow
         from defib.store import systems as systems_repo
 
         with runtime.db.write() as conn:

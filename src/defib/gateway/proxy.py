@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -27,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 
 from defib.auth import Permission, Role
 from defib.bootstrap import TokenCache
+from defib.clock import utcnow
 from defib.config import ModelVersionConfig, Settings, SystemConfig
 from defib.gateway import protocol
 from defib.gateway.errors import error_bytes
@@ -45,10 +46,6 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 PROBE_ROLES = (Role.RESPONDER, Role.ADMIN)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _error(refusal: Refusal, headers: dict[str, str] | None = None) -> Response:

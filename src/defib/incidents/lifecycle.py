@@ -12,13 +12,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from defib.classify import Decision
+from defib.clock import Clock, utcnow
 from defib.events import IngestAction
 from defib.intake.correlate import exact_fingerprint
 from defib.intake.storm import (
@@ -51,8 +52,6 @@ from defib.store import alerts as alert_repo
 from defib.store import incidents as repo
 from defib.store.database import Database
 
-Clock = Callable[[], datetime]
-
 log = logging.getLogger(__name__)
 
 
@@ -72,10 +71,6 @@ class ResponseHooks(Protocol):
 _QUIET_ACTIONS = frozenset({IngestAction.SILENCED, IngestAction.INHIBITED})
 # Incident types whose source reporting every alert resolved proves the failure gone.
 _SOURCE_VERIFIED = frozenset({IncidentType.PERFORMANCE, IncidentType.AVAILABILITY})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # Told after a commit that resolved incidents, with the database and their seqs. Listeners

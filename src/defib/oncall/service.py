@@ -8,10 +8,10 @@ the same ones.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from defib.clock import Clock
 from defib.model import InvalidInput, NotFound
 from defib.oncall.ical import feed
 from defib.oncall.model import Directory, Override, Schedule
@@ -19,7 +19,6 @@ from defib.oncall.schedule import Shift, shifts, who_is_on_call
 from defib.store import oncall as repo
 from defib.store.database import Database
 
-Clock = Callable[[], datetime]
 MAX_OVERRIDE = timedelta(days=90)
 MAX_SPAN = timedelta(days=366)
 

@@ -15,9 +15,9 @@ import threading
 
 import httpx
 
+from defib.clock import utcnow
 from defib.config import Settings
 from defib.events import TimelineKind
-from defib.incidents.lifecycle import utcnow
 from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
 from defib.integrations.tls import verify_context

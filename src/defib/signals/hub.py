@@ -19,9 +19,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from defib.clock import utcnow
 from defib.config import Settings, SystemConfig
 from defib.gateway import protocol
 from defib.gateway.postprocess import MAX_PENDING, AlertSink, Exchange, PostProcessor
@@ -39,10 +40,6 @@ TICK_SECONDS = 1.0
 BUSY_MARGIN = 1000
 
 Submit = Callable[[object, str | None, str], Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def alert_sink(submit: Submit, actor: str) -> AlertSink:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
+from defib.clock import Clock
 from defib.events import IngestAction
 from defib.model import (
     OPEN_STATUSES,
@@ -50,7 +51,6 @@ from defib.store import incidents as incident_repo
 from defib.store import silences as repo
 from defib.store.database import Database
 
-Clock = Callable[[], datetime]
 _TYPES = frozenset(t.value for t in IncidentType)
 DEFAULT_MAX_DURATION = timedelta(days=7)
 

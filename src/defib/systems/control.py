@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from defib.incidents.lifecycle import utcnow
+from defib.clock import Clock, utcnow
 from defib.model import NotFound, TimelineEvent
 from defib.store import incidents as incident_repo
 from defib.store import systems as repo
@@ -30,8 +30,6 @@ from defib.systems.state import (
     SystemState,
     VersionStatus,
 )
-
-Clock = Callable[[], datetime]
 
 # Timeline kinds: a state change an incident owns, and a version marked good or bad.
 STATE_CHANGED = "system_state_changed"

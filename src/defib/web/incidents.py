@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.evidence.service import public_item
 from defib.incidents import story
-from defib.incidents.lifecycle import utcnow
 from defib.model import (
     Incident,
     IncidentType,

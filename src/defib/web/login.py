@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission, hash_token
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.store import audit as audit_repo
 from defib.web.deps import SIGNED_OUT, ViewerDep, codec_of, read_form, runtime_of
 from defib.web.render import page, redirect

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import utcnow
+from defib.clock import utcnow
 from defib.model import DomainError, format_incident_id, parse_incident_id
 from defib.playbooks.engine import role_allows
 from defib.store import console as console_repo

@@ -24,8 +24,8 @@ from defib.api.errors import ApiError, error_responses
 from defib.api.jsonguard import nul_path
 from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import SlackUser
-from defib.incidents.lifecycle import utcnow
 from defib.integrations.slack import ACKNOWLEDGE, APPROVE, REJECT, settled
 from defib.integrations.tls import verify_context
 from defib.model import Command, DomainError, NotFound

@@ -81,7 +81,7 @@ async def who_am_i(principal: Authenticated) -> WhoAmI:
 )
 def create_token(body: TokenIn, runtime: RuntimeDep, admin: Admin) -> TokenCreated:
     """Create a token; the response carries the secret once."""
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
 
     name = body.name.strip()
     token = generate_token()
@@ -116,7 +116,7 @@ def list_tokens(
 @router.delete("/{name}", response_model=TokenOut, responses=_ERRORS)
 async def revoke_token(name: str, runtime: RuntimeDep, _: Admin) -> TokenOut:
     """Revoke the active token with this name (cached lookups expire within seconds)."""
-    from defib.incidents.lifecycle import utcnow
+    from defib.clock import utcnow
 
     def txn() -> TokenOut:
         now = utcnow()

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, func
 
+from defib.clock import Clock
 from defib.events import TimelineKind
 from defib.model import DomainError, Incident, NotFound, TimelineEvent
 from defib.playbooks.attention import attention_reasons
@@ -45,7 +46,6 @@ from defib.store.outage import is_lock_conflict
 from defib.store.tables import playbook_run_steps
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 # Whether a step goes straight to its action (see `Workflow.plain`).
 PlainStep = Callable[[Step, Mapping[str, Any], bool], bool]
 

@@ -67,7 +67,7 @@ class PlaybookEngine:
         settings: Settings | None = None,
         environment: ActionEnvironment | None = None,
     ) -> None:
-        from defib.incidents.lifecycle import utcnow
+        from defib.clock import utcnow
 
         self.db = db
         # None: from the environment and DEFIB_CONFIG (embedders; the Runtime passes its own).
