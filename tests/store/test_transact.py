@@ -1,6 +1,7 @@
-"""A write transaction PostgreSQL rolls back as a deadlock loser runs again (issue 25: a
-deadlock answered 500 on `POST /incidents/{id}/runs`). Provoked for real, two connections
-locking two rows in opposite orders."""
+"""A write transaction PostgreSQL rolls back as a deadlock or serialization loser runs again
+(issue 25: a deadlock answered 500 on `POST /incidents/{id}/runs`, other writes 503).
+Provoked for real: two connections locking two rows in opposite orders, and a REPEATABLE
+READ update of a row another connection changed; bounded, and only for those SQLSTATEs."""
 
 from __future__ import annotations
 
@@ -54,6 +55,63 @@ def test_a_deadlock_loser_is_run_again(pg_url: str) -> None:
             conn.execute(text("DROP TABLE IF EXISTS deadlock_probe"))
         db.dispose()
         other.dispose()
+
+
+def test_a_serialization_failure_is_run_again(pg_url: str) -> None:
+    """40001 (a REPEATABLE READ transaction updating a row another one changed since its
+    snapshot) is retried like a deadlock: the second attempt sees the other's commit."""
+    db = Database(pg_url)
+    other = Database(pg_url)
+    try:
+        with db.write() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS serial_probe"))
+            conn.execute(text("CREATE TABLE serial_probe (id int primary key, v int)"))
+            conn.execute(text("INSERT INTO serial_probe VALUES (1, 0)"))
+        seen: list[int] = []
+
+        def work(conn: Connection) -> None:
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            seen.append(conn.execute(text("SELECT v FROM serial_probe WHERE id = 1")).scalar_one())
+            if len(seen) == 1:  # someone else commits after this snapshot was taken
+                with other.write() as theirs:
+                    theirs.execute(text("UPDATE serial_probe SET v = v + 10 WHERE id = 1"))
+            conn.execute(text("UPDATE serial_probe SET v = v + 1 WHERE id = 1"))
+
+        db.transact(work)
+        assert seen == [0, 10]
+        with db.read() as conn:
+            assert conn.execute(text("SELECT v FROM serial_probe")).scalar_one() == 11
+    finally:
+        with db.write() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS serial_probe"))
+        db.dispose()
+        other.dispose()
+
+
+def test_the_retry_is_bounded(database_url: str) -> None:
+    """A transaction that loses every time is tried CONFLICT_ATTEMPTS times, then the
+    conflict is raised (the API answers it 503 lock_conflict), on either database."""
+    from sqlalchemy.exc import OperationalError
+
+    from defib.store.database import CONFLICT_ATTEMPTS
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    db = Database(database_url)
+    calls: list[int] = []
+
+    def always_loses(conn: Connection) -> None:
+        calls.append(1)
+        conn.execute(text("SELECT 1"))
+        raise OperationalError("UPDATE ...", {}, Deadlock("deadlock detected"))
+
+    try:
+        with pytest.raises(OperationalError, match="deadlock"):
+            db.transact(always_loses)
+        assert len(calls) == CONFLICT_ATTEMPTS > 1
+    finally:
+        db.dispose()
 
 
 def test_other_errors_are_not_retried(pg_url: str) -> None:

@@ -27,6 +27,8 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
+from sqlalchemy import Connection
+
 from defib.actions._systems import incident_seq, mailer, retry_policy
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
@@ -148,23 +150,19 @@ class AssessImpactAction:
             return await self._preserve(ctx, env, seq, impact)
         impact = await asyncio.to_thread(assess, env, ctx)
 
-        def store() -> None:
-            with env.db.write() as conn:
-                impact_repo.set_impact(conn, seq, impact)
-                summary = {k: v for k, v in impact.items() if k not in ("record_refs", "users")}
-                incident_repo.append_event(
-                    conn,
-                    seq,
-                    TimelineEvent(
-                        env.clock(),
-                        ctx.actor,
-                        ASSESSED,
-                        {"action": self.name, "step": ctx.step_name, **summary},
-                    ),
-                    idempotency_key=key,
-                )
+        summary = {k: v for k, v in impact.items() if k not in ("record_refs", "users")}
+        event = TimelineEvent(
+            env.clock(),
+            ctx.actor,
+            ASSESSED,
+            {"action": self.name, "step": ctx.step_name, **summary},
+        )
 
-        await asyncio.to_thread(store)
+        def store(conn: Connection) -> None:
+            impact_repo.set_impact(conn, seq, impact)
+            incident_repo.append_event(conn, seq, event, idempotency_key=key)
+
+        await asyncio.to_thread(env.db.transact, store)
         return await self._preserve(ctx, env, seq, impact)
 
     async def _preserve(

@@ -156,15 +156,12 @@ class Anchor:
     def _register(self, signer: Signer) -> None:
         if self._registered or self.db is None:
             return
-        with self.db.write() as conn:
-            repo.register_key(
-                conn,
-                key_id(signer.public_key),
-                ALGORITHM,
-                encode_public(signer.public_key),
-                self.who,
-                datetime.now(UTC),
+        public, at = signer.public_key, datetime.now(UTC)
+        self.db.transact(
+            lambda conn: repo.register_key(
+                conn, key_id(public), ALGORITHM, encode_public(public), self.who, at
             )
+        )
         self._registered = True
 
     def record(

@@ -85,8 +85,8 @@ class DatabaseBlobStore:
 
     def put(self, data: bytes) -> str:
         digest = content_hash(data)
-        with self.db.write() as conn:
-            repo.put_blob(conn, digest, data, datetime.now(UTC))
+        at = datetime.now(UTC)
+        self.db.transact(lambda conn: repo.put_blob(conn, digest, data, at))
         return digest
 
     def read(self, sha256: str) -> bytes | None:
@@ -95,8 +95,7 @@ class DatabaseBlobStore:
             return repo.read_blob(conn, sha256)
 
     def remove(self, sha256: str) -> None:
-        with self.db.write() as conn:
-            repo.delete_blob(conn, sha256)
+        self.db.transact(lambda conn: repo.delete_blob(conn, sha256))
 
 
 # The file store's name before issue 25 (tests and scripts build it by that name).

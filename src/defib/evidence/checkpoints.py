@@ -61,8 +61,8 @@ class DatabaseCheckpointLog:
         self.db = db
 
     def append(self, incident_seq: int, line: str) -> None:
-        with self.db.write() as conn:
-            repo.insert_checkpoint(conn, incident_seq, line, datetime.now(UTC))
+        at = datetime.now(UTC)
+        self.db.transact(lambda conn: repo.insert_checkpoint(conn, incident_seq, line, at))
 
     def read(self, incident_seq: int) -> tuple[list[Doc], list[str]]:
         with self.db.read() as conn:

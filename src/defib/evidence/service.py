@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from defib.config import Settings
 from defib.evidence.anchor import Anchor, AnchorReport, check_anchors, step_of
 from defib.evidence.blobs import BlobStorage, FileBlobStore
@@ -182,9 +184,11 @@ class EvidenceService:
         """
         hashes = [self.blobs.put(d.data) for d in drafts]  # bytes first, rows second
         at = (now or datetime.now(UTC)).replace(microsecond=0)
-        out: list[dict[str, Any]] = []
-        new_ns: list[int] = []
-        with self.db.write() as conn:
+
+        def append(conn: Connection) -> tuple[list[dict[str, Any]], list[int]]:
+            # Built afresh on each attempt: a deadlock loser is run again from nothing.
+            out: list[dict[str, Any]] = []
+            new_ns: list[int] = []
             # Serialises appends to this incident's chain (SQLite: BEGIN IMMEDIATE already).
             incident_repo.get_incident(conn, seq, for_update=True)
             last = repo.last_item(conn, seq)
@@ -218,6 +222,9 @@ class EvidenceService:
                 prev = values["chain_hash"]
                 new_ns.append(n)
                 out.append(values)
+            return out, new_ns
+
+        out, new_ns = self.db.transact(append)
         if self.anchor is not None:
             self._anchor_after_commit(seq, out, new_ns, key_prefix)
         return out, len(new_ns)
@@ -308,15 +315,17 @@ class EvidenceService:
 
     def purge(self, seq: int) -> int:
         """Delete an incident's evidence (retention); refused while the incident is open."""
-        with self.db.write() as conn:
+
+        def delete(conn: Connection) -> tuple[int, list[str]]:
             incident = incident_repo.get_incident(conn, seq, for_update=True)
             if incident.status.is_open:
                 raise EvidenceLocked(
                     f"{incident.id} is {incident.status.value}: its evidence is kept while it"
                     " is open"
                 )
-            count = repo.count_items(conn, seq)
-            orphans = repo.delete_items(conn, seq)
+            return repo.count_items(conn, seq), list(repo.delete_items(conn, seq))
+
+        count, orphans = self.db.transact(delete)
         if self.anchor is not None and count:
             self.anchor.record(seq, 0, None, purged=True)
         for digest in orphans:

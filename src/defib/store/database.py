@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import stamina
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -16,8 +15,13 @@ from defib.store.outage import OutageMonitor, is_lock_conflict, probe_disk
 from defib.store.writelock import UrgentFirstLock
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# A transaction PostgreSQL rolled back as a deadlock loser is run again this many times.
-CONFLICT_ATTEMPTS = 4
+# A transaction PostgreSQL rolled back as a deadlock loser is run again, at most this many
+# times in all, after waits growing from 20 ms to 0.5 s, and never past 10 s in all: a
+# request waits a little longer instead of failing, and a pathological conflict still ends.
+CONFLICT_ATTEMPTS = 5
+CONFLICT_WAIT_INITIAL_SECONDS = 0.02
+CONFLICT_WAIT_MAX_SECONDS = 0.5
+CONFLICT_TIMEOUT_SECONDS = 10.0
 T = TypeVar("T")
 # A PostgreSQL that does not answer (host down, packets dropped) fails a connection
 # attempt after this long instead of hanging a request (libpq waits forever by default).
@@ -88,19 +92,31 @@ class Database:
         self, work: Callable[[Connection], T], *, attempts: int = CONFLICT_ATTEMPTS, **kw: bool
     ) -> T:
         """`work` in a write transaction, run again when PostgreSQL rolled it back as the
-        loser of a deadlock or serialization conflict (the whole transaction was undone, so
-        running it again is correct; issue 25: a deadlock answered 500). `work` must not
-        have effects outside the transaction."""
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.write(**kw) as conn:
-                    return work(conn)
-            except Exception as exc:
-                if attempt == attempts or not is_lock_conflict(exc):
-                    raise
-                # Jittered: two losers retrying in step would meet again.
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
-        raise AssertionError("unreachable")
+        loser of a deadlock or serialization conflict (SQLSTATE 40P01, 40001).
+
+        The retry is safe because of the shape: PostgreSQL undid the whole transaction, and
+        `work` is the whole transaction, so running it again starts from nothing (issue 25:
+        a deadlock answered 500). `work` must therefore have no effects outside `conn` (no
+        HTTP, no files, no appends to lists it returns through). Any other error, or a
+        conflict on the last attempt, is raised as it was. A `with db.write()` block cannot
+        be retried like this (its body is not a function): writers that may meet another
+        transaction's locks in another order use `transact`.
+
+        stamina runs the loop (as `integrations.base.retrying` does for deliveries):
+        exponential backoff with jitter, since two losers retrying in step would meet again,
+        bounded by `attempts` and by CONFLICT_TIMEOUT_SECONDS overall."""
+        for attempt in stamina.retry_context(
+            on=is_lock_conflict,
+            attempts=attempts,
+            timeout=CONFLICT_TIMEOUT_SECONDS,
+            wait_initial=CONFLICT_WAIT_INITIAL_SECONDS,
+            wait_max=CONFLICT_WAIT_MAX_SECONDS,
+            wait_jitter=CONFLICT_WAIT_INITIAL_SECONDS,
+            name="defib.store.transact",
+        ):
+            with attempt, self.write(**kw) as conn:
+                return work(conn)
+        raise AssertionError("unreachable: stamina yields until success or raises")  # for mypy
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -60,8 +60,14 @@ class DatabaseStormBudget:
 
     def take(self, scope: str, keys: Sequence[str], limit: int) -> bool:
         window = int(time.time()) // WINDOW_SECONDS
-        with self.db.write() as conn:
-            if window != self._last_window:
+        stale = window != self._last_window
+
+        def count(conn: Connection) -> bool:
+            if stale:
                 forget_before(conn, window - KEEP_WINDOWS)
-                self._last_window = window
             return take(conn, scope, keys, limit, window)
+
+        # Replicas counting the same keys meet on their rows: a deadlock loser counts again.
+        taken = self.db.transact(count)
+        self._last_window = window
+        return taken
