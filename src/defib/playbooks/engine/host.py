@@ -113,6 +113,7 @@ class DbosHost:
         self.executor_id: str | None = None
         self._suspects: set[str] = set()
         self._launched_at = 0.0
+        self._dequeuer: _Dequeuer | None = None
 
     @property
     def launched(self) -> bool:
@@ -135,7 +136,8 @@ class DbosHost:
     # -- acting on workflows --------------------------------------------------------------
 
     def enqueue(self, run_id: str, workflow_id: str, dedup: str | None = None) -> None:
-        """Enqueue a run's workflow; idempotent (the workflow id is the run's)."""
+        """Enqueue a run's workflow, and start it now if this process serves the queue;
+        idempotent (the workflow id is the run's)."""
         options = EnqueueOptions(
             queue_name=QUEUE_NAME,
             workflow_name=WORKFLOW_NAME,
@@ -150,6 +152,13 @@ class DbosHost:
                 DBOS.enqueue_workflow_with_options(options, run_id)
             else:
                 self.client().enqueue(options, run_id)
+        self.wake()
+
+    def wake(self) -> None:
+        """Start queued runs now if this process serves the queue (see `wakeup`)."""
+        dequeuer = self._dequeuer
+        if dequeuer is not None:
+            dequeuer.wake()
 
     def known_workflows(self, workflow_ids: list[str]) -> set[str]:
         """Which of these workflows DBOS has (any status)."""
@@ -266,12 +275,13 @@ class DbosHost:
         try:
             DBOS(config=config)  # type: ignore[arg-type]
             DBOS.launch()
-            DBOS.register_queue(
+            queue = DBOS.register_queue(
                 QUEUE_NAME,
                 worker_concurrency=concurrency,
                 polling_interval_sec=poll_seconds,
                 on_conflict="always_update",
             )
+            self._dequeuer = _Dequeuer(queue, concurrency)
         except BaseException:
             _slot.host, _slot.body = None, None
             DBOS.destroy()
@@ -281,6 +291,9 @@ class DbosHost:
         _off_event_loop(self._shutdown)
 
     def _shutdown(self) -> None:
+        dequeuer, self._dequeuer = self._dequeuer, None
+        if dequeuer is not None:
+            dequeuer.stop()
         if _slot.host is self:
             DBOS.destroy(workflow_completion_timeout_sec=0)
             _slot.host, _slot.body = None, None
@@ -290,6 +303,80 @@ class DbosHost:
         if self._client is not None:
             self._client.destroy()
             self._client = None
+
+
+class _Dequeuer:
+    """Claims and starts this worker's queued runs each time it is woken.
+
+    It does what one pass of DBOS's queue thread does (claim up to the worker's free
+    concurrency, then start each claimed workflow), on demand instead of on a timer. Both
+    may claim at once: a row flips from ENQUEUED to PENDING once (the claim's UPDATE checks
+    the status), so no run starts twice; the worker's concurrency may be exceeded by what
+    the two claimed in the same instant, at most one batch.
+    """
+
+    def __init__(self, queue: Any, concurrency: int) -> None:
+        self._queue = queue
+        self._concurrency = concurrency
+        self._event = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="defib-dequeuer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._event.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            self._event.wait()
+            if self._stopping:
+                return
+            # Cleared before the claim: a wake-up during it means another pass.
+            self._event.clear()
+            try:
+                self._claim_and_start()
+            except Exception:
+                if not self._stopping:
+                    log.warning(
+                        "could not start queued runs now; the queue poll will", exc_info=True
+                    )
+
+    def _claim_and_start(self) -> None:
+        from dbos._core import execute_dequeued_workflow
+        from dbos._dbos import _get_dbos_instance
+        from dbos._utils import GlobalParams, generate_uuid
+
+        dbos = _get_dbos_instance()
+        running = dbos._active_workflows_set.count_for_queue(QUEUE_NAME)
+        if running >= self._concurrency:
+            return
+        owner_xid = generate_uuid()
+        claimed, _ = dbos._sys_db.start_queued_workflows(
+            self._queue,
+            GlobalParams.executor_id,
+            GlobalParams.app_version,
+            None,
+            running,
+            owner_xid=owner_xid,
+        )
+        if not claimed:
+            return
+        found = {s["workflow_uuid"]: s for s in dbos._sys_db.get_workflow_statuses(claimed)}
+        for workflow_id in claimed:
+            try:
+                status = found.get(workflow_id) or dbos._sys_db.get_workflow_status(workflow_id)
+                if status is None:
+                    raise RuntimeError(f"workflow {workflow_id} has no status")
+                execute_dequeued_workflow(dbos, status, owner_xid)
+            except Exception:
+                # Claimed but not started: PENDING on this executor, which the reconciler
+                # finds orphaned and resumes.
+                log.warning("could not start workflow %s", workflow_id, exc_info=True)
 
 
 # -- durable operations, inside the workflow ------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +19,9 @@ from sqlalchemy import Connection
 from defib.actions import ActionContext, ActionRegistry, UnknownAction, default_registry
 from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
-from defib.config import EngineSettings, Settings, load_settings
+from defib.config import EngineSettings, Settings
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
-from defib.playbooks.engine import host
+from defib.playbooks.engine import host, wakeup
 from defib.playbooks.engine.ledger import Ledger, RunConflict, incident_snapshot
 from defib.playbooks.engine.reconciler import RECONCILER_ACTOR, PassReport, Reconciler
 from defib.playbooks.engine.workflow import Workflow, approval_topic
@@ -60,24 +59,25 @@ class PlaybookEngine:
         self,
         db: Database,
         *,
-        playbooks: PlaybookSet | None = None,
+        settings: Settings,
+        playbooks: PlaybookSet,
+        environment: ActionEnvironment,
         actions: ActionRegistry | None = None,
         tuning: EngineSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        settings: Settings | None = None,
-        environment: ActionEnvironment | None = None,
     ) -> None:
         from defib.clock import utcnow
 
         self.db = db
-        # None: from the environment and DEFIB_CONFIG (embedders; the Runtime passes its own).
-        self.settings = settings or load_settings()
-        self.playbooks = playbooks or PlaybookSet.load(os.environ.get("DEFIB_PLAYBOOKS_DIR"))
+        # Everything configurable comes from the caller (the Runtime, the composition root):
+        # the engine reads no settings file and no environment variable of its own.
+        self.settings = settings
+        self.playbooks = playbooks
         self.actions = actions or default_registry()
-        self.tuning = tuning or self.settings.engine
+        self.tuning = tuning or settings.engine
         self.clock: Callable[[], datetime] = clock or utcnow
-        # What actions read (settings, database, clock, HTTP transport).
-        self.environment = environment or ActionEnvironment(self.settings, db, clock=self.clock)
+        # What actions read (settings, database, services, clock, HTTP transport).
+        self.environment = environment
         self.system_url = host.dbos_system_url(db.url)
         self.executor_id: str | None = None
         self.host = host.DbosHost(self.system_url, sqlite=db.is_sqlite)
@@ -89,6 +89,7 @@ class PlaybookEngine:
         self.on_waiting = self.workflow.on_waiting
         self.on_attention = self.workflow.on_attention
         self._enqueuer = _Enqueuer(self.enqueue_pending)
+        self._listener: wakeup.RunListener | None = None
         self.reconciler = Reconciler(
             db,
             self.host,
@@ -129,10 +130,13 @@ class PlaybookEngine:
             with self.db.read() as conn:
                 pending = repo.pending_runs(conn, incident_seqs=list(incident_seqs))
             for run_id, workflow_id in pending:
-                self.enqueue(run_id, workflow_id)
+                self.host.enqueue(run_id, workflow_id)
         except Exception:
             # Only an early wake-up: the sweeper enqueues whatever this missed.
             log.warning("could not enqueue new runs now; the sweeper will", exc_info=True)
+            return
+        if pending:
+            self.wake_workers()
 
     # -- enqueueing -----------------------------------------------------------------------
 
@@ -141,8 +145,20 @@ class PlaybookEngine:
         return self.host.launched
 
     def enqueue(self, run_id: str, workflow_id: str, dedup: str | None = None) -> None:
-        """Enqueue a run's workflow; idempotent (the workflow id is the run's)."""
+        """Enqueue a run's workflow and wake the workers; idempotent (the workflow id is the
+        run's)."""
         self.host.enqueue(run_id, workflow_id, dedup)
+        self.wake_workers()
+
+    def wake_workers(self) -> None:
+        """Have workers start what was just enqueued now, not at their next queue poll: this
+        process's own at once, every other through NOTIFY (PostgreSQL; see `wakeup`)."""
+        self.host.wake()
+        try:
+            wakeup.notify(self.db)
+        except Exception:
+            # Only an early start: the queue poll starts the run anyway.
+            log.warning("could not notify workers of new runs", exc_info=True)
 
     def sweep(self, older_than: float = 1.0) -> int:
         """Enqueue pending runs that have waited longer than `older_than` seconds."""
@@ -155,9 +171,11 @@ class PlaybookEngine:
         pending = [(r, w) for r, w in pending if w not in known]
         for run_id, workflow_id in pending:
             try:
-                self.enqueue(run_id, workflow_id)
+                self.host.enqueue(run_id, workflow_id)
             except Exception:
                 log.warning("sweeper could not enqueue run %s", run_id, exc_info=True)
+        if pending:
+            self.wake_workers()
         return len(pending)
 
     def _known_workflows(self, workflow_ids: list[str]) -> set[str]:
@@ -351,10 +369,15 @@ class PlaybookEngine:
             poll_seconds=self.tuning.poll_seconds,
             concurrency=self.tuning.concurrency,
         )
+        if not self.db.is_sqlite:
+            self._listener = wakeup.RunListener(self.db.url, self.host.wake).start()
         for error in self.playbooks.validate_actions(self.actions.names()):
             log.warning("playbook problem: %s", error)
 
     def shutdown(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
         self.host.shutdown()
 
     def close(self) -> None:
