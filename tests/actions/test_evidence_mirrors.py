@@ -35,6 +35,7 @@ def _runtime(
     return make_runtime(
         evidence_anchor={
             "store": "database",
+            "blob_store": "database",
             "mirrors": [
                 {"url": f"{peer.url}/checkpoints", "secret_env": "TEST_MIRROR_SECRET"},
                 {"path": str(mirror)},
@@ -108,3 +109,75 @@ def test_a_sink_that_refuses_fails_the_append_and_readiness(
     )
     assert new == 0 and rt.evidence.verify(seq).ok
     assert rt.evidence.anchor.problem() is None
+
+
+def test_a_workers_failed_checkpoint_makes_every_replica_unready_until_it_writes_again(
+    make_runtime: Callable[..., Runtime],
+    http_peer: HttpPeer,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A standalone worker (its own data directory) whose sink refuses a checkpoint makes
+    another replica's /readyz answer 503 naming the worker's host (the failure is a row in
+    the shared database, not the worker's memory); the worker's next successful write makes
+    the replica ready again."""
+    from fastapi.testclient import TestClient
+
+    from defib.api import create_app
+    from defib.config import load_settings
+
+    worker = _runtime(make_runtime, http_peer, tmp_path / "checkpoints.jsonl", monkeypatch)
+    # Everything shared through the database, as PostgreSQL's default is (SQLite's is files).
+    shared = {"store": "database", "blob_store": "database"}
+    replica = Runtime(
+        load_settings(
+            None, data_dir=tmp_path / "replica", database_url=database_url, evidence_anchor=shared
+        )
+    )
+    try:
+        client = TestClient(create_app(replica), raise_server_exceptions=False)
+        assert client.get("/readyz").status_code == 200
+        seq = int(declare(worker, IncidentType.DATA_LEAK).split("-")[1])
+        http_peer.default = 500
+        with pytest.raises(AnchorError):
+            worker.evidence.add(
+                seq, [ItemDraft.json("record", "1.json", {"i": 1})], "run:r1", key_prefix="r1:0"
+            )
+        assert replica.evidence.anchor is not None and replica.evidence.anchor.last_error is None
+        answer = client.get("/readyz")
+        assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit()
+        error = answer.json()["error"]
+        assert error["code"] == "not_ready"
+        assert worker.evidence.anchor is not None
+        assert f"cannot be written on {worker.evidence.anchor.who}" in error["message"]
+        assert "HTTP" in error["message"] or "500" in error["message"], error["message"]
+        # The step's retry (same key) anchors what the first try could not.
+        http_peer.default = 200
+        worker.evidence.add(
+            seq, [ItemDraft.json("record", "1.json", {"i": 1})], "run:r1", key_prefix="r1:0"
+        )
+        assert client.get("/readyz").status_code == 200
+        assert replica.evidence.verify(seq).ok
+    finally:
+        replica.close()
+
+
+def test_a_failure_row_an_earlier_process_left_goes_with_this_hosts_next_write(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A worker killed after a failed checkpoint left its row; the process that replaces it
+    on that host clears it with its first successful write (it remembers no failure)."""
+    from defib.clock import utcnow
+    from defib.store import evidence as evidence_repo
+
+    rt = make_runtime(evidence_anchor={"store": "database"})
+    anchor = rt.evidence.anchor
+    assert anchor is not None
+    with rt.db.write() as conn:
+        evidence_repo.note_anchor_failure(conn, anchor.who, "OSError: No space left", utcnow())
+    problem = anchor.problem()
+    assert problem is not None and "No space left" in problem
+    seq = int(declare(rt, IncidentType.DATA_LEAK).split("-")[1])
+    rt.evidence.add(seq, [ItemDraft.json("record", "1.json", {"i": 1})], "run:r2")
+    assert anchor.problem() is None and anchor.shared_failures() == []

@@ -14,6 +14,11 @@ key, the keys pinned in `evidence_anchor.trusted_keys`, and, when none are pinne
 registered in the database (so a replica verifies what a worker signed, and whoever can
 write the database could register a key of their own: pin the keys to close that).
 
+A write that fails raises AnchorError (the collecting step fails) and is remembered twice
+until this host's next write succeeds: in the process (`last_error`) and as a row of
+`evidence_anchor_failures` keyed by host, which every replica's /readyz reads, since a
+standalone `defib worker` is asked by no load balancer.
+
 `check_anchors` and `parse_checkpoint` are pure.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -43,6 +49,8 @@ from defib.evidence.signer import (
 )
 from defib.store import evidence as repo
 from defib.store.database import Database
+
+log = logging.getLogger(__name__)
 
 # v1 checkpoints had no `first` (they vouched for every item up to `items`).
 VERSION = 2
@@ -130,6 +138,9 @@ class Anchor:
         self._registered = False
         # The last write's failure, until a write succeeds: readiness reports it.
         self.last_error: str | None = None
+        # Whether this writer's failure row may be in the database (None: not known; a
+        # process before this one on the same host may have left one).
+        self._failure_shared: bool | None = None
 
     @property
     def signer(self) -> Signer:
@@ -192,10 +203,47 @@ class Anchor:
             # No paths or URLs: readiness shows this to unauthenticated callers.
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.last_error = f"{type(exc).__name__}: {detail}"[:300]
+            self._share_failure(self.last_error)
             raise AnchorError(
                 f"the checkpoint of incident {incident_seq} could not be written: {self.last_error}"
             ) from exc
         self.last_error = None
+        if self._failure_shared is not False:
+            self._clear_failure()
+
+    def _share_failure(self, error: str) -> None:
+        """Tell every replica (their /readyz reads the row): a standalone worker's failure
+        was seen only on its own process, which no load balancer asks (issue 25)."""
+        if self.db is None:
+            return
+        at = datetime.now(UTC)
+        try:
+            self.db.transact(lambda conn: repo.note_anchor_failure(conn, self.who, error, at))
+        except Exception:
+            # The database may be what failed; its own outage makes every replica unready.
+            log.warning("could not record the anchor failure for other replicas", exc_info=True)
+            self._failure_shared = None
+            return
+        self._failure_shared = True
+
+    def _clear_failure(self) -> None:
+        if self.db is None:
+            self._failure_shared = False
+            return
+        try:
+            self.db.transact(lambda conn: repo.clear_anchor_failure(conn, self.who))
+        except Exception:
+            # The checkpoint is written; the row goes with a later write.
+            log.warning("could not clear this host's anchor failure row", exc_info=True)
+            return
+        self._failure_shared = False
+
+    def shared_failures(self) -> list[dict[str, Any]]:
+        """The writers (hosts) whose last checkpoint write failed, from the database."""
+        if self.db is None:
+            return []
+        with self.db.read() as conn:
+            return repo.anchor_failures(conn)
 
     def trusted_keys(self) -> tuple[dict[str, Ed25519PublicKey], list[str]]:
         """The public keys whose checkpoints count, and warnings."""
@@ -247,6 +295,12 @@ class Anchor:
         """Why checkpoints cannot be written now (None: they can), for readiness."""
         if self.last_error is not None:
             return f"evidence checkpoints cannot be written: {self.last_error}"
+        for failure in self.shared_failures():
+            since = failure["failed_at"].isoformat(timespec="seconds").replace("+00:00", "Z")
+            return (
+                f"evidence checkpoints cannot be written on {failure['writer']} (since "
+                f"{since}; cleared by its next successful write): {failure['error']}"
+            )
         found = self.log.probe()
         return f"evidence checkpoints cannot be written: {found}" if found else None
 

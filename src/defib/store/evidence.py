@@ -14,6 +14,7 @@ from sqlalchemy import Connection, RowMapping, delete, func, insert, select
 
 from defib.store.tables import (
     alerts,
+    evidence_anchor_failures,
     evidence_blobs,
     evidence_checkpoints,
     evidence_items,
@@ -173,6 +174,12 @@ _PUT_BLOB = per_dialect(
 _PUT_KEY = per_dialect(
     lambda ins: ins(evidence_keys).on_conflict_do_nothing(index_elements=["key_id"])
 )
+_NOTE_FAILURE = per_dialect(
+    lambda ins: (stmt := ins(evidence_anchor_failures)).on_conflict_do_update(
+        index_elements=["writer"],
+        set_={"error": stmt.excluded.error, "failed_at": stmt.excluded.failed_at},
+    )
+)
 
 
 def put_blob(conn: Connection, sha256: str, data: bytes, now: datetime) -> None:
@@ -224,4 +231,23 @@ def register_key(
 
 def list_keys(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(evidence_keys).order_by(evidence_keys.c.registered_at)).mappings()
+    return [dict(r) for r in rows]
+
+
+def note_anchor_failure(conn: Connection, writer: str, error: str, now: datetime) -> None:
+    """Remember (or update) that `writer`'s last checkpoint write failed."""
+    conn.execute(pick(conn, _NOTE_FAILURE).values(writer=writer, error=error, failed_at=now))
+
+
+def clear_anchor_failure(conn: Connection, writer: str) -> None:
+    conn.execute(
+        delete(evidence_anchor_failures).where(evidence_anchor_failures.c.writer == writer)
+    )
+
+
+def anchor_failures(conn: Connection) -> list[dict[str, Any]]:
+    """Every writer whose last checkpoint write failed, oldest failure first."""
+    rows = conn.execute(
+        select(evidence_anchor_failures).order_by(evidence_anchor_failures.c.failed_at)
+    ).mappings()
     return [dict(r) for r in rows]

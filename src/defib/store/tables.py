@@ -292,6 +292,17 @@ evidence_keys = Table(
     Column("registered_by", String(200), nullable=False),
 )
 
+# The hosts whose evidence anchor failed its last checkpoint write (issue 25): every
+# replica's /readyz reads them, so a standalone worker's failure is seen behind the load
+# balancer too. A host's row goes when its next checkpoint write succeeds.
+evidence_anchor_failures = Table(
+    "evidence_anchor_failures",
+    metadata,
+    Column("writer", String(200), primary_key=True),
+    Column("error", Text, nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+)
+
 # Secrets every replica must share, made once by whichever starts first (the console's
 # session key when none is configured).
 shared_secrets = Table(

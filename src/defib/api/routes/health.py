@@ -42,7 +42,8 @@ def healthz() -> Health:
     ),
 )
 def readyz(runtime: RuntimeDep) -> Health:
-    """The database answers and can take writes (SQLite: its disk takes a small write)."""
+    """The database answers and can take writes (SQLite: its disk takes a small write), and
+    no process's last evidence checkpoint write failed."""
     try:
         runtime.db.check_usable()
     except Exception as exc:
@@ -52,8 +53,9 @@ def readyz(runtime: RuntimeDep) -> Health:
             public(f"storage unavailable: {type(exc).__name__}: {exc}")[:300],
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
-    # Evidence this process collects must be anchored before its step succeeds: a checkpoint
-    # log or mirror that cannot be written makes the process not ready (issue 25).
+    # Evidence must be anchored before its step succeeds: a checkpoint log or mirror that
+    # cannot be written makes this process not ready, and so does any host's failed write
+    # recorded in the database (a standalone worker has no /readyz of its own; issue 25).
     problem = runtime.evidence.anchor.problem() if runtime.evidence.anchor else None
     if problem is not None:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
