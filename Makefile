@@ -104,8 +104,10 @@ bench-intake: install-dev pg-up
 bench-backstop: install-dev
 	$(BIN)/python bench/intake/backstop_cost.py
 
+# defib's engine beside bare DBOS (same three-step workflows, queued), SQLite and PostgreSQL:
+# runs/s with the ratio, first-step p50/p99, the load average at each (docs/engine.md).
 bench-playbooks: install-dev pg-up
-	$(BIN)/python bench/playbooks/run_bench.py
+	$(BIN)/python bench/playbooks/run_bench.py $(BENCH_ARGS)
 
 # Latency the gateway adds over calling the model directly (loopback, SQLite, see docs/gateway.md).
 bench-gateway: install-dev
