@@ -6,16 +6,7 @@ as strings; snake_case keys are accepted too). Only GenAI spans become `ModelCal
 with no `gen_ai.*` (or OpenInference `llm.*`, or `defib.*`) attribute or event is skipped
 after one look at its attribute keys, without decoding anything else of it.
 
-Where instrumentations put message content, all read here:
-
-- span attributes, current conventions: `gen_ai.input.messages`, `gen_ai.output.messages`,
-  `gen_ai.system_instructions` (JSON text on spans, structured values on log events);
-- older attributes: `gen_ai.prompt` / `gen_ai.completion` (text or JSON), OpenLLMetry's
-  indexed `gen_ai.prompt.N.content` / `gen_ai.completion.N.content`, OpenInference's
-  `input.value` / `output.value`;
-- events (on the span, or as log records joined later by trace and span id):
-  `gen_ai.content.prompt` / `gen_ai.content.completion`, `gen_ai.{system,user,assistant,
-  tool}.message`, `gen_ai.choice`, `gen_ai.client.inference.operation.details`.
+Where GenAI instrumentations put message content is read by `defib.signals.genai_content`.
 
 Error tree: `OtlpError` (the body cannot be read at all: a 400). A span that can be read
 but not used (no ids, no start time) is counted in `rejected`, OTLP's partial success.
@@ -23,11 +14,9 @@ but not used (no ids, no start time) is counted in `rejected`, OTLP's partial su
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -40,22 +29,38 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from defib.signals.calls import (
-    ModelCall,
-    as_int,
-    clip,
-    documents_text,
-    finish_reasons_of,
-    loads_maybe,
-    messages_text,
-    system_name,
+from defib.signals.calls import ModelCall, as_int, documents_text, finish_reasons_of, system_name
+from defib.signals.genai_content import event_content, joined, output_of, prompt_of
+from defib.signals.otlp_values import (
+    GENAI_PREFIXES,
+    hex_id,
+    instant,
+    json_attrs,
+    json_genai,
+    json_value,
+    pb_attrs,
+    pb_id,
+    pb_value,
+    pick,
 )
+
+__all__ = [
+    "MAX_REASONS",
+    "Batch",
+    "ContentEvent",
+    "Encoding",
+    "ModelCall",
+    "OtlpError",
+    "decode_logs",
+    "decode_traces",
+    "event_content",
+    "logs_answer",
+    "traces_answer",
+]
 
 Encoding = Literal["protobuf", "json"]
 
-_GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.", "defib.")
 # Operations that are not a model answering (their model calls have spans of their own).
 _NOT_CALLS = frozenset(
     {"embeddings", "execute_tool", "create_agent", "invoke_agent", "invoke_workflow", "retrieval"}
@@ -107,192 +112,6 @@ class Batch:
         return "; ".join(self.reasons)
 
 
-# -- values -------------------------------------------------------------------------------
-
-
-def _pb_value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind == "string_value":
-        return v.string_value
-    if kind == "int_value":
-        return v.int_value
-    if kind == "double_value":
-        return v.double_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "array_value":
-        return [_pb_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _pb_value(kv.value) for kv in v.kvlist_value.values}
-    if kind == "bytes_value":
-        return v.bytes_value
-    return None
-
-
-def _pb_attrs(kvs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _pb_value(kv.value) for kv in kvs}
-
-
-def _get(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
-    value = obj.get(camel)
-    return obj.get(snake) if value is None else value
-
-
-def _json_value(v: object) -> Any:
-    if not isinstance(v, Mapping):
-        return None
-    for camel, snake in (
-        ("stringValue", "string_value"),
-        ("boolValue", "bool_value"),
-        ("doubleValue", "double_value"),
-    ):
-        if camel in v or snake in v:
-            return _get(v, camel, snake)
-    if "intValue" in v or "int_value" in v:
-        return as_int(_get(v, "intValue", "int_value"))
-    array = _get(v, "arrayValue", "array_value")
-    if isinstance(array, Mapping):
-        values = array.get("values")
-        return [_json_value(x) for x in values] if isinstance(values, list) else []
-    kvlist = _get(v, "kvlistValue", "kvlist_value")
-    if isinstance(kvlist, Mapping):
-        return _json_attrs(kvlist.get("values"))
-    raw = _get(v, "bytesValue", "bytes_value")
-    if isinstance(raw, str):
-        try:
-            return base64.b64decode(raw)
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
-def _json_attrs(kvs: object) -> dict[str, Any]:
-    if not isinstance(kvs, list):
-        return {}
-    return {
-        kv["key"]: _json_value(kv.get("value"))
-        for kv in kvs
-        if isinstance(kv, Mapping) and isinstance(kv.get("key"), str)
-    }
-
-
-def _json_genai(kvs: object) -> bool:
-    return isinstance(kvs, list) and any(
-        isinstance(kv, Mapping) and str(kv.get("key", "")).startswith(_GENAI_PREFIXES) for kv in kvs
-    )
-
-
-def _hex_id(value: object, length: int) -> str | None:
-    """A JSON id (hex; some senders send base64 as protobuf's JSON mapping does)."""
-    if not isinstance(value, str) or not value:
-        return None
-    if len(value) == length:
-        try:
-            bytes.fromhex(value)
-            return value.lower()
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) * 2 == length and any(raw) else None
-
-
-def _pb_id(raw: bytes, length: int) -> str | None:
-    return raw.hex() if len(raw) * 2 == length and any(raw) else None
-
-
-def _time(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-# -- content ------------------------------------------------------------------------------
-
-
-def _indexed(attrs: Mapping[str, Any], prefix: str, roles: bool) -> str | None:
-    """OpenLLMetry's `gen_ai.prompt.0.role` / `gen_ai.prompt.0.content` pairs, in order."""
-    found: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        if not key.startswith(prefix):
-            continue
-        index, _, name = key[len(prefix) :].partition(".")
-        if index.isdigit() and name in ("content", "role"):
-            found.setdefault(int(index), {})[name] = value
-    if not found:
-        return None
-    messages = [found[i] for i in sorted(found)]
-    return messages_text(messages, roles=roles)
-
-
-def _joined(*parts: str | None) -> str | None:
-    texts = [p for p in parts if p]
-    return clip("\n".join(texts)) if texts else None
-
-
-def _prompt_of(attrs: Mapping[str, Any]) -> str | None:
-    instructions = attrs.get("gen_ai.system_instructions")
-    system = (
-        messages_text(instructions, roles=False, default_role="system")
-        if instructions is not None
-        else None
-    )
-    for key in ("gen_ai.input.messages", "gen_ai.prompt"):
-        if key in attrs:
-            return _joined(system and f"system: {system}", messages_text(attrs[key], roles=True))
-    indexed = _indexed(attrs, "gen_ai.prompt.", roles=True)
-    if indexed is not None:
-        return indexed
-    value = attrs.get("input.value")  # OpenInference
-    return clip(value) if isinstance(value, str) else (system and f"system: {system}")
-
-
-def _output_of(attrs: Mapping[str, Any]) -> str | None:
-    for key in ("gen_ai.output.messages", "gen_ai.completion"):
-        if key in attrs:
-            return messages_text(attrs[key], roles=False, default_role="assistant")
-    indexed = _indexed(attrs, "gen_ai.completion.", roles=False)
-    if indexed is not None:
-        return indexed
-    value = attrs.get("output.value")  # OpenInference
-    return clip(value) if isinstance(value, str) else None
-
-
-def event_content(
-    name: str, attrs: Mapping[str, Any], body: object = None
-) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """(prompt, output, finish reasons) one GenAI event carries, from its attributes or body."""
-    if name == "gen_ai.client.inference.operation.details":
-        return (
-            _prompt_of(attrs),
-            _output_of(attrs),
-            finish_reasons_of(attrs.get("gen_ai.output.messages")),
-        )
-    if name == "gen_ai.content.prompt":
-        value = attrs.get("gen_ai.prompt", body)
-        return messages_text(value, roles=True), None, ()
-    if name == "gen_ai.content.completion":
-        value = attrs.get("gen_ai.completion", body)
-        return None, messages_text(value, roles=False, default_role="assistant"), ()
-    # Older per-message events: content in the body (log records) or in attributes (span
-    # events cannot have a body; some instrumentations put it in `content` or `message`).
-    payload = body if body is not None else _event_payload(attrs)
-    if name == "gen_ai.choice":
-        return None, messages_text(payload, roles=False), finish_reasons_of([payload])
-    if name.startswith("gen_ai.") and name.endswith(".message"):
-        role = name[len("gen_ai.") : -len(".message")]
-        return messages_text(payload, roles=True, default_role=role), None, ()
-    return None, None, ()
-
-
-def _event_payload(attrs: Mapping[str, Any]) -> object:
-    for key in ("gen_ai.event.content", "message", "content"):
-        if key in attrs:
-            value = loads_maybe(attrs[key])
-            return {"content": value} if key == "content" and isinstance(value, str) else value
-    return None
-
-
 # -- spans --------------------------------------------------------------------------------
 
 
@@ -313,12 +132,12 @@ def _call(
     kind = attrs.get("openinference.span.kind")
     if kind is not None and str(kind).upper() != "LLM":
         return None
-    prompt, output = _prompt_of(attrs), _output_of(attrs)
+    prompt, output = prompt_of(attrs), output_of(attrs)
     finish = finish_reasons_of(attrs.get("gen_ai.output.messages"))
     for name, event_attrs in events:
         p, o, f = event_content(name, event_attrs)
-        prompt = _joined(prompt, p) if p else prompt
-        output = _joined(output, o) if o else output
+        prompt = joined(prompt, p) if p else prompt
+        output = joined(output, o) if o else output
         finish = finish or f
     reasons = attrs.get("gen_ai.response.finish_reasons")
     if isinstance(reasons, list | tuple):
@@ -328,7 +147,7 @@ def _call(
         system=system_name(
             attrs.get("defib.system"), resource.get("defib.system"), resource.get("service.name")
         ),
-        at=_time(start_ns),
+        at=instant(start_ns),
         duration_ms=(end_ns - start_ns) / 1e6,
         trace_id=trace_id,
         span_id=span_id,
@@ -371,7 +190,7 @@ def _checked(
 
 
 def _pb_genai(span: Any) -> bool:
-    return any(kv.key.startswith(_GENAI_PREFIXES) for kv in span.attributes) or any(
+    return any(kv.key.startswith(GENAI_PREFIXES) for kv in span.attributes) or any(
         e.name.startswith("gen_ai.") for e in span.events
     )
 
@@ -386,14 +205,12 @@ def _pb_spans(request: ExportTraceServiceRequest, batch: Batch) -> None:
                     batch.skipped += 1
                     continue
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
-                ids = _checked(
-                    batch, _pb_id(span.trace_id, 32), _pb_id(span.span_id, 16), start, end
-                )
+                ids = _checked(batch, pb_id(span.trace_id, 32), pb_id(span.span_id, 16), start, end)
                 if ids is None:
                     continue
                 trace_id, span_id = ids
                 if resource is None:
-                    resource = _pb_attrs(rs.resource.attributes)
+                    resource = pb_attrs(rs.resource.attributes)
                 call = _call(
                     resource,
                     trace_id,
@@ -401,8 +218,8 @@ def _pb_spans(request: ExportTraceServiceRequest, batch: Batch) -> None:
                     start,
                     end,
                     span.status.code == _STATUS_ERROR,
-                    _pb_attrs(span.attributes),
-                    [(e.name, _pb_attrs(e.attributes)) for e in span.events],
+                    pb_attrs(span.attributes),
+                    [(e.name, pb_attrs(e.attributes)) for e in span.events],
                 )
                 if call is None:
                     batch.skipped += 1
@@ -411,7 +228,7 @@ def _pb_spans(request: ExportTraceServiceRequest, batch: Batch) -> None:
 
 
 def _list(obj: Mapping[str, Any], camel: str, snake: str, where: str) -> list[Any]:
-    value = _get(obj, camel, snake)
+    value = pick(obj, camel, snake)
     if value is None:
         return []
     if not isinstance(value, list):
@@ -435,7 +252,7 @@ def _json_spans(root: Mapping[str, Any], batch: Batch) -> None:
         if not isinstance(rs, Mapping):
             raise OtlpError(f"resourceSpans[{i}] must be an object")
         resource_obj = rs.get("resource")
-        resource = _json_attrs(
+        resource = json_attrs(
             resource_obj.get("attributes") if isinstance(resource_obj, Mapping) else None
         )
         scopes = _list(rs, "scopeSpans", "scope_spans", f"resourceSpans[{i}].")
@@ -447,17 +264,17 @@ def _json_spans(root: Mapping[str, Any], batch: Batch) -> None:
                     batch.reject("a span that is not an object")
                     continue
                 events = [e for e in span.get("events") or [] if isinstance(e, Mapping)]
-                if not _json_genai(span.get("attributes")) and not any(
+                if not json_genai(span.get("attributes")) and not any(
                     str(e.get("name", "")).startswith("gen_ai.") for e in events
                 ):
                     batch.skipped += 1
                     continue
-                start = _ns(_get(span, "startTimeUnixNano", "start_time_unix_nano"))
-                end = _ns(_get(span, "endTimeUnixNano", "end_time_unix_nano"))
+                start = _ns(pick(span, "startTimeUnixNano", "start_time_unix_nano"))
+                end = _ns(pick(span, "endTimeUnixNano", "end_time_unix_nano"))
                 ids = _checked(
                     batch,
-                    _hex_id(_get(span, "traceId", "trace_id"), 32),
-                    _hex_id(_get(span, "spanId", "span_id"), 16),
+                    hex_id(pick(span, "traceId", "trace_id"), 32),
+                    hex_id(pick(span, "spanId", "span_id"), 16),
                     start,
                     end,
                 )
@@ -471,8 +288,8 @@ def _json_spans(root: Mapping[str, Any], batch: Batch) -> None:
                     start,
                     end,
                     _status_error(span.get("status")),
-                    _json_attrs(span.get("attributes")),
-                    [(str(e.get("name", "")), _json_attrs(e.get("attributes"))) for e in events],
+                    json_attrs(span.get("attributes")),
+                    [(str(e.get("name", "")), json_attrs(e.get("attributes"))) for e in events],
                 )
                 if call is None:
                     batch.skipped += 1
@@ -525,7 +342,7 @@ def _log_event(
         system=system_name(
             attrs.get("defib.system"), resource.get("defib.system"), resource.get("service.name")
         ),
-        at=_time(ns),
+        at=instant(ns),
         trace_id=trace_id,
         span_id=span_id,
         prompt=prompt,
@@ -545,21 +362,21 @@ def _pb_logs(request: ExportLogsServiceRequest, batch: Batch, now_ns: int) -> No
                 attrs: dict[str, Any] | None = None
                 if not name:
                     # Before the event_name field, events named themselves in an attribute.
-                    attrs = _pb_attrs(record.attributes)
+                    attrs = pb_attrs(record.attributes)
                     name = str(attrs.get("event.name", ""))
                 if not name.startswith("gen_ai."):
                     batch.skipped += 1
                     continue
                 if resource is None:
-                    resource = _pb_attrs(rl.resource.attributes)
+                    resource = pb_attrs(rl.resource.attributes)
                 event = _log_event(
                     resource,
                     name,
-                    attrs if attrs is not None else _pb_attrs(record.attributes),
-                    _pb_value(record.body) if record.HasField("body") else None,
+                    attrs if attrs is not None else pb_attrs(record.attributes),
+                    pb_value(record.body) if record.HasField("body") else None,
                     record.time_unix_nano or record.observed_time_unix_nano or now_ns,
-                    _pb_id(record.trace_id, 32),
-                    _pb_id(record.span_id, 16),
+                    pb_id(record.trace_id, 32),
+                    pb_id(record.span_id, 16),
                 )
                 _add_event(batch, event)
 
@@ -576,7 +393,7 @@ def _json_logs(root: Mapping[str, Any], batch: Batch, now_ns: int) -> None:
         if not isinstance(rl, Mapping):
             raise OtlpError(f"resourceLogs[{i}] must be an object")
         resource_obj = rl.get("resource")
-        resource = _json_attrs(
+        resource = json_attrs(
             resource_obj.get("attributes") if isinstance(resource_obj, Mapping) else None
         )
         for sl in _list(rl, "scopeLogs", "scope_logs", f"resourceLogs[{i}]."):
@@ -590,22 +407,22 @@ def _json_logs(root: Mapping[str, Any], batch: Batch, now_ns: int) -> None:
                 if not isinstance(record, Mapping):
                     batch.reject("a log record that is not an object")
                     continue
-                attrs = _json_attrs(record.get("attributes"))
-                name = str(_get(record, "eventName", "event_name") or attrs.get("event.name", ""))
+                attrs = json_attrs(record.get("attributes"))
+                name = str(pick(record, "eventName", "event_name") or attrs.get("event.name", ""))
                 if not name.startswith("gen_ai."):
                     batch.skipped += 1
                     continue
-                ns = _ns(_get(record, "timeUnixNano", "time_unix_nano")) or _ns(
-                    _get(record, "observedTimeUnixNano", "observed_time_unix_nano")
+                ns = _ns(pick(record, "timeUnixNano", "time_unix_nano")) or _ns(
+                    pick(record, "observedTimeUnixNano", "observed_time_unix_nano")
                 )
                 event = _log_event(
                     resource,
                     name,
                     attrs,
-                    _json_value(record.get("body")),
+                    json_value(record.get("body")),
                     ns or now_ns,
-                    _hex_id(_get(record, "traceId", "trace_id"), 32),
-                    _hex_id(_get(record, "spanId", "span_id"), 16),
+                    hex_id(pick(record, "traceId", "trace_id"), 32),
+                    hex_id(pick(record, "spanId", "span_id"), 16),
                 )
                 _add_event(batch, event)
 
