@@ -14,13 +14,19 @@ The modules, one concept each:
 
 * `host`: DBOS itself (the only module that imports it): config, launch, the workflow's
   registration, enqueue, send, cancel, and the durable operations a workflow performs.
-* `ledger`: run and step bookkeeping in our tables and the timeline (`transition`).
+* `run_state`: the one module that writes run state (run and step rows, their events).
+* `ledger`: the engine's transactions over run state (people's side and the workflow's),
+  group-committed by `group_writer`.
+* `reconciler`, `verdicts`: runs with nothing behind them are resumed, redriven or failed.
+* `wakeup`: workers start runs when they are enqueued (in process, PostgreSQL NOTIFY).
+* `worker`, `janitor`: the engine launched in a process; dead workers' runs taken over.
 * `outcome`: a step's outcome, typed, and its checkpointed dict form.
 * `workflow`: the workflow body: steps, attempts, retries, approvals, durable sleeps.
 * `service`: `PlaybookEngine`, the run service (plan, start, decide, cancel, retry, read)
   and the worker's launch.
 """
 
+from defib.playbooks.engine.group_writer import GroupWriter
 from defib.playbooks.engine.host import (
     DBOS_APP_NAME,
     ENGINE_VERSION,
@@ -31,8 +37,9 @@ from defib.playbooks.engine.host import (
     replay_safe_seconds,
     sqlite_system_engine,
 )
-from defib.playbooks.engine.ledger import GroupWriter, Ledger, RunConflict, incident_snapshot
+from defib.playbooks.engine.ledger import Ledger, incident_snapshot
 from defib.playbooks.engine.outcome import StepOutcome
+from defib.playbooks.engine.run_state import RunConflict
 from defib.playbooks.engine.service import PlaybookEngine, role_allows
 from defib.playbooks.engine.workflow import Workflow, approval_topic, retry_delay
 

@@ -7,8 +7,9 @@ timeline says so, the incident's notification channels are told). Then the watch
 flags active runs with no progress past their step's allowance plus a margin (a
 `run_stuck` event, once per step; `defib runs list --stuck` shows them).
 
-Two workers reconciling the same run at once is harmless: every write is conditional on
-the run still being active with the workflow id it read, and every event has a key.
+Two workers reconciling the same run at once is harmless: every write (`run_state.fail`,
+`run_state.redrive`) is conditional on the run still being active with the workflow id it
+read, and every event has a key.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
-
-from defib.model import TimelineEvent
+from defib.playbooks.engine import run_state
+from defib.playbooks.engine.run_state import RECONCILER_ACTOR
 from defib.playbooks.engine.verdicts import (
     Verdict,
     VerdictKind,
@@ -31,15 +31,13 @@ from defib.playbooks.engine.verdicts import (
     stuck_since,
     verdict,
 )
-from defib.playbooks.runs import ACTIVE_RUN_STATUSES, Run, RunStatus, run_actor
-from defib.store import incidents as incident_repo
+from defib.playbooks.runs import ACTIVE_RUN_STATUSES, Run, run_actor
 from defib.store import runs as repo
 from defib.store.database import Database
-from defib.store.tables import playbook_runs
+
+__all__ = ["RECONCILER_ACTOR", "PassReport", "Reconciler", "Workflows"]
 
 log = logging.getLogger(__name__)
-
-RECONCILER_ACTOR = "defib:reconciler"
 
 
 class Workflows(Protocol):
@@ -132,83 +130,17 @@ class Reconciler:
                 except Exception:
                     log.warning("reconciler: could not notify for %s", run.id, exc_info=True)
 
-    # -- writes ---------------------------------------------------------------------------
-
-    def _claim(self, conn: Connection, run: Run) -> bool:
-        """Lock the run; whether it is still active under the workflow id we judged."""
-        current = repo.get_run(conn, run.id, for_update=True)
-        return current.status in ACTIVE_RUN_STATUSES and current.workflow_id == run.workflow_id
+    # -- writes (through `run_state`, the one module that writes run state) -------------
 
     def _fail(self, run: Run, reason: str) -> bool:
         now = self.clock()
-        error = f"reconciled: {reason}"
         with self.db.write() as conn:
-            if not self._claim(conn, run):
-                return False
-            repo.update_steps(
-                conn,
-                run.id,
-                now,
-                from_index=0,
-                only_statuses=[RunStatus.RUNNING, RunStatus.WAITING_APPROVAL],
-                status=RunStatus.FAILED.value,
-                ended_at=now,
-                error=error,
-            )
-            repo.update_steps(
-                conn,
-                run.id,
-                now,
-                from_index=0,
-                only_statuses=[RunStatus.PENDING],
-                status=RunStatus.CANCELLED.value,
-                ended_at=now,
-                error="not run: the run was failed by the reconciler",
-            )
-            repo.update_run(
-                conn, run.id, now, status=RunStatus.FAILED.value, ended_at=now, error=error
-            )
-            incident_repo.append_event(
-                conn,
-                run.incident_seq,
-                TimelineEvent(
-                    now,
-                    RECONCILER_ACTOR,
-                    "run_finished",
-                    {
-                        "run_id": run.id,
-                        "status": RunStatus.FAILED.value,
-                        "error": error,
-                        "generation": run.generation,
-                        "reconciled": True,
-                    },
-                ),
-                idempotency_key=f"{run.workflow_id}:finished",
-            )
-        return True
+            return run_state.fail(conn, run, now, reason)
 
     def _redrive(self, run: Run, new_workflow_id: str, reason: str) -> bool:
         now = self.clock()
         with self.db.write() as conn:
-            if not self._claim(conn, run):
-                return False
-            conn.execute(
-                playbook_runs.update()
-                .where(playbook_runs.c.id == run.id)
-                .values(workflow_id=new_workflow_id, updated_at=now)
-            )
-            incident_repo.append_event(
-                conn,
-                run.incident_seq,
-                TimelineEvent(
-                    now,
-                    RECONCILER_ACTOR,
-                    "run_redriven",
-                    {"run_id": run.id, "workflow_id": new_workflow_id, "reason": reason},
-                ),
-                idempotency_key=f"{new_workflow_id}:redriven",
-            )
-        return True
+            return run_state.redrive(conn, run, new_workflow_id, now, reason)
 
     def _flag_stuck(self, run: Run, since: datetime) -> bool:
         """One `run_stuck` event per run, generation and step (False if already flagged)."""
@@ -228,11 +160,8 @@ class Reconciler:
         with self.db.write() as conn:
             if repo.event_recorded(conn, key):
                 return False
-            incident_repo.append_event(
-                conn,
-                run.incident_seq,
-                TimelineEvent(self.clock(), run_actor(run.id), "run_stuck", data),
-                idempotency_key=key,
+            run_state.event(
+                conn, run.incident_seq, self.clock(), run_actor(run.id), "run_stuck", data, key
             )
         log.warning("watchdog: run %s made no progress since %s", run.id, since.isoformat())
         return True
