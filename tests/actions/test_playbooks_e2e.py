@@ -203,11 +203,13 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
     mail_peer: MailPeer,
 ) -> None:
     """disable (gateway state) -> security notified -> evidence -> impact from captures
-    (values never stored) -> after approval, one email per reachable user, no leaked data."""
+    (values never stored) -> after approval, one email per data subject whose address
+    leaked, no leaked data; the requesting users (client-chosen ids) are not mailed."""
     config = systems_config(http_peer, mail_peer)
-    # Addresses come from the operator's directory, never from the user ids (issue 11).
+    # Addresses come from the operator's directory, never from the user ids (issue 11); the
+    # affected are the people whose identifiers leaked, not the requesters (issue 25).
     config["notifications"]["affected_users"] = {
-        "directory": {"bob@example.com": "bob@corp.example"}
+        "directory": {"bob@example.com": "bob@corp.example", "jane": LEAKED_EMAIL}
     }
     rt = make_runtime(**config)
     _captures(rt)
@@ -230,7 +232,9 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
         impact = impact_repo.get_impact(conn, rt.incidents.get(inc).seq)
     assert impact is not None
     assert impact["entities"] == {"CREDIT_CARD": 1, "EMAIL": 2}
-    assert impact["users"] == ["bob@example.com", "u-17"] and impact["records"] == 2
+    assert impact["users"] == ["jane"] and impact["records"] == 2
+    assert impact["subjects"][0]["matched_by"] == ["EMAIL"]
+    assert impact["matching"]["claimed_users_not_used"] == 2
     assert impact["scanned"]["captures"] == 3
     stored = json.dumps(impact) + json.dumps(events(rt, inc, "run_step_impact_assessed"))
     assert LEAKED_CARD not in stored and LEAKED_EMAIL not in stored
@@ -240,22 +244,24 @@ def test_data_leak_contains_assesses_and_emails_users_after_approval(
         for e in events(rt, inc, "run_step_waiting_approval")
         if e["step"] == "notify_affected_users"
     ]
-    assert "1 recipient at corp.example (1); 1 user(s) not in the directory" in waiting["asks"]
+    assert (
+        "1 recipient at example.org (1); found in the leaked answers by EMAIL (1)"
+        in (waiting["asks"])
+    )
 
     rt.engine.decide(run_id, notify, approve=True, actor="alice", role="responder", note=None)
     run = wait_run(rt, run_id)
     # Rolled back nothing and verified nothing: the run ends asking for a person.
     assert run.status is RunStatus.NEEDS_ATTENTION, statuses(run)
     assert "rollback_model was skipped" in (run.error or "")
-    user_mails = [m for m in mail_peer.mails if m.rcpt_tos == ["bob@corp.example"]]
-    (mail,) = user_mails
-    text = mail.message.as_string()
-    assert inc in text and LEAKED_CARD not in text and LEAKED_EMAIL not in text
+    assert not [m for m in mail_peer.mails if m.rcpt_tos == ["bob@corp.example"]]  # requester
+    (mail,) = [m for m in mail_peer.mails if m.rcpt_tos == [LEAKED_EMAIL]]
+    body = str(mail.message.get_payload())
+    assert inc in body and LEAKED_CARD not in body and LEAKED_EMAIL not in body
     assert mail.message["X-Defib-Idempotency-Key"].startswith(f"{run_id}:{notify}:")
     (sent,) = events(rt, inc, "run_step_user_notified")
-    assert sent["user_id"] == "bob@example.com"
-    (unreachable,) = events(rt, inc, "run_step_user_not_notifiable")
-    assert unreachable["user_id"] == "u-17"  # not in the directory
+    assert sent["user_id"] == "jane" and sent["matched_by"] == ["EMAIL"]
+    assert events(rt, inc, "run_step_user_not_notifiable") == []
 
 
 def test_generic_verifies_and_marks_mitigated(

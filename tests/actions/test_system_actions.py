@@ -243,13 +243,20 @@ def test_affected_users_by_address_template_once_each(
                     request_id=f"r{i}",
                     endpoint="chat",
                     prompt="p",
-                    response="card 4111 1111 1111 1111",
+                    response=f"card 4111 1111 1111 1111 {owner}".strip(),
                     masked=False,
                     status_code=200,
                     latency_ms=1,
                     user_id=user,
                 )
-                for i, user in enumerate(["u1", "u2", "mallory@evil.example"])
+                # The affected are whose addresses leaked (issue 25), not who asked.
+                for i, (user, owner) in enumerate(
+                    [
+                        ("mallory@evil.example", "of u1@users.example.com"),
+                        ("u1", "of u2@users.example.com"),
+                        ("mallory@evil.example", ""),
+                    ]
+                )
             ],
         )
     mail_peer.fail_codes.append("550 mailbox unavailable")  # the first user's first try

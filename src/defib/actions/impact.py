@@ -4,14 +4,22 @@ assess_data_impact scans what the affected systems answered in the incident wind
 gateway's captures (`store.systems.captures_between`; for captures masked at rest, the
 findings stored with them, since the values are gone) and the samples carried by the
 incident's alerts, with the PII detector (which includes secrets). It records counts per
-entity type, the affected user ids and references to the records (never the values) in
+entity type, the affected people and references to the records (never the values) in
 `incidents.impact`, as an evidence item (`impact.json`) and on the timeline.
+
+The affected people are the **data subjects** (`actions.subjects`): directory entries whose
+e-mail address, phone number or full name appears in a leaked answer and was not in the
+request. The `user` a request carried is counted (`claimed_users_not_used`) and never used:
+a client writes what it likes there (issue 25). Each person is listed with the identifier
+types that matched and the records they were found in, so the approver sees why. Records
+masked at rest, or whose identifiers match nobody in the directory, are counted apart.
 
 notify_affected_users sends one email per affected user from a Jinja2 template (sandboxed),
 keyed per user, after a person approved the step (the built-in data_leak playbook requires
-it; the approval says how many recipients at which domains). Addresses come from the
-operator's directory (`notifications.affected_users`), never from the user ids, which a
-client supplies. The template sees the incident's id, type, severity, systems, its
+it; the approval says how many recipients at which domains, and by which identifiers they
+were found). An assessment made before data-subject matching is refused. Addresses come
+from the operator's directory (`notifications.affected_users`), never from the user ids.
+The template sees the incident's id, type, severity, systems, its
 detection date, the user's id and the entity *types* found, never the leaked values; a
 rendered message in which the PII detector finds anything other than the recipient's own
 address is not sent.
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from importlib import resources
@@ -34,7 +43,8 @@ from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.environment import ActionEnvironment
 from defib.actions.evidence import _samples
 from defib.actions.intent import announce
-from defib.actions.recipients import resolve
+from defib.actions.recipients import directory_people, resolve
+from defib.actions.subjects import RULE, SubjectIndex
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
 from defib.detectors.pii import WEAK_TYPES
@@ -50,6 +60,8 @@ DEFAULT_LOOKBACK_SECONDS = 3600
 DEFAULT_MAX_RECORDS = 100_000
 # References kept in the impact record; the counts cover every record.
 MAX_REFS = 1000
+# Per affected person: where they were found (the approver's "why is this person listed").
+SUBJECT_REFS = 5
 ASSESSED = "run_step_impact_assessed"
 USER_SENT, USER_FAILED, USER_SKIPPED = (
     "run_step_user_notified",
@@ -78,23 +90,40 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
         systems = list(ctx.params.get("systems") or incident.affected_systems)
         captures = systems_repo.captures_between(conn, systems, start, now, limit=limit)
         alerts = evidence_repo.alerts_for_incident(conn, seq)
+    people, unmatchable = directory_people(env.settings)
+    index = SubjectIndex(people)
     detector = get_detector("pii")
     entities: Counter[str] = Counter()
-    users: set[str] = set()
+    subjects: dict[str, _Subject] = {}
+    claimed: set[str] = set()
     refs: list[str] = []
-    records = 0
+    records = unmatched = masked = 0
 
-    def tally(ref: str, found: Counter[str], user: str | None) -> None:
-        nonlocal records
+    def tally(
+        ref: str,
+        found: Counter[str],
+        identifiers: list[tuple[str, str]] | None,
+        sent: str,
+        claimed_by: str | None,
+    ) -> None:
+        nonlocal records, unmatched, masked
         entities.update(found)
         # A place named alone (LOCATION) is counted, but makes no record or user affected.
         if not any(t not in WEAK_TYPES for t in found):
             return
         records += 1
-        if user:
-            users.add(user)
         if len(refs) < MAX_REFS:
             refs.append(ref)
+        if claimed_by:
+            claimed.add(claimed_by)  # shown as a count, never a reason to mail anyone
+        if identifiers is None:  # masked at rest: the values to match are gone
+            masked += 1
+            return
+        matched = index.match(identifiers, sent)
+        if not matched:
+            unmatched += 1
+        for user, types in matched.items():
+            subjects.setdefault(user, _Subject()).add(types, ref)
 
     for c in captures:
         if c.masked:
@@ -102,9 +131,16 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
             for f in c.findings:
                 if f.get("detector") in PII_DETECTORS and f.get("entity"):
                     found[str(f["entity"])] += int(f.get("count", 1))
+            tally(f"capture:{c.id}", found, None, "", c.user_id)
         else:
-            found = Counter(f.type for f in detector.detect(c.response))
-        tally(f"capture:{c.id}", found, c.user_id)
+            findings = detector.detect(c.response)
+            tally(
+                f"capture:{c.id}",
+                Counter(f.type for f in findings),
+                [(f.type, f.text) for f in findings],
+                c.prompt,
+                c.user_id,
+            )
     samples = 0
     for alert in alerts:
         for i, sample in enumerate(_samples(alert["payload"])):
@@ -113,9 +149,13 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
                 continue
             samples += 1
             user = sample.get("user_id")
+            prompt = sample.get("prompt")
+            findings = detector.detect(response)
             tally(
                 f"alert:{alert['id']}:sample:{i}",
-                Counter(f.type for f in detector.detect(response)),
+                Counter(f.type for f in findings),
+                [(f.type, f.text) for f in findings],
+                prompt if isinstance(prompt, str) else "",
                 str(user) if user is not None else None,
             )
     return {
@@ -128,9 +168,42 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
         "records": records,
         "record_refs": refs,
         "entities": dict(sorted(entities.items())),
-        "users": sorted(users),
-        "user_count": len(users),
+        "users": sorted(subjects),
+        "user_count": len(subjects),
+        # Why each person is listed: what of theirs was found, and where (never the value).
+        "subjects": [subjects[u].to_dict(u) for u in sorted(subjects)],
+        "matching": {
+            "rule": RULE,
+            "directory_people": index.people,
+            "unmatched_records": unmatched,
+            "masked_records": masked,
+            "claimed_users_not_used": len(claimed),
+            **({"cannot_match": unmatchable} if unmatchable else {}),
+        },
     }
+
+
+@dataclass(slots=True)
+class _Subject:
+    """One affected person as the assessment found them."""
+
+    matched_by: set[str] = field(default_factory=set)
+    records: int = 0
+    refs: list[str] = field(default_factory=list)
+
+    def add(self, types: set[str], ref: str) -> None:
+        self.matched_by |= types
+        self.records += 1
+        if len(self.refs) < SUBJECT_REFS:
+            self.refs.append(ref)
+
+    def to_dict(self, user: str) -> dict[str, Any]:
+        return {
+            "user_id": user,
+            "matched_by": sorted(self.matched_by),
+            "records": self.records,
+            "record_refs": self.refs,
+        }
 
 
 class AssessImpactAction:
@@ -150,7 +223,7 @@ class AssessImpactAction:
             return await self._preserve(ctx, env, seq, impact)
         impact = await asyncio.to_thread(assess, env, ctx)
 
-        summary = {k: v for k, v in impact.items() if k not in ("record_refs", "users")}
+        summary = {k: v for k, v in impact.items() if k not in ("record_refs", "users", "subjects")}
         event = TimelineEvent(
             env.clock(),
             ctx.actor,
@@ -212,10 +285,9 @@ class NotifyUsersAction:
 
     name = "notify_affected_users"
 
-    def _users(self, env: ActionEnvironment, seq: int) -> list[str] | None:
+    def _impact(self, env: ActionEnvironment, seq: int) -> dict[str, Any] | None:
         with env.db.read() as conn:
-            impact = impact_repo.get_impact(conn, seq)
-        return None if impact is None else [str(u) for u in impact.get("users", [])]
+            return impact_repo.get_impact(conn, seq)
 
     def _message(
         self,
@@ -263,9 +335,18 @@ class NotifyUsersAction:
             raise ActionError(
                 "no impact assessment for this incident: run assess_data_impact first"
             )
+        if "subjects" not in impact:
+            # Assessed before issue 25: its users are whatever requests claimed to be.
+            raise ActionError(
+                "the impact assessment predates data-subject matching (its users are the "
+                "ids requests claimed): run assess_data_impact again"
+            )
         users = [str(u) for u in impact.get("users", [])]
+        why = _matched_by(impact)
         if not users:
             reason = "the impact assessment found no affected users"
+            if cannot := impact.get("matching", {}).get("cannot_match"):
+                reason += f" ({cannot})"
             await ctx.record(USER_SKIPPED, {"action": self.name, "reason": reason}, "none")
             return ActionResult(Outcome.SKIPPED, reason=reason)
         limit = _int_param(ctx, "max_users", 10_000)
@@ -292,10 +373,14 @@ class NotifyUsersAction:
             address = recipients.addresses.get(user)
             if address is None:
                 unreachable.append(user)
-                why = recipients.refused.get(user, "not in notifications.affected_users")
                 await ctx.record(
                     USER_SKIPPED,
-                    {"action": self.name, "user_id": user, "reason": why},
+                    {
+                        "action": self.name,
+                        "user_id": user,
+                        "matched_by": why.get(user, []),
+                        "reason": recipients.refused.get(user, "no address in the directory"),
+                    },
                     f"user:{uid}:unreachable",
                 )
                 continue
@@ -322,6 +407,7 @@ class NotifyUsersAction:
                 {
                     "action": self.name,
                     "user_id": user,
+                    "matched_by": why.get(user, []),
                     "attempts": attempts,
                     "idempotency_key": key,
                     **({"in_doubt": True} if in_doubt else {}),
@@ -342,13 +428,29 @@ class NotifyUsersAction:
         what = f"{self.name}: email each affected user (from the impact assessment) once"
         env = ctx.env
         try:
-            users = self._users(env, incident_seq(ctx))
-            if users is None:
+            impact = self._impact(env, incident_seq(ctx))
+            if impact is None:
                 return f"{what}; no impact assessment yet"
+            users = [str(u) for u in impact.get("users", [])]
             found = resolve(env.settings, users, str(ctx.incident.get("id", "")))
         except ActionError as exc:
             return f"{what}; the directory could not be read: {exc}"
-        return f"{what}: {found.summary()}"
+        # Why these people: what of theirs the leaked answers held (the approver's check).
+        types = Counter(t for matched in _matched_by(impact).values() for t in matched)
+        basis = ", ".join(f"{t} ({n})" for t, n in sorted(types.items()))
+        matched = f"; found in the leaked answers by {basis}" if basis else ""
+        claimed = int(impact.get("matching", {}).get("claimed_users_not_used", 0))
+        ignored = f"; {claimed} user id(s) requests claimed are not used" if claimed else ""
+        return f"{what}: {found.summary()}{matched}{ignored}"
+
+
+def _matched_by(impact: dict[str, Any]) -> dict[str, list[str]]:
+    """User id -> the identifier types of theirs found in leaked answers."""
+    return {
+        str(s.get("user_id")): [str(t) for t in s.get("matched_by", [])]
+        for s in impact.get("subjects", [])
+        if isinstance(s, dict)
+    }
 
 
 def _stored_impact(env: ActionEnvironment, seq: int) -> dict[str, Any]:

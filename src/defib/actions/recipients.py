@@ -18,6 +18,7 @@ import httpx
 import yaml
 
 from defib.actions.base import ActionError
+from defib.actions.subjects import Person, person
 from defib.config import AffectedUsersDirectory, Settings
 from defib.integrations.signing import signature_headers
 from defib.integrations.tls import verify_context
@@ -60,6 +61,13 @@ def _valid(address: object) -> str | None:
 
 
 def _file_mapping(path: Path) -> dict[str, str]:
+    """User id -> address from the directory file (an entry's first `email`)."""
+    found = {user: person(user, entry).emails for user, entry in _file_entries(path).items()}
+    return {user: emails[0] for user, emails in found.items() if emails}
+
+
+def _file_entries(path: Path) -> dict[str, object]:
+    """User id -> an address, or a mapping of `email`, `phone`, `name` (subjects.person)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -72,7 +80,29 @@ def _file_mapping(path: Path) -> dict[str, str]:
         raise ActionError(f"{path}: not YAML or JSON") from exc
     if not isinstance(data, dict):
         raise ActionError(f"{path}: must map user ids to email addresses")
-    return {str(k): str(v) for k, v in data.items()}
+    return {str(k): v for k, v in data.items()}
+
+
+def directory_people(settings: Settings) -> tuple[list[Person], str | None]:
+    """Everyone the local directory lists, with their identifiers (blocking: call off the
+    loop), and why data subjects cannot be matched (None: they can).
+
+    A `lookup_url` answers for user ids only, so it cannot say whose address or phone
+    number appeared in leaked text; its users are matched only through the local entries."""
+    cfg = settings.notifications.affected_users
+    entries: dict[str, object] = {}
+    if cfg.directory_file is not None:
+        entries.update(_file_entries(cfg.directory_file))
+    entries.update(cfg.directory)
+    people = [person(user, entry) for user, entry in entries.items()]
+    if people:
+        return people, None
+    if cfg.lookup_url is not None:
+        return [], (
+            "notifications.affected_users has only a lookup_url, which answers for user ids: "
+            "give a directory or directory_file with people's identifiers to match them"
+        )
+    return [], "notifications.affected_users lists nobody to match the leaked data against"
 
 
 def _lookup(
