@@ -77,3 +77,25 @@ def test_urls_are_checked_by_pydantic_and_kept_as_written(tmp_path: Path) -> Non
         path = write(tmp_path, {"systems": [{"name": "a", "owners": {"slack_webhook": bad}}]})
         with pytest.raises(ConfigError, match=r"slack_webhook.*must be an http"):
             load_settings(path, data_dir=tmp_path)
+
+
+def test_every_section_model_of_the_config_package_is_importable_from_defib_config() -> None:
+    """`defib.config` is split by section; importers keep `from defib.config import X`."""
+    import importlib
+    import pkgutil
+
+    import defib.config
+
+    missing = []
+    for info in pkgutil.iter_modules(defib.config.__path__):
+        module = importlib.import_module(f"defib.config.{info.name}")
+        missing += [
+            f"{info.name}.{name}"
+            for name, value in vars(module).items()
+            if isinstance(value, type)
+            and value.__module__ == module.__name__
+            and not name.startswith("_")
+            and getattr(defib.config, name, None) is not value
+        ]
+    assert missing == []
+    assert set(defib.config.__all__) <= set(dir(defib.config))

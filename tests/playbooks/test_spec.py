@@ -294,6 +294,17 @@ def test_playbook_errors_survive_pickling() -> None:
     assert str(errors.errors[0]) == "f.yaml:3: step 2 's': k: bad"
 
 
+def test_a_playbook_error_pickled_when_it_lived_in_spec_still_loads() -> None:
+    """Pickles made before the errors moved to playbooks/errors.py name
+    `defib.playbooks.spec._rebuild_error`; spec still answers to that name."""
+    error = PlaybookError("bad", file="f.yaml", step="s", step_number=1)
+    old = pickle.dumps(error, protocol=0).replace(
+        b"defib.playbooks.errors", b"defib.playbooks.spec"
+    )
+    assert b"defib.playbooks.spec" in old
+    assert str(pickle.loads(old)) == "f.yaml: step 1 's': bad"
+
+
 def test_retries_max_backoff_below_base_is_an_error() -> None:
     """The backoff cap cannot be lower than the first backoff."""
     (error,) = errors_of(
