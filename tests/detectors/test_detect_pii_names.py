@@ -323,12 +323,12 @@ def test_short_maestro_and_old_jcb_cards() -> None:
     ],
 )
 def test_person_not_place_needs_a_name_and_a_person_beside_it(text: str, expected: bool) -> None:
-    from defib.detectors import entities
+    from defib.detectors import entities, entity_rules
 
     lex, _ = entities.load()
     toks = entities.tokenize(text, lex)
     i = next(k for k, t in enumerate(toks) if t.text in ("Houston", "Potomac"))
-    assert entities.person_not_place(toks, i, i + 1) is expected
+    assert entity_rules.person_not_place(toks, i, i + 1) is expected
 
 
 @pytest.mark.parametrize(
@@ -378,10 +378,10 @@ def test_word_cache_gives_the_same_tags_and_stays_bounded(monkeypatch: pytest.Mo
     ],
 )
 def test_a_one_word_place_before_a_person_is_the_given_name(text: str, merged: bool) -> None:
-    from defib.detectors import entities
+    from defib.detectors import entities, entity_rules
 
     lex, _ = entities.load()
     toks = entities.tokenize(text, lex)
     found = [("LOCATION", 0, 1), ("PERSON", 1, 2)]
     expected = [("PERSON", 0, 2)] if merged else found
-    assert entities.merge_names(toks, found) == expected
+    assert entity_rules.merge_names(toks, found) == expected

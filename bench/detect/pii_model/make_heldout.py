@@ -1,7 +1,9 @@
 """Write the synthetic held-out set for PERSON/ADDRESS/LOCATION/DATE_OF_BIRTH (eval format).
 
-Its templates (`synth.HELDOUT`) are disjoint from the training ones, 30% of its names are
-spliced from two names so that no gazetteer lists them, and it has its own seed.
+Its templates (`synth.HELDOUT` and `templates2.HELDOUT_MORE`) are disjoint from the training
+ones; its nationality words, brands and place-or-name words are the other half of each list;
+30% of its names are spliced from two names so that no gazetteer lists them; it has its own
+seed.
 
     bench/.venv-faker/bin/python bench/detect/pii_model/make_heldout.py \
         --out bench/results/pii_names_heldout.jsonl [--n 600] [--seed 20251]

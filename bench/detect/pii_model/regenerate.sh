@@ -6,6 +6,9 @@
 # Usage: bench/detect/pii_model/regenerate.sh   (needs Debian's wamerican for SCOWL's words)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+# Same bytes on every run: no hash-order effects, and synth.py draws birth dates between fixed
+# bounds (Faker's date_of_birth() counted from today, so the texts changed from day to day).
+export PYTHONHASHSEED=0
 VENV=bench/.venv-faker
 [ -x "$VENV/bin/python" ] || bash bench/detect/pii_model/venv.sh "$VENV"
 [ -f /usr/share/dict/american-english ] || apt-get install -y -qq wamerican

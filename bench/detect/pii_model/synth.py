@@ -9,6 +9,7 @@ generalises beyond what it was built from.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import random
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faker import Faker
+from templates2 import BRANDS, DEMONYMS, HELDOUT_MORE, TRAIN_MORE
 
 # Locales the values come from, weighted: mostly Latin script, some Greek and Cyrillic.
 LOCALES = {
@@ -69,7 +71,44 @@ LOCALES = {
     "uk_UA": 1,
     "az_AZ": 1,
     "ka_GE": 0,
+    # Names beyond Europe (issue 30: non-English names were missed).
+    "yo_NG": 1,
+    "ha_NG": 1,
+    "ig_NG": 1,
+    "sw": 1,
+    "en_KE": 1,
+    "tw_GH": 1,
+    "en_PK": 1,
+    "uz_UZ": 1,
+    "es_CO": 1,
+    "es_CL": 1,
+    "fr_CH": 1,
+    "ga_IE": 1,
 }
+# Locales whose names Faker also gives in Latin letters (first_romanized_name): names only.
+ROMANIZED = ["ja_JP", "zh_CN"]
+# Name particles between given name and surname, and prefixes joined to the surname.
+PARTICLES = [
+    "van",
+    "van der",
+    "van den",
+    "de",
+    "de la",
+    "del",
+    "da",
+    "dos",
+    "di",
+    "von",
+    "bin",
+    "binti",
+    "ibn",
+    "ben",
+    "le",
+    "du",
+    "ter",
+    "zu",
+]
+JOINED = ["al-", "el-", "Al-", "O'", "d'", "Mac"]
 LOCALES = {k: v for k, v in LOCALES.items() if v}
 TITLES = ["Mr.", "Mrs.", "Ms.", "Miss", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Prof.", "Mx."]
 UNITS = ["Apt.", "Apt", "Suite", "Unit", "Flat", "#", "Apartment", "Floor", "Room", "Ste"]
@@ -222,6 +261,8 @@ class Values:
         self.r = rng
         self.novel = novel
         self.ambiguous: list[str] = []
+        self.demonyms: list[str] = []
+        self.brands: list[str] = []
         self.fakers: dict[str, Faker] = {}
         self.locales = list(LOCALES)
         self.weights = [LOCALES[k] for k in self.locales]
@@ -253,11 +294,30 @@ class Values:
             name = self._splice(name, f.last_name())
         return name
 
+    def romanized(self) -> str:
+        """A Japanese or Chinese name in Latin letters, family name first or last."""
+        f = self.fake(self.r.choice(ROMANIZED))
+        first, last = str(f.first_romanized_name()), str(f.last_romanized_name())
+        x = self.r.random()
+        return f"{last} {first}" if x < 0.4 else f"{first} {last}" if x < 0.8 else last
+
     def person(self) -> tuple[str, str]:
         """(title or '', name)."""
         r, f = self.r, self.fake()
         x = r.random()
-        if x < 0.45:
+        y = r.random()
+        # Shapes the plain Faker names lack: particles, joined prefixes, initials.
+        if y < 0.05:
+            name = self.romanized()
+        elif y < 0.11:
+            name = f"{self.first(f)} {r.choice(PARTICLES)} {self.last(f)}"
+        elif y < 0.14:
+            name = f"{self.first(f)} {r.choice(JOINED)}{self.last(f)}"
+        elif y < 0.18:
+            initials = r.choice(["{a}. ", "{a}.{b}. ", "{a}. {b}. ", "{a} {b} "])
+            a, b = r.choice(string.ascii_uppercase), r.choice(string.ascii_uppercase)
+            name = initials.format(a=a, b=b) + self.last(f)
+        elif x < 0.45:
             name = f"{self.first(f)} {self.last(f)}"
         elif x < 0.6:
             name = self.first(f)
@@ -396,7 +456,9 @@ class Values:
 
     def date(self) -> str:
         f = self.fake("en_US")
-        d = f.date_of_birth(minimum_age=18, maximum_age=90)
+        # Fixed bounds, not date_of_birth(): that one counts from today, so the texts (and the
+        # model trained on them) changed from day to day.
+        d = f.date_between_dates(_DOB_FROM, _DOB_TO)
         fmt = self.r.choice(
             ["%m/%d/%Y", "%d/%m/%Y", "%Y-%m-%d", "%B %d, %Y", "%d %B %Y", "%d.%m.%Y", "%b %d, %Y"]
         )
@@ -418,7 +480,9 @@ class Values:
 # Slots: {P} person, {F} first name, {L} last name, {A} address, {C} city or other place,
 # {N} country, {O} organisation, {E} e-mail, {T} phone, {D} date (not a birth date),
 # {B} birth date (DATE_OF_BIRTH), {R} product, {W} weekday, {M} month, {K} number,
-# {G} a well-known place that is also a name (LOCATION), {H} such a name used for a person.
+# {G} a well-known place that is also a name (LOCATION), {H} such a name used for a person,
+# {J} a nationality or language word, {Y} a brand that is also a name, {Z} an organisation
+# word (templates2.py; the last three are never labelled).
 TRAIN = [
     # support requests
     "Hi, this is {P}. I can't log in to my account since {W}.",
@@ -772,6 +836,7 @@ NEGATIVE_HELDOUT = [
     "Use the Search box at the top of the Help Center.",
 ]
 
+_DOB_FROM, _DOB_TO = datetime.date(1935, 1, 1), datetime.date(2007, 12, 31)
 _SLOT = re.compile(r"\{([A-Z])\}")
 
 
@@ -804,6 +869,12 @@ def fill(template: str, v: Values) -> Sample:
             s.add(v.r.choice(v.ambiguous), "PERSON")
         elif kind == "B":
             s.add(v.date(), "DATE_OF_BIRTH")
+        elif kind == "J":
+            s.add(v.r.choice(v.demonyms))
+        elif kind == "Y":
+            s.add(v.r.choice(v.brands))
+        elif kind == "Z":
+            s.add(v.r.choice(ORG_WORDS))
         else:
             maker: dict[str, Callable[[], str]] = {
                 "O": v.org,
@@ -833,8 +904,13 @@ def _join(a: Sample, b: Sample, sep: str) -> Sample:
 def generate(n: int, seed: int, *, heldout: bool = False, novel: float = 0.0) -> list[Sample]:
     r = random.Random(seed)
     v = Values(r, novel=novel)
-    v.ambiguous = ambiguous_places()[1 if heldout else 0]
-    pos_t, neg_t = (HELDOUT, NEGATIVE_HELDOUT) if heldout else (TRAIN, NEGATIVE_TRAIN)
+    half = 1 if heldout else 0
+    v.ambiguous = ambiguous_places()[half]
+    v.demonyms, v.brands = DEMONYMS[half::2], BRANDS[half::2]
+    if heldout:
+        pos_t, neg_t = HELDOUT + HELDOUT_MORE, NEGATIVE_HELDOUT
+    else:
+        pos_t, neg_t = TRAIN + TRAIN_MORE, NEGATIVE_TRAIN
     out = []
     for _ in range(n):
 

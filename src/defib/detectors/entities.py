@@ -49,11 +49,12 @@ _GAZ_BITS = {
     "street_word": SWORD,
     "common": COMMON,
 }
-_PLACE = CITY | STATE | COUNTRY
-_SENTENCE_END = frozenset(".!?:;\"“”'()[]>-")
+PLACE = CITY | STATE | COUNTRY
+SENTENCE_END = frozenset(".!?:;\"“”'()[]>-")
 MAX_PHRASE = 5
 
-TOKEN = re.compile(r"\w+(?:['\u2019\-]\w+)*|[^\w\s]")
+# A possessive 's is its own token, so "Cheryl's" looks up "cheryl"; O'Neil stays one word.
+TOKEN = re.compile(r"\w+(?:['\u2019](?![sS]\b)\w+|-\w+)*|[^\w\s]")
 _UPPER = re.compile(r"[^\W\d_]")
 
 
@@ -75,7 +76,7 @@ class Lexicon:
                 continue
             for e in entries:
                 bits[e] = bits.get(e, 0) | bit
-                if " " in e and bit & _PLACE:
+                if " " in e and bit & PLACE:
                     words = e.split(" ")
                     if len(words) <= MAX_PHRASE:
                         first = words[0]
@@ -150,7 +151,7 @@ def tokenize(text: str, lex: Lexicon) -> list[Token]:
         longest = min(phrase_len.get(toks[i].low, 1), n - i)
         matched = 0
         for k in range(longest, 1, -1):
-            b = bits.get(" ".join(t.low for t in toks[i : i + k]), 0) & _PLACE
+            b = bits.get(" ".join(t.low for t in toks[i : i + k]), 0) & PLACE
             if b:
                 matched = k
                 toks[i].place = f"B{b}"
@@ -158,7 +159,7 @@ def tokenize(text: str, lex: Lexicon) -> list[Token]:
                     t.place = f"I{b}"
                 break
         if not matched:
-            b = toks[i].gaz & _PLACE
+            b = toks[i].gaz & PLACE
             if b:
                 toks[i].place = f"B{b}"
             matched = 1
@@ -295,225 +296,6 @@ def spans(toks: list[Token], tags: list[str]) -> list[tuple[str, int, int]]:
     if cur is not None:
         out.append((cur, start, len(tags)))
     return [(_SPAN_TYPE[k], s, e) for k, s, e in out]
-
-
-_NAMES = FIRST | LAST | _PLACE
-
-
-# Lower-case words that belong inside names and places ("Ludwig van Beethoven", "Rio de Janeiro").
-_PARTICLES = frozenset(
-    "de da das do dos di del della der den van von la le du des al el bin ibn y e zu ter".split()  # noqa: SIM905
-)
-
-
-def trim_common(toks: list[Token], i: int, j: int) -> tuple[int, int]:
-    """Drop lower-case words the tagger let into the edges of a name or place ("said Jonas
-    Weber", "snmpwalk OID") in text that uses capitals."""
-
-    def common(t: Token) -> bool:
-        return t.text.islower() and t.low not in _PARTICLES
-
-    while i < j and common(toks[i]):
-        i += 1
-    while j > i and common(toks[j - 1]):
-        j -= 1
-    return i, j
-
-
-def implausible(toks: list[Token], i: int, j: int, cased: bool) -> bool:
-    """A tagged name or place the tagger is probably wrong about.
-
-    In text that uses capitals, an all-lower-case span is a common word ("man", "said");
-    a single word no list has as a name or place is kept only when it looks like a name:
-    capitalised, not an acronym, not an everyday word opening a sentence ("One").
-    """
-    words = [t for t in toks[i:j] if t.text[0].isalpha()]
-    if not words:
-        return True
-    if cased and all(t.text.islower() for t in words):
-        return True
-    if j - i == 1:
-        t = toks[i]
-        # Acronyms (MAC, OID, EAN, SSNs) are not names, even when a list has one as a name.
-        if len(t.text) <= 5 and sum(c.isupper() for c in t.text) >= 2:
-            return True
-        if t.gaz & _NAMES:
-            # Text without capitals gives no shape to go by: short words are too ambiguous.
-            return not cased and len(t.text) < 4
-        # Without a list entry: nothing in text without capitals, no everyday word opening
-        # a sentence.
-        if len(t.text) < 2 or not cased:
-            return True
-        if opens_sentence(toks, i) and t.gaz & COMMON:
-            return True
-    return False
-
-
-# Words beside a name that say a person is meant, not a place ("Dear Austin", "Sydney said").
-_PERSON_BEFORE = frozenset(
-    "dear hi hello hey thanks thank named contact ask asked met meet tell told cc attn".split()  # noqa: SIM905
-)
-_PERSON_AFTER = frozenset(
-    "said says told tells asked asks wrote writes replied replies emailed texted messaged"  # noqa: SIM905
-    " phoned called calls lives lived works worked thinks thought wants wanted needs"
-    " needed likes liked loves loved smiled laughed who whose herself himself agreed"
-    " explained mentioned confirmed reported complained signed joined left sent".split()
-)
-
-
-def opens_sentence(toks: list[Token], i: int) -> bool:
-    return i == 0 or toks[i].nl or toks[i - 1].text in _SENTENCE_END
-
-
-def person_context(toks: list[Token], i: int, j: int) -> bool:
-    """A title, greeting or person verb beside tokens i..j, or a surname after them."""
-    prev = toks[i - 1] if i > 0 else None
-    nxt = toks[j] if j < len(toks) else None
-    if prev is not None and (prev.gaz & TITLE or prev.low in _PERSON_BEFORE):
-        return True
-    if nxt is not None:
-        if nxt.low in _PERSON_AFTER:
-            return True
-        # A capitalised name after it on the same line: a surname ("Sydney Morgan").
-        if not nxt.nl and nxt.text[0].isupper() and nxt.gaz & (FIRST | LAST) and not nxt.place:
-            return True
-    return False
-
-
-def person_not_place(toks: list[Token], i: int, j: int) -> bool:
-    """A LOCATION span that a title, greeting or person verb says is a person ("Dear Austin",
-    "Caldwell said"), provided its words are also in the name lists."""
-    return all(t.gaz & (FIRST | LAST) for t in toks[i:j]) and person_context(toks, i, j)
-
-
-def place_not_person(toks: list[Token], i: int, j: int) -> bool:
-    """A PERSON span that is a known place with nothing around it that speaks of a person.
-
-    Many places are also given names or surnames (Paris, Washington, Georgia, Austin). The
-    tagger sees no left context at the start of a sentence and leans on the name lists there,
-    so "Paris is the capital of France." came out as a person. A span that is exactly one
-    place entry opening a sentence (where the tagger had no left context to go by) is read as
-    the place when no title, greeting or person verb is beside it and no name follows it.
-    """
-    first = toks[i]
-    if not first.place.startswith("B"):
-        return False
-    k = i + 1
-    while k < len(toks) and toks[k].place.startswith("I"):
-        k += 1
-    if k != j:
-        return False  # more (or fewer) words than the place: "Paris Hilton"
-    if person_context(toks, i, j):
-        return False
-    if not opens_sentence(toks, i):
-        return False
-    # Weigh the lists' ambiguity: the city list holds 80k towns (Mary, Taylor, Melissa are
-    # towns too), so a word that is also a given name or surname stays a person unless it is
-    # a state, province or country as well (Washington, Georgia, Paris's department), or the
-    # rest of its sentence speaks of a place ("Preston is a city ...", "... its population").
-    ambiguous = any(t.gaz & (FIRST | LAST) for t in toks[i:j])
-    return not ambiguous or bool(int(first.place[1:]) & (STATE | COUNTRY)) or place_context(toks, j)
-
-
-# Geography words: a sentence about a place uses them, one about a person rarely does.
-_PLACE_WORDS = frozenset(
-    "city cities capital country countries state town village province region county island "  # noqa: SIM905
-    "coast border borders population inhabitants residents located situated lies founded "
-    "destination airport harbour harbor river downtown suburb suburbs km kilometres miles "
-    "borough district municipality port metropolitan urban neighbourhood neighborhood "
-    "tourists skyline climate".split()
-)
-_PLACE_WINDOW = 8
-
-
-def place_context(toks: list[Token], j: int) -> bool:
-    """A geography word in the same sentence within a few words after token j - 1."""
-    for t in toks[j : j + _PLACE_WINDOW]:
-        if t.text in _SENTENCE_END or t.nl:
-            return False
-        if t.low in _PLACE_WORDS:
-            return True
-    return False
-
-
-# Legal forms and words that end company names, as written (case matters: "AS" is a legal
-# form, "as" is not). A name or place followed or ended by one is an organisation.
-_ORG_ENDS = frozenset(
-    "Inc Corp Corporation Ltd Limited LLC LLP PLC plc GmbH AG SA SAS SARL SpA Srl BV NV AB Oy "  # noqa: SIM905
-    "KG KGaA ASA Co Company Group Holdings Bank Capital Partners Fund Trust Technologies "
-    "Systems Solutions Labs Industries Insurance Airlines Foundation University Institute "
-    "Hospital Pharmaceuticals Therapeutics Logistics Consulting Software Networks".split()
-)
-
-
-def organisation(toks: list[Token], i: int, j: int) -> bool:
-    """A tagged name or place that is a company ("Neos SA", "Hartmann Logistics GmbH")."""
-    if toks[j - 1].text in _ORG_ENDS and j - i > 1:
-        return True
-    k = j
-    if k < len(toks) and toks[k].text == ",":
-        k += 1  # "Acme, Inc."
-    return k < len(toks) and not toks[k].nl and toks[k].text in _ORG_ENDS
-
-
-def merge_names(toks: list[Token], found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """A one-word place right before a person on the same line is the given name of that
-    person ("Bhekani Mcoomo" read as place + surname), unless it is a state or country."""
-    out: list[tuple[str, int, int]] = []
-    k = 0
-    while k < len(found):
-        kind, i, j = found[k]
-        if k + 1 < len(found):
-            nkind, ni, nj = found[k + 1]
-            t = toks[i]
-            if (
-                kind == "LOCATION"
-                and nkind == "PERSON"
-                and j - i == 1
-                and ni == j
-                and not toks[ni].nl
-                and _capitalised(t)
-                and not t.gaz & (STATE | COUNTRY)
-            ):
-                out.append(("PERSON", i, nj))
-                k += 2
-                continue
-        out.append((kind, i, j))
-        k += 1
-    return out
-
-
-def _capitalised(t: Token) -> bool:
-    return t.text[0].isupper() and t.text[1:2].islower()
-
-
-def extend_name(toks: list[Token], i: int, j: int) -> int:
-    """The end of a PERSON span stretched over a surname the tagger stopped before.
-
-    Surnames no list holds ("Kornelia Michalska", "Beatrix A. Veres") are where the tagger
-    loses recall: after a known given name it often ends the span. A capitalised word on the
-    same line right after a given name is taken as the surname, with a middle initial in
-    between, unless it is an everyday word, a title or a place that is no name.
-    """
-    last = toks[j - 1]
-    if not last.gaz & FIRST or not _capitalised(last):
-        return j
-    n = len(toks)
-    k = j
-    # A middle initial: "A." or "A".
-    if k < n and len(toks[k].text) == 1 and toks[k].text.isupper() and not toks[k].nl:
-        k += 1
-        if k < n and toks[k].text == ".":
-            k += 1
-    if k >= n or toks[k].nl or not _capitalised(toks[k]):
-        return j
-    t = toks[k]
-    g = t.gaz
-    if g & (TITLE | SSUF | SPRE) or (g & COMMON and not g & LAST):
-        return j
-    if g & _PLACE and not g & (FIRST | LAST):
-        return j
-    return k + 1
 
 
 # ---------------------------------------------------------------- loading

@@ -25,6 +25,7 @@ from stdnum import luhn as _luhn
 from stdnum.us import ssn as _ssn
 
 from defib.detectors import entities as _ent
+from defib.detectors import entity_rules as _rules
 from defib.detectors.base import Finding, resolve_overlaps
 from defib.detectors.secrets import SecretDetector
 
@@ -280,21 +281,24 @@ class PiiDetector:
         lex, tagger = _ent.load()
         toks = _ent.tokenize(text, lex)
         cased = text != text.lower()
-        for tagged, first, last in _ent.merge_names(toks, _ent.spans(toks, tagger.tag(toks))):
+        found = _rules.merge_names(toks, _ent.spans(toks, tagger.tag(toks)))
+        if cased:
+            found = _rules.add_initials(toks, found)
+        for tagged, first, last in _rules.add_street_addresses(toks, found, cased):
             kind, i, j = tagged, first, last
             if kind != "ADDRESS":
                 if cased:
-                    i, j = _ent.trim_common(toks, i, j)
-                if i >= j or _ent.implausible(toks, i, j, cased):
+                    i, j = _rules.trim_common(toks, i, j)
+                if i >= j or _rules.implausible(toks, i, j, cased):
                     continue
-                if cased and _ent.organisation(toks, i, j):
+                if cased and (_rules.organisation(toks, i, j) or _rules.nationality(toks, i, j)):
                     continue
                 if kind == "PERSON" and cased:
-                    if _ent.place_not_person(toks, i, j):
+                    if _rules.place_not_person(toks, i, j):
                         kind = "LOCATION"
                     else:
-                        j = _ent.extend_name(toks, i, j)
-                elif kind == "LOCATION" and cased and _ent.person_not_place(toks, i, j):
+                        j = _rules.extend_name(toks, i, j)
+                elif kind == "LOCATION" and cased and _rules.person_not_place(toks, i, j):
                     kind = "PERSON"
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
