@@ -213,7 +213,9 @@ class SilenceService:
         draft = dataclasses.replace(
             draft, created_by=actor, comment=_with_author(draft.comment, draft.created_by, actor)
         )
-        with self.db.write() as conn:
+
+        # A function, so a deadlock loser (it meets intake on incident rows) runs again.
+        def write(conn: Connection) -> Silence:
             current = (
                 repo.get_silence(conn, draft.id, for_update=True) if draft.id is not None else None
             )
@@ -259,13 +261,18 @@ class SilenceService:
             self._touch(conn, silence, "silence_added", actor, now)
             return silence
 
+        return self.db.transact(write)
+
     def expire(self, silence_id: str, actor: str) -> Silence:
         now = self._now()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> Silence:
             current = repo.get_silence(conn, silence_id, for_update=True)
             if current.state(now) == "expired":
                 return current
             return self._expire(conn, current, actor, now)
+
+        return self.db.transact(write)
 
     def _expire(self, conn: Connection, current: Silence, actor: str, now: datetime) -> Silence:
         # A pending silence never starts: both ends move to now, as Alertmanager does.

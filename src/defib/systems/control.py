@@ -89,7 +89,9 @@ class ControlService:
         also: Callable[[Connection, SystemState, SystemState, datetime], None] | None = None,
     ) -> Change:
         now = self.clock()
-        with self.db.write() as conn:
+
+        # A function (so `also` must only write through `conn`): a deadlock loser runs again.
+        def write(conn: Connection) -> Change:
             if owner.incident_seq is not None:
                 # Raises NotFound before anything changes if the incident does not exist.
                 incident_repo.get_incident(conn, owner.incident_seq)
@@ -125,6 +127,8 @@ class ControlService:
                     idempotency_key=owner.key,
                 )
             return Change(saved, changed)
+
+        return self.db.transact(write)
 
     # -- changes --------------------------------------------------------------------------
 
@@ -274,14 +278,15 @@ class ControlService:
         )
 
     def register_versions(self, system: str, names: Iterable[str]) -> None:
-        with self.db.write() as conn:
-            repo.ensure_versions(conn, system, list(names))
+        wanted = list(names)
+        self.db.transact(lambda conn: repo.ensure_versions(conn, system, wanted))
 
     def mark_version(
         self, system: str, version: str, status: VersionStatus, owner: Owner, note: str = ""
     ) -> ModelVersion:
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> ModelVersion:
             if owner.incident_seq is not None:
                 incident_repo.get_incident(conn, owner.incident_seq)
                 if owner.key is not None and timeline_key_exists(conn, owner.key):
@@ -311,6 +316,8 @@ class ControlService:
                 )
             return marked
 
+        return self.db.transact(write)
+
     def plan_once(
         self, incident_seq: int, key: str, kind: str, data: Mapping[str, Any], actor: str
     ) -> dict[str, Any]:
@@ -320,11 +327,10 @@ class ControlService:
         back to) records the decision before acting on it; re-executed after a crash, it
         gets its first decision back instead of deciding again from a world it has changed.
         """
-        with self.db.write() as conn:
-            event = incident_repo.append_event(
-                conn,
-                incident_seq,
-                TimelineEvent(self.clock(), actor, kind, dict(data)),
-                idempotency_key=key,
+        planned = TimelineEvent(self.clock(), actor, kind, dict(data))
+        event = self.db.transact(
+            lambda conn: incident_repo.append_event(
+                conn, incident_seq, planned, idempotency_key=key
             )
+        )
         return dict(event.data)
