@@ -9,7 +9,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from defib.testing import ServerProcess, defib_executable
+from defib.testing import defib_executable
+from tests.cli.conftest import InProcessServer
 
 
 def _cli(
@@ -34,7 +35,7 @@ def _plain_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_after_login_every_command_works_from_any_directory(
-    server: ServerProcess, tmp_path: Path
+    server: InProcessServer, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -73,7 +74,7 @@ def test_after_login_every_command_works_from_any_directory(
 
 
 def test_login_refuses_a_token_the_server_does_not_know(
-    server: ServerProcess, tmp_path: Path
+    server: InProcessServer, tmp_path: Path
 ) -> None:
     env = _plain_env(tmp_path)
     out = _cli("login", "--url", server.url, "--token", "defib_made_up", cwd=tmp_path, env=env)
@@ -82,7 +83,7 @@ def test_login_refuses_a_token_the_server_does_not_know(
     assert not Path(env["DEFIB_LOGIN_FILE"]).exists()
 
 
-def test_a_viewer_token_cannot_create_tokens(server: ServerProcess, tmp_path: Path) -> None:
+def test_a_viewer_token_cannot_create_tokens(server: InProcessServer, tmp_path: Path) -> None:
     env = {**server.client_env(), "DEFIB_LOGIN_FILE": str(tmp_path / "login.json")}
     viewer = json.loads(
         _cli(
@@ -150,7 +151,7 @@ def test_a_taken_port_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
     assert not home.exists()
 
 
-def test_the_client_follows_defib_port(server: ServerProcess, tmp_path: Path) -> None:
+def test_the_client_follows_defib_port(server: InProcessServer, tmp_path: Path) -> None:
     env = {k: v for k, v in server.client_env().items() if k != "DEFIB_URL"}
     env["DEFIB_PORT"] = str(server.port)
     env["DEFIB_LOGIN_FILE"] = str(tmp_path / "login.json")

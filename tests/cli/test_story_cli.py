@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from defib.cli import COMMANDS, app
 from defib.cli.client import is_gateway_error
-from defib.testing import ServerProcess
 
 from .conftest import Run
 
@@ -51,25 +50,6 @@ def test_empty_lists_say_so_in_words(run: Run) -> None:
     assert out.stdout.strip() == "Nothing waits for approval."
     assert run("incidents", "list").stdout.strip() == "No incidents match."
     assert run("silences", "list").stdout.strip() == "Nothing is silenced."
-
-
-def test_the_gateway_port_is_named_as_such(run: Run, server: ServerProcess) -> None:
-    import subprocess
-
-    from defib.testing import defib_executable
-
-    env = {**server.client_env(), "DEFIB_URL": f"http://127.0.0.1:{server.gateway_port}"}
-    out = subprocess.run(
-        [defib_executable(), "incidents", "list"],
-        cwd=server.workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 2
-    assert "is defib's gateway" in out.stderr and "API port" in out.stderr
-    assert "Unknown route" not in out.stderr
 
 
 def test_a_gateway_error_is_told_from_an_api_error() -> None:
