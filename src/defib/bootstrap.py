@@ -29,6 +29,7 @@ from defib.evidence.setup import trust_warnings
 from defib.hardening import anonymous_warnings, loose_modes, private_dir, private_file
 from defib.incidents.lifecycle import IncidentService
 from defib.incidents.review import ReviewService
+from defib.intake.folding import AlertFolding
 from defib.intake.pipeline import Intake
 from defib.intake.storm import StormGuard
 from defib.oncall.config import directory as oncall_directory
@@ -198,7 +199,6 @@ class Runtime:
         self.engine.on_attention.append(SlackAttentionNotices(settings, self.db))
         self.incidents = IncidentService(
             self.db,
-            reopen_window=timedelta(seconds=settings.reopen_window_seconds),
             # The engine's hooks plus an escalation run per on-call policy (actions/escalate).
             hooks=PagingHooks(
                 self.engine,
@@ -209,6 +209,13 @@ class Runtime:
             ),
             # PagerDuty incidents resolve with defib's, after the resolving commit.
             on_resolved=[PagerDutyResolver(settings)],
+        )
+        # Alerts into incidents: runs planned and resolves announced through `incidents`.
+        self.folding = AlertFolding(
+            self.db,
+            self.incidents,
+            clock=self._clock,
+            reopen_window=timedelta(seconds=settings.reopen_window_seconds),
             quiet=self.silences.gate,
             # PostgreSQL: one budget for every replica (issue 25); SQLite: one process.
             storm=StormGuard(
@@ -227,7 +234,7 @@ class Runtime:
             self.db, settings.data_dir, self.review, self._clock, evidence=self.evidence
         )
         self.intake = Intake(
-            self.incidents, build_classifier(settings), on_results=self.telemetry.count_alerts
+            self.folding, build_classifier(settings), on_results=self.telemetry.count_alerts
         )
 
     def _clock(self) -> datetime:

@@ -14,7 +14,7 @@ from typing import Any
 
 from defib.bootstrap import Runtime
 from defib.config import Settings, load_settings
-from defib.incidents.lifecycle import IngestResult
+from defib.intake.results import IngestResult
 from defib.model import Alert, Incident, IncidentType, Severity, TimelineEvent
 from defib.playbooks.engine import RunConflict
 from defib.playbooks.engine.worker import Worker

@@ -6,7 +6,7 @@ import orjson
 
 from defib.api.fastpath import render, route_of
 from defib.api.schemas import AlertResultOut, AlertsAccepted
-from defib.incidents.lifecycle import IngestResult
+from defib.intake.results import IngestResult
 from defib.model import IncidentType, Severity
 
 

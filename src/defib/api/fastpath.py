@@ -28,8 +28,8 @@ from defib.api import jsonguard
 from defib.api.errors import error_body
 from defib.auth import ANONYMOUS_ADMIN, Permission, Principal
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import IngestResult
 from defib.intake.formats import FORMATS, PayloadError
+from defib.intake.results import IngestResult
 from defib.store.outage import RETRY_AFTER_SECONDS, is_storage_unavailable
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from defib.incidents.lifecycle import IncidentService, IngestResult, Triage
+from defib.intake.folding import AlertFolding
+from defib.intake.results import IngestResult, Triage
 from defib.model import Alert
 from defib.store.batching import BatchingThread
 from defib.store.outage import is_lock_conflict
@@ -37,15 +38,13 @@ class _Job:
 
 
 class GroupCommitter(BatchingThread[_Job]):
-    """Runs `IncidentService.ingest_batches` on a writer thread, batching concurrent callers."""
+    """Runs `AlertFolding.ingest_batches` on a writer thread, batching concurrent callers."""
 
     thread_name = "defib-group-commit"
 
-    def __init__(
-        self, incidents: IncidentService, max_batch_alerts: int = MAX_BATCH_ALERTS
-    ) -> None:
+    def __init__(self, folding: AlertFolding, max_batch_alerts: int = MAX_BATCH_ALERTS) -> None:
         super().__init__(max_batch_alerts)
-        self.incidents = incidents
+        self.folding = folding
         self.batches = 0
         self.jobs = 0
 
@@ -79,7 +78,7 @@ class GroupCommitter(BatchingThread[_Job]):
     def _ingest(self, jobs: list[_Job]) -> list[list[IngestResult]]:
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                return self.incidents.ingest_batches([(j.items, j.actor) for j in jobs])
+                return self.folding.ingest_batches([(j.items, j.actor) for j in jobs])
             except Exception as exc:
                 if attempt == CONFLICT_RETRIES or not is_lock_conflict(exc):
                     raise

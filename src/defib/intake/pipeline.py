@@ -12,9 +12,10 @@ from concurrent.futures import Future
 from datetime import datetime
 
 from defib.classify import Classifier, Decision
-from defib.incidents.lifecycle import IncidentService, IngestResult, Triage
+from defib.intake.folding import AlertFolding
 from defib.intake.formats import parse_payload
 from defib.intake.group_commit import GroupCommitter
+from defib.intake.results import IngestResult, Triage
 from defib.model import Alert
 
 
@@ -29,21 +30,21 @@ class Intake:
 
     def __init__(
         self,
-        incidents: IncidentService,
+        folding: AlertFolding,
         classifier: Classifier,
         *,
         on_results: Callable[[Sequence[str], Sequence[str]], None] | None = None,
     ) -> None:
-        self.incidents = incidents
+        self.folding = folding
         self.classifier = classifier
-        self.committer = GroupCommitter(incidents)
+        self.committer = GroupCommitter(folding)
         # Told (formats, actions) of every stored batch: the per-process alert counters.
         self.on_results = on_results
 
     def parse(
         self, payload: object, fmt: str | None = None, now: datetime | None = None
     ) -> list[Alert]:
-        return parse_payload(payload, fmt, now=now or self.incidents.clock())
+        return parse_payload(payload, fmt, now=now or self.folding.clock())
 
     def decide_one(self, alert: Alert) -> Triage:
         decision = self.classifier.decide(alert)

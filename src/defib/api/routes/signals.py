@@ -23,8 +23,8 @@ from defib.api.deps import BearerCredentials, Ingester, RuntimeDep, get_principa
 from defib.api.errors import ApiError, error_responses
 from defib.api.schemas import AlertResultOut
 from defib.auth import Permission, Principal
-from defib.incidents.lifecycle import IngestResult
 from defib.intake.formats import PayloadError
+from defib.intake.results import IngestResult
 from defib.signals import litellm, otlp
 from defib.signals.hub import SignalHub
 
