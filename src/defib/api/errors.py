@@ -104,6 +104,34 @@ def error_response(
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 
+def failure_error(exc: Exception) -> ApiError:
+    """An error no route expected, as its answer (logged here): 503 with Retry-After when
+    storage is down or the request lost a lock race, else 500. The app's handlers and the
+    alert fast path (`api/fastpath.py`) both answer through this."""
+    # Storage down (PostgreSQL stopped, SQLite's disk full): the request's transaction
+    # rolled back, nothing is half written; the sender should retry shortly.
+    if is_storage_unavailable(exc):
+        log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
+        return ApiError(
+            503,
+            "storage_unavailable",
+            "storage is unavailable right now; nothing was written, retry shortly",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if is_lock_conflict(exc):
+        # A deadlock loser that was not retried (Database.transact retries where it is
+        # used): the transaction was undone whole, so the sender may simply retry.
+        log.warning("lock conflict answered 503: %s", exc)
+        return ApiError(
+            503,
+            "lock_conflict",
+            "another request held the same rows; nothing was written, retry shortly",
+            {"Retry-After": "1"},
+        )
+    log.error("unhandled error", exc_info=exc)
+    return ApiError(500, "internal", f"internal error: {type(exc).__name__}")
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
@@ -151,28 +179,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid", describe_request_errors(exc))
 
     async def _storage(_: Request, exc: Exception) -> JSONResponse:
-        # Storage down (PostgreSQL stopped, SQLite's disk full): the request's transaction
-        # rolled back, nothing is half written; the sender should retry shortly.
-        if is_storage_unavailable(exc):
-            log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
-            return error_response(
-                503,
-                "storage_unavailable",
-                "storage is unavailable right now; nothing was written, retry shortly",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        if is_lock_conflict(exc):
-            # A deadlock loser that was not retried (Database.transact retries where it is
-            # used): the transaction was undone whole, so the sender may simply retry.
-            log.warning("lock conflict answered 503: %s", exc)
-            return error_response(
-                503,
-                "lock_conflict",
-                "another request held the same rows; nothing was written, retry shortly",
-                {"Retry-After": "1"},
-            )
-        log.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal", f"internal error: {type(exc).__name__}")
+        err = failure_error(exc)
+        return error_response(err.status, err.code, err.message, err.headers)
 
     # The driver errors that can mean an outage (others of these classes answer 500).
     for cls in (SQLAlchemyError, OSError, StorageUnavailable):

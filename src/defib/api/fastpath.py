@@ -1,22 +1,23 @@
-"""The alert routes as plain ASGI, in front of FastAPI.
+"""Alert intake over HTTP: the one implementation, and the lean ASGI entry that serves it.
 
-Under load, FastAPI's routing (matching every route of the app in turn), dependency
-injection and response-model serialisation took about 40% of the serving process's GIL
-time per alert request (issue 15). Alerts are the one hot path, so their three routes are
-answered here directly with the same checks in the same order, the same status codes and
-the same bodies; every other request (and every other method on these paths) goes on to
-the app. The FastAPI routes stay registered: they document the routes in OpenAPI and serve
-any caller that reaches the app without this layer.
+`accept` turns a request body into committed alerts (format 404, JSON 400, payload 422,
+then parse, classify, deduplicate and commit) and `render` writes the answer; errors are
+`ApiError`s, and anything unexpected is answered by `api.errors.failure_error` (503 with
+Retry-After when storage is down or a lock race was lost, else 500), as in the app.
 
-Order of checks, as on the FastAPI routes: body size (413), duplicate keys and NUL (400/
-422), token (401/403), format (404), JSON (400), payload (422); then the alerts are parsed,
-classified, deduplicated and committed before the answer.
+Two entry points call them. `AlertFastPath`, ASGI middleware in front of FastAPI, answers
+POSTs to the three alert routes itself: under load, FastAPI's routing (matching every route
+in turn), dependency injection and response-model serialisation took about 40% of the
+serving process's GIL time per alert request (issue 15; `docs/bench-intake.md`). It runs the
+checks the app's middleware and dependencies would, in the same order: body size (413),
+duplicate keys and NUL (400/422), token (401/403). The FastAPI routes in
+`api/routes/alerts.py` stay registered for OpenAPI and for any caller that reaches the app
+without this layer; they call `accept` and `render` too, so both answer alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -25,14 +26,11 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from defib.api import jsonguard
-from defib.api.errors import error_body
+from defib.api.errors import ApiError, error_body, failure_error
 from defib.auth import ANONYMOUS_ADMIN, Permission, Principal
 from defib.bootstrap import Runtime
 from defib.intake.formats import FORMATS, PayloadError
 from defib.intake.results import IngestResult
-from defib.store.outage import RETRY_AFTER_SECONDS, is_storage_unavailable
-
-log = logging.getLogger(__name__)
 
 _V1 = "/api/v1/alerts"
 _V1_AS = "/api/v1/alerts/"
@@ -40,12 +38,6 @@ _V2 = "/api/v2/alerts"
 # A path segment, as FastAPI's `{fmt}` matches it.
 _SEGMENT = re.compile(r"[^/]+")
 _JSON = [(b"content-type", b"application/json")]
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 def route_of(method: str, path: str) -> tuple[bool, str | None] | None:
@@ -59,6 +51,45 @@ def route_of(method: str, path: str) -> tuple[bool, str | None] | None:
     if path.startswith(_V1_AS) and _SEGMENT.fullmatch(path, len(_V1_AS)):
         return True, path[len(_V1_AS) :]
     return None
+
+
+def status_of(path: str) -> int:
+    """200 for Alertmanager's API v2 (what Prometheus expects), 202 for defib's own routes."""
+    return 200 if path == _V2 else 202
+
+
+async def accept(runtime: Runtime, raw: bytes, fmt: str | None, actor: str) -> list[IngestResult]:
+    """Refuse or commit one request's alerts; the answers once they are committed.
+
+    Raises `ApiError` for an unknown format (404), a body that is not JSON (400) or a
+    payload no adapter accepts (422), counting each on the rejection counter; an error
+    while committing (counted as an intake error) propagates for `failure_error`.
+    """
+    telemetry = runtime.telemetry
+    if fmt is not None and fmt not in FORMATS:
+        telemetry.alerts_rejected.labels("unknown_format").inc()
+        raise ApiError(
+            404, "not_found", f"unknown alert format {fmt!r}; use one of {', '.join(FORMATS)}"
+        )
+    if not raw:
+        telemetry.alerts_rejected.labels("not_json").inc()
+        raise ApiError(400, "bad_request", "empty body: send a JSON alert payload")
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        telemetry.alerts_rejected.labels("not_json").inc()
+        raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from exc
+    try:
+        # Parsing and classification are pure and take microseconds: no thread hop for them.
+        future = runtime.intake.submit(payload, fmt, actor)
+    except PayloadError as exc:
+        telemetry.alerts_rejected.labels("invalid_payload").inc()
+        raise ApiError(422, "invalid_payload", str(exc)) from exc
+    try:
+        return await asyncio.wrap_future(future)
+    except Exception:
+        telemetry.intake_errors.inc()
+        raise
 
 
 def render(results: Sequence[IngestResult]) -> bytes:
@@ -102,22 +133,21 @@ class AlertFastPath:
         if route is None:
             await self.app(scope, receive, send)
             return
-        status = 200 if scope["path"] == _V2 else 202
         try:
             try:
                 body = await self._handle(scope, receive, route[1])
-            except (_Refused, _Gone):
+            except (ApiError, _Gone):
                 raise
             except Exception as exc:  # the token lookup or the commit: as the app's handlers
-                raise _failure(exc) from exc
-        except _Refused as exc:
+                raise failure_error(exc) from exc
+        except ApiError as exc:
             await _answer(
                 send, exc.status, orjson.dumps(error_body(exc.code, exc.message)), exc.headers
             )
             return
         except _Gone:
             return
-        await _answer(send, status, body)
+        await _answer(send, status_of(scope["path"]), body)
 
     async def _handle(self, scope: Scope, receive: Receive, fmt: str | None) -> bytes:
         headers: dict[bytes, bytes] = {}
@@ -126,40 +156,16 @@ class AlertFastPath:
         raw = await self._body(headers, receive)
         refused = jsonguard.check(raw) if raw else None
         if refused is not None:
-            raise _Refused(*refused)
+            raise ApiError(*refused)
         principal = await self._principal(headers)
         if not principal.can(Permission.INGEST):
-            raise _Refused(
+            raise ApiError(
                 403,
                 "forbidden",
                 f"token {principal.name!r} has role {principal.role.value}, "
                 f"which may not {Permission.INGEST.value.replace(':', ' ')}",
             )
-        telemetry = self.runtime.telemetry
-        if fmt is not None and fmt not in FORMATS:
-            telemetry.alerts_rejected.labels("unknown_format").inc()
-            raise _Refused(
-                404, "not_found", f"unknown alert format {fmt!r}; use one of {', '.join(FORMATS)}"
-            )
-        if not raw:
-            telemetry.alerts_rejected.labels("not_json").inc()
-            raise _Refused(400, "bad_request", "empty body: send a JSON alert payload")
-        try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            telemetry.alerts_rejected.labels("not_json").inc()
-            raise _Refused(400, "bad_request", f"body is not valid JSON: {exc}") from exc
-        try:
-            future = self.runtime.intake.submit(payload, fmt, principal.name)
-        except PayloadError as exc:
-            telemetry.alerts_rejected.labels("invalid_payload").inc()
-            raise _Refused(422, "invalid_payload", str(exc)) from exc
-        try:
-            results = await asyncio.wrap_future(future)
-        except Exception:
-            telemetry.intake_errors.inc()
-            raise
-        return render(results)
+        return render(await accept(self.runtime, raw, fmt, principal.name))
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         declared = headers.get(b"content-length")
@@ -169,7 +175,7 @@ class AlertFastPath:
             except ValueError:
                 too_big = False
             if too_big:
-                raise _Refused(*_too_large(self.max_bytes))
+                raise ApiError(*_too_large(self.max_bytes))
         chunks: list[bytes] = []
         seen = 0
         while True:
@@ -181,7 +187,7 @@ class AlertFastPath:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.max_bytes:
-                raise _Refused(*_too_large(self.max_bytes))
+                raise ApiError(*_too_large(self.max_bytes))
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -194,32 +200,18 @@ class AlertFastPath:
         # As FastAPI's HTTPBearer reads the header: "<scheme> <credentials>".
         scheme, _, token = value.partition(" ")
         if not value or not scheme or not token or scheme.lower() != "bearer":
-            raise _Refused(401, "unauthorized", "missing bearer token", challenge)
+            raise ApiError(401, "unauthorized", "missing bearer token", challenge)
         cache = self.runtime.tokens
         found, principal = cache.cached(token)
         if not found:
             principal = await asyncio.to_thread(cache.lookup, token)
         if principal is None:
-            raise _Refused(401, "unauthorized", "invalid or revoked token", challenge)
+            raise ApiError(401, "unauthorized", "invalid or revoked token", challenge)
         return principal
 
 
 class _Gone(Exception):
     """The client disconnected before its body arrived."""
-
-
-def _failure(exc: Exception) -> _Refused:
-    if is_storage_unavailable(exc):
-        # Nothing was written (the transaction rolled back): the sender retries.
-        log.warning("storage unavailable: %s: %s", type(exc).__name__, exc)
-        return _Refused(
-            503,
-            "storage_unavailable",
-            "storage is unavailable right now; nothing was written, retry shortly",
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    log.error("unhandled error", exc_info=exc)
-    return _Refused(500, "internal", f"internal error: {type(exc).__name__}")
 
 
 def _too_large(max_bytes: int) -> tuple[int, str, str]:

@@ -1,18 +1,22 @@
-"""Alert intake routes. Bodies are parsed with orjson and validated by the pure adapters."""
+"""Alert intake routes, as FastAPI documents them (OpenAPI) and serves them without the fast path.
+
+In `defib serve` the lean ASGI layer `api/fastpath.py` answers these requests before they
+reach FastAPI; both go through its `accept` and `render`, so they answer alike. The
+`response_model` documents the body `render` writes (tests/api/test_fastpath.py holds them
+to each other).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.requests import ClientDisconnect
 
 from defib.api.deps import Ingester, RuntimeDep
 from defib.api.errors import ApiError, error_responses
-from defib.api.schemas import AlertResultOut, AlertsAccepted
-from defib.intake.formats import FORMATS, PayloadError
+from defib.api.fastpath import accept, render
+from defib.api.schemas import AlertsAccepted
 
 router = APIRouter(tags=["alerts"])
 
@@ -46,45 +50,17 @@ _ERRORS = error_responses(
 )
 
 
-async def _json_body(request: Request) -> object:
+async def _ingest(
+    request: Request, runtime: RuntimeDep, actor: str, fmt: str | None, code: int
+) -> Response:
     try:
         raw = await request.body()
     except ClientDisconnect as exc:
         # The sender hung up mid-body: nothing was accepted, and nobody is left to answer.
+        runtime.telemetry.alerts_rejected.labels("not_json").inc()
         raise ApiError(400, "bad_request", "client disconnected before sending the body") from exc
-    if not raw:
-        raise ApiError(400, "bad_request", "empty body: send a JSON alert payload")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from exc
-
-
-async def _ingest(
-    request: Request, runtime: RuntimeDep, actor: str, fmt: str | None
-) -> AlertsAccepted:
-    telemetry = runtime.telemetry
-    try:
-        payload = await _json_body(request)
-    except ApiError:
-        telemetry.alerts_rejected.labels("not_json").inc()
-        raise
-    try:
-        # Parsing and classification are pure and take microseconds: no thread hop for them.
-        future = runtime.intake.submit(payload, fmt, actor)
-    except PayloadError as exc:
-        telemetry.alerts_rejected.labels("invalid_payload").inc()
-        raise ApiError(422, "invalid_payload", str(exc)) from exc
-    try:
-        results = await asyncio.wrap_future(future)
-    except Exception:
-        telemetry.intake_errors.inc()
-        raise
-    return AlertsAccepted(
-        message="Event processed" if len(results) == 1 else f"{len(results)} alerts processed",
-        dedup_key=results[0].dedup_key if len(results) == 1 else None,
-        results=[AlertResultOut(**r.to_dict()) for r in results],
-    )
+    results = await accept(runtime, raw, fmt, actor)
+    return Response(render(results), status_code=code, media_type="application/json")
 
 
 @router.post(
@@ -94,9 +70,9 @@ async def _ingest(
     openapi_extra=_BODY_DOC,
     responses=_ERRORS,
 )
-async def post_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> AlertsAccepted:
+async def post_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """Accept alerts in any supported format (auto-detected); one result per alert."""
-    return await _ingest(request, runtime, who.name, None)
+    return await _ingest(request, runtime, who.name, None, status.HTTP_202_ACCEPTED)
 
 
 @router.post(
@@ -110,14 +86,9 @@ async def post_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> A
 )
 async def post_alerts_as(
     fmt: str, request: Request, runtime: RuntimeDep, who: Ingester
-) -> AlertsAccepted:
+) -> Response:
     """Accept alerts in the named format: alertmanager, grafana, pagerduty, prometheus, native."""
-    if fmt not in FORMATS:
-        runtime.telemetry.alerts_rejected.labels("unknown_format").inc()
-        raise ApiError(
-            404, "not_found", f"unknown alert format {fmt!r}; use one of {', '.join(FORMATS)}"
-        )
-    return await _ingest(request, runtime, who.name, fmt)
+    return await _ingest(request, runtime, who.name, fmt, status.HTTP_202_ACCEPTED)
 
 
 @router.post(
@@ -127,8 +98,6 @@ async def post_alerts_as(
     openapi_extra=_BODY_DOC,
     responses=_ERRORS,
 )
-async def post_prometheus_alerts(
-    request: Request, runtime: RuntimeDep, who: Ingester
-) -> AlertsAccepted:
+async def post_prometheus_alerts(request: Request, runtime: RuntimeDep, who: Ingester) -> Response:
     """Alertmanager API v2 shape, so Prometheus can list defib among its alertmanagers."""
-    return await _ingest(request, runtime, who.name, "prometheus")
+    return await _ingest(request, runtime, who.name, "prometheus", status.HTTP_200_OK)
