@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from defib.events import ALERT_EVIDENCE_KINDS, TimelineKind, is_reopen
 from defib.model import Incident, InvalidInput, TimelineEvent, parse_incident_id
 from defib.store import incidents as repo
@@ -90,7 +92,9 @@ class ReviewService:
             mapping = edited(ids, actor, rfc3339(now))
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
-        with self.db.write() as conn:
+
+        # Functions, so a deadlock loser (the incident row meets intake) runs again.
+        def write(conn: Connection) -> None:
             repo.get_incident(conn, seq, for_update=True)
             review_repo.put(conn, seq, "taxonomy", to_stored(mapping))
             repo.append_event(
@@ -100,6 +104,8 @@ class ReviewService:
                     now, actor, "taxonomy_changed", {k: list(v) for k, v in mapping.ids.items()}
                 ),
             )
+
+        self.db.transact(write)
         return mapping
 
     def review(self, incident_id: str) -> dict[str, Any]:
@@ -113,7 +119,8 @@ class ReviewService:
     ) -> dict[str, Any]:
         seq = parse_incident_id(incident_id)
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
             repo.get_incident(conn, seq, for_update=True)
             current = review_repo.get(conn, seq, "review") or {}
             updated = clean_review(current, change)
@@ -123,6 +130,9 @@ class ReviewService:
             repo.append_event(
                 conn, seq, TimelineEvent(now, actor, "review_updated", {"fields": changed})
             )
+            return updated, stored
+
+        updated, stored = self.db.transact(write)
         return {**updated, **_meta(stored)}
 
 
