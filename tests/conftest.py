@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
+
+# Property tests check behaviour, not speed: Hypothesis's default 200 ms deadline per example
+# failed gateway stream properties on a loaded 2-core CI. Speed lives in bench/.
+hypothesis_settings.register_profile("defib", deadline=None)
+hypothesis_settings.load_profile("defib")
 
 if TYPE_CHECKING:
     from defib.bootstrap import Runtime
