@@ -6,6 +6,7 @@ READ update of a row another connection changed; bounded, and only for those SQL
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
@@ -153,3 +154,99 @@ def test_a_lock_conflict_no_one_retried_is_503_not_500() -> None:
         answer = client.get("/boom")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
     assert answer.json()["error"]["code"] == "lock_conflict"
+
+
+def test_a_real_writer_that_loses_a_deadlock_answers_200_not_503(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Expiring a silence over the API locks the silence, then writes the timeline of the
+    open incident it matches; another connection holding that incident and then asking for
+    the silence makes PostgreSQL abort the expiry as the deadlock loser. The API's
+    transaction runs again and answers 200 (it answered 503 lock_conflict before)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a deadlock needs PostgreSQL's row locks")
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from defib.api import create_app
+    from defib.auth import Role, generate_token
+    from defib.bootstrap import Runtime
+    from defib.clock import utcnow
+    from defib.config import load_settings
+    from defib.store import tokens as token_repo
+
+    rt = Runtime(load_settings(None, data_dir=tmp_path / "data", database_url=database_url))
+    other = Database(database_url)
+    token = generate_token()
+    with rt.db.write() as conn:
+        token_repo.create_token(
+            conn, name="admin", role=Role.ADMIN, token=token, created_by="t", now=utcnow()
+        )
+    try:
+        client = TestClient(create_app(rt), raise_server_exceptions=False)
+        client.headers["Authorization"] = f"Bearer {token}"
+        alert = {"source": "m", "type": "performance", "title": "slow", "systems": ["chat-api"]}
+        opened = client.post("/api/v1/alerts", json=alert).json()["results"][0]
+        now = datetime.now(UTC)
+        silence = {
+            "matchers": [{"name": "system", "value": "chat-api", "isRegex": False}],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(hours=1)).isoformat(),
+            "createdBy": "t",
+            "comment": "rollout",
+        }
+        sid = client.post("/api/v2/silences", json=silence).json()["silenceID"]
+        seq = int(opened["incident_id"].split("-")[1])
+        with other.read() as conn:
+            before = _deadlocks(conn, above=-1)
+        incident_held, theirs_failed = threading.Event(), []
+
+        def theirs() -> None:
+            try:
+                with other.write() as conn:
+                    conn.execute(
+                        text("SELECT 1 FROM incidents WHERE seq = :s FOR UPDATE"), {"s": seq}
+                    )
+                    incident_held.set()
+                    threading.Event().wait(0.5)  # the expiry holds the silence and waits
+                    conn.execute(
+                        text("SELECT 1 FROM silences WHERE id = :i FOR UPDATE"), {"i": sid}
+                    )
+            except Exception as exc:  # the winner must not be the one aborted
+                theirs_failed.append(exc)
+
+        thread = threading.Thread(target=theirs)
+        thread.start()
+        assert incident_held.wait(10)
+        answer = client.delete(f"/api/v2/silence/{sid}")
+        thread.join(10)
+        assert answer.status_code == 200, answer.text
+        assert theirs_failed == []
+        timeline = client.get(f"/api/v1/incidents/{opened['incident_id']}/timeline").json()
+        assert [e["kind"] for e in timeline["items"]].count("silence_expired") == 1
+        # PostgreSQL counted the deadlock: the expiry lost it and was run again.
+        with other.read() as conn:
+            assert _deadlocks(conn, above=before) > before
+    finally:
+        rt.close()
+        other.dispose()
+
+
+def _deadlocks(conn: Connection, *, above: int) -> int:
+    """PostgreSQL's deadlock count for this database, waited for until it is above `above`
+    (statistics reach the view a moment after the transaction ends), for up to 3 s."""
+    import time
+
+    found = 0
+    for _ in range(30):
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        found = int(
+            conn.execute(
+                text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+        )
+        if found > above:
+            break
+        time.sleep(0.1)
+    return found
