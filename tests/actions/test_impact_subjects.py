@@ -188,3 +188,52 @@ def test_an_assessment_from_before_subject_matching_is_refused(
     assert run.steps[0].status is RunStatus.FAILED
     assert "predates data-subject matching" in (run.steps[0].error or "")
     assert not [m for m in mail_peer.mails if "m@corp.example" in m.rcpt_tos]
+
+
+def test_alert_samples_are_matched_and_what_their_prompt_held_is_not(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    playbook_dir: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    """A guardrail's samples: the answer leaking Alice's name and phone makes her affected;
+    Carol's address in the prompt, repeated by the model, does not; the sample's `user_id`
+    (Mallory) is counted, never listed."""
+    playbook_dir(
+        "name: t\napplies_to: [data_leak]\nsteps:\n  - {name: assess, action: assess_data_impact}\n"
+    )
+    # The inline directory holds addresses only; names and phones come from a file.
+    people = tmp_path / "people.yaml"
+    people.write_text(
+        yaml.safe_dump({"alice": {"name": "Alice Johnson", "phone": ["+1 415 555 0199"]}})
+    )
+    directory = {"mallory": "mallory@corp.example", "carol": "carol@corp.example"}
+    rt = make_runtime(
+        notifications={"affected_users": {"directory": directory, "directory_file": str(people)}}
+    )
+    alert = {
+        "source": "guardrails",
+        "type": "data_leak",
+        "title": "Customer data in replies",
+        "systems": ["chat-api"],
+        "severity": "critical",
+        "samples": [
+            {
+                "prompt": "Write to CAROL@corp.example please",
+                "response": "Done: carol@corp.example. Alice Johnson's number is 415.555.0199",
+                "user_id": "mallory",
+            }
+        ],
+    }
+    start_worker(rt)
+    (result,) = rt.intake.ingest(alert, None, "tester")
+    assert result.incident_id is not None
+    run = wait_run(rt, only_run(rt, result.incident_id).id)
+    assert run.steps[0].status is RunStatus.SUCCEEDED, run.steps[0].error
+    with rt.db.read() as conn:
+        impact = impact_repo.get_impact(conn, rt.incidents.get(result.incident_id).seq)
+    assert impact is not None
+    assert impact["users"] == ["alice"], impact
+    assert impact["subjects"][0]["matched_by"] == ["PERSON", "PHONE"]
+    assert impact["subjects"][0]["record_refs"][0].endswith(":sample:0")
+    assert impact["matching"]["claimed_users_not_used"] == 1

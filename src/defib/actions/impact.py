@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -155,7 +156,7 @@ def assess(env: ActionEnvironment, ctx: ActionContext) -> dict[str, Any]:
                 f"alert:{alert['id']}:sample:{i}",
                 Counter(f.type for f in findings),
                 [(f.type, f.text) for f in findings],
-                prompt if isinstance(prompt, str) else "",
+                _sent(prompt),
                 str(user) if user is not None else None,
             )
     return {
@@ -442,6 +443,13 @@ class NotifyUsersAction:
         claimed = int(impact.get("matching", {}).get("claimed_users_not_used", 0))
         ignored = f"; {claimed} user id(s) requests claimed are not used" if claimed else ""
         return f"{what}: {found.summary()}{matched}{ignored}"
+
+
+def _sent(prompt: object) -> str:
+    """A sample's prompt as text for the echo check (messages or parts as their JSON)."""
+    if prompt is None or isinstance(prompt, str):
+        return prompt or ""
+    return json.dumps(prompt, ensure_ascii=False, default=str)
 
 
 def _matched_by(impact: dict[str, Any]) -> dict[str, list[str]]:
