@@ -41,9 +41,14 @@ class GroupWriter(BatchingThread[_Job]):
     (an fsync on SQLite, whose single write lock also makes the others queue behind it) and
     takes the write lock while Python, contending for the GIL with every other run, builds
     its statements. Here one writer thread runs whatever jobs are waiting in one
-    transaction, each job in its own savepoint (a job that fails is rolled back alone and
-    its caller gets the exception), and commits once. A caller gets its answer only after
-    the commit: nothing is acknowledged that is not durable.
+    transaction and commits once. A caller gets its answer only after the commit: nothing
+    is acknowledged that is not durable.
+
+    A job that fails must not undo the others, but a savepoint per job costs two round
+    trips each on PostgreSQL, on the one thread every run's bookkeeping waits for. So a
+    group runs first without savepoints; only if something in it fails (then nothing of it
+    was written) does it run again with each job in its own savepoint, where the failing
+    job is rolled back alone and its caller gets the exception.
     """
 
     thread_name = "defib-engine-writer"
@@ -58,10 +63,27 @@ class GroupWriter(BatchingThread[_Job]):
         return cast(T, job.future.result())
 
     def _commit(self, jobs: list[_Job]) -> None:
+        if not self._all_at_once(jobs):
+            self._each_in_savepoint(jobs)
+
+    def _all_at_once(self, jobs: list[_Job]) -> bool:
+        """Run the group in one transaction without savepoints; False (nothing written) if
+        anything failed."""
+        try:
+            # Defers to intake on PostgreSQL too (on SQLite every writer does).
+            with self.db.write(defer=self.db.is_sqlite) as conn:
+                values = [job.fn(conn) for job in jobs]
+        except Exception:
+            return False
+        for job, value in zip(jobs, values, strict=True):
+            job.future.set_result(value)
+        return True
+
+    def _each_in_savepoint(self, jobs: list[_Job]) -> None:
         done: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             # Defers to intake on PostgreSQL too (on SQLite every writer does).
-            with self.db.write(defer=True) as conn:
+            with self.db.write(defer=self.db.is_sqlite) as conn:
                 for job in jobs:
                     try:
                         with conn.begin_nested():
@@ -75,7 +97,7 @@ class GroupWriter(BatchingThread[_Job]):
             for job in retry:
                 job.attempts += 1
             if retry:  # nothing of this group was written: run it again
-                self._commit(retry)
+                self._each_in_savepoint(retry)
                 return
             for job in jobs:  # the commit failed: nothing of this group is written
                 job.future.set_exception(exc)
@@ -92,4 +114,4 @@ class GroupWriter(BatchingThread[_Job]):
             else:
                 job.future.set_result(value)
         if again:
-            self._commit(again)
+            self._each_in_savepoint(again)

@@ -11,6 +11,7 @@ crash) is harmless because every row update is conditional and every event keyed
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -41,6 +42,8 @@ from defib.store.database import Database
 __all__ = ["Ledger", "PlainStep", "RunConflict", "StepRef", "incident_snapshot"]
 
 T = TypeVar("T")
+# Group writers on PostgreSQL (see `Ledger.write`).
+PG_WRITERS = 4
 # Whether a step goes straight to its action (see `Workflow.plain`).
 PlainStep = Callable[[Step, Mapping[str, Any], bool], bool]
 
@@ -71,11 +74,15 @@ class Ledger:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._writer = GroupWriter(db)
+        # SQLite has one write lock: one writer. PostgreSQL takes concurrent transactions,
+        # and one writer thread was where every run waited (its round trips in a row).
+        self._writers = [GroupWriter(db) for _ in range(1 if db.is_sqlite else PG_WRITERS)]
+        self._next = itertools.count()
         self._specs: dict[int, tuple[Playbook, dict[str, Any], str]] = {}
 
     def close(self) -> None:
-        self._writer.close()
+        for writer in self._writers:
+            writer.close()
 
     def _frozen(self, playbook: Playbook) -> tuple[dict[str, Any], str]:
         """The playbook's stored form and digest, computed once per (immutable) playbook:
@@ -90,7 +97,7 @@ class Ledger:
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in a write transaction shared with concurrent bookkeeping (group commit);
         returns once it is committed."""
-        return self._writer.run(fn)
+        return self._writers[next(self._next) % len(self._writers)].run(fn)
 
     async def timeline(
         self, seq: int, actor: str, kind: str, data: Mapping[str, Any], key: str
