@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from defib.actions.environment import ActionEnvironment
 from defib.actions.escalate import PagingHooks
 from defib.actions.resolve import PagerDutyResolver
 from defib.actions.silenced_leak import SilencedLeakTeller
-from defib.auth import Principal, Role, generate_token
+from defib.auth import Role, generate_token
 from defib.classify import Classifier, RuleError, RuleSet
 from defib.clock import utcnow
 from defib.config import ConfigError, Settings
@@ -47,48 +45,12 @@ from defib.store import systems as systems_repo
 from defib.store import tokens as token_repo
 from defib.store.database import Database
 from defib.store.storm import DatabaseStormBudget
+from defib.store.token_cache import TokenCache
+from defib.systems.changes import SystemChanges
+from defib.systems.control import ControlService
 from defib.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
-
-# Revocation takes effect within this many seconds; it saves a query per request.
-TOKEN_CACHE_SECONDS = 5.0
-
-
-@dataclass
-class TokenCache:
-    """A small TTL cache of token -> principal in front of the token table."""
-
-    db: Database
-    ttl: float = TOKEN_CACHE_SECONDS
-    _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def cached(self, token: str) -> tuple[bool, Principal | None]:
-        """(True, principal) on a fresh cache entry; (False, None) when a lookup is needed."""
-        with self._lock:
-            hit = self._entries.get(token)
-        if hit is not None and hit[0] > time.monotonic():
-            return True, hit[1]
-        return False, None
-
-    def lookup(self, token: str) -> Principal | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(token)
-            if hit is not None and hit[0] > now:
-                return hit[1]
-        with self.db.read() as conn:
-            principal = token_repo.authenticate(conn, token)
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[token] = (now + self.ttl, principal)
-        return principal
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def build_classifier(settings: Settings) -> Classifier:
@@ -179,36 +141,17 @@ class Runtime:
         )
         if migrate_on_start:
             self.silences.sync_windows(maintenance_windows(settings))
-        # What actions run with (settings, database, clock, HTTP): one per process, injected.
         # One per process: its anchor remembers a failed checkpoint write for /readyz.
         self.evidence = EvidenceService.for_settings(self.db, settings)
         for warning in trust_warnings(settings, self.db):
             log.warning("%s", warning)
             self.security_warnings.append(warning)
-        self.actions_env = ActionEnvironment(settings, self.db, evidence=self.evidence)
-        self.leak_teller = SilencedLeakTeller(self.actions_env)
-        self.silences.on_leak = self.leak_teller.tell
-        self.engine = PlaybookEngine(
-            self.db,
-            playbooks=load_playbooks(settings),
-            settings=settings,
-            environment=self.actions_env,
-        )
-        # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
-        self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))
-        self.engine.on_attention.append(SlackAttentionNotices(settings, self.db))
+        # Kill switches, filters, routing and versions: one service for actions, API, console.
+        self.control = ControlService(self.db, clock=self._clock)
         self.incidents = IncidentService(
             self.db,
-            # The engine's hooks plus an escalation run per on-call policy (actions/escalate).
-            hooks=PagingHooks(
-                self.engine,
-                lambda conn, incident, actor, pb: self.engine.plan_run(
-                    conn, incident, actor, playbook=pb
-                ),
-                settings,
-            ),
             # PagerDuty incidents resolve with defib's, after the resolving commit.
-            on_resolved=[PagerDutyResolver(settings)],
+            on_resolved=[PagerDutyResolver(settings, self._clock)],
         )
         # Alerts into incidents: runs planned and resolves announced through `incidents`.
         self.folding = AlertFolding(
@@ -223,6 +166,45 @@ class Runtime:
                 shared=None if self.db.is_sqlite else DatabaseStormBudget(self.db),
             ),
             exact_fold=settings.intake.exact,
+        )
+        # Secrets named by `*_env` settings: read from this process's environment here, at
+        # the root; the API, the console and actions are handed this mapping.
+        self.secrets: Mapping[str, str] = os.environ
+        # What actions run with (settings, database, services, clock, secrets, HTTP): one per
+        # process, injected.
+        self.actions_env = ActionEnvironment(
+            settings=settings,
+            db=self.db,
+            control=self.control,
+            evidence=self.evidence,
+            incidents=self.incidents,
+            clock=self._clock,
+            secrets=self.secrets,
+        )
+        # People's changes to systems (the API's PUT and the console's controls).
+        self.system_changes = SystemChanges(
+            settings, self.control, self.actions_env.http_client, self.secrets
+        )
+        self.leak_teller = SilencedLeakTeller(self.actions_env)
+        self.silences.on_leak = self.leak_teller.tell
+        self.engine = PlaybookEngine(
+            self.db,
+            playbooks=load_playbooks(settings),
+            settings=settings,
+            environment=self.actions_env,
+        )
+        # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
+        self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))
+        self.engine.on_attention.append(SlackAttentionNotices(settings, self.db))
+        # The engine's hooks plus an escalation run per on-call policy (actions/escalate).
+        # Set here, not in the constructor: the engine needs the actions' environment, which
+        # carries the incident service.
+        self.incidents.hooks = PagingHooks(
+            self.engine,
+            lambda conn, incident, actor, pb: self.engine.plan_run(
+                conn, incident, actor, playbook=pb
+            ),
+            settings,
         )
         self.oncall = OncallService(self.db, oncall_directory(settings), self._clock)
         self.pagerduty_inbound = PagerDutyInbound(self.db, self.incidents, self._clock)

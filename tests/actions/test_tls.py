@@ -14,8 +14,11 @@ import pytest
 
 from defib.actions.environment import ActionEnvironment
 from defib.config import Settings
+from defib.evidence import EvidenceService
+from defib.incidents.lifecycle import IncidentService
 from defib.integrations.tls import verify_context
 from defib.store.database import Database
+from defib.systems.control import ControlService
 from tests.actions.peers import self_signed_cert
 
 
@@ -50,7 +53,14 @@ def test_action_clients_refuse_an_unknown_certificate(
     """Sharing the context must not have turned verification off."""
     url, _ = https_url
     db = Database(f"sqlite:///{tmp_path / 'defib.db'}")
-    env = ActionEnvironment(Settings(data_dir=tmp_path), db)
+    settings = Settings(data_dir=tmp_path)
+    env = ActionEnvironment(
+        settings=settings,
+        db=db,
+        control=ControlService(db),
+        evidence=EvidenceService.for_settings(db, settings),
+        incidents=IncidentService(db),
+    )
 
     async def get() -> None:
         async with env.http_client() as client:

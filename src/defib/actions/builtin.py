@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import httpx
@@ -63,7 +62,7 @@ class WebhookAction:
         secret = _param_str(ctx, "secret", required=False)
         env_name = _param_str(ctx, "secret_env", required=False)
         if secret is None and env_name is not None:
-            secret = os.environ.get(env_name)
+            secret = ctx.env.secret(env_name)
             if secret is None:
                 raise ActionError(f"params.secret_env: ${env_name} is not set")
         if secret is not None:

@@ -28,13 +28,12 @@ from defib.actions.evidence import _samples
 from defib.actions.probing import Check, judge_replay, label, run_checks
 from defib.actions.templating import render_text
 from defib.actions.verification import replays_for
-from defib.clock import utcnow
 from defib.config import SystemConfig
 from defib.model import IncidentType
 from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo
 from defib.store import runs as runs_repo
-from defib.systems.control import Change, ControlService, Owner
+from defib.systems.control import Change, Owner
 from defib.systems.corroboration import StoredAlert, Verdict, judge
 from defib.systems.state import FilterAction, FilterKind, OutputFilter, StateError
 
@@ -54,7 +53,7 @@ def corroboration(env: ActionEnvironment, ctx: ActionContext) -> Verdict | None:
     with env.db.read() as conn:
         rows = alerts_repo.alerts_of_incident(conn, incident_seq(ctx))
     stored = [StoredAlert(r.received_at, r.payload) for r in rows if isinstance(r.payload, dict)]
-    return judge(stored, env.settings.gateway.corroboration, utcnow())
+    return judge(stored, env.settings.gateway.corroboration, env.clock())
 
 
 # Types whose replay proves something: a grounding finding is judged against the context
@@ -194,7 +193,7 @@ async def set_switch(
     Enabling only undoes what this incident did (unless `force`): a system another incident
     disabled stays disabled, and its control plane is not even asked.
     """
-    control = ControlService(env.db)
+    control = env.control
     seq = incident_seq(ctx)
     owner = Owner(ctx.actor, seq, key)
     if await asyncio.to_thread(_recorded, env, key):
@@ -204,15 +203,12 @@ async def set_switch(
         state = await asyncio.to_thread(control.state, system.name)
         ours = state is not None and state.disabled and state.disabled_by == seq
         if not enable or ours or force:
-            assert system.control.url is not None  # the config requires it for http
             extra["control_plane"] = await post_command(
                 env,
                 client,
-                url=system.control.url,
-                secret_env=system.control.secret_env,
-                what="control",
+                system,
+                "control",
                 action="enable" if enable else "disable",
-                system=system.name,
                 incident=str(ctx.incident["id"]),
                 key=key,
                 **({} if enable else {"reason": reason}),
@@ -353,7 +349,7 @@ class OutputFilterStep:
                 f"{self.name}: no filters to add: give params patterns or detectors (no default"
                 f" for {ctx.incident['type']} incidents)",
             )
-        control = ControlService(env.db)
+        control = env.control
         seq = incident_seq(ctx)
         async with env.http_client() as client:
 
@@ -362,15 +358,12 @@ class OutputFilterStep:
                     return {"already": True}
                 extra: dict[str, Any] = {}
                 if system.control.kind == "http":
-                    assert system.control.url is not None
                     extra["control_plane"] = await post_command(
                         env,
                         client,
-                        url=system.control.url,
-                        secret_env=system.control.secret_env,
-                        what="control",
+                        system,
+                        "control",
                         action="add_filters",
-                        system=system.name,
                         incident=str(ctx.incident["id"]),
                         key=key,
                         filters=[f.to_dict() for f in wanted],

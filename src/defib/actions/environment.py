@@ -1,41 +1,48 @@
-"""What the real actions need beyond their context: settings, the database, a clock and an
-HTTP transport.
+"""What the real actions need beyond their context: settings, the database, the services
+they act through, a clock, the process's secrets and an HTTP transport.
 
-The Runtime builds one `ActionEnvironment` and hands it to the engine, which puts it on
-every `ActionContext` (`ctx.env`): actions never look it up in a process global, and the
-actions package never imports the engine.
+The Runtime (`defib.bootstrap`) builds each service once and one `ActionEnvironment` that
+carries them; the engine puts it on every `ActionContext` (`ctx.env`). Actions never build
+a service, read a process global or the environment themselves, and the actions package
+never imports the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
+from defib.clock import Clock, utcnow
 from defib.config import Settings
 from defib.evidence import EvidenceService
+from defib.incidents.lifecycle import IncidentService
 from defib.integrations.tls import verify_context
 from defib.store.database import Database
+from defib.systems.control import ControlService
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ActionEnvironment:
     settings: Settings
     db: Database
+    # The process's services (one each, shared with the API and the console).
+    control: ControlService
+    evidence: EvidenceService  # one shared blob store and checkpoint anchor per process
+    incidents: IncidentService
+    clock: Clock = utcnow
+    # Where `*_env` settings (secrets named by the configuration) are looked up: the
+    # Runtime passes the process environment; tests pass a plain dict.
+    secrets: Mapping[str, str] = field(default_factory=dict)
     # None: a real network transport. Tests may inject any httpx transport.
     http_transport: httpx.AsyncBaseTransport | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    clock: Callable[[], datetime] = _utcnow
-    # The process's evidence service (shared blob store, one checkpoint anchor); None: each
-    # action builds one from the settings.
-    evidence: EvidenceService | None = None
+
+    def secret(self, name: str) -> str | None:
+        """The secret an `*_env` setting names (None when it is not set)."""
+        return self.secrets.get(name)
 
     def http_client(self, timeout: float | None = None) -> httpx.AsyncClient:
         """A client on the process's TLS context; `timeout` defaults to notifications'."""

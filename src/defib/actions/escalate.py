@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -273,7 +272,7 @@ class PageOnCallAction:
         if person.webhook:
             secret, problem = None, None
             if person.webhook_secret_env:
-                secret = os.environ.get(person.webhook_secret_env)
+                secret = ctx.env.secret(person.webhook_secret_env)
                 if secret is None:
                     problem = f"people ({person.name}).webhook_secret_env: not set"
             out.append(
@@ -291,7 +290,7 @@ class PageOnCallAction:
                 out.append(_Delivery(person.name, "slack", notifier, problem, url))
         if person.email:
             target = NotifyAction("notify_team", security=False)._email_target(
-                [person.email], ctx.env.settings.notifications
+                [person.email], ctx.env.settings.notifications, ctx.env.secrets
             )
             out.append(_Delivery(person.name, "email", target.notifier, target.problem))
         return out

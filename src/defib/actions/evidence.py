@@ -21,7 +21,7 @@ from typing import Any
 
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.environment import ActionEnvironment
-from defib.evidence import EvidenceService, ItemDraft
+from defib.evidence import ItemDraft
 from defib.evidence.anchor import AnchorError
 from defib.store import evidence as evidence_repo
 from defib.store import incidents as incident_repo
@@ -174,7 +174,7 @@ class EvidenceAction:
     async def run(self, ctx: ActionContext) -> ActionResult:
         env = ctx.env
         drafts, skipped = await asyncio.to_thread(self.gather, ctx, env)
-        service = env.evidence or EvidenceService.for_settings(env.db, env.settings)
+        service = env.evidence
         seq = int(ctx.incident["seq"])
         try:
             # Stores, commits and anchors: the step succeeds only once a signed checkpoint

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -72,10 +70,12 @@ def _target_id(channel: str, identity: str) -> str:
     return f"{channel}:{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
 
-def _env_secret(name: str | None, what: str) -> tuple[str | None, str | None]:
+def _env_secret(
+    secrets: Mapping[str, str], name: str | None, what: str
+) -> tuple[str | None, str | None]:
     if name is None:
         return None, None
-    value = os.environ.get(name)
+    value = secrets.get(name)
     if value is None:
         return None, f"{what}: ${name} is not set"
     return value, None
@@ -137,17 +137,21 @@ class NotifyAction:
         notifications = settings.notifications
         emails: list[str] = []
         for system in systems:
-            emails += self._owner_targets(system.owners, system.name, client, settings, add)
+            emails += self._owner_targets(
+                system.owners, system.name, client, settings, ctx.env.secrets, add
+            )
         uncovered = plan.unknown_systems or not notice.systems or not plan.targets
         if settings.default_owners is not None and uncovered:
             # What no system's owners cover goes to the default receiver.
-            emails += self._owner_targets(settings.default_owners, "default", client, settings, add)
+            emails += self._owner_targets(
+                settings.default_owners, "default", client, settings, ctx.env.secrets, add
+            )
             plan.defaulted = True
         if self.security:
             emails.extend(notifications.security_contacts)
         recipients = sorted(set(emails))
         if recipients:
-            add(self._email_target(recipients, notifications))
+            add(self._email_target(recipients, notifications, ctx.env.secrets))
         return plan
 
     def _owner_targets(
@@ -156,6 +160,7 @@ class NotifyAction:
         label: str,
         client: httpx.AsyncClient | None,
         settings: Settings,
+        secrets: Mapping[str, str],
         add: Callable[[Target], None],
     ) -> list[str]:
         """Add the owners' Slack, webhook and PagerDuty targets; their e-mail addresses."""
@@ -169,7 +174,9 @@ class NotifyAction:
                 )
             )
         for hook in owners.webhooks:
-            secret, problem = _env_secret(hook.secret_env, f"owners ({label}).webhooks.secret_env")
+            secret, problem = _env_secret(
+                secrets, hook.secret_env, f"owners ({label}).webhooks.secret_env"
+            )
             add(
                 Target(
                     _target_id("webhook", hook.url),
@@ -196,14 +203,20 @@ class NotifyAction:
             )
         return list(owners.security_contacts if self.security else owners.emails)
 
-    def _email_target(self, to: Sequence[str], notifications: NotificationSettings) -> Target:
+    def _email_target(
+        self, to: Sequence[str], notifications: NotificationSettings, secrets: Mapping[str, str]
+    ) -> Target:
         tid = _target_id("email", ",".join(to))
         label = f"email ({len(to)} recipient{'s' if len(to) != 1 else ''})"
         smtp = notifications.smtp
         if smtp is None:
             return Target(tid, None, "email", label, "notifications.smtp is not configured")
-        username, problem = _env_secret(smtp.username_env, "notifications.smtp.username_env")
-        password, problem2 = _env_secret(smtp.password_env, "notifications.smtp.password_env")
+        username, problem = _env_secret(
+            secrets, smtp.username_env, "notifications.smtp.username_env"
+        )
+        password, problem2 = _env_secret(
+            secrets, smtp.password_env, "notifications.smtp.password_env"
+        )
         context = None
         if smtp.starttls and smtp.ca_file is not None:
             context = ssl.create_default_context(cafile=str(smtp.ca_file))
@@ -353,7 +366,7 @@ def _silencing(db: Any, ctx: ActionContext) -> list[str]:
         str(inc.get("severity")),
         [str(s) for s in inc.get("systems", ())],
     )
-    now = datetime.now(UTC)
+    now = ctx.env.clock()
     with db.read() as conn:
         return silenced_by(silence_repo.list_silences(conn, unexpired_at=now), sets, now)
 

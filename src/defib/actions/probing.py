@@ -30,7 +30,6 @@ from defib.config import ProbeConfig, SystemConfig
 from defib.detectors import get_detector
 from defib.model import IncidentType
 from defib.store import tokens as token_repo
-from defib.systems.control import ControlService
 
 PROBE_HEADER = "X-Defib-Probe"
 TOKEN_HEADER = "X-Defib-Token"
@@ -143,7 +142,7 @@ async def run_checks(
         return []
     url, via_gateway = probe_url(env, system)
     headers = {"Content-Type": "application/json", "User-Agent": "defib-verify"}
-    state = await asyncio.to_thread(ControlService(env.db).state, system.name)
+    state = await asyncio.to_thread(env.control.state, system.name)
     active = system.version(state.active_version) if state and state.active_version else None
     model = (active.model if active else None) or system.name
     token_name: str | None = None

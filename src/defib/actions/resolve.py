@@ -20,12 +20,12 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import httpx
 
+from defib.clock import Clock, utcnow
 from defib.config import Settings
 from defib.integrations.base import DeliveryFailed, RetryPolicy, retrying
 from defib.integrations.pagerduty import PagerDutyEvents
@@ -44,29 +44,32 @@ ACTOR = "pagerduty-resolve"
 class PagerDutyResolver:
     """An `IncidentService` resolve listener: sends the resolves in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
 
     def __call__(self, db: Database, seqs: Sequence[int]) -> None:
         if not any(s.owners.pagerduty_routing_key for s in self.settings.systems):
             return
         thread = threading.Thread(
             target=_run,
-            args=(db, self.settings, list(seqs)),
+            args=(db, self.settings, list(seqs), self.clock),
             name="defib-pd-resolve",
             daemon=True,
         )
         thread.start()
 
 
-def _run(db: Database, settings: Settings, seqs: list[int]) -> None:
+def _run(db: Database, settings: Settings, seqs: list[int], clock: Clock) -> None:
     try:
-        asyncio.run(resolve_all(db, settings, seqs))
+        asyncio.run(resolve_all(db, settings, seqs, clock))
     except Exception:
         log.exception("PagerDuty resolve for %s failed", seqs)
 
 
-async def resolve_all(db: Database, settings: Settings, seqs: Sequence[int]) -> int:
+async def resolve_all(
+    db: Database, settings: Settings, seqs: Sequence[int], clock: Clock = utcnow
+) -> int:
     """Send the resolves not yet recorded; return how many were sent."""
     r = settings.notifications.retries
     policy = RetryPolicy(r.attempts, r.backoff_seconds, r.max_backoff_seconds)
@@ -105,7 +108,7 @@ async def resolve_all(db: Database, settings: Settings, seqs: Sequence[int]) -> 
                     incident_repo.append_event(
                         conn,
                         seq,
-                        TimelineEvent(datetime.now(UTC), ACTOR, kind, data),
+                        TimelineEvent(clock(), ACTOR, kind, data),
                         idempotency_key=event_key,
                     )
     return sent

@@ -27,7 +27,7 @@ from defib.actions.environment import ActionEnvironment
 from defib.config import SystemConfig
 from defib.store import incidents as incident_repo
 from defib.store.incidents import IncidentFilter
-from defib.systems.control import ControlService, Owner
+from defib.systems.control import Owner
 from defib.systems.state import KnownGood, ModelVersion, previous_known_good
 
 PLANNED = "run_step_rollback_planned"
@@ -93,7 +93,7 @@ def incident_free(
 
 def decide(env: ActionEnvironment, system: SystemConfig, explicit: str | None) -> dict[str, Any]:
     """From and to versions for `system`, and why; ActionError naming the system if none."""
-    control = ControlService(env.db)
+    control = env.control
     if system.registry.kind == "mlflow":
         current, names = mlflow_versions(system)
         control.register_versions(system.name, names)
@@ -137,7 +137,7 @@ class RollbackAction:
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         env = ctx.env
-        control = ControlService(env.db)
+        control = env.control
         seq = incident_seq(ctx)
         explicit = ctx.params.get("version")
         if explicit is not None and not isinstance(explicit, str):
@@ -162,15 +162,12 @@ class RollbackAction:
                 if kind == "mlflow":
                     await asyncio.to_thread(mlflow_point_alias, system, target)
                 elif kind == "http":
-                    assert system.registry.url is not None
                     extra["registry"] = await post_command(
                         env,
                         client,
-                        url=system.registry.url,
-                        secret_env=system.registry.secret_env,
-                        what="registry",
+                        system,
+                        "registry",
                         action="rollback",
-                        system=system.name,
                         incident=str(ctx.incident["id"]),
                         key=key,
                         from_version=source,

@@ -50,13 +50,12 @@ from defib.actions.verification import (
 )
 from defib.config import SystemConfig
 from defib.events import TimelineKind
-from defib.incidents.lifecycle import IncidentService
 from defib.model import Command, IllegalTransition, IncidentType, Status
 from defib.playbooks.runs import RunStatus
 from defib.store import alerts as alert_repo
 from defib.store import incidents as incident_repo
 from defib.store import runs as run_repo
-from defib.systems.control import ControlService, Owner
+from defib.systems.control import Owner
 
 VERIFIED, FAILED, SKIPPED, UNVERIFIED = (
     TimelineKind.STEP_VERIFIED,
@@ -74,7 +73,7 @@ def mark_mitigated(env: ActionEnvironment, ctx: ActionContext, note: str) -> str
     if incident.status.order >= Status.MITIGATED.order:
         return f"already {incident.status.value}"
     try:
-        IncidentService(env.db).apply(incident.id, Command.MITIGATE, ctx.actor, note)
+        env.incidents.apply(incident.id, Command.MITIGATE, ctx.actor, note)
     except IllegalTransition as exc:
         # A person moved it on between our read and our write (or its clock is ahead).
         return f"not marked: {exc}"
@@ -286,9 +285,7 @@ class VerifyAction:
             )
             if ctx.params.get("remove_filters", False):
                 owner = Owner(ctx.actor, seq, f"{ctx.idempotency_key}:{system.name}:unfilter")
-                await asyncio.to_thread(
-                    ControlService(env.db).remove_filters, system.name, seq, owner
-                )
+                await asyncio.to_thread(env.control.remove_filters, system.name, seq, owner)
         return restored
 
     async def _verified(

@@ -9,6 +9,7 @@ health, 404s, the lifespan) goes through an ordinary Starlette app.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,10 +18,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from defib.bootstrap import Runtime
 from defib.gateway import protocol
 from defib.gateway.errors import error_bytes
 from defib.gateway.proxy import Gateway, alert_sink
+
+if TYPE_CHECKING:
+    from defib.config import Settings
+    from defib.intake.pipeline import Intake
+    from defib.store.database import Database
+    from defib.store.token_cache import TokenCache
+    from defib.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,23 @@ _SUFFIXES = {"/v1/chat/completions": protocol.CHAT, "/v1/completions": protocol.
 _PREFIX = "/systems/"
 
 
-def build_gateway(runtime: Runtime) -> Gateway:
+class GatewayRuntime(Protocol):
+    """What the gateway takes from the process's Runtime (`defib.bootstrap`, which builds
+    each of these once); named by shape so the gateway never imports the root above it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def tokens(self) -> TokenCache: ...
+    @property
+    def intake(self) -> Intake: ...
+    @property
+    def telemetry(self) -> Telemetry: ...
+
+
+def build_gateway(runtime: GatewayRuntime) -> Gateway:
     """A gateway sharing the runtime's database, token cache and intake."""
     return Gateway(
         runtime.settings,

@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from defib.auth import Permission, Role
-from defib.bootstrap import TokenCache
 from defib.clock import utcnow
 from defib.config import ModelVersionConfig, Settings, SystemConfig
 from defib.gateway import protocol
@@ -37,6 +36,7 @@ from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, k
 from defib.gateway.state import StateCache
 from defib.gateway.streams import FilteredStream, filtered
 from defib.store.database import Database
+from defib.store.token_cache import TokenCache
 from defib.telemetry import MEDIA_TYPE as METRICS_MEDIA_TYPE
 
 # Sent by verify_endpoint: the state revision its probes must be served under.

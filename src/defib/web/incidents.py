@@ -33,7 +33,6 @@ from defib.store import console as console_repo
 from defib.store import impact as impact_repo
 from defib.store import waiting as waiting_repo
 from defib.store.incidents import IncidentFilter
-from defib.systems.control import ControlService
 from defib.systems.state import SystemState
 from defib.web.deps import PageNotFound, Viewer, ViewerDep, runtime_of
 from defib.web.render import fragment, page, redirect
@@ -294,7 +293,7 @@ def load_incident(
         evidence = runtime.evidence.list(incident.seq)
         with runtime.db.read() as conn:
             context["impact"] = impact_repo.get_impact(conn, incident.seq)
-        states = {s.system: s for s in ControlService(runtime.db).states()}
+        states = {s.system: s for s in runtime.control.states()}
         configured = {s.name for s in runtime.settings.systems}
         context["evidence"] = [public_item(i) for i in evidence]
         context["systems"] = [

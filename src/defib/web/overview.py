@@ -14,7 +14,7 @@ from defib.clock import utcnow
 from defib.model import DomainError, format_incident_id, parse_incident_id
 from defib.playbooks.engine import role_allows
 from defib.store import console as console_repo
-from defib.systems.control import ControlService
+from defib.systems.changes import StateRequest
 from defib.systems.state import SystemState
 from defib.web.deps import PageNotFound, ViewerDep, read_form, runtime_of
 from defib.web.render import fragment, page, redirect
@@ -61,7 +61,7 @@ CONTROLS = {
 
 
 def _systems(runtime: Runtime) -> list[dict[str, Any]]:
-    control = ControlService(runtime.db)
+    control = runtime.control
     states = {s.system: s for s in control.states()}
     out = []
     for system in runtime.settings.systems:
@@ -123,30 +123,22 @@ async def confirm_control(request: Request, name: str, viewer: ViewerDep) -> HTM
 
 @router.post("/systems/{name}/control")
 async def control(request: Request, name: str, viewer: ViewerDep) -> Response:
-    """Apply a confirmed control through the API's own PUT /systems/{name}/state."""
+    """Apply a confirmed control: the same use case as the API's PUT /systems/{name}/state."""
     form = await read_form(request, viewer)
     viewer.require(Permission.RESPOND, "change a system")
     asked = _control_request(request, name, form)
-    # Imported here: defib.api imports this package to mount it.
-    from defib.api.errors import ApiError
-    from defib.api.routes.systems import StateIn, put_state
-
-    incident = asked["incident"] or None
     try:
-        if incident is not None:
-            incident = format_incident_id(parse_incident_id(incident))
-        body = {
-            "disable": StateIn(disabled=True, reason=asked["reason"], incident=incident),
-            "enable": StateIn(disabled=False, incident=incident, force=incident is None),
-            "route": StateIn(active_version=asked["version"] or None, incident=incident),
-            "clear": StateIn(clear_filters_of=incident, incident=incident),
+        seq = parse_incident_id(asked["incident"]) if asked["incident"] else None
+        wanted = {
+            "disable": StateRequest(disabled=True, reason=asked["reason"], incident_seq=seq),
+            "enable": StateRequest(disabled=False, incident_seq=seq, force=seq is None),
+            "route": StateRequest(active_version=asked["version"] or None, incident_seq=seq),
+            "clear": StateRequest(clear_filters_of=seq, incident_seq=seq),
         }[asked["action"]]
-        change = await put_state(name, body, runtime_of(request), viewer.principal)
-    except ApiError as exc:
-        return redirect(request, "/systems", f"{name}: {exc.message}", "error")
+        done = await runtime_of(request).system_changes.put(name, wanted, viewer.principal.name)
     except DomainError as exc:
         return redirect(request, "/systems", f"{name}: {exc}", "error")
-    if not change.changed:
+    if not done.change.changed:
         return redirect(request, "/systems", f"{name}: nothing to change.")
     return redirect(request, "/systems", f"{name}: {asked['action']} done.")
 

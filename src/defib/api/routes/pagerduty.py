@@ -9,7 +9,6 @@ is answered 200 without acting again (PagerDuty retries deliveries).
 from __future__ import annotations
 
 import logging
-import os
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -48,7 +47,7 @@ class WebhookOut(BaseModel):
 async def pagerduty_webhook(request: Request, runtime: RuntimeDep) -> WebhookOut:
     """A PagerDuty v3 webhook delivery."""
     env = runtime.settings.notifications.pagerduty.webhook_secret_env
-    secret = os.environ.get(env) if env else None
+    secret = runtime.secrets.get(env) if env else None
     if not secret:
         where = f"${env} is not set" if env else "notifications.pagerduty.webhook_secret_env"
         raise ApiError(404, "not_found", f"PagerDuty webhooks are not configured ({where})")

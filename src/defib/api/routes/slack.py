@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,7 +58,7 @@ async def slack_actions(
 ) -> Response:
     """A button press in a defib message (Slack's block_actions callback)."""
     secret_env = runtime.settings.slack.signing_secret_env
-    secret = os.environ.get(secret_env)
+    secret = runtime.secrets.get(secret_env)
     if not secret:
         raise ApiError(404, "not_found", f"Slack is not configured: ${secret_env} is not set")
     body = await request.body()

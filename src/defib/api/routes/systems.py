@@ -9,12 +9,10 @@ such systems are changed there, not here (409).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from defib.api.deps import Reader, Responder, RuntimeDep
 from defib.api.errors import ApiError, error_responses
@@ -23,9 +21,15 @@ from defib.api.schemas import Timestamp
 from defib.bootstrap import Runtime
 from defib.config import SystemConfig
 from defib.integrations.base import mask_url
-from defib.model import NotFound, format_incident_id, parse_incident_id
-from defib.systems.control import ControlService, Owner
-from defib.systems.state import OutputFilter, StateError, SystemState, VersionStatus
+from defib.model import NotFound, parse_incident_id
+from defib.systems.changes import (
+    ControlConflict,
+    ControlPlaneFailed,
+    InvalidControl,
+    StateRequest,
+)
+from defib.systems.control import Owner
+from defib.systems.state import SystemState, VersionStatus
 
 router = APIRouter(prefix="/systems", tags=["systems"])
 
@@ -153,7 +157,7 @@ def list_systems(
     runtime: RuntimeDep, _: Reader, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
 ) -> SystemPage:
     """Every configured system with its enforced state."""
-    control = ControlService(runtime.db)
+    control = runtime.control
     states = {s.system: s for s in control.states()}
     page, next_cursor = slice_page(
         runtime.settings.systems, lambda s: s.name, "systems", limit, cursor
@@ -177,7 +181,7 @@ def list_systems(
 def get_system(name: str, runtime: RuntimeDep, _: Reader) -> SystemDetail:
     """One system: its configuration (URLs masked), enforced state and model versions."""
     system = _system(runtime, name)
-    control = ControlService(runtime.db)
+    control = runtime.control
     state = control.state(name) or SystemState(name)
     return SystemDetail(
         name=name,
@@ -185,22 +189,6 @@ def get_system(name: str, runtime: RuntimeDep, _: Reader) -> SystemDetail:
         state=StateOut.model_validate(state.to_dict()),
         versions=[VersionOut.model_validate(v.to_dict()) for v in control.versions(name)],
     )
-
-
-def _filters(raw: list[dict[str, Any]], seq: int | None, actor: str) -> list[OutputFilter]:
-    out = []
-    for i, item in enumerate(raw):
-        data = dict(item)
-        if "id" not in data:
-            # A stable id from the content, so the same PUT twice adds nothing twice.
-            digest = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:12]
-            data["id"] = f"api:{actor}:{digest}"
-        data.setdefault("incident_seq", seq)
-        try:
-            out.append(OutputFilter.from_dict(data))
-        except StateError as exc:
-            raise ApiError(422, "invalid", f"filters[{i}].{exc}") from exc
-    return out
 
 
 @router.put(
@@ -214,79 +202,27 @@ async def put_state(
     name: str, body: StateIn, runtime: RuntimeDep, who: Responder
 ) -> StateChangeOut:
     """Change what defib enforces on a system; returns the state and whether it changed."""
-    system = _system(runtime, name)
-    seq = _seq(body.incident)
-    clear_of = _seq(body.clear_filters_of)
-    if system.control.kind == "http" and (body.filters is not None or clear_of is not None):
-        raise ApiError(
-            409,
-            "conflict",
-            f"{name}: output filters of an http-controlled system live in its own control plane",
-        )
-    if system.registry.kind != "gateway" and body.active_version is not None:
-        raise ApiError(
-            409,
-            "conflict",
-            f"{name}: its registry is {system.registry.kind}; roll it back there"
-            " (or with the rollback_model action)",
-        )
-    filters = _filters(body.filters, seq, who.name) if body.filters is not None else None
-    control_plane: dict[str, Any] | None = None
-    if system.control.kind == "http" and body.disabled is not None:
-        control_plane = await _post_switch(runtime, system, body, who.name, seq)
-    try:
-        change = await run_in_threadpool(
-            lambda: ControlService(runtime.db).put(
-                name,
-                Owner(who.name, seq),
-                disabled=body.disabled,
-                reason=body.reason,
-                force=body.force,
-                active_version=body.active_version,
-                filters=filters,
-                clear_filters_of=clear_of,
-            )
-        )
-    except StateError as exc:
-        raise ApiError(422, "invalid", str(exc)) from exc
-    return StateChangeOut.model_validate({**change.to_dict(), "control_plane": control_plane})
-
-
-async def _post_switch(
-    runtime: Runtime, system: SystemConfig, body: StateIn, actor: str, seq: int | None
-) -> dict[str, Any]:
-    from defib.actions._systems import post_command
-    from defib.actions.base import ActionError
-
-    env = runtime.actions_env
-    action = "disable" if body.disabled else "enable"
-    incident = format_incident_id(seq) if seq is not None else ""
-    # One key per person, system, action and reason: a retried request is recognised.
-    key = (
-        "api:"
-        + hashlib.sha256(
-            f"{actor}|{system.name}|{action}|{incident}|{body.reason}".encode()
-        ).hexdigest()[:24]
+    _system(runtime, name)  # 404 before the body's incident ids are read
+    request = StateRequest(
+        disabled=body.disabled,
+        reason=body.reason,
+        force=body.force,
+        active_version=body.active_version,
+        filters=body.filters,
+        clear_filters_of=_seq(body.clear_filters_of),
+        incident_seq=_seq(body.incident),
     )
-    assert system.control.url is not None
-    async with env.http_client() as client:
-        try:
-            return dict(
-                await post_command(
-                    env,
-                    client,
-                    url=system.control.url,
-                    secret_env=system.control.secret_env,
-                    what="control",
-                    action=action,
-                    system=system.name,
-                    incident=incident,
-                    key=key,
-                    reason=body.reason,
-                )
-            )
-        except ActionError as exc:
-            raise ApiError(502, "bad_gateway", str(exc)) from exc
+    try:
+        done = await runtime.system_changes.put(name, request, who.name)
+    except ControlConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    except InvalidControl as exc:
+        raise ApiError(422, "invalid", str(exc)) from exc
+    except ControlPlaneFailed as exc:
+        raise ApiError(502, "bad_gateway", str(exc)) from exc
+    return StateChangeOut.model_validate(
+        {**done.change.to_dict(), "control_plane": done.control_plane}
+    )
 
 
 @router.post("/{name}/versions/{version}", response_model=VersionOut, responses=_ERRORS)
@@ -295,7 +231,7 @@ def mark_version(
 ) -> VersionOut:
     """Mark a model version good, bad or unknown (rollback_model reads the marks)."""
     _system(runtime, name)
-    marked = ControlService(runtime.db).mark_version(
+    marked = runtime.control.mark_version(
         name, version, VersionStatus(body.status), Owner(who.name, _seq(body.incident)), body.note
     )
     return VersionOut.model_validate(marked.to_dict())
