@@ -1,4 +1,4 @@
-"""Pure types of a playbook run and its steps (statuses, ids, idempotency keys)."""
+"""Pure: the types of a playbook run and its steps (statuses, ids, idempotency keys)."""
 
 from __future__ import annotations
 

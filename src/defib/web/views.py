@@ -1,4 +1,4 @@
-"""Pure helpers for the console's pages: durations, alert titles, the incident list's cursor."""
+"""Pure: helpers for the console's pages: durations, alert titles, the list's cursor."""
 
 from __future__ import annotations
 
