@@ -363,6 +363,9 @@ class _Dequeuer:
             None,
             running,
             owner_xid=owner_xid,
+            # Every run is enqueued with ENGINE_VERSION, so none is version-less: no need for
+            # the query that decides whether this worker may take version-less ones.
+            is_latest_version=False,
         )
         if not claimed:
             return
