@@ -142,7 +142,8 @@ def main() -> None:
     scale = 1000
     rows = {f: [round(x * scale) for x in w] for f, w in sorted(weights.items())}
     trained_on = f"synth.TRAIN, {args.n} texts, seed {args.seed}, {args.epochs} epochs"
-    with gzip.GzipFile(args.out, "wb", mtime=0) as fh:
+    # No file name or time in the gzip header: the same bytes wherever --out points.
+    with args.out.open("wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as fh:
         fh.write(encode_tagger(rows, scale, trained_on))
     print(f"wrote {args.out}: {len(weights)} features, {args.out.stat().st_size:,} bytes")
 
