@@ -46,7 +46,7 @@ def test_user_ids_are_keys_never_addresses(tmp_path: Path) -> None:
             }
         },
     )
-    found = resolve(settings, ["u-1", "u-2", "u-3", "mallory@evil.example"], "INC-1")
+    found = resolve(settings, ["u-1", "u-2", "u-3", "mallory@evil.example"], "INC-1", {})
     assert dict(found.addresses) == {
         "u-1": "one@corp.example",
         "u-2": "two@corp.example",
@@ -69,12 +69,36 @@ def test_allowed_domains_refuse_addresses_elsewhere() -> None:
             }
         },
     )
-    found = resolve(settings, ["a", "b"], "INC-1")
+    found = resolve(settings, ["a", "b"], "INC-1", {})
     assert dict(found.addresses) == {"a": "a@corp.example"}
     assert set(found.refused) == {"b"}
 
 
 def test_the_lookup_webhook_is_signed_and_cannot_add_recipients(
+    directory_peer: DirectoryPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(
+        None,
+        notifications={
+            "affected_users": {
+                "lookup_url": f"{directory_peer.url}/directory",
+                "lookup_secret_env": "TEST_DIR_SECRET",
+            }
+        },
+    )
+    found = resolve(settings, ["x-corp", "y"], "INC-7", {"TEST_DIR_SECRET": "s3cret"})
+    assert dict(found.addresses) == {"x-corp": "x-corp@corp.example"}
+    assert list(found.unknown) == ["y"]
+    (request,) = directory_peer.requests
+    assert json.loads(request.body) == {"user_ids": ["x-corp", "y"], "incident": "INC-7"}
+    assert verify(request.body, "s3cret", request.headers)
+    directory_peer.default = 500
+    directory_peer.respond = lambda r: (500, {}, b"")  # type: ignore[method-assign]
+    with pytest.raises(ActionError, match="answered 500"):
+        resolve(settings, ["z"], "INC-7", {"TEST_DIR_SECRET": "s3cret"})
+
+
+def test_the_lookup_secret_comes_from_the_injected_secrets_not_the_process_environment(
     directory_peer: DirectoryPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_DIR_SECRET", "s3cret")
@@ -87,13 +111,6 @@ def test_the_lookup_webhook_is_signed_and_cannot_add_recipients(
             }
         },
     )
-    found = resolve(settings, ["x-corp", "y"], "INC-7")
-    assert dict(found.addresses) == {"x-corp": "x-corp@corp.example"}
-    assert list(found.unknown) == ["y"]
-    (request,) = directory_peer.requests
-    assert json.loads(request.body) == {"user_ids": ["x-corp", "y"], "incident": "INC-7"}
-    assert verify(request.body, "s3cret", request.headers)
-    directory_peer.default = 500
-    directory_peer.respond = lambda r: (500, {}, b"")  # type: ignore[method-assign]
-    with pytest.raises(ActionError, match="answered 500"):
-        resolve(settings, ["z"], "INC-7")
+    with pytest.raises(ActionError, match="TEST_DIR_SECRET is not set"):
+        resolve(settings, ["x-corp"], "INC-7", {})
+    assert directory_peer.requests == []

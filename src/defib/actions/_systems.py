@@ -3,7 +3,6 @@ team's control plane (signed POST, retried, keyed)."""
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,18 +93,8 @@ async def post_command(
         raise ActionError(f"{system.name}: {what} {action} failed: {exc}") from exc
 
 
-def mailer(settings: Settings, to: list[str]) -> SmtpMailer:
-    # TODO(issue 26): take the ActionEnvironment and its secrets once actions/impact.py (its
-    # one caller) passes it; until then the SMTP login is read from the process environment.
-    def env_secret(name: str | None, what: str) -> str | None:
-        if name is None:
-            return None
-        value = os.environ.get(name)
-        if value is None:
-            raise ActionError(f"{what}: ${name} is not set")
-        return value
-
-    smtp = settings.notifications.smtp
+def mailer(env: ActionEnvironment, to: list[str]) -> SmtpMailer:
+    smtp = env.settings.notifications.smtp
     if smtp is None:
         raise ActionError("notifications.smtp is not configured (needed to send email)")
     context = None
@@ -117,8 +106,8 @@ def mailer(settings: Settings, to: list[str]) -> SmtpMailer:
         from_address=smtp.from_address,
         to=tuple(to),
         starttls=smtp.starttls,
-        username=env_secret(smtp.username_env, "notifications.smtp.username_env"),
-        password=env_secret(smtp.password_env, "notifications.smtp.password_env"),
+        username=env_secret(env, smtp.username_env, "notifications.smtp.username_env"),
+        password=env_secret(env, smtp.password_env, "notifications.smtp.password_env"),
         timeout_seconds=smtp.timeout_seconds,
         ssl_context=context,
     )

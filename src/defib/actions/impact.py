@@ -49,7 +49,7 @@ from defib.actions.subjects import RULE, SubjectIndex
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
 from defib.detectors.pii import WEAK_TYPES
-from defib.evidence import EvidenceService, ItemDraft
+from defib.evidence import ItemDraft
 from defib.integrations.base import DeliveryFailed, retrying
 from defib.model import TimelineEvent
 from defib.store import evidence as evidence_repo
@@ -242,7 +242,7 @@ class AssessImpactAction:
     async def _preserve(
         self, ctx: ActionContext, env: ActionEnvironment, seq: int, impact: dict[str, Any]
     ) -> ActionResult:
-        service = env.evidence or EvidenceService.for_settings(env.db, env.settings)
+        service = env.evidence
         await asyncio.to_thread(
             service.add,
             seq,
@@ -359,7 +359,7 @@ class NotifyUsersAction:
                 "sent; configure notifications.affected_users (a directory) instead"
             )
         recipients = await asyncio.to_thread(
-            resolve, env.settings, users, str(ctx.incident.get("id", ""))
+            resolve, env.settings, users, str(ctx.incident.get("id", "")), env.secrets
         )
         policy = retry_policy(env.settings)
         sent = already = 0
@@ -386,7 +386,7 @@ class NotifyUsersAction:
                 )
                 continue
             subject, body = self._message(ctx, user, address, impact, detected_on)
-            m = mailer(env.settings, [address])
+            m = mailer(env, [address])
             in_doubt = await announce(
                 ctx,
                 env.db,
@@ -433,7 +433,7 @@ class NotifyUsersAction:
             if impact is None:
                 return f"{what}; no impact assessment yet"
             users = [str(u) for u in impact.get("users", [])]
-            found = resolve(env.settings, users, str(ctx.incident.get("id", "")))
+            found = resolve(env.settings, users, str(ctx.incident.get("id", "")), env.secrets)
         except ActionError as exc:
             return f"{what}; the directory could not be read: {exc}"
         # Why these people: what of theirs the leaked answers held (the approver's check).

@@ -106,15 +106,17 @@ def directory_people(settings: Settings) -> tuple[list[Person], str | None]:
 
 
 def _lookup(
-    cfg: AffectedUsersDirectory, users: Sequence[str], incident: str, settings: Settings
+    cfg: AffectedUsersDirectory,
+    users: Sequence[str],
+    incident: str,
+    settings: Settings,
+    secrets: Mapping[str, str],
 ) -> dict[str, str]:
     assert cfg.lookup_url is not None
     body = json.dumps({"user_ids": list(users), "incident": incident}).encode()
     headers = {"content-type": "application/json"}
     if cfg.lookup_secret_env:
-        import os
-
-        secret = os.environ.get(cfg.lookup_secret_env)
+        secret = secrets.get(cfg.lookup_secret_env)
         if not secret:
             raise ActionError(
                 f"notifications.affected_users.lookup_secret_env: {cfg.lookup_secret_env} "
@@ -143,15 +145,19 @@ def _lookup(
     return {str(k): str(v) for k, v in found.items() if str(k) in wanted}
 
 
-def resolve(settings: Settings, users: Sequence[str], incident: str) -> Recipients:
-    """Addresses for `users` from the configured directory (blocking: call off the loop)."""
+def resolve(
+    settings: Settings, users: Sequence[str], incident: str, secrets: Mapping[str, str]
+) -> Recipients:
+    """Addresses for `users` from the configured directory (blocking: call off the loop).
+
+    `secrets`: where `lookup_secret_env` is looked up (the action environment's)."""
     cfg = settings.notifications.affected_users
     known: dict[str, str] = dict(cfg.directory)
     if cfg.directory_file is not None:
         known = {**_file_mapping(cfg.directory_file), **known}
     missing = [u for u in users if u not in known]
     if missing and cfg.lookup_url is not None:
-        known.update(_lookup(cfg, missing, incident, settings))
+        known.update(_lookup(cfg, missing, incident, settings, secrets))
     addresses: dict[str, str] = {}
     refused: dict[str, str] = {}
     unknown: list[str] = []
