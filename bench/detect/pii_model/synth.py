@@ -661,8 +661,9 @@ TRAIN = [
     "Yes, {P} confirmed the booking for {C}.",
 ]
 # Places as the subject of a sentence and the same words used for people. Tried in
-# training (issue 30): the retrained tagger scored lower on every held-out set than the
-# shipped one, so they are not in TRAIN; the detector's place_not_person rule covers this.
+# training (issue 30, first pass): the retrained tagger scored lower on every held-out set, so
+# they are not in TRAIN. The second pass trains on its own such templates
+# (templates2.TRAIN_MORE) beside new name shapes and scored higher on every held-out set.
 PLACE_SUBJECT_TRAIN = [
     "{G} is the capital of {N}.",
     "{G} is a city in {N}.",

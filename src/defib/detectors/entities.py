@@ -9,6 +9,9 @@ and GeoNames (`data/pii_gazetteer.json.gz`, folded into `data/pii_lexicon.json.g
 (`data/pii_tagger.bin.gz`) were trained only on texts generated from our own templates
 (`bench/detect/pii_model/`); no public PII benchmark was used.
 
+The rules that check and repair the tagger's spans (places that are people and back,
+organisations, nationality words, initials, a street-address grammar) are `entity_rules.py`.
+
 A birth date is a date (numeric or with a month name) preceded, within a few words, by a
 cue such as "born", "date of birth", "DOB" or "birthday"; other dates are not PII here.
 
