@@ -16,6 +16,7 @@ from defib.events import TimelineKind
 from defib.incidents import story
 from defib.model import Incident, TimelineEvent
 from defib.playbooks.runs import Run
+from defib.timefmt import rfc3339
 
 SCHEMA_VERSION = 1
 # What a shareable document keeps of the impact assessment: counts, never who or what.
@@ -29,7 +30,8 @@ _STAGES = (
 
 
 def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
+    # The API's one instant format (RFC 3339, UTC, `Z`): the document is served as JSON too.
+    return rfc3339(t) if t is not None else None
 
 
 def is_automated(actor: str) -> bool:
