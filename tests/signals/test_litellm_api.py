@@ -6,6 +6,7 @@ alert formats (see test_litellm.py; a real proxy drives test_litellm_proxy.py wh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from defib.auth import Role
@@ -21,6 +22,7 @@ LEAK = {
         }
     ]
 }
+HELLO = {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "Hi!"}}]}
 
 
 def test_a_logged_leak_opens_a_data_leak_incident(start_api: Callable[..., Api]) -> None:
@@ -50,6 +52,38 @@ def test_an_alert_with_a_query_token_opens_a_performance_incident(
     assert result["action"] == "created"
     [incident] = api.incidents(system="support-bot")
     assert incident.type is IncidentType.PERFORMANCE
+
+
+def test_late_split_batches_of_slow_calls_burn_the_latency_slo(
+    start_api: Callable[..., Api],
+) -> None:
+    """LiteLLM's logger posts in batches every few seconds, so a call reaches defib long
+    after it ended, and three calls may come in two posts in any order: the SLO counts each
+    on its own start time (not on arrival) and opens one incident naming the calls."""
+    api = start_api(
+        systems=[{"name": "slow-bot", "gateway": {"slo": {"latency_threshold_ms": 300}}}]
+    )
+    now = time.time()
+    calls = [
+        payload(
+            id=f"chatcmpl-{i}",
+            model="demo-v1",
+            model_group="slow-bot",
+            response=HELLO,
+            # Started 4 minutes to 20 s ago: inside the 5 min window, long before arrival.
+            startTime=now - ago,
+            endTime=now - ago + 1.2,
+        )
+        for i, ago in enumerate((240, 120, 20))
+    ]
+    for batch in ([calls[2]], [calls[0], calls[1]]):
+        answer = api.client.post("/api/v1/signals/litellm", json=batch)
+        assert answer.status_code == 202, answer.text
+    [incident] = api.incidents(system="slow-bot", timeout=20)
+    assert incident.type is IncidentType.PERFORMANCE
+    assert "SLO slow-bot-latency-litellm" in incident.title
+    [alert] = api.alert_payloads()
+    assert set(alert["labels"]["span_ids"].split(",")) <= {c["id"] for c in calls}
 
 
 def test_refusals(start_api: Callable[..., Api]) -> None:
