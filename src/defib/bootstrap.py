@@ -213,7 +213,7 @@ class Runtime:
         # Late-bound: tests (and the demo) may swap the incident service's clock.
         self.review = ReviewService(self.db, self._clock)
         self.postmortems = PostmortemService(
-            self.db, settings.data_dir, self.review, self._clock, evidence=self.evidence
+            self.db, self.review, self._clock, evidence=self.evidence
         )
         self.intake = Intake(
             self.folding, build_classifier(settings), on_results=self.telemetry.count_alerts

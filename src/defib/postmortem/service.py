@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from defib.evidence import EvidenceService
@@ -25,15 +24,14 @@ class PostmortemService:
     def __init__(
         self,
         db: Database,
-        data_dir: Path,
         review: ReviewService,
         clock: Callable[[], datetime],
         *,
-        evidence: EvidenceService | None = None,
+        evidence: EvidenceService,
     ) -> None:
         self.db = db
-        # The runtime's (shared blob store and checkpoints); alone, this host's files.
-        self.evidence = evidence if evidence is not None else EvidenceService(db, data_dir)
+        # The runtime's own (shared blob store and checkpoints): never one built here.
+        self.evidence = evidence
         self.review = review
         self.clock = clock
 
