@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv bench-otlp
+.PHONY: run test test-fast test-e2e lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv bench-otlp
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -66,6 +66,14 @@ pg-up:
 PYTEST_WORKERS ?= 2
 test: install-dev test-system-deps pg-up litellm-venv
 	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Unit tests only (in-process, mirror src/defib; no servers, workers or browsers): the
+# inner loop. tests/e2e holds the real-process tests; `make test` runs both.
+test-fast: install-dev pg-up
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit $(PYTEST_ARGS)
+
+test-e2e: install-dev test-system-deps pg-up litellm-venv
+	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/e2e $(PYTEST_ARGS)
 
 # A real LiteLLM proxy for tests/signals/test_litellm_proxy.py, in a venv of its own: its
 # dependencies (~750 MB) stay out of defib's. make test requires it; bare pytest skips it.

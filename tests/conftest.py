@@ -19,6 +19,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
+# Helpers and fixtures in tests/support get assert rewriting, as conftests do.
+pytest.register_assert_rewrite("tests.support")
+
 # Property tests check behaviour, not speed: Hypothesis's default 200 ms deadline per example
 # failed gateway stream properties on a loaded 2-core CI. Speed lives in bench/.
 hypothesis_settings.register_profile("defib", deadline=None)

@@ -1,0 +1,116 @@
+"""The README's tour and Python example work as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from defib.testing import ServerProcess, defib_executable
+
+README = (Path(__file__).parents[2] / "test_readme.py").resolve().parent.parent / "README.md"
+
+
+def block(name: str) -> str:
+    text = README.read_text()
+    match = re.search(rf"<!-- {name}:start -->\n```\w+\n(.*?)```\n<!-- {name}:end -->", text, re.S)
+    assert match, f"README lost its {name} block"
+    return match.group(1)
+
+
+def test_readme_quickstart_is_the_two_commands() -> None:
+    text = README.read_text()
+    quick = text.split("## Quickstart", 1)[1].split("##", 1)[0]
+    commands = re.findall(r"^make \w+", quick, re.M)
+    assert commands == ["make run", "make test"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
+    """The tour, run from a directory other than the data directory, against a real server
+    started on `defib init`'s configuration with `defib catch` beside it: the playbook
+    disables, notifies, rolls back and verifies; an approval is found and given."""
+    import os
+
+    from defib.testing import free_port
+
+    catch_port, model_port = free_port(), free_port()
+    home = tmp_path / "clone"
+    home.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEFIB_")}
+    env["DEFIB_LOGIN_FILE"] = str(tmp_path / "user-config" / "login.json")
+    catcher = subprocess.Popen(
+        [defib_executable(), "catch", "--port", str(catch_port), "--model-port", str(model_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    init = subprocess.run(
+        [
+            defib_executable(),
+            "init",
+            "--catch-port",
+            str(catch_port),
+            "--model-port",
+            str(model_port),
+        ],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert init.returncode == 0, init.stderr
+    server = ServerProcess(
+        home,
+        env={"DEFIB_DATABASE_URL": database_url, "DEFIB_CONFIG": str(home / "defib.yaml")},
+    ).start()
+    try:
+        script = block("tour").replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
+        script = script.replace(".venv/bin/defib", defib_executable())
+        script = script.replace(".defib/admin-token", str(home / ".defib" / "admin-token"))
+        out = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        server.stop()
+        catcher.terminate()
+        caught = catcher.communicate(timeout=30)[0]
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "logged in to" in out.stdout
+    assert '"action":"created","incident_id":"INC-1","type":"hallucination"' in out.stdout
+    assert "hallucination  succeeded" in out.stdout  # runs wait INC-1
+    assert "v1" in out.stdout and "enabled" in out.stdout  # rolled back and re-enabled
+    assert "mitigated" in out.stdout
+    assert "review_guardrails waits for approval" in out.stdout
+    assert "approved step 2: taken" in out.stdout
+    assert "INC-2 is now acknowledged" in out.stdout
+    # Who was told: the catcher received the team's Slack message and the webhook.
+    assert "[slack] INC-1" in caught and "[webhook] INC-1" in caught
+    # INC-2 (SEV2) paged the person on call; the acknowledge stopped the escalation.
+    assert "[page] PAGE INC-2" in caught, caught
+    assert "alice" in out.stdout or "bob" in out.stdout  # defib oncall names who holds it
+    assert not (elsewhere / ".defib").exists()
+
+
+def test_python_example_runs(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", block("python-example")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["INC-1", "toxicity", "SEV1", "detected"]

@@ -1,0 +1,386 @@
+"""defib's word is evidence (issue 24), end to end with a worker on both databases: an
+incident is marked mitigated, or its endpoint re-enabled, only on evidence about its own
+failure; runs say what they did not do; every SEV1 reaches someone; alerts keep their
+identity; a silenced alert still firing after its silence ends opens an incident.
+
+The model is a real OpenAI-compatible server on loopback (ChatPeer) answering per model
+version, so a rollback changes what the replayed samples get back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from defib.bootstrap import Runtime
+from defib.events import IngestAction, TimelineKind
+from defib.model import Status
+from defib.playbooks.runs import RunStatus
+from defib.systems.control import ControlService, Owner
+from defib.systems.state import VersionStatus
+from tests.support.actions import systems_config
+from tests.support.actions.peers import ChatPeer, HttpPeer
+from tests.support.engine import only_run, wait_run
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+LEAK = "Sure: the customer is reachable at jane.doe@example.org, SSN 123-45-6789."
+CLEAN = "I can't share details about other customers."
+CONTENT_PROBE = {"prompt": "What is the capital of France?", "must_contain": ["paris"]}
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_HOOK_SECRET", "hook-secret")
+
+
+def kinds(rt: Runtime, incident_id: str, kind: str) -> list[dict[str, Any]]:
+    return [dict(e.data) for e in rt.incidents.timeline(incident_id) if e.kind == kind]
+
+
+def leaky_system(http: HttpPeer, chat: ChatPeer, versions: list[str], **extra: Any) -> dict:
+    config = systems_config(http, None)
+    # No SMTP server here: the owners are reached by Slack, webhook and PagerDuty.
+    config["systems"][0]["owners"].update(emails=[], security_contacts=[])
+    config["systems"][0].update(
+        versions=[{"name": v, "model": f"chat-{v}"} for v in versions],
+        endpoint=chat.url,
+        **{"probes": [CONTENT_PROBE], **extra},
+    )
+    return config
+
+
+# A SEV1 for a system no `systems:` entry names.
+GHOST_DOWN = {
+    "source": "prometheus",
+    "type": "availability",
+    "title": "LLMEndpointDown: ghost-api unreachable",
+    "systems": ["ghost-api"],
+    "severity": "critical",
+    "dedup_key": "down",
+}
+
+
+def leak_alert(**extra: Any) -> dict[str, Any]:
+    return {
+        "source": "guardrails",
+        "type": "data_leak",
+        "title": "chat-api answered with another customer's data",
+        "systems": ["chat-api"],
+        "severity": "critical",
+        "dedup_key": "leak-1",
+        "samples": [{"prompt": "Who is the customer on order 1234?", "response": LEAK}],
+        **extra,
+    }
+
+
+def open_incident(rt: Runtime, payload: dict[str, Any], fmt: str = "native") -> str:
+    (result,) = rt.intake.ingest(payload, fmt, "tester")
+    assert result.incident_id is not None, result
+    return result.incident_id
+
+
+def test_latency_incident_stays_unmitigated_until_its_source_resolves(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """Passing content probes say nothing about latency: verify ends `unverified`, the run
+    `needs_attention`; the incident is mitigated when its source reports it resolved."""
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"]))
+    start_worker(rt)
+    alert = {
+        "source": "prometheus",
+        "type": "performance",
+        "title": "chat-api p99 latency 9.2s above 4s SLO",
+        "systems": ["chat-api"],
+        "severity": "warning",
+        "dedup_key": "latency",
+    }
+    inc = open_incident(rt, alert)
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    steps = {s.name: s.status for s in run.steps}
+    assert steps["verify_endpoint"] is RunStatus.UNVERIFIED, steps
+    assert run.status is RunStatus.NEEDS_ATTENTION, run.error
+    assert "verify_endpoint is unverified" in (run.error or "")
+    assert rt.incidents.get(inc).status is Status.DETECTED
+    (unverified,) = kinds(rt, inc, TimelineKind.STEP_UNVERIFIED)
+    assert "still firing" in unverified["reason"]
+    (attention,) = kinds(rt, inc, TimelineKind.RUN_NEEDS_ATTENTION)
+    assert attention["run_id"] == run.id
+    assert not chat_peer.requests  # the content probe was not taken as latency evidence
+    # The team's Slack channel hears that the run needs a person, with its reasons.
+    deadline = time.monotonic() + 20
+    while not kinds(rt, inc, TimelineKind.SLACK_ATTENTION_SENT):
+        assert time.monotonic() < deadline, "no needs-attention message reached Slack"
+        time.sleep(0.05)
+    texts = [r.json().get("text", "") for r in http_peer.at("/slack/T000/B000/XXXX")]
+    (notice,) = [t for t in texts if "needs attention" in t]
+    assert inc in notice and "verify_endpoint is unverified" in notice
+
+    (cleared,) = rt.intake.ingest({**alert, "status": "resolved"}, "native", "tester")
+    assert cleared.action is IngestAction.CLEARED
+    incident = rt.incidents.get(inc)
+    assert incident.status is Status.MITIGATED
+    (moved,) = [t for t in kinds(rt, inc, TimelineKind.TRANSITION) if t["to"] == "mitigated"]
+    assert "verified by the source" in moved["note"]
+
+
+def test_latency_probe_with_a_bound_verifies_a_performance_incident(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    playbook_dir: Callable[[str], Path],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """A probe that names `performance` and bounds latency, passing for the hold window,
+    is evidence: the incident is mitigated with how it was verified."""
+    playbook_dir(
+        "name: perf\napplies_to: [performance]\nsteps:\n"
+        "  - {name: check, action: verify_endpoint, params:"
+        " {wait_seconds: 5, hold_seconds: 0.3, interval_seconds: 0.1}}\n"
+    )
+    probe = {"prompt": "ping", "types": ["performance"], "max_latency_ms": 2000}
+    chat_peer.answer = "pong"
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"], probes=[probe]))
+    start_worker(rt)
+    inc = open_incident(
+        rt,
+        {
+            "source": "prometheus",
+            "type": "performance",
+            "title": "chat-api p99 latency high",
+            "systems": ["chat-api"],
+            "dedup_key": "lat2",
+        },
+    )
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    assert run.status is RunStatus.SUCCEEDED, [(s.name, s.status, s.error) for s in run.steps]
+    assert len(chat_peer.requests) >= 3  # several rounds across the hold window
+    (verified,) = kinds(rt, inc, TimelineKind.STEP_VERIFIED)
+    assert "performance probe(s) passed for 0.3 s" in verified["how"]
+    assert rt.incidents.get(inc).status is Status.MITIGATED
+
+
+def test_failed_rollback_keeps_a_leaking_endpoint_disabled(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """data_leak with no older version: the rollback fails, the replay of the incident's own
+    sample on the version still serving reproduces the leak, so nothing is re-enabled and
+    the incident is not mitigated, however clean the generic probe is."""
+    chat_peer.answers = {"chat-v1": LEAK}
+    chat_peer.answer = "Paris is the capital of France."
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"]))
+    start_worker(rt)
+    inc = open_incident(rt, leak_alert())
+    run = wait_run(
+        rt,
+        only_run(rt, inc).id,
+        until=lambda r: any(s.status is RunStatus.WAITING_APPROVAL for s in r.steps),
+        timeout=60,
+    )
+    steps = {s.name: s for s in run.steps}
+    assert steps["rollback_model"].status is RunStatus.FAILED
+    assert steps["verify_endpoint"].status is RunStatus.FAILED
+    assert "sample 0: pii finding" in (steps["verify_endpoint"].error or "")
+    prompts = [r.json()["messages"][0]["content"] for r in chat_peer.requests]
+    assert prompts and all(p == "Who is the customer on order 1234?" for p in prompts)
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and state.disabled
+    assert rt.incidents.get(inc).status is Status.DETECTED
+
+
+def test_leak_that_replays_clean_after_rollback_is_mitigated(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """Rolled back v2 -> v1, the incident's own sample replayed on v1 comes back clean: the
+    endpoint is re-enabled and the incident mitigated, saying what was replayed (no probe is
+    configured: the replay alone is the evidence)."""
+    chat_peer.answers = {"chat-v2": LEAK, "chat-v1": CLEAN}
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1", "v2"], probes=[]))
+    ControlService(rt.db).mark_version("chat-api", "v1", VersionStatus.GOOD, Owner("tester"))
+    start_worker(rt)
+    inc = open_incident(rt, leak_alert())
+    wait_run(
+        rt,
+        only_run(rt, inc).id,
+        until=lambda r: any(s.status is RunStatus.WAITING_APPROVAL for s in r.steps),
+        timeout=60,
+    )
+    (verified,) = kinds(rt, inc, TimelineKind.STEP_VERIFIED)
+    assert verified["how"] == "1 captured sample(s) replayed clean (pii)"
+    assert {r.json()["model"] for r in chat_peer.requests} == {"chat-v1"}
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and not state.disabled and state.active_version == "v1"
+    assert rt.incidents.get(inc).status is Status.MITIGATED
+    (moved,) = [t for t in kinds(rt, inc, TimelineKind.TRANSITION) if t["to"] == "mitigated"]
+    assert "replayed clean" in moved["note"]
+
+
+def test_leak_still_reproduced_after_rollback_is_not_mitigated(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """The rollback worked but v1 leaks the same way: the replay finds it, the endpoint
+    stays disabled and the incident stays detected."""
+    chat_peer.answers = {"chat-v2": LEAK, "chat-v1": LEAK}
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1", "v2"]))
+    ControlService(rt.db).mark_version("chat-api", "v1", VersionStatus.GOOD, Owner("tester"))
+    start_worker(rt)
+    inc = open_incident(rt, leak_alert())
+    run = wait_run(
+        rt,
+        only_run(rt, inc).id,
+        until=lambda r: any(s.status is RunStatus.WAITING_APPROVAL for s in r.steps),
+        timeout=60,
+    )
+    steps = {s.name: s.status for s in run.steps}
+    assert steps["rollback_model"] is RunStatus.SUCCEEDED
+    assert steps["verify_endpoint"] is RunStatus.FAILED
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and state.disabled
+    assert rt.incidents.get(inc).status is Status.DETECTED
+
+
+def test_unknown_system_sev1_reaches_default_owners(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+) -> None:
+    """A SEV1 for a system nobody configured goes to `default_owners`, and the run says so."""
+    config = systems_config(http_peer, None)
+    config["systems"][0]["owners"].update(emails=[], security_contacts=[])
+    config["default_owners"] = {"webhooks": [{"url": f"{http_peer.url}/default"}]}
+    rt = make_runtime(**config)
+    start_worker(rt)
+    inc = open_incident(
+        rt,
+        GHOST_DOWN,
+    )
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    notify = next(s for s in run.steps if s.name == "notify_team")
+    assert notify.status is RunStatus.SUCCEEDED, notify
+    assert notify.output is not None and notify.output["default_owners"] is True
+    (hook,) = http_peer.at("/default")
+    assert inc in hook.body.decode()
+    (sent,) = kinds(rt, inc, TimelineKind.STEP_NOTIFICATION_SENT)
+    assert sent["target"] == "webhook (default)"
+
+
+def test_sev1_that_reaches_nobody_needs_attention(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+) -> None:
+    """No owners anywhere: the notify step is skipped and the run is not `succeeded`; the
+    incident's timeline says nobody was told."""
+    rt = make_runtime()
+    start_worker(rt)
+    inc = open_incident(
+        rt,
+        GHOST_DOWN,
+    )
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    assert run.status is RunStatus.NEEDS_ATTENTION, [(s.name, s.status) for s in run.steps]
+    (attention,) = kinds(rt, inc, TimelineKind.RUN_NEEDS_ATTENTION)
+    reasons = " | ".join(attention["reasons"])
+    assert "required step notify_team was skipped" in reasons
+    assert "SEV1 incident: no notification reached anyone" in reasons
+
+
+def pd_trigger(key: str, summary: str) -> dict[str, Any]:
+    return {
+        "routing_key": "R" * 32,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {
+            "summary": summary,
+            "source": "db-replica",
+            "severity": "critical",
+            "component": "chat-api",
+        },
+    }
+
+
+def pd_resolve(key: str) -> dict[str, Any]:
+    return {"routing_key": "R" * 32, "event_action": "resolve", "dedup_key": key}
+
+
+@pytest.mark.parametrize("fold", ["grouped", "exact"])
+def test_distinct_dedup_keys_resolve_independently(
+    make_runtime: Callable[..., Runtime], fold: str
+) -> None:
+    """Two PagerDuty keys: folded into one incident that lists both alerts and their own
+    state (grouped), or one incident each (exact); a resolve clears only its own key."""
+    rt = make_runtime(intake={"fold": {"pagerduty": fold}})
+    a = open_incident(rt, pd_trigger("db-replica-101", "replica 101 unreachable"), "pagerduty")
+    b = open_incident(rt, pd_trigger("db-replica-202", "replica 202 unreachable"), "pagerduty")
+    assert (a == b) is (fold == "grouped")
+    rt.intake.ingest(pd_resolve("db-replica-101"), "pagerduty", "tester")
+    if fold == "grouped":
+        series = {s.key: s.firing for s in rt.incidents.alert_series(a)}
+        assert len(series) == 2
+        assert sorted(series.values()) == [False, True]
+        assert rt.incidents.get(a).status is Status.DETECTED  # 202 still fires
+    else:
+        assert [s.firing for s in rt.incidents.alert_series(a)] == [False]
+        assert [s.firing for s in rt.incidents.alert_series(b)] == [True]
+
+
+def test_silenced_alert_still_firing_after_expiry_opens_an_incident(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Stored as silenced while the silence holds; the same delivery after the silence is
+    expired is judged again (not a `duplicate`) and opens an incident."""
+    from defib.silences import Matcher
+    from defib.silences.service import SilenceDraft
+
+    rt = make_runtime()
+    now = datetime.now(UTC)
+    silence = rt.silences.put(
+        SilenceDraft(
+            matchers=(Matcher("system", "chat-api"),),
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(hours=1),
+            created_by="alice",
+            comment="maintenance",
+        ),
+        "alice",
+        admin=True,
+    )
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "defib",
+        "groupKey": "g",
+        "alerts": [
+            {
+                "status": "firing",
+                "startsAt": "2026-12-07T10:00:00Z",
+                "labels": {"alertname": "GroundednessDrop", "service": "chat-api"},
+                "annotations": {"summary": "chat-api answers are not grounded"},
+            }
+        ],
+    }
+    (first,) = rt.intake.ingest(payload, None, "am")
+    assert first.action is IngestAction.SILENCED
+    (again,) = rt.intake.ingest(payload, None, "am")
+    assert again.action is IngestAction.SILENCED  # still silenced: stored quiet again
+    rt.silences.expire(silence.id, "alice")
+    time.sleep(0.01)
+    (after,) = rt.intake.ingest(payload, None, "am")
+    assert after.action is IngestAction.CREATED, after
+    assert after.incident_id is not None
