@@ -75,7 +75,7 @@ test-fast: install-dev pg-up
 test-e2e: install-dev test-system-deps pg-up litellm-venv
 	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/e2e $(PYTEST_ARGS)
 
-# A real LiteLLM proxy for tests/signals/test_litellm_proxy.py, in a venv of its own: its
+# A real LiteLLM proxy for tests/e2e/signals/test_litellm_proxy.py, in a venv of its own: its
 # dependencies (~750 MB) stay out of defib's. make test requires it; bare pytest skips it.
 LITELLM_VERSION ?= 1.108.7
 litellm-venv: bench/.venv-litellm/.installed

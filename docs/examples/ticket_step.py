@@ -8,7 +8,7 @@ Install it as a plugin: put this module in a package whose pyproject.toml names 
 
 `pip install` that package next to defib, and a playbook step can say `action: open_ticket`
 with `params: {url: https://tracker.example/api/tickets, queue: AI}`. docs/actions.md
-("Write your own step") walks through it; tests/test_action_plugin.py runs it.
+("Write your own step") walks through it; tests/unit/actions/test_action_plugin.py runs it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The one list envelope of the API: `{"items": [...], "next_cursor": "..." | null}`.
 
 Every list route takes `limit` and `cursor` (`LimitQuery`, `CursorQuery`) and answers a
-`Page[...]` subclass; tests/api/test_contract.py enforces it. Cursors are opaque to
+`Page[...]` subclass; tests/unit/api/test_contract.py enforces it. Cursors are opaque to
 clients: a tag naming the list plus the key of the last item handed out, so a cursor from
 one list is refused by another (422) instead of silently paging something else.
 """

@@ -2,7 +2,7 @@
 
 In `defib serve` the lean ASGI layer `api/fastpath.py` answers these requests before they
 reach FastAPI; both go through its `accept` and `render`, so they answer alike. The
-`response_model` documents the body `render` writes (tests/api/test_fastpath.py holds them
+`response_model` documents the body `render` writes (tests/unit/api/test_fastpath.py holds them
 to each other).
 """
 

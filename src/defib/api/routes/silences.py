@@ -23,7 +23,7 @@ from defib.model import InvalidInput
 from defib.silences import Matcher, Silence, Weekly, parse_matchers
 from defib.silences.service import NeedsAdmin, SilenceDraft
 
-# COMPAT_TAG: exempt from defib's list envelope (tests/api/test_contract.py), not from the
+# COMPAT_TAG: exempt from defib's list envelope (tests/unit/api/test_contract.py), not from the
 # rest of the contract (response models, ErrorOut errors).
 router = APIRouter(prefix="/api/v2", tags=["silences (Alertmanager v2)", COMPAT_TAG])
 
