@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 
 class TimelineKind(enum.StrEnum):
@@ -33,12 +33,14 @@ class TimelineKind(enum.StrEnum):
     ALERT_INHIBITED = "alert_inhibited"
     STORM_FOLDED = "storm_folded"
     PAGERDUTY_RESOLVED = "pagerduty_resolved"
+    PAGERDUTY_RESOLVE_FAILED = "pagerduty_resolve_failed"
     # Silences
     SILENCE_ADDED = "silence_added"
     SILENCE_UPDATED = "silence_updated"
     SILENCE_EXPIRED = "silence_expired"
     # Systems
     SYSTEM_STATE_CHANGED = "system_state_changed"
+    MODEL_VERSION_MARKED = "model_version_marked"
     # Playbook runs
     RUN_PLANNED = "run_planned"
     PLAYBOOK_DEFERRED = "playbook_deferred"
@@ -57,6 +59,8 @@ class TimelineKind(enum.StrEnum):
     STEP_APPROVAL_TIMED_OUT = "run_step_approval_timed_out"
     STEP_ATTEMPT_FAILED = "run_step_attempt_failed"
     STEP_RETRY_REQUESTED = "run_step_retry_requested"
+    STEP_APPROVED = "run_step_approved"
+    STEP_REJECTED = "run_step_rejected"
     # What actions record
     STEP_NOTIFICATION_SENDING = "run_step_notification_sending"
     STEP_NOTIFICATION_SENT = "run_step_notification_sent"
@@ -67,6 +71,7 @@ class TimelineKind(enum.StrEnum):
     STEP_ROLLBACK_PLANNED = "run_step_rollback_planned"
     STEP_CONTROL_FAILED = "run_step_control_failed"
     STEP_CONTROL_SKIPPED = "run_step_control_skipped"
+    CONTAINMENT_WITHHELD = "containment_withheld"
     STEP_VERIFIED = "run_step_verified"
     STEP_VERIFICATION_FAILED = "run_step_verification_failed"
     STEP_VERIFICATION_SKIPPED = "run_step_verification_skipped"
@@ -75,6 +80,11 @@ class TimelineKind(enum.StrEnum):
     STEP_USER_NOTIFICATION_FAILED = "run_step_user_notification_failed"
     STEP_USER_NOT_NOTIFIABLE = "run_step_user_not_notifiable"
     STEP_CHECKLIST = "run_step_checklist"
+    # Paging (page_oncall)
+    PAGE_SENT = "page_sent"
+    PAGE_FAILED = "page_failed"
+    ESCALATED = "escalated"
+    PAGING_STOPPED = "paging_stopped"
 
 
 class IngestAction(enum.StrEnum):
@@ -93,6 +103,11 @@ class IngestAction(enum.StrEnum):
     # Past the storm limits, into the sender's storm incident.
     FOLDED = "folded"
 
+
+# What an action's `ctx.record` / `ctx.timeline` may write: a member, or a third-party
+# action's own kind (plugins register through entry points and cannot extend this enum).
+# Every writer inside defib passes a member; tests/test_events.py checks no literal slips in.
+RecordedKind: TypeAlias = TimelineKind | str
 
 # Timeline kinds whose data carries what an alert said (the taxonomy's evidence).
 ALERT_EVIDENCE_KINDS = frozenset({TimelineKind.CREATED, TimelineKind.ALERT_MERGED})

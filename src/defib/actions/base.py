@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from defib.events import RecordedKind
+
 if TYPE_CHECKING:
     from defib.actions.environment import ActionEnvironment
 
 # (kind, data, idempotency key) -> None; writes one timeline event exactly once per key.
-TimelineWriter = Callable[[str, Mapping[str, Any], str], Awaitable[None]]
+# The kind is `TimelineKind | str`: third-party actions (entry points) record their own kinds.
+TimelineWriter = Callable[[RecordedKind, Mapping[str, Any], str], Awaitable[None]]
 
 
 class ActionError(Exception):
@@ -64,7 +67,7 @@ class ActionContext:
     def actor(self) -> str:
         return f"run:{self.run_id}"
 
-    async def record(self, kind: str, data: Mapping[str, Any], suffix: str = "") -> None:
+    async def record(self, kind: RecordedKind, data: Mapping[str, Any], suffix: str = "") -> None:
         """Put one event on the incident's timeline, once per (step, suffix) however often run."""
         key = self.idempotency_key + (f":{suffix}" if suffix else "")
         await self.timeline(kind, data, key)

@@ -9,6 +9,7 @@ import httpx
 
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.templating import render_text, render_value
+from defib.events import TimelineKind
 from defib.integrations.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature_headers
 from defib.integrations.tls import verify_context
 
@@ -113,7 +114,7 @@ class NoteAction:
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         text = self._text(ctx)
-        await ctx.record("note", {"text": text, "step": ctx.step_name})
+        await ctx.record(TimelineKind.NOTE, {"text": text, "step": ctx.step_name})
         return ActionResult(detail={"text": text})
 
     def describe(self, ctx: ActionContext) -> str:

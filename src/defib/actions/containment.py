@@ -29,6 +29,7 @@ from defib.actions.probing import Check, judge_replay, label, run_checks
 from defib.actions.templating import render_text
 from defib.actions.verification import replays_for
 from defib.config import SystemConfig
+from defib.events import TimelineKind
 from defib.model import IncidentType
 from defib.store import alerts as alerts_repo
 from defib.store import evidence as evidence_repo
@@ -37,9 +38,9 @@ from defib.systems.control import Change, Owner
 from defib.systems.corroboration import StoredAlert, Verdict, judge
 from defib.systems.state import FilterAction, FilterKind, OutputFilter, StateError
 
-SKIPPED_KIND = "run_step_control_skipped"
-WITHHELD_KIND = "containment_withheld"
-FAILED_KIND = "run_step_control_failed"
+SKIPPED_KIND = TimelineKind.STEP_CONTROL_SKIPPED
+WITHHELD_KIND = TimelineKind.CONTAINMENT_WITHHELD
+FAILED_KIND = TimelineKind.STEP_CONTROL_FAILED
 DEFAULT_REASON = "{{ incident.id }}: {{ incident.title }}"
 
 
@@ -454,7 +455,7 @@ class ReviewGuardrailsAction:
         if signed and decided is not None:
             data["signed_off_by"] = decided.get("by")
             data["note"] = decided.get("note") or ""
-        await ctx.record("run_step_checklist", data, "checklist")
+        await ctx.record(TimelineKind.STEP_CHECKLIST, data, "checklist")
         return ActionResult(detail={"items": len(items), "status": data["status"]})
 
     def describe(self, ctx: ActionContext) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 from defib.actions.base import ActionContext, ActionError, ActionResult, Outcome
 from defib.actions.notify import NotifyAction
 from defib.config import Settings
+from defib.events import TimelineKind
 from defib.integrations.base import (
     DeliveryFailed,
     Notice,
@@ -54,10 +55,10 @@ from defib.store import oncall as oncall_repo
 ACTION = "page_oncall"
 PLAYBOOK_PREFIX = "oncall-"
 PAGE_SENT, PAGE_FAILED, ESCALATED, PAGING_STOPPED = (
-    "page_sent",
-    "page_failed",
-    "escalated",
-    "paging_stopped",
+    TimelineKind.PAGE_SENT,
+    TimelineKind.PAGE_FAILED,
+    TimelineKind.ESCALATED,
+    TimelineKind.PAGING_STOPPED,
 )
 # A page that reached nobody is tried again this often (then the step fails, on the record).
 PAGE_RETRIES = 2

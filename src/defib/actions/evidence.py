@@ -21,6 +21,7 @@ from typing import Any
 
 from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.environment import ActionEnvironment
+from defib.events import TimelineKind
 from defib.evidence import ItemDraft
 from defib.evidence.anchor import AnchorError
 from defib.store import evidence as evidence_repo
@@ -187,7 +188,7 @@ class EvidenceAction:
         head = await asyncio.to_thread(_head, env, seq)
         summary = [{"n": i["n"], "name": i["name"], "sha256": i["sha256"]} for i in items]
         await ctx.record(
-            "run_step_evidence_collected",
+            TimelineKind.STEP_EVIDENCE_COLLECTED,
             {
                 "action": self.name,
                 "step": ctx.step_name,

@@ -49,6 +49,7 @@ from defib.actions.subjects import RULE, SubjectIndex
 from defib.actions.templating import render_with
 from defib.detectors import get_detector
 from defib.detectors.pii import WEAK_TYPES
+from defib.events import TimelineKind
 from defib.evidence import ItemDraft
 from defib.integrations.base import DeliveryFailed, retrying
 from defib.model import TimelineEvent
@@ -63,11 +64,11 @@ DEFAULT_MAX_RECORDS = 100_000
 MAX_REFS = 1000
 # Per affected person: where they were found (the approver's "why is this person listed").
 SUBJECT_REFS = 5
-ASSESSED = "run_step_impact_assessed"
+ASSESSED = TimelineKind.STEP_IMPACT_ASSESSED
 USER_SENT, USER_FAILED, USER_SKIPPED = (
-    "run_step_user_notified",
-    "run_step_user_notification_failed",
-    "run_step_user_not_notifiable",
+    TimelineKind.STEP_USER_NOTIFIED,
+    TimelineKind.STEP_USER_NOTIFICATION_FAILED,
+    TimelineKind.STEP_USER_NOT_NOTIFIABLE,
 )
 PII_DETECTORS = ("pii", "secrets")
 DEFAULT_SUBJECT = "Important information about {{ incident.id }}, a security incident"

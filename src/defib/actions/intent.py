@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from defib.actions.base import ActionContext
+from defib.events import TimelineKind
 from defib.store import evidence as store
 from defib.store.database import Database
 
-SENDING = "run_step_notification_sending"
+SENDING = TimelineKind.STEP_NOTIFICATION_SENDING
 
 
 # Attempts a step can have: Retries.count is at most 20 (playbooks/spec.py). Looking up

@@ -27,6 +27,7 @@ from defib.actions.environment import ActionEnvironment
 from defib.actions.intent import announce
 from defib.actions.templating import render_text
 from defib.config import NotificationSettings, Owners, Settings, SystemConfig
+from defib.events import TimelineKind
 from defib.integrations.base import DeliveryFailed, Notice, Notifier, RetryPolicy, deliver
 from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.slack import SlackWebhook
@@ -39,9 +40,9 @@ from defib.store import silences as silence_repo
 CHANNELS = ("slack", "email", "webhook", "pagerduty")
 # Timeline kinds; `run_step_` like the engine's own, so readers can tell them from people's.
 SENT, FAILED, SKIPPED = (
-    "run_step_notification_sent",
-    "run_step_notification_failed",
-    "run_step_notification_skipped",
+    TimelineKind.STEP_NOTIFICATION_SENT,
+    TimelineKind.STEP_NOTIFICATION_FAILED,
+    TimelineKind.STEP_NOTIFICATION_SKIPPED,
 )
 DEFAULT_MESSAGE = "{{ incident.id }} ({{ incident.severity }}): {{ incident.title }}"
 

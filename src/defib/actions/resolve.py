@@ -27,6 +27,7 @@ import httpx
 
 from defib.clock import Clock, utcnow
 from defib.config import Settings
+from defib.events import TimelineKind
 from defib.integrations.base import DeliveryFailed, RetryPolicy, retrying
 from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.tls import verify_context
@@ -37,7 +38,7 @@ from defib.store.database import Database
 
 log = logging.getLogger(__name__)
 
-SENT, FAILED = "pagerduty_resolved", "pagerduty_resolve_failed"
+SENT, FAILED = TimelineKind.PAGERDUTY_RESOLVED, TimelineKind.PAGERDUTY_RESOLVE_FAILED
 ACTOR = "pagerduty-resolve"
 
 

@@ -25,12 +25,13 @@ from defib.actions.base import ActionContext, ActionError, ActionResult
 from defib.actions.containment import _recorded, for_each_system
 from defib.actions.environment import ActionEnvironment
 from defib.config import SystemConfig
+from defib.events import TimelineKind
 from defib.store import incidents as incident_repo
 from defib.store.incidents import IncidentFilter
 from defib.systems.control import Owner
 from defib.systems.state import KnownGood, ModelVersion, previous_known_good
 
-PLANNED = "run_step_rollback_planned"
+PLANNED = TimelineKind.STEP_ROLLBACK_PLANNED
 
 
 def _mlflow_client(system: SystemConfig) -> Any:

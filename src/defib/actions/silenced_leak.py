@@ -23,6 +23,7 @@ from typing import Any
 from defib.actions.base import ActionContext
 from defib.actions.environment import ActionEnvironment
 from defib.actions.notify import NotifyAction
+from defib.events import RecordedKind
 from defib.integrations.base import DeliveryFailed, RetryPolicy, deliver
 from defib.silences.service import SilencedLeak
 from defib.store import audit as audit_repo
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 REPORTED = "data_leak_silenced_reported"
 
 
-async def _no_timeline(kind: str, data: Mapping[str, Any], key: str) -> None:
+async def _no_timeline(kind: RecordedKind, data: Mapping[str, Any], key: str) -> None:
     """Nothing to write: the leak has no incident; the audit log gets the outcome."""
 
 

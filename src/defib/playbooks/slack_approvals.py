@@ -85,7 +85,7 @@ class SlackApprovalRequests:
                     TimelineEvent(
                         utcnow(),
                         "system",
-                        "slack_approval_requested",
+                        TimelineKind.SLACK_APPROVAL_REQUESTED,
                         {"run_id": waiting.run_id, "step": waiting.step, "to": sent},
                     ),
                     idempotency_key=f"{waiting.run_id}:{waiting.index}:slack-ask:{waiting.deadline}",

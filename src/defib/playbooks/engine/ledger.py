@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from defib.clock import Clock
+from defib.events import RecordedKind, TimelineKind
 from defib.model import Incident, NotFound
 from defib.playbooks.engine import run_state
 from defib.playbooks.engine.group_writer import GroupWriter
@@ -100,7 +101,7 @@ class Ledger:
         return self._writers[next(self._next) % len(self._writers)].run(fn)
 
     async def timeline(
-        self, seq: int, actor: str, kind: str, data: Mapping[str, Any], key: str
+        self, seq: int, actor: str, kind: RecordedKind, data: Mapping[str, Any], key: str
     ) -> None:
         """An action's own event (see `ActionContext.record`)."""
 
@@ -209,7 +210,7 @@ class Ledger:
                 conn,
                 ref,
                 now,
-                "run_step_started",
+                TimelineKind.STEP_STARTED,
                 "started1",
                 {"action": "wait", "seconds": seconds},
                 step={
@@ -236,7 +237,7 @@ class Ledger:
                 conn,
                 ref,
                 now,
-                "run_step_waiting_approval",
+                TimelineKind.STEP_WAITING_APPROVAL,
                 "waiting",
                 {"role": role, "deadline": deadline.isoformat(), "asks": asks},
                 step={
@@ -252,7 +253,7 @@ class Ledger:
         """Record an approval decision (None: nobody decided in time); the step runs on."""
         now = self.clock()
         if decision is None:
-            kind, actor = "run_step_approval_timed_out", run_actor(ref.run_id)
+            kind, actor = TimelineKind.STEP_APPROVAL_TIMED_OUT, run_actor(ref.run_id)
             record: dict[str, Any] = {
                 "decision": "timeout",
                 "by": None,
@@ -260,8 +261,9 @@ class Ledger:
                 "at": now.isoformat(),
             }
         else:
-            verb = "approved" if decision["decision"] == "approve" else "rejected"
-            kind, actor = f"run_step_{verb}", str(decision["by"])
+            approved = decision["decision"] == "approve"
+            kind = TimelineKind.STEP_APPROVED if approved else TimelineKind.STEP_REJECTED
+            actor = str(decision["by"])
             record = {**decision, "at": now.isoformat()}
         with self.db.write() as conn:
             run_state.transition(
@@ -282,7 +284,7 @@ class Ledger:
                 conn,
                 ref,
                 self.clock(),
-                "run_step_attempt_failed",
+                TimelineKind.STEP_ATTEMPT_FAILED,
                 f"failed{attempt}",
                 {"attempt": attempt, "error": error, "retry_in_seconds": round(wait, 3)},
             )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from defib.events import TimelineKind
 from defib.playbooks.engine import run_state
 from defib.playbooks.engine.run_state import RECONCILER_ACTOR
 from defib.playbooks.engine.verdicts import (
@@ -161,7 +162,13 @@ class Reconciler:
             if repo.event_recorded(conn, key):
                 return False
             run_state.event(
-                conn, run.incident_seq, self.clock(), run_actor(run.id), "run_stuck", data, key
+                conn,
+                run.incident_seq,
+                self.clock(),
+                run_actor(run.id),
+                TimelineKind.RUN_STUCK,
+                data,
+                key,
             )
         log.warning("watchdog: run %s made no progress since %s", run.id, since.isoformat())
         return True

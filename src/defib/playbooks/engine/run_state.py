@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func
 
-from defib.events import TimelineKind
+from defib.events import RecordedKind, TimelineKind
 from defib.model import DomainError, NotFound, TimelineEvent
 from defib.playbooks.attention import attention_reasons
 from defib.playbooks.engine.outcome import StepOutcome
@@ -66,7 +66,7 @@ def event(
     seq: int,
     at: datetime,
     actor: str,
-    kind: str,
+    kind: RecordedKind,
     data: Mapping[str, Any],
     key: str | None,
 ) -> None:
@@ -89,7 +89,7 @@ def plan(conn: Connection, run: Run, actor: str) -> bool:
         "trigger": run.trigger,
         "dry_run": run.dry_run,
     }
-    event(conn, run.incident_seq, run.created_at, actor, "run_planned", data, None)
+    event(conn, run.incident_seq, run.created_at, actor, TimelineKind.RUN_PLANNED, data, None)
     return True
 
 
@@ -106,7 +106,7 @@ def mark_running(conn: Connection, run: Run, now: datetime, executor_id: str | N
         "executor": executor_id,
     }
     key = f"{run.workflow_id}:started"
-    event(conn, run.incident_seq, now, run_actor(run.id), "run_started", data, key)
+    event(conn, run.incident_seq, now, run_actor(run.id), TimelineKind.RUN_STARTED, data, key)
 
 
 def finish(
@@ -185,7 +185,7 @@ def cancel(conn: Connection, run_id: str, now: datetime, actor: str) -> tuple[Ru
     )
     repo.update_run(conn, run_id, now, status=RunStatus.CANCELLED.value, ended_at=now, error=error)
     key = f"{run.workflow_id}:cancelled"
-    event(conn, run.incident_seq, now, actor, "run_cancelled", {"run_id": run_id}, key)
+    event(conn, run.incident_seq, now, actor, TimelineKind.RUN_CANCELLED, {"run_id": run_id}, key)
     return run, waiting
 
 
@@ -234,7 +234,7 @@ def reopen(conn: Connection, run_id: str, index: int, now: datetime, actor: str)
     )
     data = {"run_id": run_id, "step": run.steps[index].name, "index": index}
     key = f"{workflow_id}:retry-requested"
-    event(conn, run.incident_seq, now, actor, "run_step_retry_requested", data, key)
+    event(conn, run.incident_seq, now, actor, TimelineKind.STEP_RETRY_REQUESTED, data, key)
     return workflow_id
 
 
@@ -281,7 +281,7 @@ def fail(conn: Connection, run: Run, now: datetime, reason: str) -> bool:
         "reconciled": True,
     }
     key = f"{run.workflow_id}:finished"
-    event(conn, run.incident_seq, now, RECONCILER_ACTOR, "run_finished", data, key)
+    event(conn, run.incident_seq, now, RECONCILER_ACTOR, TimelineKind.RUN_FINISHED, data, key)
     return True
 
 
@@ -293,7 +293,7 @@ def redrive(conn: Connection, run: Run, new_workflow_id: str, now: datetime, rea
     repo.update_run(conn, run.id, now, workflow_id=new_workflow_id)
     data = {"run_id": run.id, "workflow_id": new_workflow_id, "reason": reason}
     key = f"{new_workflow_id}:redriven"
-    event(conn, run.incident_seq, now, RECONCILER_ACTOR, "run_redriven", data, key)
+    event(conn, run.incident_seq, now, RECONCILER_ACTOR, TimelineKind.RUN_REDRIVEN, data, key)
     return True
 
 
@@ -304,7 +304,7 @@ def transition(
     conn: Connection,
     ref: StepRef,
     now: datetime,
-    kind: str,
+    kind: TimelineKind,
     suffix: str,
     data: Mapping[str, Any],
     *,
@@ -334,7 +334,7 @@ def mark_started(conn: Connection, ref: StepRef, step: Step, attempt: int, now: 
         conn,
         ref,
         now,
-        "run_step_started",
+        TimelineKind.STEP_STARTED,
         f"started{attempt}",
         {"action": step.action, "attempt": attempt},
         step={
@@ -358,7 +358,7 @@ def record_finished(conn: Connection, ref: StepRef, outcome: StepOutcome, now: d
         conn,
         ref,
         now,
-        "run_step_finished",
+        TimelineKind.STEP_FINISHED,
         "finished",
         record,
         step={

@@ -20,6 +20,7 @@ from defib.actions import ActionContext, ActionRegistry, UnknownAction, default_
 from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
 from defib.config import EngineSettings, Settings
+from defib.events import RecordedKind
 from defib.model import Incident, InvalidInput, NotFound, parse_incident_id
 from defib.playbooks.engine import host, wakeup
 from defib.playbooks.engine.ledger import Ledger, RunConflict, incident_snapshot
@@ -205,7 +206,7 @@ class PlaybookEngine:
         snapshot = incident_snapshot(incident)
         index = len(run.steps)  # past the last step: the reconciler's own effect
 
-        async def timeline(kind: str, data: Mapping[str, Any], key: str) -> None:
+        async def timeline(kind: RecordedKind, data: Mapping[str, Any], key: str) -> None:
             await self.ledger.timeline(run.incident_seq, RECONCILER_ACTOR, kind, data, key)
 
         ctx = ActionContext(

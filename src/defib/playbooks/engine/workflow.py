@@ -27,6 +27,7 @@ from defib.actions import (
 )
 from defib.actions.base import Action
 from defib.actions.environment import ActionEnvironment
+from defib.events import RecordedKind
 from defib.playbooks.engine import host
 from defib.playbooks.engine.ledger import Ledger, StepRef
 from defib.playbooks.engine.outcome import LoadedRun, StepOutcome
@@ -333,7 +334,7 @@ class Workflow:
     ) -> ActionContext:
         seq = int(incident["seq"])
 
-        async def timeline(kind: str, data: Mapping[str, Any], key: str) -> None:
+        async def timeline(kind: RecordedKind, data: Mapping[str, Any], key: str) -> None:
             await self.ledger.timeline(seq, run_actor(run_id), kind, data, key)
 
         return ActionContext(
