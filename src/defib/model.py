@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from defib.events import TimelineKind
+
 
 class IncidentType(enum.StrEnum):
     """The kinds of AI incident defib recognises."""
@@ -313,7 +315,7 @@ def transition(
     data: dict[str, Any] = {"from": current.value, "to": target.value, "command": command.value}
     if note:
         data["note"] = note
-    return updated, TimelineEvent(at=at, actor=actor, kind="transition", data=data)
+    return updated, TimelineEvent(at=at, actor=actor, kind=TimelineKind.TRANSITION, data=data)
 
 
 def allowed_commands(status: Status) -> list[Command]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from defib.bootstrap import Runtime
 from defib.config import Settings, load_settings
+from defib.events import IngestAction
 from defib.intake.results import IngestResult
 from defib.model import Alert, Incident, IncidentType, Severity, TimelineEvent
 from defib.playbooks.engine import RunConflict
@@ -95,7 +96,7 @@ class Responder:
             if result.incident_id is None:
                 continue
             incident = await asyncio.to_thread(self.runtime.incidents.get, result.incident_id)
-            if result.action in ("created", "reopened"):
+            if result.action in (IngestAction.CREATED, IngestAction.REOPENED):
                 await self.trigger_response(incident)
             return incident
         return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from defib.events import IngestAction
 from defib.model import format_incident_id
 from defib.silences import Matcher, Silence
 from defib.silences.matchers import matches_all
@@ -96,7 +97,7 @@ def listed(
         silenced = [s.id for s in silences if s.silences(labels, now)]
         inhibited = (
             [str(row.get("source") or "an open incident")]
-            if row.get("action") == "inhibited"
+            if row.get("action") == IngestAction.INHIBITED
             else []
         )
         link = next((payload.get(k) for k in _LINK_KEYS if isinstance(payload.get(k), str)), None)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from defib.clock import Clock, utcnow
+from defib.events import RecordedKind, TimelineKind
 from defib.model import (
     Command,
     IllegalTransition,
@@ -194,7 +195,7 @@ class IncidentService:
                 TimelineEvent(
                     at=now,
                     actor=actor,
-                    kind="created",
+                    kind=TimelineKind.CREATED,
                     data={
                         "how": "declared",
                         "type": stored.type.value,
@@ -219,19 +220,22 @@ class IncidentService:
                 updated = dataclasses.replace(updated, title=_clean_title(change.title))
                 events.append(
                     TimelineEvent(
-                        now, actor, "title_changed", {"from": current.title, "to": updated.title}
+                        now,
+                        actor,
+                        TimelineKind.TITLE_CHANGED,
+                        {"from": current.title, "to": updated.title},
                     )
                 )
             if change.description is not None and change.description != current.description:
                 updated = dataclasses.replace(updated, description=change.description)
-                events.append(TimelineEvent(now, actor, "description_changed", {}))
+                events.append(TimelineEvent(now, actor, TimelineKind.DESCRIPTION_CHANGED, {}))
             if change.severity is not None and change.severity != current.severity:
                 updated = dataclasses.replace(updated, severity=change.severity)
                 events.append(
                     TimelineEvent(
                         now,
                         actor,
-                        "severity_changed",
+                        TimelineKind.SEVERITY_CHANGED,
                         {"from": current.severity.value, "to": change.severity.value},
                     )
                 )
@@ -242,7 +246,7 @@ class IncidentService:
                     TimelineEvent(
                         now,
                         actor,
-                        "commander_changed",
+                        TimelineKind.COMMANDER_CHANGED,
                         {"from": current.commander, "to": commander},
                     )
                 )
@@ -284,12 +288,14 @@ class IncidentService:
         now = self.clock()
         with self.db.write() as conn:
             repo.get_incident(conn, seq)
-            return repo.append_event(conn, seq, TimelineEvent(now, actor, "note", {"text": body}))
+            return repo.append_event(
+                conn, seq, TimelineEvent(now, actor, TimelineKind.NOTE, {"text": body})
+            )
 
     def record_event(
         self,
         incident_id: str,
-        kind: str,
+        kind: RecordedKind,
         data: Mapping[str, Any],
         actor: str,
         *,
@@ -297,6 +303,8 @@ class IncidentService:
     ) -> TimelineEvent:
         """Append an event written by the system (a playbook step, an integration).
 
+        `kind` may be an integration's or plugin action's own (actions get this service
+        through their environment), hence `TimelineKind | str`.
         With an `idempotency_key`, a repeated call (a step re-run after a crash) returns the
         event already stored instead of writing a second one.
         """
@@ -346,7 +354,7 @@ class IncidentService:
                 TimelineEvent(
                     now,
                     actor,
-                    "retyped",
+                    TimelineKind.RETYPED,
                     {
                         "from": current.type.value,
                         "to": new_type.value,
@@ -368,7 +376,7 @@ class IncidentService:
 
 def _severity_for(first: Sequence[TimelineEvent], new_type: IncidentType) -> Severity | None:
     """The severity the policy gave the incident's first alert for `new_type`, if known."""
-    if not first or first[0].kind != "created":
+    if not first or first[0].kind != TimelineKind.CREATED:
         return None
     by_type = first[0].data.get("severity_by_type")
     if not isinstance(by_type, Mapping) or new_type.value not in by_type:

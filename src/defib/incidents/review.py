@@ -101,7 +101,10 @@ class ReviewService:
                 conn,
                 seq,
                 TimelineEvent(
-                    now, actor, "taxonomy_changed", {k: list(v) for k, v in mapping.ids.items()}
+                    now,
+                    actor,
+                    TimelineKind.TAXONOMY_CHANGED,
+                    {k: list(v) for k, v in mapping.ids.items()},
                 ),
             )
 
@@ -128,7 +131,9 @@ class ReviewService:
             review_repo.put(conn, seq, "review", stored)
             changed = sorted(k for k, v in change.items() if v is not None)
             repo.append_event(
-                conn, seq, TimelineEvent(now, actor, "review_updated", {"fields": changed})
+                conn,
+                seq,
+                TimelineEvent(now, actor, TimelineKind.REVIEW_UPDATED, {"fields": changed}),
             )
             return updated, stored
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from defib.events import TimelineKind as K
 
-# Kinds actions write that the enum does not name (yet): compared as their stored strings.
-CONTAINMENT_WITHHELD = "containment_withheld"
-VERSION_MARKED = "model_version_marked"
-STEP_APPROVED = "run_step_approved"
-STEP_REJECTED = "run_step_rejected"
+# Older names for four kinds (re-exported by incidents.story).
+CONTAINMENT_WITHHELD = K.CONTAINMENT_WITHHELD
+VERSION_MARKED = K.MODEL_VERSION_MARKED
+STEP_APPROVED = K.STEP_APPROVED
+STEP_REJECTED = K.STEP_REJECTED
 
 
 class Tone(enum.StrEnum):

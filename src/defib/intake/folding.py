@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from defib.clock import Clock, utcnow
-from defib.events import IngestAction
+from defib.events import IngestAction, TimelineKind
 from defib.incidents.lifecycle import IncidentService
 from defib.intake.correlate import exact_fingerprint
 from defib.intake.records import (
@@ -242,7 +242,7 @@ class AlertFolding:
                 TimelineEvent(
                     now,
                     run[0].actor,
-                    "alert_inhibited",
+                    TimelineKind.ALERT_INHIBITED,
                     {
                         **alert_info(run[0]),
                         "type": run[0].triage.type.value if run[0].triage.type else None,
@@ -345,7 +345,9 @@ class AlertFolding:
                 incident = updated
             else:
                 repo.append_event(
-                    conn, incident.seq, TimelineEvent(now, actor, "alert_acknowledged", info)
+                    conn,
+                    incident.seq,
+                    TimelineEvent(now, actor, TimelineKind.ALERT_ACKNOWLEDGED, info),
                 )
             return IngestResult(
                 IngestAction.ACKNOWLEDGED,
@@ -359,7 +361,9 @@ class AlertFolding:
         repo.append_event(
             conn,
             incident.seq,
-            TimelineEvent(now, actor, "alert_resolved", {**info, "still_firing": still_firing}),
+            TimelineEvent(
+                now, actor, TimelineKind.ALERT_RESOLVED, {**info, "still_firing": still_firing}
+            ),
         )
         if still_firing == 0:
             clearing = cleared(incident)
@@ -434,7 +438,7 @@ class AlertFolding:
                 TimelineEvent(
                     now,
                     actor,
-                    "playbook_deferred",
+                    TimelineKind.PLAYBOOK_DEFERRED,
                     {
                         "why": "playbook runs for these systems are over "
                         f"{self.storm.limits.playbook_runs_per_system_per_minute} a minute "
@@ -499,7 +503,9 @@ class AlertFolding:
         repo.append_event(
             conn,
             stored.seq,
-            TimelineEvent(now, actor, "created", {"how": "storm", "type": head.type.value}),
+            TimelineEvent(
+                now, actor, TimelineKind.CREATED, {"how": "storm", "type": head.type.value}
+            ),
         )
         repo.append_event(conn, stored.seq, storm_event(now, actor, add, labels))
         return stored
@@ -547,7 +553,7 @@ class AlertFolding:
             TimelineEvent(
                 now,
                 head.actor,
-                "alert_merged",
+                TimelineKind.ALERT_MERGED,
                 {**last, "count": len(run), "alert_count": merged.alert_count},
             ),
         )
@@ -588,7 +594,7 @@ class AlertFolding:
             TimelineEvent(
                 now,
                 head.actor,
-                "created",
+                TimelineKind.CREATED,
                 {
                     "how": "alert",
                     "type": stored.type.value,
@@ -614,7 +620,7 @@ class AlertFolding:
                 TimelineEvent(
                     now,
                     actor,
-                    "severity_changed",
+                    TimelineKind.SEVERITY_CHANGED,
                     {"from": before.severity.value, "to": after.severity.value, "why": "alert"},
                 ),
             )

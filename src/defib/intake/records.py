@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from defib.events import IngestAction
+from defib.events import IngestAction, TimelineKind
 from defib.intake.results import IngestResult, Triage
 from defib.intake.storm import MAX_LISTED_SYSTEMS, StormSummary
 from defib.model import (
@@ -110,7 +110,7 @@ def storm_event(
     return TimelineEvent(
         now,
         actor,
-        "storm_folded",
+        TimelineKind.STORM_FOLDED,
         {
             "count": add.alerts,
             "types": dict(add.types),

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from defib.clock import Clock
-from defib.events import IngestAction
+from defib.events import IngestAction, TimelineKind
 from defib.model import (
     OPEN_STATUSES,
     Alert,
@@ -243,7 +243,7 @@ class SilenceService:
                     schedule=draft.schedule,
                 )
                 repo.update_silence(conn, silence)
-                self._touch(conn, silence, "silence_updated", actor, now)
+                self._touch(conn, silence, TimelineKind.SILENCE_UPDATED, actor, now)
                 return silence
             if current is not None and current.state(now) != "expired":
                 self._expire(conn, current, actor, now)
@@ -258,7 +258,7 @@ class SilenceService:
                 schedule=draft.schedule,
             )
             repo.insert_silence(conn, silence)
-            self._touch(conn, silence, "silence_added", actor, now)
+            self._touch(conn, silence, TimelineKind.SILENCE_ADDED, actor, now)
             return silence
 
         return self.db.transact(write)
@@ -279,11 +279,11 @@ class SilenceService:
         starts = min(current.starts_at, now)
         expired = dataclasses.replace(current, starts_at=starts, ends_at=now, updated_at=now)
         repo.update_silence(conn, expired)
-        self._touch(conn, current, "silence_expired", actor, now)
+        self._touch(conn, current, TimelineKind.SILENCE_EXPIRED, actor, now)
         return expired
 
     def _touch(
-        self, conn: Connection, silence: Silence, kind: str, actor: str, now: datetime
+        self, conn: Connection, silence: Silence, kind: TimelineKind, actor: str, now: datetime
     ) -> None:
         """Note the change in the audit log and on every open incident whose labels the
         silence matches."""
@@ -323,10 +323,10 @@ class SilenceService:
                 )
                 if old is None:
                     repo.insert_silence(conn, silence)
-                    self._touch(conn, silence, "silence_added", actor, now)
+                    self._touch(conn, silence, TimelineKind.SILENCE_ADDED, actor, now)
                 elif dataclasses.replace(old, updated_at=now, ends_at=_forever()) != silence:
                     repo.update_silence(conn, silence)
-                    self._touch(conn, silence, "silence_updated", actor, now)
+                    self._touch(conn, silence, TimelineKind.SILENCE_UPDATED, actor, now)
             for gone in stored.values():
                 if gone.state(now) != "expired":
                     self._expire(conn, gone, actor, now)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from defib.events import IngestAction
 from defib.model import OPEN_STATUSES
 from defib.store.tables import alerts, incidents
 
@@ -33,7 +34,7 @@ def current_alerts(conn: Connection, quiet_since: datetime) -> list[dict[str, An
         .where(
             or_(
                 incidents.c.status.in_([s.value for s in OPEN_STATUSES]),
-                (alerts.c.action.in_(("silenced", "inhibited")))
+                (alerts.c.action.in_((IngestAction.SILENCED, IngestAction.INHIBITED)))
                 & (alerts.c.received_at >= quiet_since),
             )
         )

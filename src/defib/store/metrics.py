@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from defib.events import TimelineKind
 from defib.store.tables import engine_heartbeats, incidents, playbook_run_steps, playbook_runs
 
 
@@ -250,7 +251,10 @@ def report_rows(conn: Connection, since: datetime | None) -> list[ReportRow]:
         part = seqs[chunk : chunk + 500]
         events = conn.execute(
             select(timeline_events.c.incident_seq, timeline_events.c.actor, timeline_events.c.data)
-            .where(timeline_events.c.incident_seq.in_(part), timeline_events.c.kind == "transition")
+            .where(
+                timeline_events.c.incident_seq.in_(part),
+                timeline_events.c.kind == TimelineKind.TRANSITION,
+            )
             .order_by(timeline_events.c.id)
         )
         for seq, actor, data in events:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from defib.events import TimelineKind
 from defib.oncall import Override
 from defib.store.tables import (
     incidents,
@@ -98,7 +99,7 @@ def page_events(conn: Connection) -> list[tuple[int, datetime, str, dict[str, ob
             timeline_events.c.kind,
             timeline_events.c.data,
         )
-        .where(timeline_events.c.kind.in_(("page_sent", "escalated")))
+        .where(timeline_events.c.kind.in_((TimelineKind.PAGE_SENT, TimelineKind.ESCALATED)))
         .order_by(timeline_events.c.id)
     )
     return [(int(r[0]), r[1], str(r[2]), dict(r[3] or {})) for r in conn.execute(q)]

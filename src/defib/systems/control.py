@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from defib.clock import Clock, utcnow
+from defib.events import RecordedKind, TimelineKind
 from defib.model import NotFound, TimelineEvent
 from defib.store import incidents as incident_repo
 from defib.store import systems as repo
@@ -32,8 +33,8 @@ from defib.systems.state import (
 )
 
 # Timeline kinds: a state change an incident owns, and a version marked good or bad.
-STATE_CHANGED = "system_state_changed"
-VERSION_MARKED = "model_version_marked"
+STATE_CHANGED = TimelineKind.SYSTEM_STATE_CHANGED
+VERSION_MARKED = TimelineKind.MODEL_VERSION_MARKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,9 +320,11 @@ class ControlService:
         return self.db.transact(write)
 
     def plan_once(
-        self, incident_seq: int, key: str, kind: str, data: Mapping[str, Any], actor: str
+        self, incident_seq: int, key: str, kind: RecordedKind, data: Mapping[str, Any], actor: str
     ) -> dict[str, Any]:
         """Record a decision on the timeline once and return the one stored first.
+
+        `kind` may be a plugin's own (actions reach this service through their environment).
 
         A step that decides something from the world's current state (which version to roll
         back to) records the decision before acting on it; re-executed after a crash, it
