@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from defib.config import Settings, load_settings
+from defib.events import TimelineKind
 
 SYSTEM = "support-bot"
 CLIENT_KEY = "demo-client-key"
@@ -59,9 +60,9 @@ def stage_of(event: dict[str, Any]) -> str | None:
     """Which loop stage a timeline event marks, if any."""
     kind = str(event.get("kind", ""))
     data = event.get("data") or {}
-    if kind == "created":
+    if kind == TimelineKind.CREATED:
         return "incident"
-    if kind == "run_step_finished" and data.get("status") == "succeeded":
+    if kind == TimelineKind.STEP_FINISHED and data.get("status") == "succeeded":
         return STEP_STAGES.get(str(data.get("step", "")))
     return None
 

@@ -207,12 +207,16 @@ def by_a_person(event: TimelineEvent) -> bool:
         return False
     if event.kind in (TimelineKind.RUN_PLANNED, TimelineKind.PLAYBOOK_DEFERRED):
         return event.data.get("trigger") == "manual"
-    return not (event.kind == "created" and event.data.get("how") == "alert")
+    return not (event.kind == TimelineKind.CREATED and event.data.get("how") == "alert")
 
 
 def mitigated_by(events: Sequence[TimelineEvent]) -> str | None:
     """'playbook' when the latest move to mitigated was a run's, 'person' otherwise."""
-    movers = [e.actor for e in events if e.kind == "transition" and e.data.get("to") == "mitigated"]
+    movers = [
+        e.actor
+        for e in events
+        if e.kind == TimelineKind.TRANSITION and e.data.get("to") == "mitigated"
+    ]
     if not movers:
         return None
     return "playbook" if is_automated(movers[-1]) else "person"

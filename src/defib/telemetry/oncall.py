@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from defib.events import TimelineKind
 from defib.store import oncall as repo
 from defib.store.database import Database
 from defib.telemetry.buckets import RESPONSE_BUCKETS, Histogram
@@ -52,11 +53,11 @@ def series(
         policy, level = str(data.get("policy", "")), data.get("level")
         if not isinstance(level, int):
             continue
-        if kind == "page_sent":
+        if kind == TimelineKind.PAGE_SENT:
             key3 = (policy, str(level), str(data.get("channel", "")))
             out.pages[key3] = out.pages.get(key3, 0) + 1
             paged.setdefault((seq, policy), []).append((at, level))
-        elif kind == "escalated":
+        elif kind == TimelineKind.ESCALATED:
             key2 = (policy, str(level))
             out.escalations[key2] = out.escalations.get(key2, 0) + 1
     for (seq, policy), pages in paged.items():

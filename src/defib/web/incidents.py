@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.bootstrap import Runtime
 from defib.clock import utcnow
+from defib.events import TimelineKind
 from defib.evidence.service import public_item
 from defib.incidents import story
 from defib.model import (
@@ -232,7 +233,7 @@ def _waiting(run: Run, events: list[Any], viewer: Viewer) -> list[Waiting]:
             (
                 str(e.data.get("asks") or "")
                 for e in reversed(events)
-                if e.kind == "run_step_waiting_approval"
+                if e.kind == TimelineKind.STEP_WAITING_APPROVAL
                 and e.data.get("run_id") == run.id
                 and e.data.get("index") == step.index
             ),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from defib.events import TimelineKind
 from defib.model import OPEN_STATUSES, Command, Incident, InvalidInput, Status, allowed_commands
 
 # The labels of the lifecycle buttons, in the order the page shows them.
@@ -127,14 +128,18 @@ _SUMMARY_KEYS = ("step", "status", "system", "message", "reason", "error", "asks
 
 def describe_event(kind: str, data: Mapping[str, Any]) -> str:
     """One readable line for a timeline event; unknown kinds show their main fields."""
-    if kind == "transition":
+    if kind == TimelineKind.TRANSITION:
         text = f"{data.get('from')} → {data.get('to')}"
         return f"{text}: {data['note']}" if data.get("note") else text
-    if kind == "note":
+    if kind == TimelineKind.NOTE:
         return str(data.get("text", ""))
-    if kind in ("severity_changed", "commander_changed", "title_changed"):
+    if kind in (
+        TimelineKind.SEVERITY_CHANGED,
+        TimelineKind.COMMANDER_CHANGED,
+        TimelineKind.TITLE_CHANGED,
+    ):
         return f"{data.get('from') or '(none)'} → {data.get('to') or '(none)'}"
-    if kind == "created":
+    if kind == TimelineKind.CREATED:
         how = data.get("how", "opened")
         return f"{how}: {data.get('type', '')} {data.get('severity', '')} {data.get('title', '')}"
     parts = [f"{k}: {data[k]}" for k in _SUMMARY_KEYS if data.get(k) not in (None, "", [], {})]
