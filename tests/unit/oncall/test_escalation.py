@@ -151,6 +151,8 @@ def test_an_override_is_paged_instead_of_the_rotation(
     inc = declare(rt, IncidentType.PERFORMANCE, severity=Severity.SEV1, systems=("chat-api",))
     wait_for(lambda: bool(http_peer.at("/carol")))
     assert http_peer.at("/alice") == [] and http_peer.at("/bob") == []
+    # The page lands on the timeline after the receiver answered: wait for it, not the HTTP.
+    wait_for(lambda: bool(kinds(rt, inc, "page_sent")))
     (sent,) = kinds(rt, inc, "page_sent")
     assert sent["person"] == "carol" and sent["why"] == "on call for ml-primary"
     rt.incidents.apply(inc, Command.RESOLVE, "dana")
