@@ -187,7 +187,8 @@ class IncidentService:
             commander=draft.commander,
             created_by=actor,
         )
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> Incident:
             stored = repo.insert_incident(conn, incident, now)
             repo.append_event(
                 conn,
@@ -206,13 +207,17 @@ class IncidentService:
                 ),
             )
             self.plan(conn, stored, actor)
+            return stored
+
+        stored = self.db.transact(write)
         self.after_commit([stored])
         return stored
 
     def patch(self, incident_id: str, change: IncidentPatch, actor: str) -> Incident:
         seq = parse_incident_id(incident_id)
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> Incident:
             current = repo.get_incident(conn, seq, for_update=True)
             updated = current
             events: list[TimelineEvent] = []
@@ -256,12 +261,15 @@ class IncidentService:
                     repo.append_event(conn, seq, ev)
             return updated
 
+        return self.db.transact(write)
+
     def apply(
         self, incident_id: str, command: Command, actor: str, note: str | None = None
     ) -> Incident:
         seq = parse_incident_id(incident_id)
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> Incident:
             current = repo.get_incident(conn, seq, for_update=True)
             updated, event = transition(current, command, now, actor, note)
             try:
@@ -274,6 +282,9 @@ class IncidentService:
                     f"cannot reopen {current.id}: a newer open incident tracks the same alerts"
                 ) from exc
             repo.append_event(conn, seq, event)
+            return updated
+
+        updated = self.db.transact(write)
         if updated.status is Status.RESOLVED:
             self.announce_resolved([updated.seq])
         return updated
@@ -286,11 +297,14 @@ class IncidentService:
             raise InvalidInput("text: at most 20000 characters")
         seq = parse_incident_id(incident_id)
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> TimelineEvent:
             repo.get_incident(conn, seq)
             return repo.append_event(
                 conn, seq, TimelineEvent(now, actor, TimelineKind.NOTE, {"text": body})
             )
+
+        return self.db.transact(write)
 
     def record_event(
         self,
@@ -309,14 +323,18 @@ class IncidentService:
         event already stored instead of writing a second one.
         """
         seq = parse_incident_id(incident_id)
-        with self.db.write() as conn:
+        at = self.clock()
+
+        def write(conn: Connection) -> TimelineEvent:
             repo.get_incident(conn, seq)
             return repo.append_event(
                 conn,
                 seq,
-                TimelineEvent(self.clock(), actor, kind, data),
+                TimelineEvent(at, actor, kind, data),
                 idempotency_key=idempotency_key,
             )
+
+        return self.db.transact(write)
 
     def retype(self, incident_id: str, new_type: IncidentType, reason: str, actor: str) -> Incident:
         """A person's answer to a triage incident (or a correction of any incident's type).
@@ -334,12 +352,13 @@ class IncidentService:
             raise InvalidInput("reason: at most 2000 characters")
         seq = parse_incident_id(incident_id)
         now = self.clock()
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> tuple[Incident, bool]:
             current = repo.get_incident(conn, seq, for_update=True)
             if not current.status.is_open:
                 raise IllegalTransition(f"{current.id} is {current.status.value}: reopen it first")
             if new_type is current.type and not current.needs_triage:
-                return current
+                return current, False
             severity = _severity_for(repo.list_events(conn, seq, limit=1), new_type)
             updated = dataclasses.replace(
                 current,
@@ -369,6 +388,9 @@ class IncidentService:
             replan = new_type is not current.type or current.needs_triage
             if replan:
                 self.plan(conn, updated, actor)
+            return updated, replan
+
+        updated, replan = self.db.transact(write)
         if replan:
             self.after_commit([updated])
         return updated
