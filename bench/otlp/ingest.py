@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from defib.auth import Role, generate_token  # noqa: E402
 from defib.bootstrap import Runtime  # noqa: E402
+from defib.clock import utcnow  # noqa: E402
 from defib.config import load_settings  # noqa: E402
-from defib.incidents.lifecycle import utcnow  # noqa: E402
 from defib.store import tokens as token_repo  # noqa: E402
 from defib.testing import defib_executable, free_port  # noqa: E402
 

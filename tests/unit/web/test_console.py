@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from defib.api import create_app
 from defib.auth import Role
 from defib.bootstrap import Runtime
+from defib.clock import utcnow
 from defib.config import load_settings
-from defib.incidents.lifecycle import IncidentDraft, utcnow
+from defib.incidents.lifecycle import IncidentDraft
 from defib.model import Command, IncidentType, Severity, Status
 from defib.store import tokens as token_repo
 from defib.web.incidents import ListQuery, load_list

@@ -8,7 +8,8 @@ import re
 
 from defib.auth import Role
 from defib.bootstrap import Runtime
-from defib.incidents.lifecycle import IncidentDraft, utcnow
+from defib.clock import utcnow
+from defib.incidents.lifecycle import IncidentDraft
 from defib.model import Command, IncidentType, Severity, TimelineEvent
 from defib.playbooks.engine.ledger import StepRef
 from defib.store import incidents as incident_repo
