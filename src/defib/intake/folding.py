@@ -8,6 +8,10 @@ keeps floods within the storm limits (the sender's storm incident), stores every
 row, and answers one `IngestResult` per alert. A new or reopened incident's playbook run is
 planned through the `IncidentService` it was given, in the same transaction; resolves are
 announced through it after the commit. The pure parts are in `intake.records`.
+
+Why one module of ~620 lines: claim, settle, quiet, storm and fold are steps of one
+transaction that share its tally and claims; split across modules they would pass that
+state back and forth. What needs no connection already lives in `intake.records`.
 """
 
 from __future__ import annotations
