@@ -141,8 +141,11 @@ class Runtime:
         )
         if migrate_on_start:
             self.silences.sync_windows(maintenance_windows(settings))
+        # Secrets named by `*_env` settings: read from this process's environment here, at
+        # the root; the API, the console and actions are handed this mapping.
+        self.secrets: Mapping[str, str] = os.environ
         # One per process: its anchor remembers a failed checkpoint write for /readyz.
-        self.evidence = EvidenceService.for_settings(self.db, settings)
+        self.evidence = EvidenceService.for_settings(self.db, settings, secrets=self.secrets)
         for warning in trust_warnings(settings, self.db):
             log.warning("%s", warning)
             self.security_warnings.append(warning)
@@ -167,9 +170,6 @@ class Runtime:
             ),
             exact_fold=settings.intake.exact,
         )
-        # Secrets named by `*_env` settings: read from this process's environment here, at
-        # the root; the API, the console and actions are handed this mapping.
-        self.secrets: Mapping[str, str] = os.environ
         # What actions run with (settings, database, services, clock, secrets, HTTP): one per
         # process, injected.
         self.actions_env = ActionEnvironment(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,9 +161,17 @@ class EvidenceService:
         self.anchor = anchor
 
     @classmethod
-    def for_settings(cls, db: Database, settings: Settings) -> EvidenceService:
-        """The service with the blob store and checkpoint anchor the settings describe."""
-        return cls(db, settings.data_dir, build_anchor(settings, db), build_blobs(settings, db))
+    def for_settings(
+        cls, db: Database, settings: Settings, *, secrets: Mapping[str, str] | None = None
+    ) -> EvidenceService:
+        """The service with the blob store and checkpoint anchor the settings describe.
+
+        `secrets` is the environment the composition root read (`Runtime.secrets`), where
+        the `*_env` settings' credentials are looked up; without it none is set."""
+        env: Mapping[str, str] = {} if secrets is None else secrets
+        return cls(
+            db, settings.data_dir, build_anchor(settings, db, env), build_blobs(settings, db, env)
+        )
 
     def add(
         self,

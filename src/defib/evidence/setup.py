@@ -1,8 +1,12 @@
-"""The blob store and checkpoint anchor the settings describe (wired once per process)."""
+"""The blob store and checkpoint anchor the settings describe (wired once per process).
+
+Credentials named by `*_env` settings are looked up in `secrets`, the environment mapping
+the composition root read (`Runtime.secrets`); nothing here reads the process environment.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 
 from defib.config import Settings
 from defib.evidence.anchor import Anchor
@@ -30,7 +34,7 @@ def _shared(choice: str, db: Database) -> bool:
     return choice == "database" or (choice == "auto" and not db.is_sqlite)
 
 
-def build_blobs(settings: Settings, db: Database) -> BlobStorage:
+def build_blobs(settings: Settings, db: Database, secrets: Mapping[str, str]) -> BlobStorage:
     files = FileBlobStore(settings.data_dir / "evidence")
     s3 = settings.evidence_anchor.s3
     if settings.evidence_anchor.blob_store == "s3" and s3 is not None:
@@ -38,8 +42,8 @@ def build_blobs(settings: Settings, db: Database) -> BlobStorage:
             S3BlobStore(
                 str(s3.endpoint_url),
                 s3.bucket,
-                access_key=os.environ.get(s3.access_key_env, ""),
-                secret_key=os.environ.get(s3.secret_key_env, ""),
+                access_key=secrets.get(s3.access_key_env, ""),
+                secret_key=secrets.get(s3.secret_key_env, ""),
                 region=s3.region,
                 prefix=s3.prefix,
             ),
@@ -51,7 +55,7 @@ def build_blobs(settings: Settings, db: Database) -> BlobStorage:
     return files
 
 
-def build_anchor(settings: Settings, db: Database) -> Anchor | None:
+def build_anchor(settings: Settings, db: Database, secrets: Mapping[str, str]) -> Anchor | None:
     """The anchor the settings describe (None when `evidence_anchor.enabled` is false).
 
     The signing key is loaded on first use, so reading evidence never needs it."""
@@ -62,9 +66,9 @@ def build_anchor(settings: Settings, db: Database) -> Anchor | None:
 
     def signer() -> Signer:
         if cfg.signer_url is not None:
-            token = os.environ.get(cfg.signer_token_env) if cfg.signer_token_env else None
+            token = secrets.get(cfg.signer_token_env) if cfg.signer_token_env else None
             return RemoteSigner(str(cfg.signer_url), token=token)
-        return Ed25519Signer(load_or_create_key(key_file, cfg.key_env))
+        return Ed25519Signer(load_or_create_key(key_file, cfg.key_env, secrets))
 
     log: CheckpointLog
     if _shared(cfg.store, db):
@@ -76,7 +80,7 @@ def build_anchor(settings: Settings, db: Database) -> Anchor | None:
         if m.path is not None:
             mirrors.append(FileCheckpointLog(m.path))
         elif m.url is not None:
-            secret = os.environ.get(m.secret_env) if m.secret_env else None
+            secret = secrets.get(m.secret_env) if m.secret_env else None
             mirrors.append(WebhookMirror(str(m.url), secret=secret, timeout=m.timeout_seconds))
     return Anchor(signer, log, mirrors=mirrors, db=db, pinned=cfg.trusted_keys)
 

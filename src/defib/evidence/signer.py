@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,11 +79,14 @@ def _decode_key(text: str, where: str) -> Ed25519PrivateKey:
         raise SignerError(f"{where}: not a base64 Ed25519 private key (32 bytes)") from exc
 
 
-def load_or_create_key(path: Path | None, env: str | None) -> Ed25519PrivateKey:
-    """The signing key: from the environment variable `env` if set, else the file `path`
-    (created 0600 with a new key if missing)."""
+def load_or_create_key(
+    path: Path | None, env: str | None, secrets: Mapping[str, str]
+) -> Ed25519PrivateKey:
+    """The signing key: from the environment variable `env` if set (looked up in `secrets`,
+    the environment the composition root read), else the file `path` (created 0600 with a
+    new key if missing)."""
     if env:
-        value = os.environ.get(env)
+        value = secrets.get(env)
         if not value:
             raise SignerError(f"evidence_anchor.key_env: {env} is not set")
         return _decode_key(value, f"environment variable {env}")

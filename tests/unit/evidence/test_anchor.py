@@ -16,7 +16,7 @@ from sqlalchemy import delete, update
 from defib.api import create_app
 from defib.bootstrap import Runtime
 from defib.evidence import EvidenceService, ItemDraft
-from defib.evidence.anchor import Anchor, Checkpoint
+from defib.evidence.anchor import Anchor, AnchorError, Checkpoint
 from defib.evidence.chain import link_hash
 from defib.evidence.checkpoints import FileCheckpointLog
 from defib.evidence.signer import Ed25519Signer
@@ -31,7 +31,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def _three_items(rt: Runtime) -> tuple[EvidenceService, int]:
     """An incident with three items, appended one at a time (a checkpoint each)."""
     seq = int(declare(rt, IncidentType.DATA_LEAK).split("-")[1])
-    svc = EvidenceService.for_settings(rt.db, rt.settings)
+    # The environment the root read: where a `key_env` signing key is found.
+    svc = EvidenceService.for_settings(rt.db, rt.settings, secrets=rt.secrets)
     for i in (1, 2, 3):
         svc.add(seq, [ItemDraft.json("record", f"item-{i}.json", {"i": i})], "tester")
     return svc, seq
@@ -147,3 +148,23 @@ def test_the_key_can_come_from_the_environment_and_verify_runs_over_the_api(
     assert body["ok"] is False and body["items"] == 2
     assert "were deleted" in body["first_broken"]["reason"]
     assert body["anchor"]["anchored_items"] == 2
+
+
+def test_the_key_env_is_looked_up_in_the_mapping_handed_down_not_the_process(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence wiring reads no environment itself: the same settings sign with the
+    key in the mapping the root hands it, and fail where only the process has it."""
+    key = Ed25519PrivateKey.generate()
+    encoded = base64.b64encode(key.private_bytes_raw()).decode()
+    rt = make_runtime(evidence_anchor={"key_env": "HANDED_ANCHOR_KEY"})
+    seq = int(declare(rt, IncidentType.DATA_LEAK).split("-")[1])
+    handed = EvidenceService.for_settings(
+        rt.db, rt.settings, secrets={"HANDED_ANCHOR_KEY": encoded}
+    )
+    handed.add(seq, [ItemDraft.json("record", "r.json", {"r": 1})], "tester")
+    assert handed.verify(seq).ok
+    monkeypatch.setenv("HANDED_ANCHOR_KEY", encoded)
+    not_handed = EvidenceService.for_settings(rt.db, rt.settings, secrets={})
+    with pytest.raises(AnchorError, match="HANDED_ANCHOR_KEY is not set"):
+        not_handed.add(seq, [ItemDraft.json("record", "s.json", {"s": 1})], "tester")
