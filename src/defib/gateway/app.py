@@ -23,6 +23,8 @@ from defib.gateway.errors import error_bytes
 from defib.gateway.proxy import Gateway, alert_sink
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from defib.config import Settings
     from defib.intake.pipeline import Intake
     from defib.store.database import Database
@@ -49,6 +51,8 @@ class GatewayRuntime(Protocol):
     def intake(self) -> Intake: ...
     @property
     def telemetry(self) -> Telemetry: ...
+    @property
+    def secrets(self) -> Mapping[str, str]: ...
 
 
 def build_gateway(runtime: GatewayRuntime) -> Gateway:
@@ -60,6 +64,7 @@ def build_gateway(runtime: GatewayRuntime) -> Gateway:
         alert_sink(runtime.intake.submit),
         observe=runtime.telemetry.observe_gateway,
         render_metrics=runtime.telemetry.render,
+        secrets=runtime.secrets,
     )
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -70,6 +69,7 @@ class Gateway:
         clock: Callable[[], datetime] = utcnow,
         observe: Callable[[str, int, float, float | None], None] | None = None,
         render_metrics: Callable[[], bytes] | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         # Told (system, status, seconds, upstream seconds) of every answered completion.
@@ -86,12 +86,15 @@ class Gateway:
         self.post = PostProcessor(settings, db, alert, clock)
         self.clock = clock
         self.max_body = settings.max_body_bytes
-        # Read once: a key rotated in the environment needs a restart, like any config.
+        # Upstream API keys named by `api_key_env`, looked up in the environment the root
+        # read (`Runtime.secrets`). Copied once: a key rotated in the environment needs a
+        # restart, like any config.
+        env: Mapping[str, str] = {} if secrets is None else secrets
         self.upstream_keys: dict[tuple[str, str], str] = {
-            (s.name, v.name): os.environ[v.api_key_env]
+            (s.name, v.name): env[v.api_key_env]
             for s in settings.systems
             for v in s.versions
-            if v.api_key_env and os.environ.get(v.api_key_env)
+            if v.api_key_env and env.get(v.api_key_env)
         }
         self.timeouts = {s.name: httpx.Timeout(s.gateway.timeout_seconds) for s in settings.systems}
         self._client: httpx.AsyncClient | None = None

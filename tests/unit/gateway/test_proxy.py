@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 
 import httpx
 import openai
 import pytest
 
+from defib.bootstrap import Runtime
 from defib.gateway import demo_upstream
 from defib.gateway.demo_upstream import LEAK
+from defib.gateway.proxy import Gateway, alert_sink
 from defib.gateway.server import ThreadedServer
 from defib.testing import free_port
 from tests.support.gateway import GatewayFactory, sqlite_only, system
@@ -235,3 +238,24 @@ async def test_concurrent_requests_and_streams_all_complete_and_are_captured(
     captures = await asyncio.to_thread(gw.captures, "chat-api")
     assert len(captures) == 40
     assert sum(c.streamed for c in captures) == 20
+
+
+def test_upstream_keys_come_from_the_mapping_the_root_hands_down(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway reads no environment of its own: a key only in the process environment
+    is not used, one in the handed mapping is (the Runtime hands it `runtime.secrets`)."""
+    monkeypatch.setenv("ROOT_ONLY_KEY", "sk-from-the-process")
+    version = {"name": "v1", "upstream": "http://127.0.0.1:9/v1", "model": "m"}
+    rt = make_runtime(
+        systems=[
+            {"name": "a", "versions": [{**version, "api_key_env": "HANDED_KEY"}]},
+            {"name": "b", "versions": [{**version, "api_key_env": "ROOT_ONLY_KEY"}]},
+        ]
+    )
+    alert = alert_sink(rt.intake.submit)
+    gw = Gateway(rt.settings, rt.db, rt.tokens, alert, secrets={"HANDED_KEY": "sk-handed"})
+    assert gw.upstream_keys == {("a", "v1"): "sk-handed"}
+    # The Runtime's own mapping is the process environment, read once at the root.
+    from_root = Gateway(rt.settings, rt.db, rt.tokens, alert, secrets=rt.secrets)
+    assert from_root.upstream_keys == {("b", "v1"): "sk-from-the-process"}
