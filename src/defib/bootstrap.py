@@ -144,6 +144,10 @@ class Runtime:
         # Secrets named by `*_env` settings: read from this process's environment here, at
         # the root; the API, the console and actions are handed this mapping.
         self.secrets: Mapping[str, str] = os.environ
+        # The process's own knobs, read here too: DBOS's log level and a worker's fixed DBOS
+        # executor id (`defib serve`, the Responder and the demo start their workers with it).
+        self.dbos_log_level = self.secrets.get("DEFIB_DBOS_LOG_LEVEL", "WARNING")
+        self.executor_id: str | None = self.secrets.get("DEFIB_EXECUTOR_ID") or None
         # One per process: its anchor remembers a failed checkpoint write for /readyz.
         self.evidence = EvidenceService.for_settings(self.db, settings, secrets=self.secrets)
         for warning in trust_warnings(settings, self.db):
@@ -192,6 +196,7 @@ class Runtime:
             playbooks=load_playbooks(settings),
             settings=settings,
             environment=self.actions_env,
+            dbos_log_level=self.dbos_log_level,
         )
         # A step waiting for approval is also asked in Slack (Approve / Reject buttons).
         self.engine.on_waiting.append(SlackApprovalRequests(settings, self.db))

@@ -44,7 +44,9 @@ class Responder:
         self.runtime = Runtime(settings)
         self.actor = "responder"
         # With worker=True this process runs the playbooks itself (one DBOS per process).
-        self._worker: Worker | None = Worker(self.runtime.engine).start() if worker else None
+        self._worker: Worker | None = (
+            Worker(self.runtime.engine, self.runtime.executor_id).start() if worker else None
+        )
 
     async def __aenter__(self) -> Responder:
         return self

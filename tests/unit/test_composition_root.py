@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import pytest
+
 from defib.bootstrap import Runtime
 
 
@@ -33,3 +35,20 @@ def test_actions_and_services_share_the_runtimes_clock(
     rt.incidents.clock = lambda: pinned
     assert rt.actions_env.clock() == pinned
     assert rt.control.clock() == pinned
+
+
+def test_the_engines_process_knobs_are_read_at_the_root(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$DEFIB_EXECUTOR_ID (the id `defib serve`, the Responder and the demo start their
+    worker with) and $DEFIB_DBOS_LOG_LEVEL are read by the Runtime and handed down."""
+    monkeypatch.delenv("DEFIB_EXECUTOR_ID", raising=False)
+    monkeypatch.delenv("DEFIB_DBOS_LOG_LEVEL", raising=False)
+    plain = make_runtime()
+    assert plain.executor_id is None
+    assert plain.engine.host.log_level == "WARNING"
+    monkeypatch.setenv("DEFIB_EXECUTOR_ID", "worker-7")
+    monkeypatch.setenv("DEFIB_DBOS_LOG_LEVEL", "DEBUG")
+    rt = make_runtime()
+    assert rt.executor_id == "worker-7"
+    assert rt.engine.host.log_level == "DEBUG"

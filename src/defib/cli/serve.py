@@ -129,7 +129,7 @@ def serve(
         if not no_worker:
             from defib.playbooks.engine.worker import Worker
 
-            embedded = Worker(runtime.engine).start()
+            embedded = Worker(runtime.engine, runtime.executor_id).start()
             console.print(f"playbook worker {embedded.executor_id} running in this process")
         run_server(app, listener, settings.log_level)
     finally:

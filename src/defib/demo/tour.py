@@ -175,7 +175,7 @@ def running(data_dir: Path | None = None) -> Iterator[Demo]:
             systems_repo.mark_version(
                 conn, SYSTEM, "v1", VersionStatus.GOOD, "demo", "signed off at release", utcnow()
             )
-        worker = Worker(runtime.engine).start()
+        worker = Worker(runtime.engine, runtime.executor_id).start()
         stoppers.append(worker.stop)
         api = ThreadedServer(create_app(runtime), "127.0.0.1", api_port).start()
         stoppers.append(api.stop)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -101,9 +100,11 @@ _slot = _Slot()
 class DbosHost:
     """DBOS for one engine: launched (a worker) or through a client (API-only processes)."""
 
-    def __init__(self, system_url: str, *, sqlite: bool) -> None:
+    def __init__(self, system_url: str, *, sqlite: bool, log_level: str = "WARNING") -> None:
         self.system_url = system_url
         self.sqlite = sqlite
+        # DBOS's own logger ($DEFIB_DBOS_LOG_LEVEL, read by the Runtime).
+        self.log_level = log_level
         self._client: DBOSClient | None = None
         # Held while DBOS launches and while a run is enqueued: the engine's enqueuer thread
         # may enqueue (through a client that migrates DBOS's database first) while the worker
@@ -264,7 +265,7 @@ class DbosHost:
             "system_database_url": self.system_url,
             "application_version": ENGINE_VERSION,
             "executor_id": executor_id,
-            "log_level": os.environ.get("DEFIB_DBOS_LOG_LEVEL", "WARNING"),
+            "log_level": self.log_level,
             "notification_listener_polling_interval_sec": poll_seconds,
         }
         if self.sqlite:

@@ -66,6 +66,7 @@ class PlaybookEngine:
         actions: ActionRegistry | None = None,
         tuning: EngineSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        dbos_log_level: str = "WARNING",
     ) -> None:
         from defib.clock import utcnow
 
@@ -81,7 +82,7 @@ class PlaybookEngine:
         self.environment = environment
         self.system_url = host.dbos_system_url(db.url)
         self.executor_id: str | None = None
-        self.host = host.DbosHost(self.system_url, sqlite=db.is_sqlite)
+        self.host = host.DbosHost(self.system_url, sqlite=db.is_sqlite, log_level=dbos_log_level)
         self.ledger = Ledger(db, self.clock)
         self.workflow = Workflow(
             self.ledger, self.actions, self.clock, lambda: self.executor_id, self.environment

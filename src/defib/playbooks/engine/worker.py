@@ -22,10 +22,8 @@ EMBEDDED_EXECUTOR_ID = "local"
 
 
 def default_executor_id(engine: PlaybookEngine) -> str:
-    """$DEFIB_EXECUTOR_ID, else `local` on SQLite, else host-pid-random (distinct per worker)."""
-    configured = os.environ.get("DEFIB_EXECUTOR_ID")
-    if configured:
-        return configured
+    """`local` on SQLite, else host-pid-random (distinct per worker); the root passes a
+    configured id ($DEFIB_EXECUTOR_ID, `--executor-id`) to `Worker` instead."""
     if engine.db.is_sqlite:
         return EMBEDDED_EXECUTOR_ID
     return f"{socket.gethostname()[:60]}-{os.getpid()}-{secrets.token_hex(3)}"
