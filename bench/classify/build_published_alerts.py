@@ -4,8 +4,9 @@ Each record below is one alert rule, monitor or alert type as its owner publishe
 source is named on every record): the alert name, the rule's labels and the annotations,
 rendered the way Alertmanager (or PagerDuty / a native webhook) would deliver them with one
 example value filled into each template. The labels (type, severity, systems) follow the
-policy in ../shared/eval/README.md; the reading of borderline cases is in
-tests/classify_data/README.md. The split ("dev" or "heldout") is fixed per source.
+policy of the shared evaluation set (its README, not in this repository); the reading of
+borderline cases is in tests/classify_data/README.md. The split ("dev" or "heldout") is fixed
+per source; the second held-out group goes to its own file (split "heldout2").
 
 Run: .venv/bin/python bench/classify/build_published_alerts.py
 """
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "classify_data" / "published_alerts.jsonl"
+# The second held-out group (publishers not in the first file), scored on its own.
+OUT2 = OUT.with_name("published_alerts_heldout2.jsonl")
 
 LLMD = "llm-d/llm-d:docs/monitoring/prometheus-alerting-rules.yaml"
 KUBERAY = "ray-project/kuberay:config/prometheus/rules/prometheusRules.yaml"
@@ -1602,22 +1605,460 @@ resolved("KubernetesPodCrashLooping")
 resolved("MissingMetricRayGlobalControlStore")
 
 
+# ================================================================ second held-out group
+# Built before any change made for it (2026-12-08), from publishers not used above; scored
+# once with the code as it was, then once after the changes; written to its own file
+# (published_alerts_heldout2.jsonl) so the first set's ids and figures stay comparable.
+AMBA = "Azure/azure-monitor-baseline-alerts:services/CognitiveServices/accounts/alerts.yaml"
+AZ_METRICS = (
+    "https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/"
+    "microsoft-cognitiveservices-accounts-metrics"
+)
+ODH = "opendatahub-io/opendatahub-operator:internal/controller/components/{}"
+LLMGUARD = "protectai/llm-guard:docs/{}"
+NEMO_SDD = (
+    "https://docs.nvidia.com/nemo/guardrails/latest/configure-guardrails/guardrail-catalog/"
+    "third-party/presidio"
+)
+NEMO_RAILS = "https://docs.nvidia.com/nemo/guardrails/latest/about/rail-types.html"
+VERTEX = "https://cloud.google.com/vertex-ai/docs/model-monitoring/overview"
+
+HELDOUT2 = {
+    "azure-monitor-baseline-alerts",
+    "azure-openai-content-safety-metrics",
+    "opendatahub-operator",
+    "llm-guard",
+    "nemo-guardrails",
+    "vertex-ai-model-monitoring",
+}
+
+# Azure Monitor severities 0-4 as the PagerDuty integration maps them.
+AZ_SEV = {0: "critical", 1: "error", 2: "warning", 3: "info", 4: "info"}
+
+
+def azure_metric(
+    group: str,
+    source: str,
+    metric: str,
+    description: str,
+    az_sev: int,
+    operator: str,
+    threshold: float,
+    value: float,
+    exp: dict[str, Any],
+    resource: str = "aoai-prod-eastus",
+) -> None:
+    """An Azure Monitor metric alert (Common Alert Schema fields) delivered through the
+    PagerDuty integration: the rule name as summary, the rule description in details."""
+    details = {
+        "alertRule": metric,
+        "description": description,
+        "severity": f"Sev{az_sev}",
+        "signalType": "Metric",
+        "monitorCondition": "Fired",
+        "metricNamespace": "Microsoft.CognitiveServices/accounts",
+        "metricName": metric,
+        "operator": operator,
+        "threshold": threshold,
+        "metricValue": value,
+        "windowSize": "PT5M",
+    }
+    pd(group, source, metric, metric, resource, AZ_SEV[az_sev], details, exp)
+
+
+# ---- Azure Monitor Baseline Alerts, Microsoft.CognitiveServices/accounts (Azure OpenAI)
+G = "azure-monitor-baseline-alerts"
+R = ["aoai-prod-eastus"]
+azure_metric(
+    G,
+    AMBA,
+    "TotalErrors",
+    "Total number of calls with error response (HTTP response code 4xx or 5xx).",
+    2,
+    "GreaterThan",
+    5.0,
+    37,
+    expect("availability", "SEV2", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "Latency",
+    "Latency in milliseconds.",
+    2,
+    "GreaterThan",
+    90.0,
+    412,
+    expect("performance", "SEV3", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "SuccessRate",
+    "Availability percentage with the following calculation: (Total Calls - Server Errors)/"
+    "Total Calls. Server Errors include any HTTP responses >=500.",
+    3,
+    "LessThan",
+    99.9,
+    97.2,
+    expect("availability", "SEV2", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "ServerErrors",
+    "Number of calls with service internal error (HTTP response code 5xx).",
+    3,
+    "GreaterThan",
+    0.0,
+    12,
+    expect("availability", "SEV2", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "TokenTransaction",
+    "Number of Inference Tokens Processed on an OpenAI Model",
+    2,
+    "GreaterThan",
+    180000.0,
+    264310,
+    expect("performance", "SEV3", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "BlockedCalls",
+    "Number of calls that exceeded rate or quota limit.",
+    2,
+    "GreaterThan",
+    0.0,
+    58,
+    expect("availability", "SEV2", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "AzureOpenAIProvisionedManagedUtilizationV2",
+    "Utilization % for a provisoned-managed deployment, calculated as (PTUs consumed / PTUs "
+    "deployed) x 100.",
+    2,
+    "GreaterThan",
+    80,
+    93,
+    expect("performance", "SEV3", R),
+)
+azure_metric(
+    G,
+    AMBA,
+    "AzureOpenAITimeToResponse",
+    "Recommended latency (responsiveness) measure for streaming requests. Time in milliseconds.",
+    2,
+    "GreaterThan",
+    200,
+    1840,
+    expect("performance", "SEV3", R),
+)
+
+# ---- Azure OpenAI "ContentSafety - Risks&Safety" metrics (documented metric, alert on it)
+G = "azure-openai-content-safety-metrics"
+azure_metric(
+    G,
+    AZ_METRICS,
+    "RAIHarmfulRequests",
+    "Harmful Volume Detected: Number of calls made to Azure OpenAI API and detected as "
+    "harmful(both block model and annotate mode) by content filter applied over a period of "
+    "time. You can add a filter or apply splitting by the following dimensions: "
+    "ModelDeploymentName, ModelName and TextType.",
+    2,
+    "GreaterThan",
+    50,
+    212,
+    expect("toxicity", "SEV2", R),
+)
+azure_metric(
+    G,
+    AZ_METRICS,
+    "RAIRejectedRequests",
+    "Blocked Volume: Number of calls made to Azure OpenAI API and rejected by content filter "
+    "applied over a period of time. You can add a filter or apply splitting by the following "
+    "dimensions: ModelDeploymentName, ModelName and TextType.",
+    2,
+    "GreaterThan",
+    50,
+    131,
+    expect("toxicity", "SEV2", R),
+)
+
+# ---- Open Data Hub / OpenShift AI operator PrometheusRules (KServe, TrustyAI, MaaS)
+G = "opendatahub-operator"
+BURN = "High error budget burn for {i} (current value: {v} )."
+am(
+    G,
+    ODH.format("kserve/monitoring/kserve-prometheusrules.tmpl.yaml"),
+    "Kserve Controller Probe Success Burn Rate",
+    {"severity": "critical", "instance": "kserve-controller-manager"},
+    {
+        "message": BURN.format(i="kserve-controller-manager", v="0.41"),
+        "summary": "Kserve Controller Probe Success Burn Rate",
+    },
+    'sum(probe_success:burnrate5m{instance=~"kserve-controller-manager"}) by (instance) > '
+    '(14.40 * (1-0.98000))\nand\nsum(probe_success:burnrate1h{instance=~"kserve-controller-'
+    'manager"}) by (instance) > (14.40 * (1-0.98000))',
+    expect("availability", "SEV1"),
+)
+am(
+    G,
+    ODH.format("trustyai/monitoring/trustyai-prometheusrules.tmpl.yaml"),
+    "TrustyAI Controller Probe Success Burn Rate",
+    {"severity": "warning", "instance": "trustyai-service-operator-controller-manager"},
+    {
+        "message": BURN.format(i="trustyai-service-operator-controller-manager", v="0.07"),
+        "summary": "TrustyAI Controller Probe Success Burn Rate",
+    },
+    'sum(probe_success:burnrate2h{instance=~"trustyai-service-operator-controller-manager"}) '
+    "by (instance) > (3.00 * (1-0.98000))\nand\nsum(probe_success:burnrate1d{instance=~"
+    '"trustyai-service-operator-controller-manager"}) by (instance) > (3.00 * (1-0.98000))',
+    expect("availability", "SEV2"),
+)
+MAAS = ODH.format("modelsasservice/monitoring/modelsasservice-prometheusrules.tmpl.yaml")
+MAAS_L = {"component": "modelsasservice", "subsystem": "maas-controller"}
+am(
+    G,
+    MAAS,
+    "MaaSControllerHighReconcileErrorRate",
+    {"severity": "warning", "controller": "maasmodelref", **MAAS_L},
+    {
+        "message": "Reconciliation error rate for controller maasmodelref is above 10% over "
+        "the last 10 minutes.",
+        "summary": "MaaS Controller high reconciliation error rate (>10%)",
+    },
+    '(sum by (controller) (rate(controller_runtime_reconcile_errors_total{job="maas-controller-'
+    'metrics"}[10m])) / sum by (controller) (rate(controller_runtime_reconcile_total{job="maas-'
+    'controller-metrics"}[10m]))) > 0.10',
+    expect("availability", "SEV2"),
+)
+am(
+    G,
+    MAAS,
+    "MaaSControllerSustainedReconcileErrors",
+    {"severity": "critical", "controller": "maasmodelref", **MAAS_L},
+    {
+        "message": "Reconciliation error rate for controller maasmodelref is above 25% over "
+        "the last 30 minutes. This indicates persistent controller failures that may require "
+        "investigation.",
+        "summary": "MaaS Controller sustained reconciliation errors (>25%)",
+    },
+    '(sum by (controller) (rate(controller_runtime_reconcile_errors_total{job="maas-controller-'
+    'metrics"}[30m])) / sum by (controller) (rate(controller_runtime_reconcile_total{job="maas-'
+    'controller-metrics"}[30m]))) > 0.25',
+    expect("availability", "SEV1"),
+)
+am(
+    G,
+    MAAS,
+    "MaaSControllerHighWorkQueueDepth",
+    {"severity": "warning", "name": "maasmodelref", **MAAS_L},
+    {
+        "message": "Work queue maasmodelref depth is above 100 for at least 10 minutes. The "
+        "controller may be falling behind on processing.",
+        "summary": "MaaS Controller high work queue depth (>100)",
+    },
+    'max by (name) (workqueue_depth{job="maas-controller-metrics"}) > 100',
+    expect("performance", "SEV3"),
+)
+
+# ---- LLM Guard scanners (the scanner's documented purpose quoted, as an LLM Guard API
+# deployment reports invalid scans to a native webhook)
+G = "llm-guard"
+LG = ["chat-api"]
+
+
+def llm_guard(
+    doc: str, scanner: str, side: str, count: str, purpose: str, sev: str, exp: dict[str, Any]
+) -> None:
+    native(
+        G,
+        LLMGUARD.format(doc),
+        f"LLMGuard{scanner}",
+        f"LLM Guard {scanner} scanner: {count} {side} marked invalid",
+        purpose,
+        sev,
+        LG,
+        exp,
+        labels={"scanner": scanner, "scanner_type": side.split(maxsplit=1)[0]},
+    )
+
+
+llm_guard(
+    "input_scanners/secrets.md",
+    "Secrets",
+    "input prompts",
+    "14",
+    "This scanner diligently examines user inputs, ensuring that they don't carry any secrets "
+    "before they are processed by the language model. It ensures that user prompts are "
+    "meticulously scanned and any detected secrets are redacted before they are processed by "
+    "the model.",
+    "warning",
+    expect(None, None),
+)
+llm_guard(
+    "input_scanners/anonymize.md",
+    "Anonymize",
+    "input prompts",
+    "31",
+    "It meticulously inspects user prompts, ensuring that they are free of any sensitive "
+    "information before being processed by the language model.",
+    "warning",
+    expect(None, None),
+)
+llm_guard(
+    "output_scanners/sensitive.md",
+    "Sensitive",
+    "output responses",
+    "3",
+    "The Sensitive scanner actively scans the output from the language model, ensuring no "
+    "Personal Identifiable Information (PII), secrets or sensitive data slips through.",
+    "warning",
+    expect("data_leak", "SEV1", LG),
+)
+llm_guard(
+    "output_scanners/factual_consistency.md",
+    "FactualConsistency",
+    "output responses",
+    "22",
+    "This scanner is designed to assess if the given content contradicts or refutes a certain "
+    "statement or prompt. It acts as a tool for ensuring the consistency and correctness of "
+    "language model outputs, especially in contexts where logical contradictions can be "
+    "problematic.",
+    "warning",
+    expect("hallucination", "SEV3", LG),
+)
+llm_guard(
+    "output_scanners/bias.md",
+    "Bias",
+    "output responses",
+    "9",
+    "This scanner is designed to inspect the outputs generated by Language Learning Models "
+    "(LLMs) to detect and evaluate potential biases. Its primary function is to ensure that "
+    "LLM outputs remain neutral and don't exhibit unwanted or predefined biases.",
+    "warning",
+    expect("bias", "SEV3", LG),
+)
+llm_guard(
+    "output_scanners/malicious_urls.md",
+    "MaliciousURLs",
+    "output responses",
+    "4",
+    "This scanner detects URLs in the output and analyzes them for harmfulness, such as "
+    "detecting phishing websites.",
+    "warning",
+    expect("toxicity", "SEV2", LG),
+)
+llm_guard(
+    "input_scanners/prompt_injection.md",
+    "PromptInjection",
+    "input prompts",
+    "57",
+    "It is specifically tailored to guard against crafty input manipulations targeting large "
+    "language models (LLM). By identifying and mitigating such attempts, it ensures the LLM "
+    "operates securely without succumbing to injection attacks.",
+    "warning",
+    expect("toxicity", "SEV2", LG),
+)
+
+# ---- NeMo Guardrails rails (the published flow names; what each rail type does quoted)
+G = "nemo-guardrails"
+NB = ["support-bot"]
+native(
+    G,
+    NEMO_SDD,
+    "NeMoMaskSensitiveDataOnInput",
+    "Rail 'mask sensitive data on input' triggered 27 times",
+    "Input rails apply guardrails before the LLM is called by validating and sanitizing user "
+    "inputs. Sensitive data detection (Presidio) entities: PERSON, EMAIL_ADDRESS.",
+    "warning",
+    NB,
+    expect(None, None),
+)
+native(
+    G,
+    NEMO_SDD,
+    "NeMoDetectSensitiveDataOnOutput",
+    "Rail 'detect sensitive data on output' triggered 6 times",
+    "Output rails evaluate and post-process model responses, filtering, editing, or blocking "
+    "unsafe or off-policy content before it reaches users. Sensitive data detection (Presidio) "
+    "entities: PERSON, EMAIL_ADDRESS, CREDIT_CARD.",
+    "warning",
+    NB,
+    expect("data_leak", "SEV1", NB),
+)
+native(
+    G,
+    NEMO_RAILS,
+    "NeMoJailbreakRail",
+    "Rail 'jailbreak detection heuristics' triggered 41 times",
+    "Input rails apply guardrails before the LLM is called by validating and sanitizing user "
+    "inputs. Jailbreak Protection: detect and block attempts to bypass safety measures.",
+    "warning",
+    NB,
+    expect("toxicity", "SEV2", NB),
+)
+
+# ---- Vertex AI Model Monitoring (the documented anomaly types, as its alert reports them)
+G = "vertex-ai-model-monitoring"
+VX = ["churn-endpoint"]
+native(
+    G,
+    VERTEX,
+    "VertexTrainingServingSkew",
+    "Vertex AI Model Monitoring: feature skew anomaly on endpoint churn-endpoint",
+    "Training-serving skew occurs when the feature data distribution in production deviates "
+    "from the feature data distribution used to train the model. Feature 'tenure': distance "
+    "0.42 exceeds the alerting threshold 0.3.",
+    "warning",
+    VX,
+    expect("performance", "SEV3", VX),
+)
+native(
+    G,
+    VERTEX,
+    "VertexPredictionDrift",
+    "Vertex AI Model Monitoring: prediction drift anomaly on endpoint churn-endpoint",
+    "Prediction drift occurs when feature data distribution in production changes "
+    "significantly over time. Feature 'monthly_charges': distance 0.27 exceeds the alerting "
+    "threshold 0.15.",
+    "warning",
+    VX,
+    expect("performance", "SEV3", VX),
+)
+
+
 def main() -> None:
     counts: dict[str, int] = {}
+    first = [r for r in records if r["group"] not in HELDOUT2]
+    second = [r for r in records if r["group"] in HELDOUT2]
     with OUT.open("w", encoding="utf-8") as f:
-        for n, r in enumerate(records, 1):
+        for n, r in enumerate(first, 1):
             split = "heldout" if r["group"] in HELDOUT else "dev"
             counts[split] = counts.get(split, 0) + 1
-            row = {
-                "id": f"pub-{n:03d}",
-                "source_group": r["group"],
-                "source": r["source"],
-                "split": split,
-                "payload": r["payload"],
-                "expected": r["expected"],
-            }
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(records)} alerts -> {OUT} {counts}")
+            f.write(json.dumps(_row(f"pub-{n:03d}", split, r), ensure_ascii=False) + "\n")
+    with OUT2.open("w", encoding="utf-8") as f:
+        for n, r in enumerate(second, 1):
+            counts["heldout2"] = counts.get("heldout2", 0) + 1
+            f.write(json.dumps(_row(f"pub2-{n:03d}", "heldout2", r), ensure_ascii=False) + "\n")
+    print(f"{len(first)} alerts -> {OUT}, {len(second)} -> {OUT2} {counts}")
+
+
+def _row(id_: str, split: str, r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "source_group": r["group"],
+        "source": r["source"],
+        "split": split,
+        "payload": r["payload"],
+        "expected": r["expected"],
+    }
 
 
 if __name__ == "__main__":
