@@ -30,11 +30,7 @@ from defib.testing import ServerProcess
 pytestmark = pytest.mark.slow
 
 GENERATOR = "openapi-python-client==0.29.1"
-VENV = (
-    (Path(__file__).parents[2] / "api/test_openapi_client.py").resolve().parents[2]
-    / "bench"
-    / ".venv-openapi"
-)
+VENV = Path(__file__).resolve().parents[3] / "bench" / ".venv-openapi"
 PACKAGE = "defib_client"
 
 
