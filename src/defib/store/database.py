@@ -75,9 +75,17 @@ class Database:
     def write(self, *, urgent: bool = False, defer: bool = False) -> Iterator[Connection]:
         """A write transaction. `urgent` (intake) goes before this process's other writers
         waiting: on SQLite all of them, on PostgreSQL those that `defer` (the playbook
-        engine's group writes), which otherwise starved intake of CPU and round trips."""
-        lock = self._write_lock if (self.is_sqlite or urgent or defer) else None
-        if lock is not None:
+        engine's group writes, which hold the lock shared among themselves), which otherwise
+        starved intake of CPU and round trips."""
+        lock = self._write_lock
+        # PostgreSQL's deferring writers (the engine's group writers) run beside each other,
+        # ordered only against intake; on SQLite every writer is exclusive.
+        shared = defer and not urgent and not self.is_sqlite
+        exclusive = self.is_sqlite or urgent
+        if shared:
+            shared = lock.acquire_shared()
+            exclusive = not shared
+        elif exclusive:
             lock.acquire(urgent)
         try:
             with self.engine.connect() as conn:
@@ -85,7 +93,9 @@ class Database:
                 with conn.begin():
                     yield conn
         finally:
-            if lock is not None:
+            if shared:
+                lock.release_shared()
+            elif exclusive:
                 lock.release()
 
     def transact(

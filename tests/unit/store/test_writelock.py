@@ -115,3 +115,55 @@ def test_on_postgresql_only_intake_and_deferring_writers_queue_on_the_lock(
     finally:
         release.set()
         t.join(5)
+
+
+def test_shared_holders_run_beside_each_other() -> None:
+    """PostgreSQL's group writers need an order against intake, not against each other."""
+    lock = UrgentFirstLock(max_defer=30)
+    assert lock.acquire_shared()
+    other = threading.Thread(target=lambda: (lock.acquire_shared(), lock.release_shared()))
+    other.start()
+    other.join(5)
+    assert not other.is_alive(), "a second shared holder waited for the first"
+    lock.release_shared()
+
+
+def test_intake_waits_for_shared_holders_and_new_ones_wait_for_intake() -> None:
+    lock = UrgentFirstLock(max_defer=30)
+    order: list[str] = []
+    assert lock.acquire_shared()  # a group writer is in
+    urgent = _waiter(lock, True, "intake", order)
+    _until_waiting(lock, 1)
+
+    def late_group_writer() -> None:
+        lock.acquire_shared()
+        order.append("late group writer")
+        lock.release_shared()
+
+    late = threading.Thread(target=late_group_writer, daemon=True)
+    late.start()
+    time.sleep(0.05)
+    assert order == [], "intake went in beside a shared holder, or a shared one overtook it"
+    lock.release_shared()
+    urgent.join(5)
+    late.join(5)
+    assert order == ["intake", "late group writer"]
+
+
+def test_a_shared_holder_is_let_in_after_max_defer_while_intake_keeps_waiting() -> None:
+    lock = UrgentFirstLock(max_defer=0.05)
+    lock._urgent_waiting = 1  # an urgent writer queued that never gets in
+    started = time.monotonic()
+    assert lock.acquire_shared()
+    assert time.monotonic() - started >= 0.04
+    lock.release_shared()
+
+
+def test_a_shared_acquire_inside_an_exclusive_hold_re_enters() -> None:
+    lock = UrgentFirstLock()
+    lock.acquire(True)
+    assert lock.acquire_shared() is False
+    lock.release()
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()

@@ -70,8 +70,8 @@ class GroupWriter(BatchingThread[_Job]):
         """Run the group in one transaction without savepoints; False (nothing written) if
         anything failed."""
         try:
-            # Defers to intake on PostgreSQL too (on SQLite every writer does).
-            with self.db.write(defer=self.db.is_sqlite) as conn:
+            # Defers to intake (on PostgreSQL beside the other group writers: shared).
+            with self.db.write(defer=True) as conn:
                 values = [job.fn(conn) for job in jobs]
         except Exception:
             return False
@@ -82,8 +82,8 @@ class GroupWriter(BatchingThread[_Job]):
     def _each_in_savepoint(self, jobs: list[_Job]) -> None:
         done: list[tuple[_Job, Any, BaseException | None]] = []
         try:
-            # Defers to intake on PostgreSQL too (on SQLite every writer does).
-            with self.db.write(defer=self.db.is_sqlite) as conn:
+            # Defers to intake (on PostgreSQL beside the other group writers: shared).
+            with self.db.write(defer=True) as conn:
                 for job in jobs:
                     try:
                         with conn.begin_nested():
