@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +13,9 @@ from defib.cli.output import console
 if TYPE_CHECKING:
     # The settings cost about 300 ms to import; `--help` never needs them.
     from defib.config import Settings
+
+# How often CPython asks a thread holding the GIL to give it up (default 5 ms); see gateway().
+GATEWAY_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def with_gateway_address(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -42,6 +46,11 @@ def gateway(
 
     settings = with_gateway_address(settings_or_exit(config), host, port)
     runtime = Runtime(settings)
+    # The post-processing thread (detection, masking, capture writes) holds the GIL for
+    # whole batches; at CPython's default 5 ms switch interval a request arriving meanwhile
+    # waits up to 5 ms per switch for the event loop to run again: +10-17 ms at p99 with
+    # capture on. At 0.5 ms it is +1.3-2.7 ms (bench/gateway_latency.py, docs/gateway.md).
+    sys.setswitchinterval(GATEWAY_SWITCH_INTERVAL_SECONDS)
     app = create_gateway_app(build_gateway(runtime))
     db_kind = "SQLite" if runtime.db.is_sqlite else "PostgreSQL"
     console.print(f"{describe(settings)} ({db_kind})")
