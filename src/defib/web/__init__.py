@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defib.bootstrap import Runtime
-from defib.web import actions, incidents, login, overview, silences
+from defib.web import actions, incidents, login, oncall, overview, silences
 from defib.web.deps import LoginRequired, PageNotFound, Refused, Viewer, current_viewer
 from defib.web.render import STATIC_DIR, page
 from defib.web.secret import session_secret
@@ -44,7 +44,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     """Mount the console's pages and static files on the API's app."""
     app.state.console_codec = SessionCodec(session_secret(runtime.settings, runtime.db))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, incidents, actions, overview, silences):
+    for module in (login, incidents, actions, overview, silences, oncall):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
