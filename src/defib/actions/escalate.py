@@ -40,6 +40,7 @@ from defib.integrations.base import (
     mask_url,
 )
 from defib.integrations.http import post, status_detail
+from defib.integrations.pagerduty import PagerDutyEvents
 from defib.integrations.signing import IDEMPOTENCY_HEADER
 from defib.integrations.slack import blocks
 from defib.integrations.webhook import SignedWebhook
@@ -289,6 +290,16 @@ class PageOnCallAction:
             for url in hooks or [""]:
                 notifier = SlackMention(client, url, person.slack_user) if url else None
                 out.append(_Delivery(person.name, "slack", notifier, problem, url))
+        if person.pagerduty_routing_key:
+            # dedup_key = the incident id (as notify_team's): every level and repeat that
+            # pages this person updates one PagerDuty incident, and PagerDuty's acknowledge or
+            # resolve of it comes back through the v3 webhook to this incident.
+            events = PagerDutyEvents(
+                client,
+                person.pagerduty_routing_key,
+                ctx.env.settings.notifications.pagerduty.events_url,
+            )
+            out.append(_Delivery(person.name, "pagerduty", events))
         if person.email:
             target = NotifyAction("notify_team", security=False)._email_target(
                 [person.email], ctx.env.settings.notifications, ctx.env.secrets
@@ -373,7 +384,7 @@ class PageOnCallAction:
                 [f"{t}: nobody on call" for t in nobody]
                 + [f"{f['person']} {f['channel']}: {f['error']}" for f in failed]
                 + [
-                    f"{p.name}: no webhook, e-mail or Slack user"
+                    f"{p.name}: no webhook, e-mail, Slack user or PagerDuty key"
                     for p, _ in people
                     if not _reachable(p)
                 ]
@@ -387,7 +398,7 @@ class PageOnCallAction:
 
 
 def _reachable(person: Person) -> bool:
-    return bool(person.webhook or person.email or person.slack_user)
+    return bool(person.webhook or person.email or person.slack_user or person.pagerduty_routing_key)
 
 
 def _recorded(db: Any, key: str) -> bool:

@@ -79,6 +79,12 @@ class PersonConfig(_Section):
     slack_user: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,20}$")
     webhook: Annotated[str, AfterValidator(_url)] | None = None
     webhook_secret_env: Annotated[str, AfterValidator(_env)] | None = None
+    pagerduty_routing_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Events v2 integration key of a PagerDuty service that pages this person.",
+    )
 
 
 class RotationConfig(_Section):
@@ -267,7 +273,14 @@ def directory(settings: Settings) -> Directory:
     """The on-call sections as domain values, by name."""
     return Directory(
         people={
-            p.name: Person(p.name, p.email, p.slack_user, p.webhook, p.webhook_secret_env)
+            p.name: Person(
+                p.name,
+                email=p.email,
+                slack_user=p.slack_user,
+                webhook=p.webhook,
+                webhook_secret_env=p.webhook_secret_env,
+                pagerduty_routing_key=p.pagerduty_routing_key,
+            )
             for p in settings.people
         },
         schedules={s.name: s.to_schedule() for s in settings.schedules},

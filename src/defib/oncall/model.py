@@ -21,6 +21,9 @@ class Person:
     webhook: str | None = None
     # Environment variable holding the HMAC secret for `webhook` (signed like owners' webhooks).
     webhook_secret_env: str | None = None
+    # A PagerDuty Events v2 integration key whose service pages this person (phone, SMS,
+    # push by their PagerDuty rules); the same kind of key as owners' pagerduty_routing_key.
+    pagerduty_routing_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,3 +140,13 @@ def test_the_issue_example_loads(tmp_path: Path) -> None:
 def test_each_error_names_its_key(tmp_path: Path, edit: Any, key: str) -> None:
     """A bad value or a dangling reference stops the load with the exact key path."""
     assert key in broken(tmp_path, edit)
+
+
+def test_a_person_may_have_a_pagerduty_routing_key(tmp_path: Path) -> None:
+    config = yaml.safe_load(yaml.safe_dump(GOOD))
+    config["people"][1]["pagerduty_routing_key"] = "R0BOBKEY"
+    people = directory(load(tmp_path, config)).people
+    assert people["bob"].pagerduty_routing_key == "R0BOBKEY"
+    assert people["alice"].pagerduty_routing_key is None
+    too_long = broken(tmp_path, lambda c: c["people"][1].update(pagerduty_routing_key="k" * 65))
+    assert "people.1.pagerduty_routing_key" in too_long

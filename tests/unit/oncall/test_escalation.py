@@ -190,3 +190,78 @@ def test_a_slack_user_is_mentioned_in_the_owners_channel(
     wait_run(rt, escalation_run(rt, inc).id)
     channels = sorted(e["channel"] for e in kinds(rt, inc, "page_sent") if e["person"] == "carol")
     assert channels == ["slack", "webhook"]
+
+
+def test_a_policy_that_repeats_pages_again_under_new_keys(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+) -> None:
+    """repeat: 1, 1 s delays, nobody acknowledges: the chain runs twice; the person on call
+    and carol each get two pages, keyed by repeat 0 and repeat 1, each once on the timeline."""
+    rt = make_runtime(**oncall_config(http_peer, level2_after="1s", repeat=1))
+    start_worker(rt)
+    inc = declare(rt, IncidentType.PERFORMANCE, severity=Severity.SEV1, systems=("chat-api",))
+    first = on_call_now(rt)
+    run = wait_run(rt, escalation_run(rt, inc).id, timeout=30)
+    assert run.status is RunStatus.SUCCEEDED, run
+    assert [s.name for s in run.steps if s.name.startswith("page-")] == [
+        "page-1-0",
+        "page-2-0",
+        "page-1-1",
+        "page-2-1",
+    ]
+    assert [r.key for r in http_peer.at(f"/{first}")] == [
+        f"{inc}:page:ml-default:1:0:{first}:webhook",
+        f"{inc}:page:ml-default:1:1:{first}:webhook",
+    ]
+    assert [r.key for r in http_peer.at("/carol")] == [
+        f"{inc}:page:ml-default:2:0:carol:webhook",
+        f"{inc}:page:ml-default:2:1:carol:webhook",
+    ]
+    repeat_text = http_peer.at(f"/{first}")[1].json()["text"]
+    assert "[ml-default level 1, repeat 1]" in repeat_text
+    sent = [e for e in kinds(rt, inc, "page_sent") if e["channel"] == "webhook"]
+    assert sorted((e["level"], e["repeat"], e["person"]) for e in sent) == [
+        (1, 0, first),
+        (1, 1, first),
+        (2, 0, "carol"),
+        (2, 1, "carol"),
+    ]
+    escalated = sorted((e["level"], e["repeat"]) for e in kinds(rt, inc, "escalated"))
+    assert escalated == [(1, 1), (2, 0), (2, 1)]
+
+
+def test_a_pagerduty_contact_updates_one_pagerduty_incident_per_defib_incident(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+) -> None:
+    """carol's pagerduty_routing_key: level 2 and its repeat trigger Events v2 on carol's
+    key with dedup_key = the incident (one PagerDuty incident, which PagerDuty's v3 webhook
+    maps back), each under its own Idempotency-Key; the key itself is not on the timeline."""
+    config = oncall_config(http_peer, level2_after="0s", repeat=1)
+    config["people"][2] = {"name": "carol", "pagerduty_routing_key": "R0CAROLKEY0000000000"}
+    config["notifications"]["pagerduty"] = {"events_url": f"{http_peer.url}/pd/v2/enqueue"}
+    rt = make_runtime(**config)
+    start_worker(rt)
+    inc = declare(rt, IncidentType.PERFORMANCE, severity=Severity.SEV1, systems=("chat-api",))
+    run = wait_run(rt, escalation_run(rt, inc).id, timeout=30)
+    assert run.status is RunStatus.SUCCEEDED, run
+    events = http_peer.at("/pd/v2/enqueue")
+    assert [r.key for r in events] == [
+        f"{inc}:page:ml-default:2:0:carol:pagerduty",
+        f"{inc}:page:ml-default:2:1:carol:pagerduty",
+    ]
+    bodies = [r.json() for r in events]
+    assert {b["dedup_key"] for b in bodies} == {inc}
+    assert {b["routing_key"] for b in bodies} == {"R0CAROLKEY0000000000"}
+    assert {b["event_action"] for b in bodies} == {"trigger"}
+    assert bodies[0]["payload"]["severity"] == "critical"
+    assert "[ml-default level 2]" in bodies[0]["payload"]["custom_details"]["text"]
+    pd = [e for e in kinds(rt, inc, "page_sent") if e["channel"] == "pagerduty"]
+    assert sorted((e["level"], e["repeat"], e["person"]) for e in pd) == [
+        (2, 0, "carol"),
+        (2, 1, "carol"),
+    ]
+    assert all("R0CAROLKEY0000000000" not in str(e) for e in pd)
