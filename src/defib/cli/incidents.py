@@ -37,7 +37,7 @@ def _show_incident(inc: dict[str, Any]) -> None:
         ("status", inc["status"]),
         ("systems", ", ".join(inc["affected_systems"])),
         ("commander", inc["commander"]),
-        ("alerts", inc["alert_count"]),
+        ("alerts received", inc["alert_count"]),
         ("detected", display(inc["detected_at"])),
         ("acknowledged", _at(inc["acknowledged_at"])),
         ("mitigated", _at(inc["mitigated_at"])),
@@ -97,14 +97,34 @@ def list_(
         console.print(f"more: --cursor {page['next_cursor']}")
 
 
+def _show_alerts(alerts: list[dict[str, Any]]) -> None:
+    """The alerts the incident holds, each with its own state: a resolve clears only its
+    own alert, so which still fire is what a responder needs to see."""
+    firing = sum(1 for a in alerts if a["firing"])
+    title = f"alerts ({firing} of {len(alerts)} firing)" if alerts else None
+    print_table(
+        title,
+        ["alert", "state", "since"],
+        [
+            [a["key"], "firing" if a["firing"] else "resolved", display(a["changed_at"])]
+            for a in alerts
+        ],
+        empty="No alerts: none feeds this incident (an incident declared by hand has none).",
+    )
+
+
 @app.command()
 def show(incident_id: str, config: ConfigOption = None, json: JsonOption = False) -> None:
-    """One incident."""
-    inc = _client(config).get(f"/api/v1/incidents/{incident_id}")
+    """One incident and the alerts it holds (each alert's source identity, whether it still
+    fires, since when). --json prints the incident as the API returns it; its alerts are
+    at GET /api/v1/incidents/{id}/alerts."""
+    client = _client(config)
+    inc = client.get(f"/api/v1/incidents/{incident_id}")
     if json:
         print_json(inc)
-    else:
-        _show_incident(inc)
+        return
+    _show_incident(inc)
+    _show_alerts(client.get_all(f"/api/v1/incidents/{incident_id}/alerts"))
 
 
 @app.command()
