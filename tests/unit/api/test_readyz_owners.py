@@ -1,4 +1,5 @@
-"""With nobody configured to notify, /readyz says so (issue 24: a SEV1 paged nobody)."""
+"""With nobody configured to notify, /readyz says so (issue 24: a SEV1 paged nobody), on
+both databases (`make_runtime` runs each test on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,12 @@ def _warnings(rt: Runtime) -> list[str]:
     return list(answer.json()["warnings"])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_no_owner_anywhere_is_a_readiness_warning(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     assert NO_OWNERS_WARNING in _warnings(make_runtime())
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     "config",
     [
