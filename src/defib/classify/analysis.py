@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from defib.classify.backstop import Backstop, BackstopMatch
+from defib.classify.exposure import CONTAINED_ON_INPUT, leak_doubt
 from defib.classify.inspectors import SampleInspector, default_inspector
 from defib.classify.ruleset import RuleSet
 from defib.classify.severity import SeverityPolicy
@@ -140,12 +141,28 @@ def analyse(
             hits.append(Hit("samples", itype, rs.sample_weight, note))
     score_map = {t.value: s for t, s in scores.items()}
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], _PRIORITY_RANK[kv[0]]))
+    set_aside = ""
+    if ranked and ranked[0][0] is IncidentType.DATA_LEAK and ranked[0][1] >= rs.min_score:
+        doubt = _leak_doubt(view.text, hits)
+        if doubt is not None:
+            # A data_leak pages security at SEV1: the rules' answer needs exposed data in the
+            # text, like the backstop's (`exposure.leak_doubt`); else the next reading.
+            set_aside = f"data_leak set aside: {doubt}"
+            ranked = _without_leak(ranked, hits, weak_too=doubt == CONTAINED_ON_INPUT, rs=rs)
+            if doubt == CONTAINED_ON_INPUT and (not ranked or ranked[0][1] < rs.min_score):
+                # The alert is about contained input: what else it says is too weak to open
+                # an incident on, and the backstop would only match the leak words again.
+                return Analysis(
+                    None, f"{set_aside}: not an incident", "exposure", score_map, tuple(hits)
+                )
     if not ranked or ranked[0][1] < rs.min_score:
         why = (
             f"weak evidence only: {ranked[0][0].value} {ranked[0][1]:g} < {rs.min_score:g}"
             if ranked
             else "no rule or detector matched"
         )
+        if set_aside:
+            why = f"{set_aside}; {why}"
         undecided = Analysis(None, why, "scores", score_map, tuple(hits))
         if backstop is None:
             return undecided
@@ -164,7 +181,36 @@ def analyse(
     reason = f"{best.value} {best_score:g}: " + "; ".join(parts)
     if len(ranked) > 1:
         reason += f" (next: {ranked[1][0].value} {ranked[1][1]:g})"
+    if set_aside:
+        reason += f"; {set_aside}"
     return Analysis(best, reason, "scores", score_map, tuple(hits))
+
+
+def _leak_doubt(text: str, hits: list[Hit]) -> str | None:
+    """Why the rules' data_leak reading is in doubt (None: it stands). A detector that found
+    leaked data in a sampled response is the exposure itself."""
+    if any(h.rule == "samples" and h.type is IncidentType.DATA_LEAK for h in hits):
+        return None
+    return leak_doubt(text)
+
+
+def _without_leak(
+    ranked: list[tuple[IncidentType, float]], hits: list[Hit], *, weak_too: bool, rs: RuleSet
+) -> list[tuple[IncidentType, float]]:
+    """The ranking without data_leak. With `weak_too`, also without the points of weak rules
+    (weight below `min_score`, such as the word "guardrail"): they corroborate a reading but
+    never carry one alone, and here the reading they went with is the one set aside."""
+    if not weak_too:
+        return [kv for kv in ranked if kv[0] is not IncidentType.DATA_LEAK]
+    weights = {r.id: r.weight for r in rs.rules if r.weight is not None}
+    scores: dict[IncidentType, float] = {}
+    for h in hits:
+        if h.type is None or h.type is IncidentType.DATA_LEAK:
+            continue
+        if h.rule != "samples" and weights.get(h.rule, rs.min_score) < rs.min_score:
+            continue
+        scores[h.type] = scores.get(h.type, 0.0) + h.points
+    return sorted(scores.items(), key=lambda kv: (-kv[1], _PRIORITY_RANK[kv[0]]))
 
 
 def classify_incident(

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from defib.classify.backstop import Backstop, BackstopMatch
-from defib.classify.exposure import reports_exposure
+from defib.classify.exposure import leak_doubt
 from defib.classify.severity import DEFAULT_POLICY, SeverityPolicy
 from defib.model import Alert, IncidentType
 
@@ -46,10 +46,12 @@ def settle(
     match = backstop.nearest(text)
     weak = ranked[0] if ranked else None
     # A data_leak answer pages security at SEV1: from here (no rule decided) it needs the
-    # text to report data that got out, else the next reading is taken.
-    if not reports_exposure(text):
+    # text to report data that got out (and not only input contained before the model),
+    # else the next reading is taken.
+    doubt = leak_doubt(text)
+    if doubt is not None:
         if match is not None and match.type is IncidentType.DATA_LEAK:
-            match = _set_leak_aside(match)
+            match = _set_leak_aside(match, doubt)
         if weak is not None and weak[0] is IncidentType.DATA_LEAK:
             weak = ranked[1] if len(ranked) > 1 else None
     if match is not None and (match.confident or (weak is not None and weak[0] is match.type)):
@@ -90,15 +92,15 @@ def settle(
     )
 
 
-def _set_leak_aside(match: BackstopMatch) -> BackstopMatch | None:
-    """The runner-up reading of a data_leak match whose text reports no exposed data."""
+def _set_leak_aside(match: BackstopMatch, doubt: str) -> BackstopMatch | None:
+    """The runner-up reading of a data_leak match whose text puts a leak in doubt."""
     if match.runner_up is None:
         return None
     return dataclasses.replace(
         match,
         type=match.runner_up,
         score=match.runner_up_score,
-        description=f"{match.description}, data_leak set aside: no exposed data named",
+        description=f"{match.description}, data_leak set aside: {doubt}",
         runner_up=None,
         runner_up_score=0.0,
         confident=False,
