@@ -2,8 +2,12 @@
 
 - Content incidents (data_leak, toxicity, hallucination, bias): the incident's own samples
   (the prompts whose answers fired a detector) replayed against the version now serving,
-  with the detector that fired clean on every answer; and the system's probes that apply
-  to the type (`probes[].types`; a probe naming no type applies to every content type).
+  with the detector that fired clean on every answer; and the system's probes that name the
+  type (`probes[].types`). Either may be the evidence.
+- A probe naming no type is a general check, evidence about no particular failure: it
+  runs beside a content incident's evidence (a replay or a typed probe) and its failing
+  fails the step, but it never verifies an incident alone, and performance and
+  availability never run it.
 - Performance and availability: the alert's source reporting every alert resolved, or
   probes that name the type (a performance probe must carry `max_latency_ms`) passing on
   every round for the hold window.
@@ -44,15 +48,27 @@ class Replay:
 
 
 def probes_for(probes: Sequence[ProbeConfig], kind: IncidentType) -> list[tuple[int, ProbeConfig]]:
-    """The probes (with their index) whose passing is evidence for an incident of `kind`."""
+    """The probes (with their index) whose passing is evidence for an incident of `kind`:
+    those that name it in `types`. An untyped probe is no evidence about a particular
+    failure: a personal-data check passing says nothing about grounding or toxicity."""
     chosen: list[tuple[int, ProbeConfig]] = []
     for i, probe in enumerate(probes):
-        applies = kind in probe.types if probe.types else kind in CONTENT_TYPES
+        applies = kind in probe.types
         if kind is IncidentType.PERFORMANCE and probe.max_latency_ms is None:
             applies = False  # says nothing about latency
         if applies:
             chosen.append((i, probe))
     return chosen
+
+
+def general_probes(
+    probes: Sequence[ProbeConfig], kind: IncidentType
+) -> list[tuple[int, ProbeConfig]]:
+    """The untyped probes (with their index) that run beside a content incident's evidence:
+    a regression check must still pass, though its passing proves nothing by itself."""
+    if kind not in CONTENT_TYPES:
+        return []
+    return [(i, p) for i, p in enumerate(probes) if not p.types]
 
 
 def _text(value: Any) -> str | None:

@@ -3,8 +3,9 @@
 What counts as evidence depends on the incident's type (`actions.verification`):
 
 - content incidents replay the incident's own captured samples against the version now
-  serving and require the detector that fired to be clean on every answer, plus the
-  system's probes that apply to the type;
+  serving and require the detector that fired to be clean on every answer, and run the
+  system's probes that name the type (`probes[].types`); either is evidence. Untyped
+  probes run beside that evidence and must pass too, but never verify anything alone;
 - performance and availability incidents take the source reporting every alert resolved,
   or probes naming the type passing for `params.hold_seconds`, within
   `params.wait_seconds` (default 0: look once);
@@ -44,7 +45,7 @@ from defib.actions.verification import (
     CONTENT_TYPES,
     OBJECTIVE_TYPES,
     REPLAY_DETECTORS,
-    Replay,
+    general_probes,
     probes_for,
     replays_for,
 )
@@ -152,20 +153,32 @@ class VerifyAction:
         replays = replays_for(samples, kind)
         short = await asyncio.to_thread(_rollback_fell_short, env, ctx.run_id, ctx.step_index)
         plans: list[tuple[SystemConfig, list[Check]]] = []
+        typed = general = 0
+        unchecked: list[str] = []
         for system in systems:
             checks = [
                 Check("replay", i, r.prompt, functools.partial(judge_replay, kind, r))
                 for i, r in enumerate(replays)
             ]
             if not short:  # after a failed rollback only the incident's own samples count
+                evidence = probes_for(system.probes, kind)
                 checks += [
-                    Check("probe", i, p.prompt, functools.partial(check, p))
-                    for i, p in probes_for(system.probes, kind)
+                    Check("probe", i, p.prompt, functools.partial(check, p)) for i, p in evidence
                 ]
+                typed += len(evidence)
+            if not checks:
+                # Untyped probes alone are no evidence about this failure: a person decides.
+                unchecked.append(system.name)
+                continue
+            if not short:
+                guards = general_probes(system.probes, kind)
+                checks += [
+                    Check("probe", i, p.prompt, functools.partial(check, p)) for i, p in guards
+                ]
+                general += len(guards)
             plans.append((system, checks))
-        unchecked = [s.name for s, checks in plans if not checks]
         if unchecked or not plans:
-            why = self._nothing_applicable(kind, unchecked, replays, short)
+            why = self._nothing_applicable(kind, unchecked, short)
             return await self._unverified(ctx, why, {"unchecked": unchecked, "rollback": short})
         async with env.http_client(ctx.timeout_seconds) as client:
             results: list[dict[str, Any]] = []
@@ -174,27 +187,29 @@ class VerifyAction:
             await self._fail_if_bad(ctx, results)
             restored = await self._restore(ctx, client, systems)
         replayed = sum(1 for r in results if "replay" in r)
-        probed = len(results) - replayed
         how = []
         if replayed:
             detectors = ", ".join(REPLAY_DETECTORS[kind])
             how.append(f"{replayed} captured sample(s) replayed clean ({detectors})")
-        if probed:
-            how.append(f"{probed} {kind.value} probe(s) passed")
+        if typed:
+            how.append(f"{typed} {kind.value} probe(s) passed")
+        if general:
+            how.append(f"{general} untyped probe(s) passed too")
         return await self._verified(ctx, "; ".join(how), results, restored, list(unknown))
 
     @staticmethod
-    def _nothing_applicable(
-        kind: IncidentType, unchecked: Sequence[str], replays: Sequence[Replay], short: list[str]
-    ) -> str:
+    def _nothing_applicable(kind: IncidentType, unchecked: Sequence[str], short: list[str]) -> str:
         where = ", ".join(unchecked) or "the incident"
         if short:
             return (
                 f"{', '.join(short)} did not roll back and {where} has no captured sample to"
                 f" replay on the version now serving: it stays contained"
             )
-        samples = "no replayable captured samples" if not replays else "samples"
-        return f"{where}: {samples} and no probe that checks {kind.value} (probes[].types)"
+        # Reached only without replays: a replay is a check, so its system is not unchecked.
+        return (
+            f"{where}: no replayable captured samples and no probe naming {kind.value} in"
+            " probes[].types (untyped probes prove nothing alone)"
+        )
 
     # -- performance and availability -------------------------------------------------
 
@@ -351,6 +366,9 @@ class VerifyAction:
             what = f"{len(probes)} {kind.value} probe(s)"
             if kind in CONTENT_TYPES:
                 what = f"the incident's captured samples and {what}"
+                guards = general_probes(system.probes, kind)
+                if guards:
+                    what += f" (with {len(guards)} untyped probe(s) beside them)"
             else:
                 what = f"the source's resolve or {what}"
             parts.append(f"{system.name}: {what} at {url}")

@@ -74,7 +74,10 @@ def init(
     except OSError as exc:
         fail(f"cannot write {exc.filename or path}: {exc.strerror or exc}")
     load_settings(path)  # what we ship must load; a ConfigError here is our bug, said loudly
-    console.print(f"wrote {path}: support-bot behind the gateway, v1 good / v2 leaky, probes.")
+    console.print(
+        f"wrote {path}: support-bot behind the gateway, v1 good / v2 leaky, probes (each"
+        " verifies only the incident types its `types` names)."
+    )
     console.print(
         f"wrote {key_path} (mode 0600): the client key the gateway asks of support-bot's"
         " clients. Use it as the API key of any OpenAI client, e.g.\n"

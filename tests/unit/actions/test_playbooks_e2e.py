@@ -28,6 +28,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 LEAKED_CARD = "4111 1111 1111 1111"
 LEAKED_EMAIL = "jane.doe@example.org"
 PROBE = {"prompt": "What is the capital of France?", "must_contain": ["paris"]}
+# A known fact answered right: evidence about made-up answers (an untyped probe is not).
+FACT_PROBE = {**PROBE, "types": ["hallucination"]}
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +70,7 @@ def test_hallucination_via_a_control_plane(
                 "secret_env": "TEST_HOOK_SECRET",
             },
             versions=[{"name": "v1", "model": "chat-v1"}, {"name": "v2", "model": "chat-v2"}],
-            probes=[PROBE],
+            probes=[FACT_PROBE],
             endpoint=chat_peer.url,
         )
     )
@@ -100,6 +102,7 @@ def test_hallucination_via_a_control_plane(
     assert probe.json()["model"] == "chat-v1"  # the rolled-back version answers the probe
     assert "x-defib-token" not in probe.headers  # not through the gateway: no token
     (verified,) = events(rt, inc, "run_step_verified")
+    assert verified["how"] == "1 hallucination probe(s) passed"
     assert verified["mitigated"] == "marked mitigated"
     assert rt.incidents.get(inc).status is Status.MITIGATED
 
@@ -317,6 +320,7 @@ def test_dry_runs_describe_every_step_without_acting(
     if playbook == "hallucination":
         assert would["rollback_model"] == ("rollback_model: chat-api: v2 -> v1 (v1 is marked good)")
         assert would["verify_endpoint"].startswith(
-            "verify_endpoint: chat-api: the incident's captured samples and 1 bias probe(s) at "
+            "verify_endpoint: chat-api: the incident's captured samples and 0 bias probe(s)"
+            " (with 1 untyped probe(s) beside them) at "
         )
     assert len(http_peer.requests) + len(chat_peer.requests) == requests_before

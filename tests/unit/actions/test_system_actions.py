@@ -23,7 +23,13 @@ from tests.support.engine import declare, only_run, wait_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-PROBE = {"prompt": "What is the capital of France?", "must_contain": ["Paris"]}
+# A known fact answered right: evidence for the hallucination incidents these tests declare
+# (an untyped probe would be evidence for no type).
+PROBE = {
+    "prompt": "What is the capital of France?",
+    "must_contain": ["Paris"],
+    "types": ["hallucination"],
+}
 
 
 @pytest.fixture(autouse=True)

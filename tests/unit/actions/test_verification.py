@@ -6,6 +6,7 @@ from defib.actions.verification import (
     MAX_REPLAYS,
     Replay,
     echoed,
+    general_probes,
     probes_for,
     replays_for,
 )
@@ -17,12 +18,18 @@ def probe(**kw: object) -> ProbeConfig:
     return ProbeConfig.model_validate({"prompt": "hi", **kw})
 
 
-def test_untyped_probes_count_for_content_types_only() -> None:
-    probes = [probe()]
-    assert [i for i, _ in probes_for(probes, IncidentType.DATA_LEAK)] == [0]
-    assert [i for i, _ in probes_for(probes, IncidentType.BIAS)] == [0]
-    assert probes_for(probes, IncidentType.PERFORMANCE) == []
-    assert probes_for(probes, IncidentType.AVAILABILITY) == []
+def test_untyped_probes_are_evidence_for_no_type() -> None:
+    """A probe naming no type proves no particular failure gone: it only runs beside the
+    evidence of a content incident, never for performance or availability."""
+    probes = [probe(), probe(types=["data_leak"])]
+    for kind in IncidentType:
+        assert 0 not in [i for i, _ in probes_for(probes, kind)], kind
+    assert [i for i, _ in probes_for(probes, IncidentType.DATA_LEAK)] == [1]
+    assert probes_for(probes, IncidentType.HALLUCINATION) == []
+    assert [i for i, _ in general_probes(probes, IncidentType.HALLUCINATION)] == [0]
+    assert [i for i, _ in general_probes(probes, IncidentType.BIAS)] == [0]
+    assert general_probes(probes, IncidentType.PERFORMANCE) == []
+    assert general_probes(probes, IncidentType.AVAILABILITY) == []
 
 
 def test_performance_needs_a_latency_bound_and_the_type() -> None:
@@ -34,7 +41,7 @@ def test_performance_needs_a_latency_bound_and_the_type() -> None:
     ]
     assert [i for i, _ in probes_for(probes, IncidentType.PERFORMANCE)] == [1]
     assert [i for i, _ in probes_for(probes, IncidentType.AVAILABILITY)] == [3]
-    assert [i for i, _ in probes_for(probes, IncidentType.TOXICITY)] == [2]  # the untyped one
+    assert probes_for(probes, IncidentType.TOXICITY) == []
 
 
 def test_replays_are_distinct_prompts_and_bounded() -> None:
