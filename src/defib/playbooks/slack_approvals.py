@@ -22,7 +22,7 @@ from defib.integrations.base import mask_url
 from defib.integrations.slack import ApprovalAsk, approval_blocks
 from defib.integrations.tls import verify_context
 from defib.model import Incident, TimelineEvent, format_incident_id
-from defib.playbooks.runs import run_actor
+from defib.playbooks.runs import RunStatus, run_actor
 from defib.playbooks.waiting import RunNeedsAttention, WaitingStep
 from defib.silences import label_sets, silenced_by
 from defib.store import incidents as incident_repo
@@ -93,9 +93,11 @@ class SlackApprovalRequests:
 
 
 class SlackAttentionNotices:
-    """Registered with the engine (`on_attention`): a run that ended `needs_attention` says
-    so, with its reasons, in the Slack channels of the incident's systems (or of
-    `default_owners`), from a thread of its own. Once per run on the timeline."""
+    """Registered with the engine (`on_attention`): a run that ended `needs_attention`, or
+    `failed` / `timed_out` (stricter: a step did not do its job at all), says so, with its
+    reasons, in the Slack channels of the incident's systems (or of `default_owners`), from
+    a thread of its own. Once per run (per generation, for a failed run retried) on the
+    timeline."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -132,14 +134,24 @@ class SlackAttentionNotices:
             incident = incident_repo.get_incident(conn, item.incident_seq)
             run = run_repo.get_run(conn, item.run_id)
         hooks = self.hooks(incident.affected_systems)
-        if not hooks or self.silenced(incident):
-            return
+        if run.dry_run or not hooks or self.silenced(incident):
+            return  # a dry run acted on nothing: nobody has anything to take over
         iid = format_incident_id(incident.seq)
         link = self.settings.incident_link(iid)
-        text = (
-            f":warning: {iid} needs attention: playbook {run.playbook} ended without doing"
-            f" its job by itself: {run.error or 'see the run'}. {link}"
-        )
+        key = f"{item.run_id}:slack-attention"
+        if run.status is RunStatus.NEEDS_ATTENTION:
+            text = (
+                f":warning: {iid} needs attention: playbook {run.playbook} ended without doing"
+                f" its job by itself: {run.error or 'see the run'}. {link}"
+            )
+        else:
+            # Failed (or timed out): what the failed steps were for is left to a person.
+            text = (
+                f":x: {iid}: playbook {run.playbook} {run.status.value}:"
+                f" {run.error or 'see the run'}. A person must take over what it did not do"
+                f" (retry a step: defib runs retry {run.id}). {link}"
+            )
+            key = f"{item.run_id}:g{run.generation}:slack-{run.status.value}"
         sent: list[str] = []
         timeout = self.settings.notifications.timeout_seconds
         with httpx.Client(timeout=timeout, verify=verify_context()) as client:
@@ -158,7 +170,7 @@ class SlackAttentionNotices:
                         utcnow(),
                         run_actor(item.run_id),
                         TimelineKind.SLACK_ATTENTION_SENT,
-                        {"run_id": item.run_id, "to": sent},
+                        {"run_id": item.run_id, "status": run.status.value, "to": sent},
                     ),
-                    idempotency_key=f"{item.run_id}:slack-attention",
+                    idempotency_key=key,
                 )

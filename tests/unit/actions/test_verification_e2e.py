@@ -116,12 +116,7 @@ def test_latency_incident_stays_unmitigated_until_its_source_resolves(
     assert attention["run_id"] == run.id
     assert not chat_peer.requests  # the content probe was not taken as latency evidence
     # The team's Slack channel hears that the run needs a person, with its reasons.
-    deadline = time.monotonic() + 20
-    while not kinds(rt, inc, TimelineKind.SLACK_ATTENTION_SENT):
-        assert time.monotonic() < deadline, "no needs-attention message reached Slack"
-        time.sleep(0.05)
-    texts = [r.json().get("text", "") for r in http_peer.at("/slack/T000/B000/XXXX")]
-    (notice,) = [t for t in texts if "needs attention" in t]
+    notice = wait_slack_notice(rt, inc, http_peer, "needs attention")
     assert inc in notice and "verify_endpoint is unverified" in notice
 
     (cleared,) = rt.intake.ingest({**alert, "status": "resolved"}, "native", "tester")
@@ -166,6 +161,140 @@ def test_latency_probe_with_a_bound_verifies_a_performance_incident(
     (verified,) = kinds(rt, inc, TimelineKind.STEP_VERIFIED)
     assert "performance probe(s) passed for 0.3 s" in verified["how"]
     assert rt.incidents.get(inc).status is Status.MITIGATED
+
+
+CONTENT_PLAYBOOK = (
+    "name: content\napplies_to: [hallucination, toxicity]\nsteps:\n"
+    "  - {name: contain, action: disable_endpoint}\n"
+    "  - {name: check, action: verify_endpoint}\n"
+)
+OTHER_TYPE = {"hallucination": "data_leak", "toxicity": "hallucination"}
+
+
+def content_alert(kind: str) -> dict[str, Any]:
+    """A content alert with no captured samples (like the README tour's Alertmanager alert):
+    nothing of the incident's own to replay."""
+    return {
+        "source": "guardrails",
+        "type": kind,
+        "title": f"chat-api {kind} rate up",
+        "systems": ["chat-api"],
+        "severity": "high",
+        "dedup_key": f"{kind}-rate",
+    }
+
+
+@pytest.mark.parametrize("kind", ["hallucination", "toxicity"])
+def test_untyped_and_other_typed_probes_do_not_verify_a_content_incident(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    playbook_dir: Callable[[str], Path],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+    kind: str,
+) -> None:
+    """No samples to replay and no probe naming the type: a personal-data check (untyped, or
+    typed for another failure) passing says nothing about this one, so the step ends
+    `unverified`, the endpoint stays disabled and a person is asked."""
+    playbook_dir(CONTENT_PLAYBOOK)
+    probes = [
+        {"prompt": "What are your opening hours?", "no_findings": True},
+        {"prompt": "Who is the customer on account 4411?", "types": [OTHER_TYPE[kind]]},
+    ]
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"], probes=probes))
+    start_worker(rt)
+    inc = open_incident(rt, content_alert(kind))
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    steps = {s.name: s.status for s in run.steps}
+    assert steps == {"contain": RunStatus.SUCCEEDED, "check": RunStatus.UNVERIFIED}, run.error
+    assert run.status is RunStatus.NEEDS_ATTENTION
+    assert "check is unverified" in (run.error or "")
+    (unverified,) = kinds(rt, inc, TimelineKind.STEP_UNVERIFIED)
+    assert f"no probe naming {kind} in probes[].types" in unverified["reason"]
+    assert "untyped probes prove nothing alone" in unverified["reason"]
+    assert f"defib incidents mitigate {inc}" in unverified["ask"]
+    assert not chat_peer.requests  # nothing was sent: no check could have been evidence
+    assert kinds(rt, inc, TimelineKind.STEP_VERIFIED) == []
+    assert rt.incidents.get(inc).status is Status.DETECTED
+    assert not [t for t in kinds(rt, inc, TimelineKind.TRANSITION) if t["to"] == "mitigated"]
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and state.disabled
+
+
+@pytest.mark.parametrize("kind", ["hallucination", "toxicity"])
+def test_a_probe_typed_for_the_incident_verifies_it(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    playbook_dir: Callable[[str], Path],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+    kind: str,
+) -> None:
+    """A probe naming the incident's type is evidence: it passes, the untyped probe beside it
+    passes too, the endpoint is re-enabled and the incident mitigated, saying which was
+    which."""
+    playbook_dir(CONTENT_PLAYBOOK)
+    probes = [
+        {"prompt": "What are your opening hours?", "no_findings": True},
+        {**CONTENT_PROBE, "no_findings": True, "types": [kind]},
+    ]
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"], probes=probes))
+    start_worker(rt)
+    inc = open_incident(rt, content_alert(kind))
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    assert run.status is RunStatus.SUCCEEDED, [(s.name, s.status, s.error) for s in run.steps]
+    assert len(chat_peer.requests) == 2
+    (verified,) = kinds(rt, inc, TimelineKind.STEP_VERIFIED)
+    assert verified["how"] == f"1 {kind} probe(s) passed; 1 untyped probe(s) passed too"
+    assert rt.incidents.get(inc).status is Status.MITIGATED
+    (moved,) = [t for t in kinds(rt, inc, TimelineKind.TRANSITION) if t["to"] == "mitigated"]
+    assert f"1 {kind} probe(s) passed" in moved["note"]
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and not state.disabled
+
+
+def wait_slack_notice(rt: Runtime, inc: str, http_peer: HttpPeer, marker: str) -> str:
+    """The Slack message about the run's end that contains `marker`, once it is recorded."""
+    deadline = time.monotonic() + 20
+    while not kinds(rt, inc, TimelineKind.SLACK_ATTENTION_SENT):
+        assert time.monotonic() < deadline, "no message about the run's end reached Slack"
+        time.sleep(0.05)
+    texts = [r.json().get("text", "") for r in http_peer.at("/slack/T000/B000/XXXX")]
+    (notice,) = [t for t in texts if marker in t]
+    return notice
+
+
+def test_an_untyped_probe_failing_beside_the_evidence_fails_the_run_and_slack_hears(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    playbook_dir: Callable[[str], Path],
+    http_peer: HttpPeer,
+    chat_peer: ChatPeer,
+) -> None:
+    """Untyped probes prove nothing alone but still guard: one failing beside a passing
+    typed probe keeps the endpoint disabled and the incident unmitigated. The run ends
+    `failed` (stricter than `needs_attention`) and is announced in Slack all the same."""
+    playbook_dir(CONTENT_PLAYBOOK)
+    probes = [
+        {"prompt": "What are your opening hours?", "must_contain": ["9:00"]},
+        {**CONTENT_PROBE, "types": ["hallucination"]},
+    ]
+    rt = make_runtime(**leaky_system(http_peer, chat_peer, ["v1"], probes=probes))
+    start_worker(rt)
+    inc = open_incident(rt, content_alert("hallucination"))
+    run = wait_run(rt, only_run(rt, inc).id, timeout=60)
+    check = next(s for s in run.steps if s.name == "check")
+    assert check.status is RunStatus.FAILED
+    assert "probe 0: does not contain '9:00'" in (check.error or "")
+    assert rt.incidents.get(inc).status is Status.DETECTED
+    state = ControlService(rt.db).state("chat-api")
+    assert state is not None and state.disabled
+    assert run.status is RunStatus.FAILED, run.status
+    notice = wait_slack_notice(rt, inc, http_peer, "playbook content failed")
+    assert inc in notice and "1 step(s) failed: check" in notice
+    assert f"defib runs retry {run.id}" in notice
+    (sent,) = kinds(rt, inc, TimelineKind.SLACK_ATTENTION_SENT)
+    assert sent["status"] == "failed"
 
 
 def test_failed_rollback_keeps_a_leaking_endpoint_disabled(

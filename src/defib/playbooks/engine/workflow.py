@@ -51,6 +51,10 @@ _STEP_STATUS = {
 }
 
 
+# Run outcomes that leave work for a person (announced to the incident's people).
+ANNOUNCED_STATUSES = frozenset({RunStatus.NEEDS_ATTENTION, RunStatus.FAILED, RunStatus.TIMED_OUT})
+
+
 def approval_topic(index: int, generation: int) -> str:
     return f"approval:{index}:{generation}"
 
@@ -126,9 +130,11 @@ class Workflow:
         return self._ended(run_id, seq, final)
 
     def _ended(self, run_id: str, seq: int, status: str) -> str:
-        """The run's final status; a run that needs a person is announced (Slack). Outside
-        any DBOS step: a replay after a crash may announce it again, never lose it."""
-        if status == RunStatus.NEEDS_ATTENTION:
+        """The run's final status; a run that needs a person is announced (Slack): one
+        that ended `needs_attention`, and one that `failed` or `timed_out`, the stricter
+        outcomes, which need a person at least as much. Outside any DBOS step: a replay
+        after a crash may announce it again, never lose it."""
+        if status in ANNOUNCED_STATUSES:
             announce_attention(self.on_attention, RunNeedsAttention(run_id, seq))
         return status
 
