@@ -53,7 +53,9 @@ _CONTAINED = (
     r"(?:block\w*|mask\w*|redact\w*|intervened|anonymi[sz]\w*|pseudonymi[sz]\w*"
     r"|de-?identif\w*|filter\w*|prevent\w*|stopped|reject\w*|den(?:y|ied|ies)|refus\w*"
     r"|replac\w*|saniti[sz]\w*|scrub\w*|dropped|remov\w*|strip\w*|hash(?:ed|es|ing)"
-    r"|tokeni[sz]\w*|obfuscat\w*|hidden|substitut\w*|quarantin\w*)"
+    r"|tokeni[sz]\w*|obfuscat\w*|hidden|substitut\w*|quarantin\w*"
+    # "ensuring prompts are free of sensitive information": what the tool guarantees.
+    r"|(?:free|freed|cleared|cleaned|purged) of)"
 )
 # Both in one sentence, in either order.
 _CAUGHT = re.compile(

@@ -77,3 +77,26 @@ def test_a_failed_service_is_still_availability(title: str, description: str) ->
     a = Alert(source="x", title=title, description=description, severity="warning")
     d = Classifier().decide(a)
     assert d.type is T.AVAILABILITY, d.reason
+
+
+def test_a_utilisation_metric_over_its_threshold_is_performance() -> None:
+    """An alert that only names a utilisation metric and its threshold measures saturation
+    (added after the second held-out group's PTU-utilisation alert, pub2-007; wording ours)."""
+    a = Alert(
+        source="azure-monitor",
+        title="GPUPoolUtilization",
+        description="Pool utilization in percent; condition GreaterThan 85.",
+        severity="warning",
+    )
+    d = Classifier().decide(a)
+    assert (d.type, d.severity) == (T.PERFORMANCE, Severity.SEV3), d.reason
+
+
+def test_a_utilisation_alert_that_names_failures_is_availability() -> None:
+    a = Alert(
+        source="x",
+        title="GPU utilization dropped to zero",
+        description="All replicas are down: requests are failing with 503.",
+        severity="critical",
+    )
+    assert Classifier().decide(a).type is T.AVAILABILITY

@@ -185,3 +185,15 @@ def test_a_rule_decided_leak_needs_exposed_data_in_the_text() -> None:
 def test_a_rule_decided_leak_with_exposed_data_is_kept() -> None:
     a = _native("Cross-tenant data exposure", "Tenant B's records were returned to tenant A.")
     assert Classifier().decide(a).type is T.DATA_LEAK
+
+
+def test_an_input_scanner_that_keeps_prompts_free_of_sensitive_data_is_no_incident() -> None:
+    """ "Free of" / "cleared of" is what an input scanner guarantees: containment, said the
+    other way round (the reading was widened after the second held-out group's LLM Guard
+    Anonymize alert, pub2-017; this wording is ours)."""
+    a = _native(
+        "Input PII scanner: 12 requests flagged",
+        "The scanner checks incoming user messages and makes sure they are cleared of "
+        "personal data before they are sent to the LLM.",
+    )
+    assert Classifier().decide(a).type is None
