@@ -55,8 +55,12 @@ def _score(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def _rows(split: str | None = None) -> list[dict[str, Any]]:
-    lines = PUBLISHED.read_text(encoding="utf-8").splitlines()
+# The second held-out group (publishers not in the first file), built on 2026-12-08.
+HELDOUT2 = PUBLISHED.with_name("published_alerts_heldout2.jsonl")
+
+
+def _rows(split: str | None = None, path: Path = PUBLISHED) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
     return [r for r in rows if split is None or r["split"] == split]
 
@@ -87,6 +91,25 @@ def test_published_alerts_score_at_the_level_reached(split: str) -> None:
 def test_no_published_alert_without_exposed_data_becomes_a_data_leak() -> None:
     """Security is never paged (data_leak, always SEV1) for an alert whose gold is not a leak."""
     assert _score(_rows())["leak_pages"] == 0
+
+
+def test_second_held_out_group_has_20_alerts_from_5_sources_each_with_its_source() -> None:
+    rows = _rows(path=HELDOUT2)
+    assert sum(len(r["expected"]) for r in rows) >= 20
+    assert len({r["source_group"] for r in rows}) >= 5
+    assert all(r["source"] and r["split"] == "heldout2" for r in rows)
+    assert not {r["source_group"] for r in rows} & {r["source_group"] for r in _rows()}
+
+
+def test_second_held_out_group_meets_the_issue_goal() -> None:
+    """Issue 31's goal on published alerts: type >= 0.95, severity within one >= 0.97,
+    systems >= 0.95, and no data_leak page for an alert whose gold is not a leak (first
+    score 0.889 / 0.889 / 1.000 with two such pages; docs/intake.md)."""
+    s = _score(_rows(path=HELDOUT2))
+    assert s["type"] >= 0.95, s
+    assert s["severity_within1"] >= 0.97, s
+    assert s["systems"] >= 0.95, s
+    assert s["leak_pages"] == 0, s
 
 
 # ---------------------------------------------------------------- the signals
