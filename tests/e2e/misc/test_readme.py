@@ -32,7 +32,9 @@ def test_readme_quickstart_is_the_two_commands() -> None:
 def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
     """The tour, run from a directory other than the data directory, against a real server
     started on `defib init`'s configuration with `defib catch` beside it: the playbook
-    disables, notifies, rolls back and verifies; an approval is found and given."""
+    disables, notifies and rolls back, but cannot verify a hallucination fix with probes
+    that check personal data and latency, so it asks a person, who confirms and
+    re-enables; an approval is found and given."""
     import os
 
     from defib.testing import free_port
@@ -90,14 +92,26 @@ def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "logged in to" in out.stdout
     assert '"action":"created","incident_id":"INC-1","type":"hallucination"' in out.stdout
-    assert "hallucination  succeeded" in out.stdout  # runs wait INC-1
-    assert "v1" in out.stdout and "enabled" in out.stdout  # rolled back and re-enabled
-    assert "mitigated" in out.stdout
+    # runs wait INC-1: rolled back, but nothing proved the answers grounded again (no
+    # samples in the alert, no probe naming hallucination): a person is asked.
+    assert "hallucination  needs_attention" in out.stdout
+    assert "verify_endpoint is unverified" in out.stdout
+    assert "no probe naming hallucination in probes[].types" in out.stdout
+    assert "hallucination probe(s) passed" not in out.stdout  # the old, false claim
+    # systems state: still disabled by INC-1, now serving v1.
+    assert "DISABLED by INC-1" in out.stdout and "v1" in out.stdout
+    # incidents show: detected, with its one alert still firing.
+    assert "detected" in out.stdout and "alerts (1 of 1 firing)" in out.stdout
+    # The person confirms, then lifts the kill switch.
+    assert "INC-1 is now mitigated" in out.stdout
+    assert "enabled" in out.stdout
     assert "review_guardrails waits for approval" in out.stdout
     assert "approved step 2: taken" in out.stdout
     assert "INC-2 is now acknowledged" in out.stdout
     # Who was told: the catcher received the team's Slack message and the webhook.
     assert "[slack] INC-1" in caught and "[webhook] INC-1" in caught
+    # ... and the team's Slack heard that INC-1's run needs a person, and why.
+    assert "[slack] :warning: INC-1 needs attention" in caught, caught
     # INC-2 (SEV2) paged the person on call; the acknowledge stopped the escalation.
     assert "[page] PAGE INC-2" in caught, caught
     assert "alice" in out.stdout or "bob" in out.stdout  # defib oncall names who holds it
