@@ -16,12 +16,16 @@ from typing import Any
 
 from bench.drill.peers import Delivery, Mail
 from bench.drill.schedule import approves
+from bench.drill.world import PAGE_PATH
 
+from defib.actions.escalate import PLAYBOOK_PREFIX
 from defib.playbooks.engine.reconciler import RECONCILER_ACTOR
 
 TERMINAL = {"succeeded", "needs_attention", "failed", "cancelled", "timed_out", "skipped"}
 # A delivery this long after its step ended means the completed step ran again.
 LATE_SLACK_SECONDS = 0.005
+# A page arriving this long after its run wrote `paging_stopped` was sent after paging stopped.
+PAGE_AFTER_STOP_SLACK_SECONDS = 0.01
 
 
 @dataclass
@@ -79,6 +83,15 @@ def approval_value(delivery: Delivery) -> str | None:
     return None
 
 
+def is_escalation(run: Mapping[str, Any]) -> bool:
+    """An on-call escalation run (`oncall-<policy>`), planned next to the type's playbook."""
+    return str(run["playbook"]).startswith(PLAYBOOK_PREFIX)
+
+
+def is_page(delivery: Delivery) -> bool:
+    return delivery.path.startswith(PAGE_PATH)
+
+
 def check(seen: Observed) -> Report:
     report = Report()
     _terminal(seen, report)
@@ -93,6 +106,7 @@ def check(seen: Observed) -> Report:
     _notifications(seen, report)
     _approvals(seen, report)
     _rollbacks(seen, report)
+    _pages(seen, report)
     return report
 
 
@@ -102,12 +116,21 @@ def _terminal(seen: Observed, report: Report) -> None:
     report.figures["run_statuses"] = dict(sorted(statuses.items()))
     steps = Counter(f"{s['action']}:{s['status']}" for run in seen.runs for s in run["steps"])
     report.figures["step_statuses"] = dict(sorted(steps.items()))
-    if len(seen.runs) != seen.incidents:
-        report.violations.append(f"{seen.incidents} incidents opened but {len(seen.runs)} runs")
-    per_incident = Counter(run["incident_id"] for run in seen.runs)
+    # Each incident runs its type's playbook and, when the world pages (the storm's does,
+    # for every severity), one escalation run.
+    playbooks = [run for run in seen.runs if not is_escalation(run)]
+    escalations = Counter(run["incident_id"] for run in seen.runs if is_escalation(run))
+    report.figures["escalation_runs"] = sum(escalations.values())
+    if len(playbooks) != seen.incidents:
+        report.violations.append(
+            f"{seen.incidents} incidents opened but {len(playbooks)} playbook runs"
+        )
+    per_incident = Counter(run["incident_id"] for run in playbooks)
     for inc, n in per_incident.items():
         if n > 1:
             report.violations.append(f"{inc}: {n} runs (one expected)")
+        if escalations and escalations[inc] != 1:
+            report.violations.append(f"{inc}: {escalations[inc]} escalation runs (one expected)")
     for run in seen.runs:
         if run["status"] not in TERMINAL:
             steps_ = [s["status"] for s in run["steps"]]
@@ -152,7 +175,8 @@ def _timelines(seen: Observed, report: Report) -> None:
 
 
 def _webhooks(seen: Observed, report: Report) -> None:
-    accepted = [d for d in seen.webhook if 200 <= d.status < 300]
+    # Pages share the receiver; `_pages` checks them.
+    accepted = [d for d in seen.webhook if 200 <= d.status < 300 and not is_page(d)]
     effects = Counter(d.key for d in accepted if d.key)
     for run in seen.runs:
         for step in run["steps"]:
@@ -173,7 +197,7 @@ def _webhooks(seen: Observed, report: Report) -> None:
         if len(keys) > 1:
             report.violations.append(f"run {run_id} step {index} sent {path} under keys {keys}")
     report.figures["webhook"] = {
-        "deliveries": len(seen.webhook),
+        "deliveries": sum(1 for d in seen.webhook if not is_page(d)),
         "refused_on_purpose": sum(1 for d in seen.webhook if d.status >= 500),
         "keys": len(effects),
         "effects_per_key_max": 1 if effects else 0,  # the receiver applies a key once
@@ -304,6 +328,54 @@ def _rollbacks(seen: Observed, report: Report) -> None:
                             f"{system}: rolled back, serves {seen.active_versions.get(system)}"
                         )
     report.figures["rollbacks"] = done
+
+
+def _pages(seen: Observed, report: Report) -> None:
+    """Each page key is delivered exactly once (the receiver honours its Idempotency-Key, as
+    a person's phone app or bridge should; deliveries beyond the first of a key, a kill
+    between the send and its record, are counted), every page on the timeline reached the
+    receiver, and nothing arrives after paging stopped (the incident was acknowledged,
+    mitigated or resolved: the storm's playbooks mitigate)."""
+    pages = [d for d in seen.webhook if is_page(d)]
+    first_at: dict[str, float] = {}
+    for d in pages:
+        if d.key is None:
+            report.violations.append(f"page to {d.path} without an Idempotency-Key")
+        elif 200 <= d.status < 300:
+            first_at[d.key] = min(first_at.get(d.key, d.at), d.at)
+    recorded: Counter[str] = Counter()
+    stopped: dict[str, float] = {}  # incident -> when its escalation run stopped paging
+    for inc, events in seen.timelines.items():
+        for e in events:
+            if e["kind"] == "page_sent" and not e["data"].get("already"):
+                recorded[str(e["data"].get("idempotency_key"))] += 1
+            elif e["kind"] == "paging_stopped":
+                at = _ts(e["at"])
+                if at is not None:
+                    stopped[inc] = min(stopped.get(inc, at), at)
+    for key, n in recorded.items():
+        if n != 1:
+            report.violations.append(f"page {key}: on the timeline as sent {n} times")
+        if key not in first_at:
+            report.violations.append(f"page {key}: on the timeline as sent, never received")
+    late = 0
+    for key, at in first_at.items():
+        inc = key.split(":", 1)[0]
+        if inc in stopped and at > stopped[inc] + PAGE_AFTER_STOP_SLACK_SECONDS:
+            late += 1
+            report.violations.append(
+                f"page {key} arrived {at - stopped[inc]:.3f} s after paging stopped"
+            )
+    levels = Counter(":".join(key.split(":")[3:5]) for key in first_at)
+    report.figures["pages"] = {
+        "deliveries": len(pages),
+        "keys": len(first_at),
+        "redeliveries_deduplicated": repeats(d.key for d in pages),
+        "received_not_on_timeline": len(set(first_at) - set(recorded)),
+        "by_level_repeat": dict(sorted(levels.items())),
+        "runs_stopped_by_ack_or_mitigation": len(stopped),
+        "after_stop": late,
+    }
 
 
 def render(report: Report, header: Sequence[str] = ()) -> str:

@@ -20,6 +20,16 @@ PLAYBOOK_OF = {
 }
 
 
+# On call: every incident pages whoever of PEOPLE holds the schedule at once, and both
+# LEVEL_SECONDS later (level 2); short, so the escalation runs end inside the storm and
+# keep its length (the playbook's mitigation, or an acknowledge, stops them earlier).
+POLICY = "storm-oncall"
+SCHEDULE = "storm-primary"
+PEOPLE = ("pager-a", "pager-b")
+PAGE_PATH = "/page/"
+LEVEL_SECONDS = 2
+
+
 @dataclass(frozen=True, slots=True)
 class Peers:
     webhook: str
@@ -49,6 +59,7 @@ def system(i: int, peers: Peers) -> dict[str, Any]:
             "security_contacts": [f"security-{i}@example.org"],
             "pagerduty_routing_key": f"RK{i:04d}",
             "webhooks": [{"url": f"{peers.webhook}/owners/{i}"}],
+            "escalation_policy": POLICY,
         },
         "versions": [
             {"name": "v1", "upstream": peers.model, "model": "demo-v1"},
@@ -62,6 +73,31 @@ def system(i: int, peers: Peers) -> dict[str, Any]:
             {"prompt": "What are your opening hours?", "no_findings": True},
         ],
         "gateway": {"api_key_hashes": [hashlib.sha256(CLIENT_KEY.encode()).hexdigest()]},
+    }
+
+
+def oncall(peers: Peers) -> dict[str, Any]:
+    """People paged on the storm's webhook receiver (it honours their Idempotency-Key), a
+    12-hour rotation of both, and a policy of two levels 2 s apart for every severity."""
+    return {
+        "people": [{"name": p, "webhook": f"{peers.webhook}{PAGE_PATH}{p}"} for p in PEOPLE],
+        "schedules": [
+            {
+                "name": SCHEDULE,
+                "time_zone": "UTC",
+                "rotations": [{"people": list(PEOPLE), "shift": "12h", "handoff": "00:00"}],
+            }
+        ],
+        "escalation_policies": [
+            {
+                "name": POLICY,
+                "severities": ["SEV1", "SEV2", "SEV3", "SEV4"],
+                "levels": [
+                    {"after": "0s", "notify": [{"schedule": SCHEDULE}]},
+                    {"after": f"{LEVEL_SECONDS}s", "notify": [{"person": p} for p in PEOPLE]},
+                ],
+            }
+        ],
     }
 
 
@@ -84,6 +120,7 @@ def settings(
         "playbooks_dir": playbooks_dir,
         "gateway": {"port": gateway_port},
         "systems": [system(i, peers) for i in range(systems)],
+        **oncall(peers),
         "notifications": {
             "smtp": {"host": "127.0.0.1", "port": peers.smtp_port, "from": "defib@example.org"},
             "pagerduty": {"events_url": f"{peers.pagerduty}/v2/enqueue"},
