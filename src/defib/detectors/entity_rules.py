@@ -9,6 +9,8 @@ surname, a surname the tagger stopped before.
 
 from __future__ import annotations
 
+import re
+
 from defib.detectors.entities import (
     COMMON,
     COUNTRY,
@@ -400,3 +402,48 @@ def add_initials(
             out.append(("PERSON", first, end + 1))
         k = end + 1
     return sorted(out, key=lambda f: f[1])
+
+
+# ---------------------------------------------------------------- not names, not addresses
+# Spans of text that are never part of a street address: a currency amount ("net £26.50",
+# "$1,200", "12,50 EUR"), a date with its year ("October 04, 2026", "2026-10-04": a year is
+# no house number), and lower-case "via" before an acronym or a brand written with inner
+# capitals ("via UPS", "via FedEx": the preposition, not the Italian street word, as in
+# "Via Roma 12"; Roman numerals are street names: "via XX Settembre").
+_CURRENCY = "$£€¥₹₩₽₺₪₫₱₦₴₸฿¢"
+_CODES = "USD|EUR|GBP|CHF|JPY|CNY|INR|AUD|CAD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR|SGD|HKD"
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_NOT_ADDRESS = re.compile(
+    rf"(?:[{_CURRENCY}]|\b(?:{_CODES})\b)\s?\d[\d,.']*"
+    rf"|\d[\d,.']*\s?(?:[{_CURRENCY}]|(?:{_CODES})\b)"
+    r"|(?<![\w/.\-])(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2})(?![\w/])"
+    rf"|(?i:\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}\b)"
+    rf"|(?i:\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b)"
+    r"|\bvia\s+(?![IVXLCDM]+\b)[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b"
+)
+
+
+def not_address(text: str) -> list[tuple[int, int]]:
+    """Character spans that a street address is cut clear of (money, dates, "via UPS")."""
+    return [m.span() for m in _NOT_ADDRESS.finditer(text)]
+
+
+def command_and_number(words: list[Token]) -> bool:
+    """The words of an ADDRESS span that are only a lower-case word and numbers, the word no street
+    vocabulary ("run chmod 600 on it", "sleep 30", "exp 12/27"): a command or a field and
+    its value. A street with its number alone is written with a street word or ending
+    ("Kastanienallee 66", "broadway 12")."""
+    words = [t for t in words if t.text[0].isalnum()]
+    if len(words) < 2:
+        return False
+    word = words[0]
+    return (
+        word.text.isalpha()
+        and word.text.islower()
+        and all(t.text.isdigit() for t in words[1:])
+        and not word.gaz & (SSUF | SPRE)
+        and not any(word.low.endswith(e) for e in _STREET_ENDINGS)
+    )

@@ -284,22 +284,14 @@ class PiiDetector:
         found = _rules.merge_names(toks, _ent.spans(toks, tagger.tag(toks)))
         if cased:
             found = _rules.add_initials(toks, found)
+        not_address: list[tuple[int, int]] | None = None  # computed for the first address
         for tagged, first, last in _rules.add_street_addresses(toks, found, cased):
             kind, i, j = tagged, first, last
             if kind != "ADDRESS":
-                if cased:
-                    i, j = _rules.trim_common(toks, i, j)
-                if i >= j or _rules.implausible(toks, i, j, cased):
+                checked = _name_or_place(toks, kind, i, j, cased)
+                if checked is None:
                     continue
-                if cased and (_rules.organisation(toks, i, j) or _rules.nationality(toks, i, j)):
-                    continue
-                if kind == "PERSON" and cased:
-                    if _rules.place_not_person(toks, i, j):
-                        kind = "LOCATION"
-                    else:
-                        j = _rules.extend_name(toks, i, j)
-                elif kind == "LOCATION" and cased and _rules.person_not_place(toks, i, j):
-                    kind = "PERSON"
+                kind, i, j = checked
             # A person's title is not part of the name; trailing punctuation is not the span's.
             while i < j and (
                 (kind == "PERSON" and toks[i].gaz & _ent.TITLE and j - i > 1)
@@ -311,25 +303,25 @@ class PiiDetector:
             if i >= j:
                 continue
             start, end = toks[i].start, toks[j - 1].end
-            # Pattern findings (a phone in a signature, an e-mail) are not part of the span.
-            for p in patterns:
-                if p.start < end and start < p.end:
-                    if p.start - start >= end - p.end:
-                        end = p.start
+            # Pattern findings (a phone in a signature, an e-mail) are not part of the span;
+            # nor are money, dates and "via UPS" part of an address.
+            cuts: list[tuple[int, int]] = [(p.start, p.end) for p in patterns]
+            if kind == "ADDRESS":
+                if not_address is None:
+                    not_address = _rules.not_address(text)
+                cuts += not_address
+            for cut_start, cut_end in cuts:
+                if cut_start < end and start < cut_end:
+                    if cut_start - start >= end - cut_end:
+                        end = cut_start
                     else:
-                        start = p.end
+                        start = cut_end
             value = text[start:end].strip(" \t\n,;:>-(")
             if not value or not _ent.has_letters(value):
                 continue
-            # A street address has a house, box or postal number, more than one word, and
-            # a word of letters (not only codes such as `PT50 3973`).
-            if kind == "ADDRESS" and (
-                j - i < 2
-                or not _DIGIT.search(value)
-                or not any(len(t.text) >= 3 and t.text.isalpha() for t in toks[i:j])
-            ):
-                continue
             start = text.index(value, start)
+            if kind == "ADDRESS" and not _address_ok(toks[i:j], value, start):
+                continue
             yield self._f(text, kind, start, start + len(value), _ent.SCORES[kind])
 
     def _allowed(self, f: Finding) -> bool:
@@ -528,6 +520,41 @@ class PiiDetector:
                 except ValueError:
                     continue
                 yield self._f(text, "IP_ADDRESS", m.start(), m.end(), 0.85, "ipv6")
+
+
+def _name_or_place(
+    toks: list[_ent.Token], kind: str, i: int, j: int, cased: bool
+) -> tuple[str, int, int] | None:
+    """A tagged PERSON or LOCATION span checked and repaired by the rules (entity_rules.py):
+    its type and edges, or None when it is neither."""
+    if cased:
+        i, j = _rules.trim_common(toks, i, j)
+    if i >= j or _rules.implausible(toks, i, j, cased):
+        return None
+    if cased and (_rules.organisation(toks, i, j) or _rules.nationality(toks, i, j)):
+        return None
+    if kind == "PERSON" and cased:
+        if _rules.place_not_person(toks, i, j):
+            kind = "LOCATION"
+        else:
+            j = _rules.extend_name(toks, i, j)
+    elif kind == "LOCATION" and cased and _rules.person_not_place(toks, i, j):
+        kind = "PERSON"
+    return kind, i, j
+
+
+def _address_ok(toks: list[_ent.Token], value: str, start: int) -> bool:
+    """A street address has a house, box or postal number, more than one word, and a word
+    of letters (not only codes such as `PT50 3973`), and is more than a command or field
+    and its numbers (`chmod 600`); `toks` are the span's tokens, `value` what is left of
+    it at `start` after cuts."""
+    words = [t for t in toks if start <= t.start and t.end <= start + len(value)]
+    return (
+        sum(t.text[0].isalnum() for t in words) >= 2
+        and not _rules.command_and_number(words)
+        and _DIGIT.search(value) is not None
+        and any(len(t.text) >= 3 and t.text.isalpha() for t in words)
+    )
 
 
 def _brand(digits: str) -> str | None:

@@ -1,0 +1,55 @@
+"""PII detector: text that looks like a name or a street address to the tagger but is not
+one: shell commands with numbers, money, "<date> via <carrier>". The sentences are written
+for these tests; each kind also has sentences that must stay found."""
+
+from __future__ import annotations
+
+import pytest
+
+from defib.detectors.pii import PiiDetector
+
+DETECTOR = PiiDetector()
+
+
+def spans(text: str) -> list[tuple[str, str]]:
+    return [(f.type, f.text) for f in DETECTOR.detect(text)]
+
+
+def of_type(text: str, kind: str) -> list[str]:
+    return [v for t, v in spans(text) if t == kind]
+
+
+# ---------------------------------------------------------------- addresses that are not
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A command and its numeric argument.
+        "Save it as ~/.ssh/prod_key and run chmod 600 on it.",
+        "Store the file as ~/.aws/config and run chmod 400 on it.",
+        # Money after a word: a currency amount is never a house number.
+        "Payout row: Ana Silva, DE89 3704 0044 0532 0130 00, net €310.75",
+        "Payout row: Ana Silva, DE89 3704 0044 0532 0130 00, net £310.75",
+        # A date's year, then "via" and a carrier: the preposition, not the street word.
+        "Order 88123 shipped on June 12, 2025 via USPS (tracking 9400).",
+        "Your parcel left the depot on March 3, 2025 via DHL and should arrive Friday.",
+        # A field and its numbers after a card number.
+        "Card: Visa 4111 1111 1111 1111 exp 12/27",
+    ],
+)
+def test_no_address(text: str) -> None:
+    assert of_type(text, "ADDRESS") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("She lives at Via Roma 12, Milano.", "Via Roma 12"),
+        ("Send it to 12 rue de la Paix, Paris.", "12 rue de la Paix"),
+        ("Ship the $40 order to 77 Beacon Street, Boston.", "77 Beacon Street"),
+        ("The €25 voucher goes to Kastanienallee 66, 10435 Berlin.", "Kastanienallee 66"),
+        ("ship it to 2648 fourth avenue please", "2648 fourth avenue"),
+    ],
+)
+def test_address_beside_money_or_via_stays(text: str, address: str) -> None:
+    found = of_type(text, "ADDRESS")
+    assert found and found[0].startswith(address)
