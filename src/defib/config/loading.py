@@ -15,11 +15,8 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict, YamlConfigSettingsSource
 
 from defib.config.engine import EngineSettings
-from defib.config.settings import ENV_PREFIX, Settings
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the key."""
+from defib.config.settings import Settings
+from defib.config.target import ENV_PREFIX, ConfigError, home_override
 
 
 def _with_file(path: Path) -> type[Settings]:
@@ -41,8 +38,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
         cls = _with_file(file)
         overrides = {"config": file, **overrides}
-    home = os.environ.get(f"{ENV_PREFIX}HOME")
-    if home and f"{ENV_PREFIX}DATA_DIR" not in os.environ and overrides.get("data_dir") is None:
+    home = home_override(os.environ, overrides.get("data_dir"))
+    if home is not None:
         # DEFIB_HOME names the data directory (DEFIB_DATA_DIR, its older name, wins if set).
         overrides = {**overrides, "data_dir": home}
     engine_env = _engine_env()

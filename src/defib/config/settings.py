@@ -28,14 +28,21 @@ from defib.config.intake import IntakeSettings, StormSettings
 from defib.config.notifications import NotificationSettings, SlackAppSettings
 from defib.config.silences import InhibitRuleConfig, MaintenanceWindowConfig, SilenceSettings
 from defib.config.systems import Owners, SystemConfig
+from defib.config.target import (
+    ADMIN_TOKEN_FILE,
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ENV_PREFIX,
+    absolute_data_dir,
+    local_url,
+)
 from defib.oncall.config import (
     EscalationPolicyConfig,
     PersonConfig,
     ScheduleConfig,
     check_references,
 )
-
-ENV_PREFIX = "DEFIB_"
 
 
 class MetricsSettings(Section):
@@ -60,14 +67,14 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        default=Path(".defib"),
+        default=DEFAULT_DATA_DIR,
         description="Where SQLite, tokens and evidence live (also `DEFIB_HOME`); made absolute.",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/defib.db."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = DEFAULT_HOST
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     url: str | None = Field(
         default=None,
         description="Base URL the CLI talks to (default: `defib login`'s, else host and port).",
@@ -186,18 +193,12 @@ class Settings(BaseSettings):
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
-        # Resolved once at start, so the printed path and a later chdir agree.
-        return v.expanduser().absolute()
+        return absolute_data_dir(v)
 
     @property
     def local_url(self) -> str:
         """Where this machine's own `defib serve` answers, from `host` and `port`."""
-        host = self.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     def incident_link(self, incident_id: str) -> str:
         """Where people open an incident: its console page (Slack, e-mail, PagerDuty links)."""
@@ -212,7 +213,7 @@ class Settings(BaseSettings):
 
     @property
     def admin_token_path(self) -> Path:
-        return self.data_dir / "admin-token"
+        return self.data_dir / ADMIN_TOKEN_FILE
 
     @property
     def session_secret_path(self) -> Path:
