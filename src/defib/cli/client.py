@@ -1,10 +1,18 @@
-"""An HTTP client for the defib API, for CLI commands that act on a running server."""
+"""An HTTP client for the defib API, for CLI commands that act on a running server.
+
+`api_client(config)` reads only where the server is and which token to send
+(`defib.config.target`: the same keys, from the same places, as `Settings`), not the whole
+configuration, and httpx is loaded without its own command line: a list command then skips
+pydantic-settings with every section (~260 ms) and Rich's syntax highlighting with pygments
+(~150 ms); the goal is under 500 ms from start to the table (`make bench-cli`).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from defib.cli.credentials import read_login
 from defib.cli.output import fail
@@ -13,10 +21,57 @@ if TYPE_CHECKING:
     # httpx and the settings cost about 600 ms to import: `--help` must not pay for them.
     import httpx
 
-    from defib.config import Settings
+    from defib.config import ClientTarget
 
 
-def local_admin_token(settings: Settings) -> str | None:
+class Target(Protocol):
+    """What the client needs of the configuration: a `Settings`, or the `ClientTarget`
+    that `api_client` reads without building one."""
+
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def local_url(self) -> str: ...
+    @property
+    def admin_token_path(self) -> Path: ...
+
+
+def target_or_exit(config: Path | None) -> ClientTarget:
+    """The server's URL, token, host, port and data directory, with CLI-grade errors."""
+    from defib.config.target import ConfigError, read_target
+
+    try:
+        return read_target(config)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def api_client(config: Path | None) -> ApiClient:
+    """The client a command's `--config` (or the environment, or `defib login`) points at."""
+    return ApiClient(target_or_exit(config))
+
+
+def import_httpx() -> None:
+    """Import httpx without its command line. httpx's `__init__` imports `httpx._main` (its
+    `httpx` console script: Rich's syntax highlighting, pygments, about 150 ms) whenever
+    click and Rich are installed, as they are for Typer; defib never runs that script. A
+    `None` in `sys.modules` makes that import fail, which httpx expects (it then defines a
+    stub `httpx.main`); the entry is removed after, so a later `import httpx._main` works."""
+    if "httpx" in sys.modules:
+        return
+    blocked = "httpx._main" not in sys.modules
+    if blocked:
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if blocked and sys.modules.get("httpx._main") is None:
+            del sys.modules["httpx._main"]
+
+
+def local_admin_token(settings: Target) -> str | None:
     path: Path = settings.admin_token_path
     if path.is_file():
         try:
@@ -26,7 +81,7 @@ def local_admin_token(settings: Settings) -> str | None:
     return None
 
 
-def resolve_target(settings: Settings) -> tuple[str, str | None]:
+def resolve_target(settings: Target) -> tuple[str, str | None]:
     """The server URL and token to use: the configuration (`url`, `token`, as flags, the
     environment or the YAML file) wins; then `defib login`; then this machine's own server
     (host and port settings) with the admin token of the local data directory."""
@@ -40,7 +95,8 @@ def resolve_target(settings: Settings) -> tuple[str, str | None]:
 
 
 class ApiClient:
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, settings: Target, *, transport: httpx.BaseTransport | None = None) -> None:
+        import_httpx()
         import httpx
 
         headers = {"User-Agent": "defib-cli"}

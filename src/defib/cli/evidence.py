@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import ApiClient, api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import console, print_json, print_table
 from defib.timefmt import display
 
@@ -21,7 +21,7 @@ EXIT_BROKEN = 1
 
 
 def _client(config: Path | None) -> ApiClient:
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 @app.command("list")

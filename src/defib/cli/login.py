@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from defib.cli.common import ConfigOption, settings_or_exit
+from defib.cli.common import ConfigOption
 from defib.cli.output import console, fail
 
 
@@ -26,12 +26,13 @@ def login(
     config: ConfigOption = None,
 ) -> None:
     """Check a token against a server and remember both (user config dir, mode 0600)."""
-    import httpx
-
-    from defib.cli.client import local_admin_token
+    from defib.cli.client import import_httpx, local_admin_token, target_or_exit
     from defib.cli.credentials import Login, write_login
 
-    settings = settings_or_exit(config)
+    import_httpx()
+    import httpx
+
+    settings = target_or_exit(config)
     target = (url or settings.url or settings.local_url).rstrip("/")
     if not target.startswith(("http://", "https://")):
         fail(f"--url: must start with http:// or https:// (got {target!r})")

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import ApiClient, api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import console, fail, print_json, print_table
 
 
@@ -56,7 +56,7 @@ def oncall(
     json: JsonOption = False,
 ) -> None:
     """Who is on call now (or --at), and for one SCHEDULE the coming rotation."""
-    client = ApiClient(settings_or_exit(config))
+    client = api_client(config)
     if delete_override is not None:
         client.request("DELETE", f"/api/v1/oncall/overrides/{delete_override}")
         console.print(f"deleted override {delete_override}")

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import console, fail, print_json, print_table
 
 _FORMATS = ("md", "html", "json", "aiid")
@@ -29,9 +29,7 @@ def report(
 ) -> None:
     """Incident counts and MTTA/MTTM/MTTR (p50, p90) per type and severity, top systems,
     reopen rate, and how many the playbook mitigated alone."""
-    data = ApiClient(settings_or_exit(config)).get(
-        "/api/v1/reports/response", params={"since": since}
-    )
+    data = api_client(config).get("/api/v1/reports/response", params={"since": since})
     if json:
         print_json(data)
         return
@@ -90,7 +88,7 @@ def postmortem(
     review) as Markdown, HTML, JSON or an AI Incident Database report."""
     if format not in _FORMATS:
         fail(f"--format: {format!r} is not one of {', '.join(_FORMATS)}")
-    client = ApiClient(settings_or_exit(config))
+    client = api_client(config)
     path = f"/api/v1/incidents/{incident_id}/postmortem"
     if format in ("md", "html"):
         # Rendered here from the JSON document with the same templates the server uses.
@@ -136,7 +134,7 @@ def review(
 ) -> None:
     """Show or edit an incident's review fields and taxonomy mapping (each edit is on the
     timeline). With no options it shows them."""
-    client = ApiClient(settings_or_exit(config))
+    client = api_client(config)
     base = f"/api/v1/incidents/{incident_id}"
     change: dict[str, Any] = {}
     if summary is not None:

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import ApiClient, api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import CliError, console, print_json, print_table
 from defib.model import format_incident_id, parse_incident_id
 from defib.timefmt import display
@@ -23,7 +23,7 @@ RunOrIncident = Annotated[
 
 
 def _client(config: Path | None) -> ApiClient:
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 def _show_run(run: dict[str, Any]) -> None:

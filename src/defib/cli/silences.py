@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import ApiClient, api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import console, fail, print_json, print_table
 from defib.model import InvalidInput
 from defib.silences import Weekly, parse_matchers
@@ -26,7 +26,7 @@ _OPEN_END = "9000-01-01T00:00:00Z"
 
 
 def _client(config: Path | None) -> ApiClient:
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 def _author() -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from defib.cli.client import ApiClient
+from defib.cli.client import ApiClient, api_client
 from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
 from defib.cli.output import console, fail, print_json, print_table
 from defib.timefmt import display
@@ -113,7 +113,7 @@ IncidentOption = Annotated[
 
 
 def _client(config: Path | None) -> ApiClient:
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 def _print_state(data: dict[str, Any], json: bool) -> None:

@@ -29,9 +29,9 @@ LocalOption = Annotated[
 
 
 def _client(config: Path | None) -> ApiClient:
-    from defib.cli.client import ApiClient
+    from defib.cli.client import api_client
 
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 def _runtime(config: Path | None) -> Runtime:
