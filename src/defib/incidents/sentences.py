@@ -57,14 +57,22 @@ def _plural(n: Any, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+# An instant inside a sentence, as the console writes times before the viewer's browser puts
+# them in its own zone: the console finds it by this format (`defib.web.render`).
+UTC_TEXT = "%Y-%m-%d %H:%M:%S UTC"
+# Joins a wait for approval to what approving lets the step do: the console shows the latter
+# once, next to the buttons, and cuts it from the sentence there.
+APPROVING = "; approving lets it "
+
+
 def utc_text(value: Any) -> str:
-    """An instant inside a sentence: `2026-12-08 01:00 UTC` (24-hour, zone named)."""
+    """An instant inside a sentence: `2026-12-08 01:00:00 UTC` (24-hour, zone named)."""
     try:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return _s(value)
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    return at.strftime(UTC_TEXT)
 
 
 def who(actor: str, playbooks: Mapping[str, str] | None = None) -> str:
@@ -252,7 +260,7 @@ def _waiting_approval(d: Mapping[str, Any], _: StoryState) -> tuple[str, Tone, b
     if d.get("deadline"):
         text += f" until {utc_text(d.get('deadline'))}"
     if d.get("asks"):
-        text += f"; approving lets it {_s(d['asks']).removeprefix(_step(d) + ': ')}"
+        text += APPROVING + _s(d["asks"]).removeprefix(_step(d) + ": ")
     return text, Tone.WAITING, True
 
 

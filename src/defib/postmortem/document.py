@@ -16,7 +16,7 @@ from defib.events import TimelineKind
 from defib.incidents import story
 from defib.model import Incident, TimelineEvent
 from defib.playbooks.runs import Run
-from defib.timefmt import rfc3339
+from defib.timefmt import normalise, rfc3339
 
 SCHEMA_VERSION = 1
 # What a shareable document keeps of the impact assessment: counts, never who or what.
@@ -120,7 +120,8 @@ def approvals(runs: Sequence[Run]) -> list[dict[str, Any]]:
                     "step": s.name,
                     "decision": s.approval.get("decision"),
                     "by": s.approval.get("by"),
-                    "at": s.approval.get("at"),
+                    # Stored by the engine as isoformat() (`+00:00`); the document says `Z`.
+                    "at": normalise(s.approval.get("at")),
                     "note": s.approval.get("note"),
                     "then": s.status.value,
                     "why": _step_reason(s),
@@ -130,12 +131,13 @@ def approvals(runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 
 def _step_reason(s: Any) -> str | None:
-    """Why a step ended as it did, when it did not simply succeed."""
+    """Why a step ended as it did, when it did not simply succeed (without the step's name,
+    which actions put first and every place that shows the reason already names)."""
     if s.status.value == "succeeded":
         return None
     output = s.output or {}
     reason = output.get("reason") if isinstance(output, Mapping) else None
-    return str(reason or s.error or "") or None
+    return str(reason or s.error or "").removeprefix(f"{s.name}: ") or None
 
 
 def open_questions(
@@ -195,7 +197,10 @@ def _step(s: Any) -> dict[str, Any]:
         "error": s.error,
         "reason": _step_reason(s),
         "approval": (
-            {k: s.approval.get(k) for k in ("decision", "by", "note", "at")} if s.approval else None
+            {k: s.approval.get(k) for k in ("decision", "by", "note")}
+            | {"at": normalise(s.approval.get("at"))}
+            if s.approval
+            else None
         ),
     }
 
@@ -257,7 +262,7 @@ def build(
         },
         "summary": summary,
         "impact": (
-            {k: impact[k] for k in IMPACT_KEYS if k in impact}
+            {k: normalise(impact[k]) for k in IMPACT_KEYS if k in impact}
             | {"users_affected": impact.get("user_count", len(impact.get("users", [])))}
             if impact
             else None
@@ -321,6 +326,6 @@ def build(
             "lessons": list(review.get("lessons", [])),
             "action_items": list(review.get("action_items", [])),
             "updated_by": review.get("updated_by"),
-            "updated_at": review.get("updated_at"),
+            "updated_at": normalise(review.get("updated_at")),
         },
     }

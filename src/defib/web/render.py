@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from defib.events import TimelineKind
 from defib.incidents import story
+from defib.incidents.sentences import APPROVING, UTC_TEXT
 from defib.store import waiting as waiting_repo
 from defib.web.deps import Viewer, codec_of, runtime_of
 from defib.web.session import FLASH_COOKIE, FLASH_MAX_AGE_SECONDS
@@ -46,7 +48,7 @@ def _time(value: datetime | str | None, style: str = "full") -> Markup:
             return escape(value)
     utc = (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
     iso = utc.isoformat().replace("+00:00", "Z")
-    full = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    full = utc.strftime(UTC_TEXT)
     text = full if style == "full" else utc.strftime("%H:%M:%S UTC")
     return Markup('<time datetime="{}" title="{}" data-local="{}">{}</time>').format(
         iso, full, style, text
@@ -67,6 +69,21 @@ def _age(value: datetime, now: datetime) -> Markup:
     return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, text, ago)
 
 
+def _said(line: story.Line) -> Markup:
+    """A story line on the page. A wait for approval names its deadline as every other time
+    here is shown (`_time`: the viewer's zone, UTC on hover), and leaves what approving lets
+    the step do to "What waits for you", which says it once, next to the buttons."""
+    if line.kind != TimelineKind.STEP_WAITING_APPROVAL:
+        return escape(line.text)
+    head = line.text.partition(APPROVING)[0]
+    before, until, when = head.rpartition(" until ")
+    try:
+        deadline = datetime.strptime(when, UTC_TEXT).replace(tzinfo=UTC)
+    except ValueError:
+        return escape(head)  # no deadline (or not in the sentences' format): said as it is
+    return escape(before) + Markup(until) + _time(deadline)
+
+
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
@@ -80,6 +97,7 @@ def _build_env() -> Environment:
     )
     env.filters["time"] = _time
     env.filters["pretty"] = _pretty
+    env.filters["said"] = _said
     env.filters["age"] = _age
     env.globals["describe_event"] = describe_event
     env.globals["impact_text"] = story.impact_text

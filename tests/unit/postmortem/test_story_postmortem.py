@@ -33,9 +33,14 @@ def test_an_approved_step_that_was_skipped_says_who_approved_and_why_it_skipped(
     [approval] = cases.data_leak()["approvals"]
     assert approval["by"] == "alice" and approval["decision"] == "approve"
     assert approval["then"] == "skipped"
-    assert "none of the 2 affected users is in the directory" in approval["why"]
+    # The reason without the step's name, which the line names already.
+    assert approval["why"].startswith("none of the 2 affected users is in the directory")
+    # Every instant as the rest of the document writes it (RFC 3339, `Z`).
+    assert approval["at"] == "2026-03-01T09:06:39Z"
     md = render(cases.data_leak(), "md")
-    assert "approve by alice" in md and "the step then skipped: notify_affected_users" in md
+    assert "notify_affected_users: approve by alice at 2026-03-01T09:06:39Z" in md
+    assert "the step then skipped: none of the 2 affected users" in md
+    assert "+00:00" not in md
 
 
 def test_people_are_what_people_did_not_the_runs_their_alerts_planned() -> None:

@@ -209,3 +209,24 @@ def test_an_unknown_page_is_a_404_inside_the_layout_and_the_api_stays_json(
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/")
     missing = client.get("/incidents/INC-999")
     assert missing.status_code == 404 and 'aria-label="Main"' in missing.text
+
+
+def test_an_approval_says_what_it_lets_the_step_do_once_and_its_deadline_as_a_local_time(
+    sign_in: SignIn, runtime: Runtime
+) -> None:
+    """ "Approving lets it" once, under "What waits for you" (for a viewer too); the run card,
+    "What defib did" and the timeline say the wait with its deadline as a <time>, which the
+    page's script shows in the viewer's zone like every other time (UTC on hover)."""
+    iid, _ = _waiting(runtime)
+    for role in (Role.RESPONDER, Role.VIEWER):
+        page = sign_in(role).get(f"/incidents/{iid}").text
+        assert page.count("Approving lets it") == 1, role
+        assert page.count("sign off") == 1, role
+        asks = page[page.index('id="asks-h"') : page.index('id="did-h"')]
+        assert "Approving lets it: sign off" in asks
+    waits = re.findall(
+        r"review_guardrails waits for approval by a responder until (<time[^>]*>)", page
+    )
+    assert len(waits) == 3, waits  # the run card, "What defib did", the timeline
+    assert all('data-local="full"' in w and re.search(r'datetime="[^"]+Z"', w) for w in waits)
+    assert " UTC; approving" not in page
