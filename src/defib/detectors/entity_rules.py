@@ -405,6 +405,29 @@ def add_initials(
 
 
 # ---------------------------------------------------------------- not names, not addresses
+# Card networks: a brand that names the card, never its holder ("The Amex 3782 ... was
+# declined", "your Visa ending 4242").
+_CARD_NETWORKS = frozenset(
+    ["amex", "american express", "visa", "visa electron", "mastercard", "master card",
+     "maestro", "discover", "jcb", "diners", "diners club", "unionpay", "union pay",
+     "china unionpay", "rupay", "cirrus", "elo", "mir", "interac", "eftpos", "carte bleue"]
+)  # fmt: skip
+# What follows a network's name when it names a card: its number (digits or a mask), or a
+# card word.
+_CARD_AFTER = frozenset(
+    "card cards credit debit ending ends number no num # * x • prepaid gift platinum gold".split()  # noqa: SIM905
+)
+
+
+def card_network(toks: list[Token], i: int, j: int) -> bool:
+    """A tagged name that is a card network before a card number or card word ("The Amex
+    3769 ... was declined"): a brand in the slot of the card's issuer, not a person."""
+    if " ".join(t.low for t in toks[i:j]) not in _CARD_NETWORKS or j >= len(toks):
+        return False
+    nxt = toks[j]
+    return not nxt.nl and (nxt.text[0].isdigit() or nxt.low in _CARD_AFTER)
+
+
 # Spans of text that are never part of a street address: a currency amount ("net £26.50",
 # "$1,200", "12,50 EUR"), a date with its year ("October 04, 2026", "2026-10-04": a year is
 # no house number), and lower-case "via" before an acronym or a brand written with inner

@@ -533,6 +533,8 @@ def _name_or_place(
         return None
     if cased and (_rules.organisation(toks, i, j) or _rules.nationality(toks, i, j)):
         return None
+    if _rules.card_network(toks, i, j):
+        return None
     if kind == "PERSON" and cased:
         if _rules.place_not_person(toks, i, j):
             kind = "LOCATION"

@@ -1,6 +1,7 @@
 """PII detector: text that looks like a name or a street address to the tagger but is not
-one: shell commands with numbers, money, "<date> via <carrier>". The sentences are written
-for these tests; each kind also has sentences that must stay found."""
+one: shell commands with numbers, money, "<date> via <carrier>", card networks before a card
+number. The sentences are written for these tests; each kind also has sentences that must
+stay found."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ def test_no_address(text: str) -> None:
 def test_address_beside_money_or_via_stays(text: str, address: str) -> None:
     found = of_type(text, "ADDRESS")
     assert found and found[0].startswith(address)
+
+
+# ---------------------------------------------------------------- names that are not
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Amex 3782 822463 10005 was declined at checkout.",
+        "The Amex 3714 496353 98431 was declined twice today.",
+    ],
+)
+def test_card_network_is_no_person(text: str) -> None:
+    assert of_type(text, "PERSON") == []
+    assert of_type(text, "CREDIT_CARD")
+
+
+def test_network_word_as_a_name_stays() -> None:
+    # "Elo" is a card network and a given name: only before a card number is it the card.
+    assert ("PERSON", "Elo Mäkinen") in spans("Elo Mäkinen signed the form yesterday.")
