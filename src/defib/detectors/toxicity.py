@@ -7,9 +7,13 @@ A term alone no longer decides: its hit becomes a feature of the model
 (`defib/detectors/models/toxicity.*`, trained offline by `make train-detectors` on public
 data recorded in models/README.md), which also reads who is targeted and how, so a quoted
 slur in counter-speech, a dog breeder's vocabulary or an untargeted swear word can stay
-clean while "X belong in a zoo" is caught. Only direct threats and self-harm statements
-(`STRONG`) are reported on the lexicon's word alone. Offsets always point into the original
-text.
+clean while a dehumanising sentence with no listed word is caught. Only direct threats and
+self-harm statements (`STRONG`) are reported on the lexicon's word alone. Offsets always
+point into the original text.
+
+Inline cost: the text is scanned once for lexicon terms (tried only where a term can
+start, by its first two characters) and the model sums one cached weight per word
+(`LinearModel.probability`); per-token feature lists are built only by the offline trainer.
 
 Backends: `model` (default, as above), `lexicon` (the lexicon alone, version 1 behaviour),
 `profanity-check` (the lexicon plus `alt-profanity-check`'s whole-text score, if installed).
@@ -17,6 +21,7 @@ Backends: `model` (default, as above), `lexicon` (the lexicon alone, version 1 b
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import itertools
 import json
@@ -24,12 +29,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from defib.detectors.base import Finding, resolve_overlaps
-from defib.detectors.ngrams import LinearModel, Token, features, tokenize
+from defib.detectors.ngrams import LinearModel, Token, bucket, features, token_texts, tokenize
 from defib.detectors.toxicity_lexicon import LEXICON, MILD, MILD_SCORE
 
 NAME = "toxicity"
@@ -78,10 +83,10 @@ def _term_pattern(term: str) -> str:
     return "".join(parts)
 
 
-_TERMS: dict[str, str] = {}  # group name in _PATTERN -> the lexicon term it matches
+_TERMS: dict[str, str] = {}  # regex group name -> the lexicon term it matches
 
 
-def _build() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
+def _build() -> tuple[str, dict[str, tuple[str, float]]]:
     entries = [
         (term, category, MILD_SCORE if term in MILD else score)
         for category, (score, terms) in LEXICON.items()
@@ -93,32 +98,123 @@ def _build() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
     _TERMS.update({f"t{n}": term for n, (term, _, _) in enumerate(entries)})
     alts = "|".join(f"(?P<t{n}>{_term_pattern(term)})" for n, (term, _, _) in enumerate(entries))
     # Boundaries are letters/digits only: trailing `!!` must not glue onto the word.
-    return re.compile(f"(?<![a-z0-9])(?:{alts})(?![a-z0-9])"), meta
+    return _bounded(alts), meta
 
 
-_PATTERN, _META = _build()
+def _bounded(alts: str) -> str:
+    return f"(?<![a-z0-9])(?:{alts})(?![a-z0-9])"
+
+
+# The whole lexicon as one alternation: the reference `_matches` is tested against (not
+# compiled at import: matching goes through the per-first-character patterns below).
+_PATTERN_SOURCE, _META = _build()
+
+
+def _first_chars(term: str) -> str:
+    """The characters a match of `term` can start with (its first letter's class)."""
+    ch = term[0]
+    return _LEET.get(ch, ch) + (_VOWEL_MASK if ch in "aeiouy" else "")
+
+
+def _build_by_first() -> tuple[re.Pattern[str], dict[str, str], dict[str, frozenset[str] | None]]:
+    """`_PATTERN_SOURCE` cut by the character a match starts with. Python's `re` tries all ~270
+    alternatives at every word start (27 us a word, most of a long text's cost); at a word
+    starting with `c` only the terms that can start with `c` can match, and keeping those
+    in the whole pattern's order (longest first) and with the same group names gives exactly the
+    same matches. Also per first character: the characters a match can continue with
+    (None: any), so most words ("the", "and") are passed over without a regex call."""
+    by_char: dict[str, list[str]] = {}
+    second: dict[str, frozenset[str] | None] = {}
+    for name, term in _TERMS.items():
+        alt = f"(?P<{name}>{_term_pattern(term)})"
+        # The first letter's class again (a stretched letter) or the second letter's.
+        nxt: frozenset[str] | None = None
+        if len(term) >= 2 and term[1].isalnum():
+            nxt = frozenset(_first_chars(term) + _first_chars(term[1:]))
+        for c in dict.fromkeys(_first_chars(term)):
+            by_char.setdefault(c, []).append(alt)
+            if c not in second:
+                second[c] = nxt
+            else:
+                known = second[c]
+                second[c] = None if known is None or nxt is None else known | nxt
+    sources = {c: _bounded("|".join(alts)) for c, alts in by_char.items()}
+    starts = re.compile(f"(?<![a-z0-9])[{re.escape(''.join(sorted(by_char)))}]")
+    return starts, sources, second
+
+
+_STARTS, _BY_FIRST_SOURCE, _SECOND = _build_by_first()
+# Compiled at import for the letters; the few digit/symbol starts (`1d10t`, `@ss`, `*`),
+# whose patterns repeat every term of two or more letters, on first use. Start-up then costs
+# what the single big pattern did.
+_BY_FIRST: dict[str, re.Pattern[str]] = {
+    c: re.compile(src) for c, src in _BY_FIRST_SOURCE.items() if c.isalpha()
+}
+
+
+def _first_pattern(c: str) -> re.Pattern[str]:
+    pattern = _BY_FIRST.get(c)
+    if pattern is None:
+        pattern = _BY_FIRST[c] = re.compile(_BY_FIRST_SOURCE[c])
+    return pattern
+
+
+def _matches(norm: str) -> Iterator[re.Match[str]]:
+    """The matches of `re.finditer(_PATTERN_SOURCE, norm)`, found by trying only the terms that can
+    start at each word start."""
+    end = 0
+    for start in _STARTS.finditer(norm):
+        i = start.start()
+        if i < end:
+            continue
+        c = norm[i]
+        allowed = _SECOND[c]
+        if allowed is not None and norm[i + 1 : i + 2] not in allowed:
+            continue  # no term starting with `c` goes on like this (every term has 2+ chars)
+        m = _first_pattern(c).match(norm, i)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
 # Runs of single letters split by one separator: `i d i o t`, `i.d.i.o.t`, `k-y-s`.
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][ .\-_*/]){2,}[^\W_](?![^\W_])")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=4096)
+def _fold(ch: str) -> str:
+    """One non-ASCII character accent-stripped, NFKC-folded, lower-cased, de-confused
+    ("" for an invisible one)."""
+    if ch in _INVISIBLE:
+        return ""
+    folded = unicodedata.normalize("NFKD", ch)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", folded).lower().translate(_CONFUSABLES)
 
 
 def normalise(text: str) -> tuple[str, list[int]]:
     """Lower-cased, NFKC-folded, accent- and confusable-stripped text plus a map from each
     normalised index to the index of the original character it came from."""
+    if text.isascii():  # the common case: nothing to fold, every index maps to itself
+        return text.lower(), list(range(len(text)))
+    # ASCII runs are copied whole; only the non-ASCII characters are folded one by one.
     out: list[str] = []
     index: list[int] = []
-    for i, ch in enumerate(text):
-        if ch in _INVISIBLE:
-            continue
-        if ch.isascii():
-            out.append(ch.lower())
-            index.append(i)
-            continue
-        folded = unicodedata.normalize("NFKD", ch)
-        folded = "".join(c for c in folded if not unicodedata.combining(c))
-        folded = unicodedata.normalize("NFKC", folded).lower().translate(_CONFUSABLES)
-        for c in folded:
-            out.append(c)
-            index.append(i)
+    pos = 0
+    for m in _NON_ASCII.finditer(text):
+        i = m.start()
+        if i > pos:
+            out.append(text[pos:i].lower())
+            index.extend(range(pos, i))
+        folded = _fold(m.group())
+        out.append(folded)
+        index.extend([i] * len(folded))
+        pos = i + 1
+    out.append(text[pos:].lower())
+    index.extend(range(pos, len(text)))
     return "".join(out), index
 
 
@@ -182,29 +278,48 @@ class _Hit:
 BITS = 18  # 2^18 weights: 1 MiB of float32; the trainer and the shipped file agree on it
 
 
-def featurise(text: str, bits: int = BITS) -> tuple[list[Token], list[list[int]], list[_Hit]]:
-    """Tokens, hashed feature groups (one per token, then whole-text signals) and lexicon hits.
-
-    Shared with the offline trainer: the weights are only valid for exactly these features.
-    """
+def _scan(text: str) -> tuple[str, list[int], list[_Hit]]:
+    """Normalised text, its index map to the original, and the lexicon hits."""
     norm, index = normalise(text)
     if _SPACED.search(norm):
         norm, index = _collapse_spaced(norm, index)
     hits = [
         _Hit(index[m.start()], index[m.end() - 1] + 1, *_META[m.lastgroup or ""], m.lastgroup or "")
-        for m in _PATTERN.finditer(norm)
+        for m in _matches(norm)
         if _plausible(m.group())
     ]
-    tokens = tokenize(norm, index)
+    return norm, index, hits
+
+
+def _extra(words: Sequence[str], hits: Sequence[_Hit]) -> list[str]:
+    """Whole-text features: the lexicon's hits by category and identity-group n-grams."""
     extra = [f"lex:{h.category}{'_mild' if h.score == MILD_SCORE else ''}" for h in hits]
-    words = [t.text for t in tokens]
     for k, word in enumerate(words):
         if word in GROUPS:
             nxt = words[k + 1] if k + 1 < len(words) else "</s>"
             nxt2 = words[k + 2] if k + 2 < len(words) else "</s>"
             prev = words[k - 1] if k else "<s>"
             extra += [f"g:{prev} {_GROUP}", f"g:{_GROUP} {nxt}", f"g:{_GROUP} {nxt} {nxt2}"]
-    return tokens, features(tokens, bits, extra), hits
+    return extra
+
+
+def featurise(text: str, bits: int = BITS) -> tuple[list[Token], list[list[int]], list[_Hit]]:
+    """Tokens, hashed feature groups (one per token, then whole-text signals) and lexicon hits.
+
+    Shared with the offline trainer: the weights are only valid for exactly these features.
+    """
+    norm, index, hits = _scan(text)
+    tokens = tokenize(norm, index)
+    return tokens, features(tokens, bits, _extra([t.text for t in tokens], hits)), hits
+
+
+def model_probability(model: LinearModel, text: str) -> tuple[float, list[_Hit]]:
+    """`model.score(featurise(text)[1]).probability` and the hits, without building Token
+    objects or per-token feature lists (the inline path; explanations use `featurise`)."""
+    norm, _, hits = _scan(text)
+    tokens = token_texts(norm)
+    extra = [bucket(f, BITS) for f in _extra(tokens, hits)]
+    return model.probability(tokens, extra), hits
 
 
 @cache
@@ -232,11 +347,13 @@ _SENTENCE_END = re.compile(r"[.!?\n]+")
 def _best_sentence(text: str, tokens: Sequence[Token], contrib: Sequence[float]) -> tuple[int, int]:
     """The sentence whose tokens carry the most toxic weight (trimmed), as the finding span."""
     bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    totals = [0.0] * len(bounds)
+    for t, c in zip(tokens, contrib, strict=False):
+        totals[bisect.bisect_right(bounds, t.start) - 1] += c  # one pass, not one per sentence
     best, best_sum = (0, len(text)), float("-inf")
-    for a, b in itertools.pairwise(bounds):
-        total = sum(c for t, c in zip(tokens, contrib, strict=False) if a <= t.start < b)
-        if b > a and text[a:b].strip() and total > best_sum:
-            best, best_sum = (a, b), total
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        if b > a and text[a:b].strip() and totals[k] > best_sum:
+            best, best_sum = (a, b), totals[k]
     a, b = best
     while a < b and text[a].isspace():
         a += 1
@@ -306,16 +423,14 @@ class ToxicityDetector:
     def score(self, text: str) -> float:
         """The model's whole-text score on the `min_score` scale (0.5 = flagged)."""
         model, threshold = load_model()
-        _, groups, _ = featurise(text)
-        return _rescale(model.score(groups).probability, threshold)
+        return _rescale(model_probability(model, text)[0], threshold)
 
     def _model(self, text: str) -> list[Finding]:
         if not text.strip():
             return []
         model, threshold = load_model()
-        tokens, groups, hits = featurise(text)
-        scored = model.score(groups)
-        score = round(_rescale(scored.probability, threshold), 4)
+        probability, hits = model_probability(model, text)
+        score = round(_rescale(probability, threshold), 4)
         found = [
             Finding(
                 "TOXICITY",
@@ -345,7 +460,12 @@ class ToxicityDetector:
                 for h in hits
             ]
             if not hits:
-                a, b = _best_sentence(text, tokens, scored.contributions)
+                # Token spans and per-token weights only for a flagged text with no term.
+                norm, index, _ = _scan(text)
+                tokens = tokenize(norm, index)
+                extra = [bucket(f, BITS) for f in _extra([t.text for t in tokens], hits)]
+                contrib = model.contributions([t.text for t in tokens], extra)
+                a, b = _best_sentence(text, tokens, contrib)
                 found.append(
                     Finding("TOXICITY", a, b, score, NAME, VERSION, text[a:b], MODEL_LABEL)
                 )
@@ -355,7 +475,7 @@ class ToxicityDetector:
         norm, index = normalise(text)
         if _SPACED.search(norm):
             norm, index = _collapse_spaced(norm, index)
-        for m in _PATTERN.finditer(norm):
+        for m in _matches(norm):
             if _plausible(m.group()):
                 yield self._finding(text, index[m.start()], index[m.end() - 1] + 1, m)
 
