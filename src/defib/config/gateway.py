@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from defib.config.fields import Section
 
@@ -27,6 +27,90 @@ InlineDetector = Literal["pii", "toxicity", "grounding"]
 INLINE_DETECTORS: tuple[InlineDetector, ...] = ("pii", "toxicity", "grounding")
 
 
+class ModelPrice(Section):
+    """What one model costs, per million tokens (in whatever currency the team budgets in)."""
+
+    input: float = Field(ge=0, description="Price per million input (prompt) tokens.")
+    output: float = Field(ge=0, description="Price per million output (completion) tokens.")
+
+
+class UsageSloConfig(Section):
+    """Token usage, cost and finish reasons judged over a sliding window (each check is off
+    until its limit is set). A breach opens a performance incident."""
+
+    window_seconds: int = Field(
+        default=300, ge=60, le=3600, description="The sliding window every check looks at."
+    )
+    min_calls: int = Field(
+        default=10,
+        ge=1,
+        description="Calls (reporting usage or a finish reason) a per-call figure, a share "
+        "or a baseline needs before it is judged.",
+    )
+    max_tokens_per_minute: float | None = Field(
+        default=None, gt=0, description="Ceiling on input + output tokens per minute."
+    )
+    spike_factor: float | None = Field(
+        default=None,
+        gt=1,
+        description="Alert when tokens per minute exceed this multiple of the baseline's.",
+    )
+    baseline_seconds: int = Field(
+        default=3600, ge=300, le=86_400, description="The baseline: this long before the window."
+    )
+    max_output_tokens_per_call: float | None = Field(
+        default=None, gt=0, description="Ceiling on the mean output tokens per call."
+    )
+    max_cost_per_minute: float | None = Field(
+        default=None, gt=0, description="Ceiling on cost per minute, priced with `prices`."
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Model name (as the upstream or span reports it) -> price per million "
+        "tokens; calls to models not listed cost nothing here.",
+    )
+    abnormal_finish_reasons: list[str] = Field(
+        default_factory=lambda: ["length", "content_filter"],
+        description="Finish reasons that mean an answer was cut short or withheld.",
+    )
+    max_abnormal_finish_share: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Ceiling on the share of calls ending with an abnormal finish reason.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UsageSloConfig:
+        if self.max_cost_per_minute is not None and not self.prices:
+            raise ValueError(
+                "max_cost_per_minute needs prices: e.g. prices: {gpt-4o: {input: 2.5, output: 10}}"
+            )
+        if self.spike_factor is not None and self.baseline_seconds < self.window_seconds:
+            raise ValueError(
+                f"baseline_seconds ({self.baseline_seconds}) must be at least window_seconds "
+                f"({self.window_seconds}): a spike is measured against a longer past"
+            )
+        if self.max_abnormal_finish_share is not None and not any(
+            r.strip() for r in self.abnormal_finish_reasons
+        ):
+            raise ValueError("max_abnormal_finish_share needs abnormal_finish_reasons")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.max_tokens_per_minute,
+                self.spike_factor,
+                self.max_output_tokens_per_call,
+                self.max_cost_per_minute,
+                self.max_abnormal_finish_share,
+            )
+        )
+
+
 class GatewaySloConfig(Section):
     """Service-level objectives the gateway measures per system (SLO burn-rate alerts)."""
 
@@ -39,6 +123,7 @@ class GatewaySloConfig(Section):
     latency_target: float = Field(
         default=0.99, gt=0, lt=1, description="Share of requests faster than the threshold."
     )
+    usage: UsageSloConfig = Field(default_factory=UsageSloConfig)
 
 
 class GatewaySystemConfig(Section):
