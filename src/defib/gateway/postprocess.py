@@ -24,7 +24,7 @@ import orjson
 
 from defib.config import Settings, SystemConfig
 from defib.detectors import Finding
-from defib.detectors.slo import SloEvaluator
+from defib.detectors.slo import SloEvaluator, UsageEvaluator, UsageLimits
 from defib.gateway import inspection, protocol
 from defib.gateway.alerts import SOURCE, AlertLimiter, Offence, detection_alert, unechoed
 from defib.store import systems as systems_repo
@@ -85,6 +85,55 @@ class Exchange:
     # False when status and latency were not measured (a log event without its span): the
     # answer is still inspected, but it counts for no SLO.
     timed: bool = True
+    # Token usage and finish reasons, when known: a signal source reports them; for the
+    # gateway's own traffic the post-processor reads them off the upstream's answer.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reasons: tuple[str, ...] = ()
+    model: str | None = None
+
+
+# The tail of a recorded stream that holds its last events (finish reason, usage chunk).
+STREAM_TAIL_BYTES = 8192
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_usage(ex: Exchange, obj: Mapping[str, Any]) -> None:
+    """Fill `ex`'s token counts, finish reasons and model from one answer (or stream chunk)
+    as OpenAI-compatible upstreams send them; what the answer lacks is left as it was."""
+    usage = obj.get("usage")
+    if isinstance(usage, Mapping):
+        tokens_in = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
+        tokens_out = _count(usage.get("completion_tokens", usage.get("output_tokens")))
+        if tokens_in is not None or tokens_out is not None:
+            ex.input_tokens, ex.output_tokens = tokens_in, tokens_out
+    reasons = protocol.finish_reasons(obj)
+    if reasons:
+        ex.finish_reasons = tuple(reasons[i] for i in sorted(reasons))
+    model = obj.get("model")
+    if isinstance(model, str) and model and ex.model is None:
+        ex.model = model[:200]
+
+
+def read_stream_usage(ex: Exchange, raw: bytes) -> None:
+    """Usage and finish reasons from the last events of a recorded SSE stream (the finish
+    reason rides on the last content chunk; usage on a final chunk when the client asked
+    for `stream_options.include_usage`)."""
+    tail = raw[-STREAM_TAIL_BYTES:]
+    cut = tail.find(b"\ndata:") if len(raw) > STREAM_TAIL_BYTES else -1
+    decoder = protocol.SseDecoder()
+    for data in [*decoder.feed(tail[cut + 1 :] if cut >= 0 else tail), *decoder.close()]:
+        if data == protocol.DONE:
+            continue
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            read_usage(ex, obj)
 
 
 def _storable(text: str) -> str:
@@ -120,6 +169,9 @@ class PostProcessor:
         self.slos: dict[str, tuple[SloEvaluator, SloEvaluator]] = {
             s.name: self._evaluators(s) for s in settings.systems
         }
+        self.usage: dict[str, UsageEvaluator] = {}
+        for s in settings.systems:
+            self._add_usage(s)
         self._slo_status: dict[str, str] = {}
         # The latest spans that counted against each SLO (signal sources): their ids go on
         # the SLO's alert, so the evidence names calls that burned the budget.
@@ -137,10 +189,33 @@ class PostProcessor:
         self.submitted = 0
         self.processed = 0
 
-    def _evaluators(self, s: SystemConfig) -> tuple[SloEvaluator, SloEvaluator]:
+    @property
+    def _suffix(self) -> str:
         # Another source's SLOs are named apart: their burn rates are measured on other
         # traffic, and sharing the gateway's dedup keys would let one resolve the other's.
-        suffix = "" if self.source == SOURCE else "-" + self.source.removeprefix("defib-")
+        return "" if self.source == SOURCE else "-" + self.source.removeprefix("defib-")
+
+    def _add_usage(self, s: SystemConfig) -> None:
+        """A usage evaluator for a system that sets a usage limit (none costs nothing)."""
+        cfg = s.gateway.slo.usage
+        if not cfg.enabled:
+            return
+        limits = UsageLimits(
+            window_s=cfg.window_seconds,
+            min_calls=cfg.min_calls,
+            max_tokens_per_minute=cfg.max_tokens_per_minute,
+            spike_factor=cfg.spike_factor,
+            baseline_s=cfg.baseline_seconds,
+            max_output_tokens_per_call=cfg.max_output_tokens_per_call,
+            max_cost_per_minute=cfg.max_cost_per_minute,
+            prices={m: (p.input, p.output) for m, p in cfg.prices.items()},
+            abnormal_finish_reasons=frozenset(r.strip() for r in cfg.abnormal_finish_reasons),
+            max_abnormal_finish_share=cfg.max_abnormal_finish_share,
+        )
+        self.usage[s.name] = UsageEvaluator(s.name, limits, suffix=self._suffix)
+
+    def _evaluators(self, s: SystemConfig) -> tuple[SloEvaluator, SloEvaluator]:
+        suffix = self._suffix
         return (
             SloEvaluator(
                 s.name,
@@ -169,6 +244,7 @@ class PostProcessor:
             return None
         self.systems[name] = system
         self.slos[name] = self._evaluators(system)
+        self._add_usage(system)
         return system
 
     @property
@@ -183,6 +259,19 @@ class PostProcessor:
             return
         self.submitted += 1
         self._pending.append(exchange)
+        if self._thread is None:
+            self.start()
+
+    def submit_all(self, exchanges: list[Exchange]) -> None:
+        """Queue a signal source's export in one step (never blocks): the thread then takes
+        it whole, so an SLO is never judged on the first span of an export alone."""
+        room = max(0, MAX_PENDING - len(self._pending))
+        self.dropped += max(0, len(exchanges) - room)
+        taken = exchanges[:room]
+        if not taken:
+            return
+        self.submitted += len(taken)
+        self._pending.extend(taken)  # one C call: the thread sees all of it or none
         if self._thread is None:
             self.start()
 
@@ -273,6 +362,9 @@ class PostProcessor:
         if ex.version is not None and ex.status_code < 500:
             self._served.add((ex.system, ex.version))
         text = self._text(ex)
+        usage = self.usage.get(ex.system)
+        if usage is not None and ex.from_model and ex.timed:
+            self._record_usage(usage, system, ex)
         prompt = protocol.prompt_text(ex.endpoint, ex.request)
         context = protocol.context_text(ex.request) if ex.context_trusted else None
         findings: list[Finding] = []
@@ -303,6 +395,29 @@ class PostProcessor:
             findings=inspection.merge_findings(inspection.summarise(findings), hits),
         )
 
+    def _record_usage(self, usage: UsageEvaluator, system: SystemConfig, ex: Exchange) -> None:
+        if ex.streamed and ex.body and ex.input_tokens is None and ex.output_tokens is None:
+            read_stream_usage(ex, ex.body)
+        model = ex.model
+        prices = usage.limits.prices
+        if prices and model not in prices and ex.version is not None:
+            # Upstreams answer with dated snapshot names; the version's configured model
+            # is the name a price table is more likely to use.
+            configured = next((v.model for v in system.versions if v.name == ex.version), None)
+            model = configured if configured in prices else model
+        usage.record(ex.at, ex.input_tokens, ex.output_tokens, ex.finish_reasons, model)
+        if ex.trace_id and ex.span_id:
+            # The calls a breach names: the latest metered ones for the token checks (each
+            # added to the volume), the latest that ended abnormally for the finish check.
+            span = (ex.trace_id, ex.span_id)
+            if ex.input_tokens is not None or ex.output_tokens is not None:
+                self._burned(usage.slo_names["tokens"]).append(span)
+            if usage.is_abnormal(ex.finish_reasons):
+                self._burned(usage.slo_names["finish"]).append(span)
+
+    def _burned(self, slo: str) -> deque[tuple[str, str]]:
+        return self._burners.setdefault(slo, deque(maxlen=10))
+
     def _text(self, ex: Exchange) -> str:
         if ex.text is not None:
             return ex.text
@@ -314,7 +429,11 @@ class PostProcessor:
             obj = orjson.loads(ex.body)
         except orjson.JSONDecodeError:
             return ""
-        return protocol.response_text(ex.endpoint, obj) if isinstance(obj, dict) else ""
+        if not isinstance(obj, dict):
+            return ""
+        # Parsed here anyway, off the request path: usage costs the gateway nothing.
+        read_usage(ex, obj)
+        return protocol.response_text(ex.endpoint, obj)
 
     def _raise(
         self,
@@ -360,24 +479,31 @@ class PostProcessor:
             return
         self._last_slo = now
         wall = self.clock()
-        for evaluators in self.slos.values():
-            for evaluator in evaluators:
-                alerts = evaluator.evaluate(wall)
-                # Rules come most severe first: while the page rule fires, the ticket rule
-                # of the same SLO would only open a second incident for the same problem.
-                firing = [a for a in alerts if a["status"] == "firing"][:1]
-                for alert in firing + [a for a in alerts if a["status"] != "firing"]:
-                    key = str(alert["dedup_key"])
-                    # Raise on a change only (starts firing, resolves): not every second.
-                    if self._slo_status.get(key, "resolved") != alert["status"]:
-                        self._slo_status[key] = str(alert["status"])
-                        burners = self._burners.get(evaluator.slo_name)
-                        if burners and alert["status"] == "firing":
-                            alert["labels"]["trace_ids"] = ",".join(
-                                dict.fromkeys(t for t, _ in burners)
-                            )
-                            alert["labels"]["span_ids"] = ",".join(s for _, s in burners)
-                        self._send(alert)
+        evaluators: list[SloEvaluator | UsageEvaluator] = [
+            e for pair in self.slos.values() for e in pair
+        ]
+        evaluators.extend(self.usage.values())
+        for evaluator in evaluators:
+            alerts = evaluator.evaluate(wall)
+            # Rules (checks) come most severe first: while the page rule fires, the ticket
+            # rule of the same SLO would only open a second incident for the same problem.
+            firing: list[dict[str, Any]] = []
+            for a in alerts:
+                slo = a["labels"]["slo"]
+                if a["status"] == "firing" and all(f["labels"]["slo"] != slo for f in firing):
+                    firing.append(a)
+            for alert in firing + [a for a in alerts if a["status"] != "firing"]:
+                key = str(alert["dedup_key"])
+                # Raise on a change only (starts firing, resolves): not every second.
+                if self._slo_status.get(key, "resolved") != alert["status"]:
+                    self._slo_status[key] = str(alert["status"])
+                    burners = self._burners.get(alert["labels"]["slo"])
+                    if burners and alert["status"] == "firing":
+                        alert["labels"]["trace_ids"] = ",".join(
+                            dict.fromkeys(t for t, _ in burners)
+                        )
+                        alert["labels"]["span_ids"] = ",".join(s for _, s in burners)
+                    self._send(alert)
 
     def _write(self, captures: list[Capture]) -> None:
         now = time.monotonic()

@@ -30,7 +30,7 @@ from defib.config import ModelVersionConfig, Settings, SystemConfig
 from defib.gateway import protocol
 from defib.gateway.errors import error_bytes
 from defib.gateway.filters import FilterSet
-from defib.gateway.postprocess import AlertSink, Exchange, PostProcessor
+from defib.gateway.postprocess import AlertSink, Exchange, PostProcessor, read_usage
 from defib.gateway.routing import Directory, FallbackMessage, Refusal, bearer, key_hash, route
 from defib.gateway.state import StateCache
 from defib.gateway.streams import FilteredStream, filtered
@@ -404,6 +404,7 @@ class Gateway:
             return content
         texts = protocol.choice_texts(endpoint, obj)
         exchange.text = "\n".join(texts[i] for i in sorted(texts))
+        read_usage(exchange, obj)  # before a block rewrites the finish reason
         hits: set[str] = set()
         changed = False
         for index, text in texts.items():
@@ -523,6 +524,8 @@ class Gateway:
                 exchange.text = guarded.text()
                 exchange.blocked = guarded.blocked
                 exchange.filter_hits = guarded.hits()
+                if guarded.template is not None:  # the last chunk: usage, if sent
+                    read_usage(exchange, guarded.template)
             else:
                 exchange.body = b"".join(kept)
             self._finish(exchange, started)

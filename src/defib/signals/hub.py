@@ -93,6 +93,10 @@ def to_exchange(
         trace_id=call.trace_id,
         span_id=call.span_id,
         timed=call.timed,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        finish_reasons=call.finish_reasons,
+        model=call.model,
     )
 
 
@@ -146,8 +150,7 @@ class SignalHub:
         self._feed(self.litellm, list(calls))
 
     def _feed(self, processor: PostProcessor, calls: list[ModelCall]) -> None:
-        for call in calls:
-            processor.submit(to_exchange(call, self.systems.get(call.system)))
+        processor.submit_all([to_exchange(c, self.systems.get(c.system)) for c in calls])
         if self._ticker is None and len(self.joiner):
             self._start()
 
@@ -183,7 +186,6 @@ class SignalHub:
             ticker.join(timeout=5)
         with self._lock:
             ready = self.joiner.flush()
-        for call in ready:
-            self.otlp.submit(to_exchange(call, self.systems.get(call.system)))
+        self.otlp.submit_all([to_exchange(c, self.systems.get(c.system)) for c in ready])
         self.otlp.close()
         self.litellm.close()
