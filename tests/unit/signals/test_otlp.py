@@ -1,7 +1,7 @@
 """Reading OTLP exports (pure): where each instrumentation generation puts message content.
 
 The current conventions are checked against what the official openai instrumentation really
-emits (tests/signals/test_receiver.py); the older shapes below are written from the GenAI
+emits (tests/unit/signals/test_receiver.py); the older shapes below are written from the GenAI
 semantic conventions and the instrumentations' documented attributes and events.
 """
 
