@@ -454,11 +454,15 @@ def not_address(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _NOT_ADDRESS.finditer(text)]
 
 
+_COMMAND_LEN = 6
+
+
 def command_and_number(words: list[Token]) -> bool:
-    """The words of an ADDRESS span that are only a lower-case word and numbers, the word no street
-    vocabulary ("run chmod 600 on it", "sleep 30", "exp 12/27"): a command or a field and
-    its value. A street with its number alone is written with a street word or ending
-    ("Kastanienallee 66", "broadway 12")."""
+    """The words of an ADDRESS span that are only a lower-case word and numbers, the word
+    short (`_COMMAND_LEN`) or everyday and no street vocabulary ("run chmod 600 on it",
+    "sleep 30", "exp 12/27"): a command or a field and its value. A street with its number
+    alone has a street word or ending ("Kastanienallee 66", "broadway 12") or a long name
+    ("bachlerring 8", written in lower case)."""
     words = [t for t in words if t.text[0].isalnum()]
     if len(words) < 2:
         return False
@@ -466,6 +470,7 @@ def command_and_number(words: list[Token]) -> bool:
     return (
         word.text.isalpha()
         and word.text.islower()
+        and (len(word.text) <= _COMMAND_LEN or bool(word.gaz & COMMON))
         and all(t.text.isdigit() for t in words[1:])
         and not word.gaz & (SSUF | SPRE)
         and not any(word.low.endswith(e) for e in _STREET_ENDINGS)

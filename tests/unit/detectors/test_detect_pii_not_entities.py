@@ -49,6 +49,8 @@ def test_no_address(text: str) -> None:
         ("Ship the $40 order to 77 Beacon Street, Boston.", "77 Beacon Street"),
         ("The €25 voucher goes to Kastanienallee 66, 10435 Berlin.", "Kastanienallee 66"),
         ("ship it to 2648 fourth avenue please", "2648 fourth avenue"),
+        # A one-word street in lower case with its number is no command: its name is long.
+        ("the parcel goes to maria keller, lindenring 14.", "lindenring 14"),
     ],
 )
 def test_address_beside_money_or_via_stays(text: str, address: str) -> None:
