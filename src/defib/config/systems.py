@@ -113,9 +113,10 @@ class ProbeConfig(Section):
     max_latency_ms: float | None = Field(default=None, gt=0)
     types: list[IncidentType] = Field(
         default_factory=list,
-        description="Incident types this probe's passing proves fixed (default: the content"
-        " types, hallucination, toxicity, data_leak and bias). A performance or availability"
-        " incident counts only probes that name its type here.",
+        description="Incident types this probe's passing proves fixed. Default none: an"
+        " untyped probe is a general check that must pass beside a content incident's own"
+        " evidence (a replay or a probe naming its type) but proves no type fixed alone;"
+        " performance and availability incidents never run it.",
     )
 
 

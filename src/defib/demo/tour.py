@@ -95,7 +95,7 @@ def demo_settings(
                 ],
                 "active_version": "v2",
                 "probes": [
-                    {"prompt": LEAKY_PROMPTS[0], "no_findings": True},
+                    {"prompt": LEAKY_PROMPTS[0], "no_findings": True, "types": ["data_leak"]},
                     {"prompt": BENIGN_PROMPTS[0], "no_findings": True},
                 ],
                 "gateway": {

@@ -40,7 +40,8 @@ def announce(listeners: Sequence[WaitingListener], waiting: WaitingStep) -> None
 
 @dataclass(frozen=True, slots=True)
 class RunNeedsAttention:
-    """A run ended `needs_attention`; its reasons are on the run (`error`)."""
+    """A run ended needing a person: `needs_attention`, or the stricter `failed` /
+    `timed_out` (the workflow announces all three); its reasons are on the run (`error`)."""
 
     run_id: str
     incident_seq: int
