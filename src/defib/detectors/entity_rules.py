@@ -428,6 +428,99 @@ def card_network(toks: list[Token], i: int, j: int) -> bool:
     return not nxt.nl and (nxt.text[0].isdigit() or nxt.low in _CARD_AFTER)
 
 
+# Key=value log fields. A value is a person only under a key that names a person; under
+# other keys ("carrier=Vodafone", "vendor=Oracle") a capitalised value is a product, a
+# company or a setting. Keys are split into words ("request_ip", "userName", "owner.email").
+_PERSON_KEYS = frozenset(
+    "fullname firstname lastname surname nickname "  # noqa: SIM905
+    "user users username usr login person people customer client owner owners "
+    "assignee assigned assignees reporter author authors by creator editor approver "
+    "reviewer requester requestor submitter sender recipient recipients "
+    "contact contacts holder cardholder beneficiary payee payer patient employee emp member "
+    "agent operator caller callee guest passenger driver tenant student teacher doctor "
+    "physician nurse manager lead signer witness applicant candidate subscriber "
+    "actor principal who spouse parent child emergency attn addressee consignee "
+    "shipper traveller traveler rider resident occupant visitor buyer seller".split()
+)
+# Keys whose values are places: a place stays a LOCATION, a person there is the place.
+_PLACE_KEYS = frozenset(
+    "city town region state province country county location loc place destination dest "  # noqa: SIM905
+    "origin birthplace hometown residence area district municipality locality geo".split()
+)
+# Keys whose values are free text or addresses of any kind ("msg=Anna called back",
+# "to=Ana Lima <ana@...>"): the tagger decides there, as in prose.
+_OPEN_KEYS = frozenset(
+    "msg message text body comment comments note notes description desc summary title "  # noqa: SIM905
+    "subject content query prompt input output reply response answer error err reason "
+    "details detail log line to from cc bcc".split()
+)
+# Words of a key that say how a value is written, not what it is.
+_GENERIC_KEYS = frozenset(
+    "name names full display value val str text label raw given family first last nick".split()  # noqa: SIM905
+)
+# Keys that end in a person word but hold a thing.
+_THING_COMPOUNDS = frozenset(["user agent"])
+_QUOTES = frozenset("\"'")
+_KEY_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def field_key(toks: list[Token], i: int) -> list[str] | None:
+    """The words of the key when token i opens the value of a `key=value` field
+    (`carrier=Vodafone`, `owner="Ana Lima"`, `user.name=...`) or of a JSON member
+    (`"carrier": "Vodafone"`), else None."""
+    if toks[i].nl:
+        return None
+    k = i - 1
+    if k >= 0 and toks[k].text in _QUOTES:
+        k -= 1  # a quoted value
+    if k < 1 or toks[k].nl:
+        return None
+    if toks[k].text == ":":
+        # Only a quoted key makes a colon a field's: "Contact: Ana Lima" is prose.
+        if k < 3 or toks[k - 1].text not in _QUOTES or toks[k - 3].text != toks[k - 1].text:
+            return None
+        k -= 1
+    elif toks[k].text != "=":
+        return None
+    k -= 1
+    parts = [toks[k].text]
+    # A dotted key: "user.name=" is three tokens.
+    while k >= 2 and toks[k - 1].text == "." and toks[k - 2].text[0].isalnum():
+        k -= 2
+        parts.insert(0, toks[k].text)
+    if not parts[-1][-1].isalnum():
+        return None
+    return [w.lower() for p in parts for w in _KEY_PART.findall(p)]
+
+
+def field_kind(toks: list[Token], i: int) -> str | None:
+    """What the value of a field at token i is: None when it is no field value or free text
+    ("msg=..."), PERSON under
+    a person key ("owner=Maria Lopez", "user=Austin", "customer_name=..."), LOCATION under
+    a place key ("city=Paris"), and "" (neither) under any other key ("carrier=Vodafone",
+    "carrier_name=Verizon").
+
+    The key's last word that says what it holds decides, as in an English compound:
+    "name", "display", "full" are generic ("customer_name" is the customer's), and a key of
+    generic words only ("name", "full_name") holds a person's name.
+    """
+    words = field_key(toks, i)
+    if words is None:
+        return None
+    head = [w for w in words if w not in _GENERIC_KEYS]
+    if head and head[-1] in _OPEN_KEYS:
+        return None
+    if not head:
+        return "PERSON"
+    if " ".join(head[-2:]) in _THING_COMPOUNDS:
+        return ""
+    if head[-1] in _PLACE_KEYS:
+        return "LOCATION"
+    if head[-1] in _PERSON_KEYS:
+        return "PERSON"
+    return ""
+
+
 # Spans of text that are never part of a street address: a currency amount ("net £26.50",
 # "$1,200", "12,50 EUR"), a date with its year ("October 04, 2026", "2026-10-04": a year is
 # no house number), and lower-case "via" before an acronym or a brand written with inner

@@ -535,7 +535,15 @@ def _name_or_place(
         return None
     if _rules.card_network(toks, i, j):
         return None
-    if kind == "PERSON" and cased:
+    # A key=value field's key says what its value is.
+    field = _rules.field_kind(toks, i)
+    if field == "":
+        return None
+    if field is not None:
+        kind = field
+        if kind == "PERSON" and cased:
+            j = _rules.extend_name(toks, i, j)
+    elif kind == "PERSON" and cased:
         if _rules.place_not_person(toks, i, j):
             kind = "LOCATION"
         else:

@@ -1,7 +1,7 @@
 """PII detector: text that looks like a name or a street address to the tagger but is not
 one: shell commands with numbers, money, "<date> via <carrier>", card networks before a card
-number. The sentences are written for these tests; each kind also has sentences that must
-stay found."""
+number, values of key=value fields whose key names no person. The sentences are written for
+these tests; each kind also has sentences that must stay found."""
 
 from __future__ import annotations
 
@@ -74,3 +74,36 @@ def test_card_network_is_no_person(text: str) -> None:
 def test_network_word_as_a_name_stays() -> None:
     # "Elo" is a card network and a given name: only before a card number is it the card.
     assert ("PERSON", "Elo Mäkinen") in spans("Elo Mäkinen signed the form yesterday.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sent verification code to +14155550100 carrier=Verizon request_ip=10.1.2.3 status=ok",
+        "otp_sent phone=+442071838750 carrier=Orange vendor=Twilio provider=Sinch",
+        "level=info msg=charged carrier_name=Verizon",
+    ],
+)
+def test_field_value_under_a_thing_key_is_no_person(text: str) -> None:
+    assert of_type(text, "PERSON") == []
+    assert of_type(text, "LOCATION") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("level=info event=assigned assignee=Jane Doe ticket=4412", "PERSON", "Jane Doe"),
+        ("audit reviewedBy=Tom Becker action=approve", "PERSON", "Tom Becker"),
+        ('checkout customer_name="Rosa Diaz" total=18', "PERSON", "Rosa Diaz"),
+        ("login ok user=Austin ip=10.0.0.3", "PERSON", "Austin"),
+        ("sync owner=Maria Lopez vendor=Stripe", "PERSON", "Maria Lopez"),
+        ('{"event": "signup", "name": "Ana Lima", "plan": "pro"}', "PERSON", "Ana Lima"),
+        # Free text: the tagger decides, as in prose.
+        ('level=info msg="Jonas Weber asked for a refund"', "PERSON", "Jonas Weber"),
+        ("relay ok to=Ana Lima status=sent", "PERSON", "Ana Lima"),
+        # A place key: the value is the place.
+        ("geo lookup city=Austin country=US", "LOCATION", "Austin"),
+    ],
+)
+def test_field_value_under_a_person_key_stays(text: str, kind: str, value: str) -> None:
+    assert (kind, value) in spans(text)
