@@ -4,7 +4,9 @@ The tagger (`entities.py`) reads word by word and sees a few words around each; 
 look at a whole tagged span and the sentence around it: lower-case words at a name's edge,
 acronyms, places that are people ("Dear Austin") and people that are places ("Milan is
 famous for fashion"), organisations ("Neos SA"), a given name read as a place before a
-surname, a surname the tagger stopped before.
+surname, a surname the tagger stopped before; brands and settings in a name's slot (a card
+network before a card number, the value of a `carrier=` field), and what is never part of a
+street address (money, a date's year, "via UPS", a command and its numbers).
 """
 
 from __future__ import annotations
