@@ -227,12 +227,17 @@ class Runtime:
     def _clock(self) -> datetime:
         return self.incidents.clock()
 
+    def now(self) -> datetime:
+        """The runtime's clock (the incident service's: tests and the demo may swap it);
+        handlers read time here, not from the wall, so one clock decides everywhere."""
+        return self._clock()
+
     def register_systems(self) -> None:
         """Give every configured system a state row and register its versions (idempotent).
 
         An existing state is kept: a restart must not undo a kill switch or a rollback.
         """
-        now = utcnow()
+        now = utcnow()  # at construction, before the incident service (and its clock)
         with self.db.write() as conn:
             for system in self.settings.systems:
                 systems_repo.ensure_versions(conn, system.name, [v.name for v in system.versions])
@@ -247,7 +252,12 @@ class Runtime:
                 return None
             token = generate_token()
             token_repo.create_token(
-                conn, name="admin", role=Role.ADMIN, token=token, created_by="system", now=utcnow()
+                conn,
+                name="admin",
+                role=Role.ADMIN,
+                token=token,
+                created_by="system",
+                now=utcnow(),
             )
             path = self.settings.admin_token_path
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from defib.bootstrap import Runtime
-from defib.clock import utcnow
 from defib.events import TimelineKind
 from defib.evidence.service import public_item
 from defib.incidents import story
@@ -178,7 +177,7 @@ def _list_context(runtime: Runtime, request: Request) -> dict[str, Any]:
     return {
         "query": query,
         "listing": listing,
-        "now": utcnow(),
+        "now": runtime.now(),
         "statuses": list(Status),
         "types": list(IncidentType),
         "severities": list(Severity),
@@ -262,7 +261,7 @@ def load_incident(
     runtime: Runtime, incident_id: str, viewer: Viewer, parts: frozenset[str] = ALL_PARTS
 ) -> dict[str, Any]:
     incident = runtime.incidents.get(incident_id)
-    now = utcnow()
+    now = runtime.now()
     context: dict[str, Any] = {
         "incident": incident,
         "now": now,

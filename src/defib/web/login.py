@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission, hash_token
 from defib.bootstrap import Runtime
-from defib.clock import utcnow
 from defib.store import audit as audit_repo
 from defib.web.deps import SIGNED_OUT, ViewerDep, codec_of, read_form, runtime_of
 from defib.web.render import page, redirect
@@ -39,13 +38,13 @@ def _client(request: Request) -> str:
 
 def _throttled(runtime: Runtime, client: str) -> bool:
     with runtime.db.read() as conn:
-        since = utcnow() - FAILURE_WINDOW
+        since = runtime.now() - FAILURE_WINDOW
         return audit_repo.count_since(conn, SIGNIN_FAILED, client, since) >= MAX_FAILURES
 
 
 def _record(runtime: Runtime, kind: str, actor: str, subject: str, **data: str) -> None:
     with runtime.db.write() as conn:
-        audit_repo.append(conn, audit_repo.AuditEvent(utcnow(), actor, kind, subject, data))
+        audit_repo.append(conn, audit_repo.AuditEvent(runtime.now(), actor, kind, subject, data))
 
 
 def safe_next(target: str | None) -> str:

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from defib.auth import Permission
 from defib.bootstrap import Runtime
-from defib.clock import utcnow
 from defib.model import DomainError, format_incident_id, parse_incident_id
 from defib.playbooks.engine import role_allows
 from defib.store import console as console_repo
@@ -33,7 +32,7 @@ def _approvals(runtime: Runtime, role: str) -> dict[str, Any]:
         steps = console_repo.waiting_steps(conn)
     return {
         "steps": [(s, role_allows(role, s.role)) for s in steps],
-        "now": utcnow(),
+        "now": runtime.now(),
     }
 
 
@@ -162,7 +161,7 @@ def _alerts(runtime: Runtime, before: int | None) -> dict[str, Any]:
     return {
         "alerts": items,
         "next_before": rows[-1]["id"] if more and rows else None,
-        "now": utcnow(),
+        "now": runtime.now(),
     }
 
 

@@ -23,7 +23,6 @@ from defib.api.errors import ApiError, error_responses
 from defib.api.jsonguard import nul_path
 from defib.auth import Permission, Principal, Role
 from defib.bootstrap import Runtime
-from defib.clock import utcnow
 from defib.config import SlackUser
 from defib.integrations.slack import ACKNOWLEDGE, APPROVE, REJECT, settled
 from defib.integrations.tls import verify_context
@@ -101,7 +100,7 @@ def _first_time(runtime: Runtime, signature: str) -> bool:
     The signature covers the timestamp and the body, so Slack's own two presses of a button
     differ; only a byte-for-byte resend (a replay) is claimed twice."""
     with runtime.db.write() as conn:
-        return bool(alert_repo.claim_deliveries(conn, [("slack", signature)], utcnow()))
+        return bool(alert_repo.claim_deliveries(conn, [("slack", signature)], runtime.now()))
 
 
 def _payload(body: bytes) -> dict[str, Any]:

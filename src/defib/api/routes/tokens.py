@@ -81,13 +81,12 @@ async def who_am_i(principal: Authenticated) -> WhoAmI:
 )
 def create_token(body: TokenIn, runtime: RuntimeDep, admin: Admin) -> TokenCreated:
     """Create a token; the response carries the secret once."""
-    from defib.clock import utcnow
 
     name = body.name.strip()
     token = generate_token()
     with runtime.db.write() as conn:
         record = repo.create_token(
-            conn, name=name, role=body.role, token=token, created_by=admin.name, now=utcnow()
+            conn, name=name, role=body.role, token=token, created_by=admin.name, now=runtime.now()
         )
     return TokenCreated(**TokenOut.of(record).model_dump(), token=token)
 
@@ -116,10 +115,9 @@ def list_tokens(
 @router.delete("/{name}", response_model=TokenOut, responses=_ERRORS)
 async def revoke_token(name: str, runtime: RuntimeDep, _: Admin) -> TokenOut:
     """Revoke the active token with this name (cached lookups expire within seconds)."""
-    from defib.clock import utcnow
 
     def txn() -> TokenOut:
-        now = utcnow()
+        now = runtime.now()
         with runtime.db.write() as conn:
             active = {r.name: r for r in repo.list_tokens(conn)}
             repo.revoke_token(conn, name, now)
