@@ -2,15 +2,18 @@
 defib's own hashed features, so inference needs no scikit-learn).
 
 Usage: python bench/train/train_toxicity.py [--data bench/results] [--bits 18] [--c 4]
-Reads toxicity_train.jsonl (bench/train/toxicity_data.py); toxicity_pubdev.jsonl is never
-read here. A tenth of the training set is held back to pick the decision threshold: the
-highest-F1 threshold whose false-positive rate there stays under --max-fpr. Deterministic:
-the same data and arguments give the same weights.
+Reads toxicity_train.jsonl (bench/train/toxicity_data.py); toxicity_pubdev.jsonl and
+toxicity_ood.jsonl are never read here. A tenth of the training set is held back to pick the decision threshold: the
+highest-F1 threshold whose false-positive rate there stays under --max-fpr, that rate counted
+on the social-media clean texts only (HaluEval's chatbot and Wikipedia text is almost never
+flagged and would let the threshold drop until tweets are over-flagged). Deterministic:
+the same data and arguments give the same weights (toxicity.json records their sha256).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import zlib
@@ -24,6 +27,7 @@ from toxicity_data import SOURCES
 
 from defib.detectors.toxicity import BITS, featurise
 
+NOT_SOCIAL = frozenset({"halueval", "synthetic"})  # kept out of the threshold's FPR
 MODELS = Path(__file__).resolve().parents[2] / "src/defib/detectors/models"
 
 
@@ -41,14 +45,15 @@ def matrix(texts: list[str], bits: int) -> csr_matrix:
     return csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << bits), dtype=np.float64)
 
 
-def pick_threshold(p: np.ndarray, y: np.ndarray, max_fpr: float) -> float:
+def pick_threshold(p: np.ndarray, y: np.ndarray, max_fpr: float, fpr_rows: np.ndarray) -> float:
+    """Best F1 with the false-positive rate on the clean `fpr_rows` at most `max_fpr`."""
     best_t, best_f1 = 0.5, -1.0
     for t in np.arange(0.2, 0.95, 0.01):
         pred = p >= t
         tp = int((pred & y).sum())
         fp = int((pred & ~y).sum())
         fn = int((~pred & y).sum())
-        fpr = fp / max(1, int((~y).sum()))
+        fpr = int((pred & ~y & fpr_rows).sum()) / max(1, int((~y & fpr_rows).sum()))
         f1 = 2 * tp / max(1, 2 * tp + fp + fn)
         if fpr <= max_fpr and f1 > best_f1:
             best_t, best_f1 = float(t), f1
@@ -60,7 +65,7 @@ def main() -> None:
     ap.add_argument("--data", default="bench/results")
     ap.add_argument("--bits", type=int, default=BITS)
     ap.add_argument("--c", type=float, default=4.0)
-    ap.add_argument("--max-fpr", type=float, default=0.08)
+    ap.add_argument("--max-fpr", type=float, default=0.10)
     ap.add_argument(
         "--weights",
         default="synthetic=3",
@@ -86,20 +91,31 @@ def main() -> None:
     x_val = matrix([r["text"] for r in val_rows], args.bits)
     y_val = np.array([r["toxic"] for r in val_rows], dtype=bool)
     p_val = clf.predict_proba(x_val)[:, 1]
-    threshold = pick_threshold(p_val, y_val, args.max_fpr)
+    social = np.array([r["source"] not in NOT_SOCIAL for r in val_rows], dtype=bool)
+    threshold = pick_threshold(p_val, y_val, args.max_fpr, social)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    weights = array("f", clf.coef_[0].astype(np.float32).tolist())
-    (out / "toxicity.f32").write_bytes(weights.tobytes())
+    weights = array("f", clf.coef_[0].astype(np.float32).tolist()).tobytes()
+    (out / "toxicity.f32").write_bytes(weights)
+    trained = sorted({r["source"] for r in rows} - {"synthetic"})
     meta = {
         "bits": args.bits,
         "bias": float(clf.intercept_[0]),
         "threshold": threshold,
         "c": args.c,
         "max_fpr": args.max_fpr,
+        "max_fpr_counted_on": "clean social-media texts of the threshold split",
         "source_weights": args.weights,
+        "sha256": hashlib.sha256(weights).hexdigest(),
         "trained_on": {
-            k: {"repo": v[0], "commit": v[1], "license": v[2]} for k, v in SOURCES.items()
+            k: {"repo": v[0], "commit": v[1], "license": v[2]}
+            for k, v in SOURCES.items()
+            if k in trained
+        },
+        "held_out": {
+            k: {"repo": v[0], "commit": v[1], "license": v[2]}
+            for k, v in SOURCES.items()
+            if k not in trained
         },
         "n_fit": len(fit_rows),
         "n_threshold": len(val_rows),
@@ -109,7 +125,9 @@ def main() -> None:
     print(
         f"threshold={threshold} holdout: f1="
         f"{2 * (pred & y_val).sum() / max(1, pred.sum() + y_val.sum()):.3f} "
-        f"fpr={(pred & ~y_val).sum() / max(1, (~y_val).sum()):.3f}"
+        f"fpr={(pred & ~y_val).sum() / max(1, (~y_val).sum()):.3f} social-media "
+        f"fpr={(pred & ~y_val & social).sum() / max(1, (~y_val & social).sum()):.3f} "
+        f"sha256={meta['sha256'][:12]}"
     )
 
 

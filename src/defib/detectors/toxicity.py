@@ -38,7 +38,7 @@ from defib.detectors.ngrams import LinearModel, Token, bucket, features, token_t
 from defib.detectors.toxicity_lexicon import LEXICON, MILD, MILD_SCORE
 
 NAME = "toxicity"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 
 # What an obfuscated letter may look like after NFKC and lower-casing.
