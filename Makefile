@@ -65,7 +65,7 @@ pg-up:
 # 2-core machine runs the suite in ~15 min instead of ~23. PYTEST_WORKERS=0 runs it serially.
 PYTEST_WORKERS ?= 2
 test: install-dev test-system-deps pg-up litellm-venv
-	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	DEFIB_REQUIRE_LITELLM=1 DEFIB_TEST_REQUIRE_OPENAPI_CLIENT=1 $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Unit tests only (in-process, mirror src/defib; no servers, workers or browsers): the
 # inner loop. tests/e2e holds the real-process tests; `make test` runs both.
@@ -73,7 +73,7 @@ test-fast: install-dev pg-up
 	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit $(PYTEST_ARGS)
 
 test-e2e: install-dev test-system-deps pg-up litellm-venv
-	DEFIB_REQUIRE_LITELLM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/e2e $(PYTEST_ARGS)
+	DEFIB_REQUIRE_LITELLM=1 DEFIB_TEST_REQUIRE_OPENAPI_CLIENT=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/e2e $(PYTEST_ARGS)
 
 # A real LiteLLM proxy for tests/e2e/signals/test_litellm_proxy.py, in a venv of its own: its
 # dependencies (~750 MB) stay out of defib's. make test requires it; bare pytest skips it.
@@ -117,9 +117,10 @@ bench-backstop: install-dev
 bench-playbooks: install-dev pg-up
 	$(BIN)/python bench/playbooks/run_bench.py $(BENCH_ARGS)
 
-# Latency the gateway adds over calling the model directly (loopback, SQLite, see docs/gateway.md).
-bench-gateway: install-dev
-	$(BIN)/python bench/gateway_latency.py $(BENCH_ARGS)
+# Latency the gateway adds over calling the model directly (loopback, SQLite, see docs/gateway.md),
+# beside LiteLLM's proxy on the same model (its own venv, bench/.venv-litellm).
+bench-gateway: install-dev litellm-venv
+	$(BIN)/python bench/gateway_latency.py --require-litellm $(BENCH_ARGS)
 
 # GenAI spans per second through POST /v1/traces with detection on (bench/otlp/README.md).
 bench-otlp: install-dev
