@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from defib.cli.client import ApiClient
-from defib.cli.common import ConfigOption, JsonOption, settings_or_exit
+from defib.cli.client import ApiClient, api_client
+from defib.cli.common import ConfigOption, JsonOption
 from defib.cli.output import console, fail, print_json, print_table
 from defib.model import Command, IncidentType, Severity, Status
 from defib.timefmt import display
@@ -22,7 +22,7 @@ NoteOption = Annotated[str | None, typer.Option("--note", "-m", help="A note for
 
 
 def _client(config: Path | None) -> ApiClient:
-    return ApiClient(settings_or_exit(config))
+    return api_client(config)
 
 
 def _show_incident(inc: dict[str, Any]) -> None:
