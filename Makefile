@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 
-.PHONY: run test test-fast test-e2e lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv bench-otlp
+.PHONY: run test test-fast test-e2e lint fmt lock install install-dev system-deps test-system-deps pg-up clean bench-detect train-detectors bench-intake bench-backstop bench-playbooks bench-gateway bench-cli bench-console bench-metrics drill litellm-venv phoenix-venv bench-otlp
 
 # The core needs python3-venv; the tests also use openssl (a certificate for the STARTTLS
 # test), Debian's chromium (the console's browser tests drive it through Playwright, whose
@@ -82,6 +82,15 @@ litellm-venv: bench/.venv-litellm/.installed
 bench/.venv-litellm/.installed:
 	python3 -m venv bench/.venv-litellm
 	bench/.venv-litellm/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)'
+	touch $@
+
+# Arize Phoenix for `make bench-otlp BENCH_ARGS='--spans 3000 --phoenix'`, in a venv of its
+# own like LiteLLM's (its dependencies stay out of defib's); no test needs it.
+PHOENIX_VERSION ?= 20.26.1
+phoenix-venv: bench/.venv-phoenix/.installed
+bench/.venv-phoenix/.installed:
+	python3 -m venv bench/.venv-phoenix
+	bench/.venv-phoenix/bin/pip install -q 'arize-phoenix==$(PHOENIX_VERSION)'
 	touch $@
 
 lint: install-dev

@@ -113,8 +113,8 @@ PHOENIX = ROOT / "bench" / ".venv-phoenix" / "bin" / "phoenix"
 
 
 def phoenix(payloads: list[bytes], spans: int, batch: int, window: int) -> None:
-    """The same spans into Arize Phoenix's own OTLP/HTTP ingest (its venv: `pip install
-    arize-phoenix` into bench/.venv-phoenix), counted once in its SQLite database."""
+    """The same spans into Arize Phoenix's own OTLP/HTTP ingest (its venv: `make phoenix-venv`,
+    pinned, in bench/.venv-phoenix), counted once in its SQLite database."""
     tmp = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
     port = free_port()
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
