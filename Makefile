@@ -108,7 +108,7 @@ bench-detect: install-dev
 	$(BIN)/python bench/detect/latency_content.py
 
 # Retrain the toxicity model shipped in src/defib/detectors/models/ from public corpora
-# (git snapshots under MIRROR, default /work/.mirror; sources pinned in bench/train/).
+# (git snapshots under MIRROR, default bench/.mirror; sources pinned in bench/train/).
 train-detectors: install-dev
 	cd bench/train && PYTHONPATH=. nice -n 10 ../../$(BIN)/python toxicity_data.py --out ../results
 	cd bench/train && PYTHONPATH=. nice -n 10 ../../$(BIN)/python train_toxicity.py --data ../results

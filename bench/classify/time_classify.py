@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/classify/time_classify.py [FILE.jsonl ...]
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -23,7 +24,8 @@ from defib.intake.formats import parse_payload
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETS = [
     ROOT / "tests" / "classify_data" / "published_alerts.jsonl",
-    Path("/work/shared/eval/alerts_dev.jsonl"),
+    # The shared evaluation set lives outside the repository: EVAL names its folder.
+    *([Path(os.environ["EVAL"]) / "alerts_dev.jsonl"] if os.environ.get("EVAL") else []),
     *sorted((ROOT / "tests" / "ingest" / "data").glob("*.jsonl")),
 ]
 ROUNDS = 15

@@ -24,7 +24,10 @@ PATH = "generation/qa/qa_multi-turn_data.json"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--mirror", default=os.environ.get("MIRROR", "/work/.mirror"))
+    ap.add_argument(
+        "--mirror",
+        default=os.environ.get("MIRROR", str(Path(__file__).resolve().parents[1] / ".mirror")),
+    )
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     gitdir = Path(args.mirror) / REPO.replace("/", "+") / "repo"

@@ -1,6 +1,6 @@
 """Build the toxicity training set, the public dev split (never trained on) and the
 out-of-distribution set (whole sources never trained on) from public corpora fetched as git
-snapshots (the `fetch` tool puts them under /work/.mirror/<owner>+<name>/repo, or point MIRROR
+snapshots (clones under bench/.mirror/<owner>+<name>/repo at the pinned commits, or point MIRROR
 at a directory of clones laid out the same way). Every source is pinned to a commit and
 recorded in SOURCES.
 
@@ -171,7 +171,10 @@ def halueval(mirror: Path) -> Iterator[tuple[str, bool]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--mirror", default=os.environ.get("MIRROR", "/work/.mirror"))
+    ap.add_argument(
+        "--mirror",
+        default=os.environ.get("MIRROR", str(Path(__file__).resolve().parents[1] / ".mirror")),
+    )
     ap.add_argument("--out", default="bench/results")
     ap.add_argument(
         "--hold-out",
