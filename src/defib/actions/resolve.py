@@ -3,9 +3,11 @@
 `notify_team` / `notify_security_team` trigger PagerDuty with `dedup_key` = the incident
 id; when the incident resolves (a person, a playbook, or every alert clearing after
 mitigation), this listener sends `event_action: resolve` with the same `dedup_key` to every
-affected system's routing key. It runs after the resolving commit, in a background thread
-(a resolve must not wait on PagerDuty), with the notification retries, and records each
-outcome on the timeline (`pagerduty_resolved` / `pagerduty_resolve_failed`) keyed
+affected system's routing key, and to the routing key of every on-call person whom the
+escalation paged through PagerDuty for this incident (`page_sent` with channel
+`pagerduty`: those pages use the same `dedup_key`). It runs after the resolving commit, in
+a background thread (a resolve must not wait on PagerDuty), with the notification retries,
+and records each outcome on the timeline (`pagerduty_resolved` / `pagerduty_resolve_failed`) keyed
 `pagerduty-resolve:<incident>:<resolved_at>:<routing key hash>`, so a resolve is sent once
 per resolution (a reopened and re-resolved incident resolves PagerDuty again).
 
@@ -50,7 +52,9 @@ class PagerDutyResolver:
         self.clock = clock
 
     def __call__(self, db: Database, seqs: Sequence[int]) -> None:
-        if not any(s.owners.pagerduty_routing_key for s in self.settings.systems):
+        owners = any(s.owners.pagerduty_routing_key for s in self.settings.systems)
+        people = any(p.pagerduty_routing_key for p in self.settings.people)
+        if not (owners or people):
             return
         thread = threading.Thread(
             target=_run,
@@ -87,6 +91,7 @@ async def resolve_all(
                 for name in incident.affected_systems
                 if (s := settings.system(name)) is not None and s.owners.pagerduty_routing_key
             }
+            keys |= _paged_people_keys(db, settings, seq)
             for routing_key in sorted(keys):
                 digest = hashlib.sha256(routing_key.encode()).hexdigest()[:12]
                 key = f"pagerduty-resolve:{incident.id}:{incident.resolved_at.isoformat()}:{digest}"
@@ -113,3 +118,25 @@ async def resolve_all(
                         idempotency_key=event_key,
                     )
     return sent
+
+
+def _paged_people_keys(db: Database, settings: Settings, seq: int) -> set[str]:
+    """The routing keys of the people the escalation paged through PagerDuty for this
+    incident: their PagerDuty incident carries the same `dedup_key`, so it resolves too."""
+    by_name = {p.name: p.pagerduty_routing_key for p in settings.people if p.pagerduty_routing_key}
+    if not by_name:
+        return set()
+    paged: set[str] = set()
+    after: int | None = None
+    while True:
+        with db.read() as conn:
+            events = incident_repo.list_events(conn, seq, after_id=after)
+        for event in events:
+            data = event.data
+            if event.kind == TimelineKind.PAGE_SENT and data.get("channel") == "pagerduty":
+                key = by_name.get(str(data.get("person")))
+                if key:
+                    paged.add(key)
+        if len(events) < 1000:
+            return paged
+        after = events[-1].id

@@ -265,3 +265,13 @@ def test_a_pagerduty_contact_updates_one_pagerduty_incident_per_defib_incident(
         (2, 1, "carol"),
     ]
     assert all("R0CAROLKEY0000000000" not in str(e) for e in pd)
+
+    # Resolving the defib incident resolves carol's PagerDuty incident too (same dedup_key).
+    rt.incidents.apply(inc, Command.RESOLVE, "alice")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(http_peer.at("/pd/v2/enqueue")) < 3:
+        time.sleep(0.05)
+    resolve = [r.json() for r in http_peer.at("/pd/v2/enqueue")][2:]
+    assert resolve == [
+        {"routing_key": "R0CAROLKEY0000000000", "event_action": "resolve", "dedup_key": inc}
+    ]
