@@ -37,12 +37,12 @@ CONTEXT = "Refunds are accepted within 30 days of purchase for annual plans."
 
 
 # What each run measures: the proxy alone; plus capture (masked, written in batches);
-# plus inline detection (PII, secrets, toxicity, grounding against the request's context).
+# plus inline detection (PII with secrets, toxicity, grounding against the request's context).
 SYSTEMS: dict[str, dict[str, object]] = {
     "bare": {"detect": [], "capture": {"sample_rate": 0}},
     "captured": {"detect": [], "capture": {"sample_rate": 1}},
     "inspected": {
-        "detect": ["pii", "secrets", "toxicity", "grounding"],
+        "detect": ["pii", "toxicity", "grounding"],
         "capture": {"sample_rate": 1},
     },
 }
