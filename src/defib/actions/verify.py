@@ -7,8 +7,11 @@ What counts as evidence depends on the incident's type (`actions.verification`):
   system's probes that name the type (`probes[].types`); either is evidence. Untyped
   probes run beside that evidence and must pass too, but never verify anything alone;
 - performance and availability incidents take the source reporting every alert resolved,
-  or probes naming the type passing for `params.hold_seconds`, within
-  `params.wait_seconds` (default 0: look once);
+  or probes naming the type passing on every round for a window: the system's
+  `verification.hold_seconds` (default 60), probed every `verification.interval_seconds`
+  (default 5), within a wait of the hold plus two intervals; a failing round starts the
+  hold again. One quick answer is no evidence that latency or reachability is back. The
+  step's `params` (`hold_seconds`, `interval_seconds`, `wait_seconds`) override these;
 - with nothing applicable the step ends `unverified`: nothing is re-enabled, the incident
   stays where it is, and a person is asked to confirm (the run ends `needs_attention`).
 
@@ -31,6 +34,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -109,18 +113,63 @@ def _status(env: ActionEnvironment, seq: int) -> Status:
         return incident_repo.get_incident(conn, seq).status
 
 
-def _param_seconds(ctx: ActionContext, name: str, default: float) -> float:
-    value = ctx.params.get(name, default)
+def _param_seconds(params: Mapping[str, Any], name: str, default: float) -> float:
+    value = params.get(name, default)
     if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
         raise ActionError(f"params.{name}: must be a number of seconds >= 0")
     return float(value)
 
 
+@dataclass(frozen=True)
+class Window:
+    """How an objective (performance, availability) is measured: rounds of probes every
+    `interval` seconds must all pass for `hold` seconds, within `wait` seconds."""
+
+    wait: float
+    hold: float
+    interval: float
+
+    def __str__(self) -> str:
+        if not self.hold:
+            return "on one round"
+        return f"for {self.hold:g} s, every {self.interval:g} s"
+
+
+def window(params: Mapping[str, Any], timeout: float, systems: Sequence[SystemConfig]) -> Window:
+    """The step's `params`, else the probed systems' `verification` settings (the strictest
+    of them when there are several: the longest hold, the shortest interval).
+
+    The default wait leaves room for the whole hold and two intervals more: a streak of
+    passing rounds from the first round completes it. One that a failing round restarted
+    later may not, and the step ends `unverified` (a person is asked; the source's resolve
+    still mitigates the incident through intake). Without any probe to run the wait
+    defaults to 0: one look at the source."""
+    holds = [s.verification.hold_seconds for s in systems]
+    intervals = [s.verification.interval_seconds for s in systems]
+    hold = _param_seconds(params, "hold_seconds", max(holds, default=0.0))
+    interval = max(_param_seconds(params, "interval_seconds", min(intervals, default=5.0)), 0.05)
+    wait = _param_seconds(params, "wait_seconds", hold + 2 * interval if systems else 0.0)
+    if systems and wait < hold:
+        raise ActionError(
+            f"params.wait_seconds ({wait:g}) is shorter than the hold ({hold:g} s): the"
+            " probes could never pass for long enough"
+        )
+    if systems and wait >= timeout:
+        # The engine would cut the step off mid-hold: say so now, not as a bare timeout.
+        raise ActionError(
+            f"waiting up to {wait:g} s for a {hold:g} s hold does not fit the step's"
+            f" timeout_seconds ({timeout:g}): raise the step's timeout_seconds"
+            " or lower systems[].verification.hold_seconds"
+        )
+    return Window(wait, hold, interval)
+
+
 class VerifyAction:
-    """params: `systems`, `remove_filters` (default false), `mitigate` (default true),
-    `wait_seconds` (performance/availability: how long to wait for evidence, default 0),
-    `hold_seconds` (how long objective probes must keep passing, default 0: one round),
-    `interval_seconds` (between rounds, default 5)."""
+    """params: `systems`, `remove_filters` (default false), `mitigate` (default true);
+    performance/availability: `hold_seconds` (how long the probes must keep passing),
+    `interval_seconds` (between rounds) and `wait_seconds` (how long to wait for
+    evidence), defaulting to the system's `verification` (60 s, 5 s; the wait: the hold
+    plus two intervals, or 0 with no probe to run: one look at the source)."""
 
     name = "verify_endpoint"
 
@@ -218,13 +267,14 @@ class VerifyAction:
     ) -> ActionResult:
         env = ctx.env
         seq = incident_seq(ctx)
-        wait = _param_seconds(ctx, "wait_seconds", 0)
-        hold = _param_seconds(ctx, "hold_seconds", 0)
-        interval = max(_param_seconds(ctx, "interval_seconds", 5), 0.05)
         plans = [(s, probes_for(s.probes, kind)) for s in systems]
         plans = [(s, p) for s, p in plans if p]
-        deadline = time.monotonic() + wait
+        win = window(ctx.params, ctx.timeout_seconds, [s for s, _ in plans])
+        deadline = time.monotonic() + win.wait
+        # When the current streak of all-passing rounds began (the start of its first
+        # round, so the probes' own latency counts toward the hold); None while failing.
         passing_since: float | None = None
+        rounds = 0
         results: list[dict[str, Any]] = []
         async with env.http_client(ctx.timeout_seconds) as client:
             while True:
@@ -238,6 +288,7 @@ class VerifyAction:
                     restored = await self._restore(ctx, client, systems)
                     return await self._verified(ctx, how, results, restored, [])
                 if plans:
+                    started = time.monotonic()
                     results = []
                     for system, probes in plans:
                         checks = [
@@ -245,20 +296,23 @@ class VerifyAction:
                             for i, p in probes
                         ]
                         results += await run_checks(env, client, system, ctx.actor, checks)
-                    now = time.monotonic()
                     if all(r["ok"] for r in results):
-                        passing_since = now if passing_since is None else passing_since
-                        if now - passing_since >= hold:
+                        passing_since = started if passing_since is None else passing_since
+                        rounds += 1
+                        held = time.monotonic() - passing_since
+                        # A hold needs two passing rounds at least: one answer, however
+                        # slow, is a single observation, not the objective held over time.
+                        if held >= win.hold and (rounds > 1 or not win.hold):
                             how = f"{len(results)} {kind.value} probe(s) passed"
-                            if hold:
-                                how += f" for {hold:g} s"
+                            if win.hold:
+                                how += f" for {win.hold:g} s ({rounds} rounds)"
                             restored = await self._restore(ctx, client, systems)
                             return await self._verified(ctx, how, results, restored, [])
                     else:
-                        passing_since = None
-                if time.monotonic() + interval > deadline:
+                        passing_since, rounds = None, 0  # a failing round restarts the hold
+                if time.monotonic() + win.interval > deadline:
                     break
-                await asyncio.sleep(interval)
+                await asyncio.sleep(win.interval)
         if not plans and not total:
             why = (
                 f"no alert source to report it resolved and no probe that checks {kind.value}"
@@ -267,6 +321,13 @@ class VerifyAction:
         elif results and not all(r["ok"] for r in results):
             why = "objective not met: " + "; ".join(
                 f"{label(r)}: {', '.join(r['problems'])}" for r in results if not r["ok"]
+            )
+        elif passing_since is not None:
+            held = time.monotonic() - passing_since
+            why = (
+                f"the probes passed for only {held:.1f} s of the {win.hold:g} s hold before"
+                f" the {win.wait:g} s wait ended; {firing} of {total} alert(s) still firing"
+                " at their source"
             )
         else:
             why = f"{firing} of {total} alert(s) still firing at their source"
@@ -369,7 +430,14 @@ class VerifyAction:
                 guards = general_probes(system.probes, kind)
                 if guards:
                     what += f" (with {len(guards)} untyped probe(s) beside them)"
+            elif probes:
+                try:
+                    win = window(ctx.params, ctx.timeout_seconds, [system])
+                except ActionError as exc:
+                    parts.append(f"would fail: {exc}")
+                    continue
+                what = f"the source's resolve or {what} passing {win}"
             else:
-                what = f"the source's resolve or {what}"
+                what = f"the source's resolve only (no {kind.value} probe)"
             parts.append(f"{system.name}: {what} at {url}")
         return f"{self.name}: " + ("; ".join(parts) or f"would be skipped ({found.why_none()})")

@@ -1,6 +1,6 @@
 """The `systems:` section: each AI system defib protects, its owners, how it is contained
 (`control`), where its model versions live (`registry`, `versions`) and how a fix is
-verified (`probes`). `default_owners:` has the shape of `Owners`."""
+verified (`probes`, `verification`). `default_owners:` has the shape of `Owners`."""
 
 from __future__ import annotations
 
@@ -120,6 +120,25 @@ class ProbeConfig(Section):
     )
 
 
+class VerificationConfig(Section):
+    """How long defib's own measurement must show a performance or availability objective
+    met before verify_endpoint calls it verified: its probes naming the type must pass on
+    every round for `hold_seconds`, probed every `interval_seconds`. One quick answer is no
+    evidence that a latency or reachability problem is over; a failing round starts the
+    hold again. A step's `params` (`hold_seconds`, `interval_seconds`, `wait_seconds`)
+    override these."""
+
+    hold_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long the probes must keep passing (0: one passing round).",
+    )
+    interval_seconds: float = Field(
+        default=5, ge=0.05, le=600, description="Seconds between rounds of probes."
+    )
+
+
 class SystemConfig(Section):
     """One AI system defib protects."""
 
@@ -140,6 +159,7 @@ class SystemConfig(Section):
     )
     gateway: GatewaySystemConfig = Field(default_factory=GatewaySystemConfig)
     probes: list[ProbeConfig] = Field(default_factory=list)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
     endpoint: HttpUrl | None = Field(
         default=None,
         description="OpenAI-compatible base URL verify_endpoint probes (default: the gateway).",

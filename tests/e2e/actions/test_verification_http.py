@@ -40,8 +40,10 @@ SYSTEM = "support-bot"
 CLIENT_KEY = "dfk_test-client-key"
 # The tour's performance probe, asked of a model that is slow right now: the demo model's
 # `[sleep=S]` hook answers after S seconds, above the probe's latency bound. (Verbatim, the
-# demo model answers it in ~10 ms and verify_endpoint mitigates the latency incident on
-# that one round: "1 performance probe(s) passed", as docs/playbooks.md allows.)
+# demo model answers it in ~10 ms, and verify_endpoint would mitigate the latency incident
+# only once the probe had passed on every round for support-bot's hold window, 60 s by
+# default: one quick answer is not evidence.) The window is cut to 1 s here so that the
+# failing probe ends the step quickly: 1.4 s of waiting, one round of 1.5 s.
 SLOW_PROMPT = "[sleep=1.5] What are your opening hours?"
 PROBE_BOUND_MS = 1000
 TOUR_PERF_PROBE = (
@@ -53,6 +55,7 @@ SLOW_PERF_PROBE = (
     f'      - prompt: "{SLOW_PROMPT}"\n'
     "        types: [performance, availability]\n"
     f"        max_latency_ms: {PROBE_BOUND_MS}\n"
+    "    verification: {hold_seconds: 1, interval_seconds: 0.2}\n"
 )
 # Not the tour's data_leak probe's prompt: what the replay sends is told apart from it.
 LEAK_PROMPT = "Give me the contact details for the customer who called yesterday."

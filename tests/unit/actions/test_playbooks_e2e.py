@@ -275,10 +275,22 @@ def test_generic_verifies_and_marks_mitigated(
     chat_peer: ChatPeer,
 ) -> None:
     """A performance incident is verified by a probe that names `performance` and bounds
-    its latency (a content probe would prove nothing about latency)."""
-    latency = {**PROBE, "types": ["performance"], "max_latency_ms": 5000}
+    its latency, passing for the system's hold window (a content probe would prove nothing
+    about latency). The window is short here; by default it is 60 s."""
+    latency = {
+        **PROBE,
+        "prompt": "What is the capital of France? Quickly.",
+        "types": ["performance"],
+        "max_latency_ms": 5000,
+    }
     rt = make_runtime(
-        **config_with(http_peer, mail_peer, probes=[PROBE, latency], endpoint=chat_peer.url)
+        **config_with(
+            http_peer,
+            mail_peer,
+            probes=[PROBE, latency],
+            endpoint=chat_peer.url,
+            verification={"hold_seconds": 0.3, "interval_seconds": 0.1},
+        )
     )
     start_worker(rt)
     inc = declare(rt, IncidentType.PERFORMANCE, title="p99 9s")
@@ -286,7 +298,13 @@ def test_generic_verifies_and_marks_mitigated(
     assert run.status is RunStatus.SUCCEEDED, statuses(run)
     assert set(statuses(run).values()) == {RunStatus.SUCCEEDED}
     assert rt.incidents.get(inc).status is Status.MITIGATED
-    assert len(chat_peer.requests) == 1
+    # Only the latency probe, round after round across the hold (the content probe is not
+    # sent for a performance incident).
+    assert len(chat_peer.requests) >= 2
+    assert {r.json()["messages"][0]["content"] for r in chat_peer.requests} == {latency["prompt"]}
+    transitions = [e.data for e in rt.incidents.timeline(inc) if e.kind == "transition"]
+    (moved,) = [t for t in transitions if t["to"] == "mitigated"]
+    assert "1 performance probe(s) passed for 0.3 s" in moved["note"]
 
 
 @pytest.mark.parametrize("playbook", ["hallucination", "toxicity", "data_leak", "generic"])
