@@ -260,6 +260,26 @@ def test_a_latency_probe_passing_for_the_whole_window_verifies(
     assert "1 performance probe(s) passed for 1 s" in moved["note"]
 
 
+def test_a_dry_run_says_how_long_the_probes_must_pass(
+    make_runtime: Callable[..., Runtime],
+    start_worker: Callable[[Runtime], None],
+    http_peer: HttpPeer,
+    scripted_peer: ScriptedChatPeer,
+) -> None:
+    """The generic playbook's dry run names the window its verify step would hold."""
+    config = leaky_system(
+        http_peer, scripted_peer, ["v1"], probes=[LATENCY_PROBE], verification=SHORT_WINDOW
+    )
+    rt = make_runtime(**config)
+    start_worker(rt)
+    inc = open_incident(rt, latency_alert("dry"))
+    wait_run(rt, only_run(rt, inc).id, timeout=60)  # the real run, out of the way
+    dry = wait_run(rt, rt.engine.start_run(inc, "tester", playbook="generic", dry_run=True).id)
+    (verify,) = [s for s in dry.steps if s.name == "verify_endpoint"]
+    would = (verify.output or {}).get("would", "")
+    assert "the source's resolve or 1 performance probe(s) passing for 1 s, every 0.2 s" in would
+
+
 def test_a_failing_round_restarts_the_hold_and_step_params_override_the_system(
     make_runtime: Callable[..., Runtime],
     start_worker: Callable[[Runtime], None],
