@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from defib.testing import ServerProcess, defib_executable
@@ -34,7 +35,8 @@ def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
     started on `defib init`'s configuration with `defib catch` beside it: the playbook
     disables, notifies and rolls back, but cannot verify a hallucination fix with probes
     that check personal data and latency, so it asks a person, who confirms and
-    re-enables; an approval is found and given."""
+    re-enables; an approval is found and given; a SEV2 pages the person on call once, and
+    the acknowledge stops its escalation before level 2 pages anyone."""
     import os
 
     from defib.testing import free_port
@@ -85,6 +87,16 @@ def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
             text=True,
             timeout=300,
         )
+        # Every page the catcher received (each person's webhook is /page/<name>), and who
+        # is on call for the schedule level 1 pages, by the server itself.
+        posts = httpx.get(f"http://127.0.0.1:{catch_port}/_caught", timeout=10).json()["items"]
+        token = (home / ".defib" / "admin-token").read_text().strip()
+        on_call = httpx.get(
+            f"{server.url}/api/v1/oncall",
+            params={"schedule": "support-primary"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()["items"]
     finally:
         server.stop()
         catcher.terminate()
@@ -106,15 +118,25 @@ def test_tour_runs_as_written(database_url: str, tmp_path: Path) -> None:
     assert "INC-1 is now mitigated" in out.stdout
     assert "enabled" in out.stdout
     assert "review_guardrails waits for approval" in out.stdout
+    # ... and, beside it, INC-2's paging run, its first page out before the ack below.
+    assert "paging: 1 page step(s) sent" in out.stdout
     assert "approved step 2: taken" in out.stdout
     assert "INC-2 is now acknowledged" in out.stdout
     # Who was told: the catcher received the team's Slack message and the webhook.
     assert "[slack] INC-1" in caught and "[webhook] INC-1" in caught
     # ... and the team's Slack heard that INC-1's run needs a person, and why.
     assert "[slack] :warning: INC-1 needs attention" in caught, caught
-    # INC-2 (SEV2) paged the person on call; the acknowledge stopped the escalation.
-    assert "[page] PAGE INC-2" in caught, caught
+    # INC-2 (SEV2) paged the person on call, once: level 1. Level 2 (bob, 20 s later) found
+    # INC-2 acknowledged and paged nobody; without the ack it pages bob and this fails.
     assert "alice" in out.stdout or "bob" in out.stdout  # defib oncall names who holds it
+    (holder,) = [o["person"] for o in on_call]
+    pages = [p for p in posts if p["path"].startswith("/page/") and "INC-2" in str(p["body"])]
+    assert [p["path"] for p in pages] == [f"/page/{holder}"], caught
+    page_lines = [line for line in caught.splitlines() if line.startswith("[page] PAGE INC-2")]
+    assert len(page_lines) == 1 and "[support-default level 1]" in page_lines[0], caught
+    # The timeline says so: the escalation stopped because INC-2 was acknowledged.
+    assert re.search(r"Paging stopped\b.*\bINC-2 is acknowledged", out.stdout), out.stdout
+    assert "Playbook oncall-support-default ended succeeded" in out.stdout, out.stdout
     assert not (elsewhere / ".defib").exists()
 
 
