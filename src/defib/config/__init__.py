@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         ProbeConfig,
         RegistryConfig,
         SystemConfig,
+        VerificationConfig,
         WebhookTarget,
     )
     from defib.config.target import ENV_PREFIX, ClientTarget, ConfigError
@@ -117,6 +118,7 @@ _WHERE: dict[str, str] = {
             "ProbeConfig",
             "RegistryConfig",
             "SystemConfig",
+            "VerificationConfig",
             "WebhookTarget",
         ],
         "systems",
@@ -180,6 +182,7 @@ __all__ = [
     "StormSettings",
     "SystemConfig",
     "UsageSloConfig",
+    "VerificationConfig",
     "WebhookTarget",
     "describe_validation_error",
     "load_settings",

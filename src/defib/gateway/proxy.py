@@ -84,6 +84,10 @@ class Gateway:
         self.state = StateCache(db, settings.gateway.state_refresh_seconds)
         self.tokens = tokens
         self.post = PostProcessor(settings, db, alert, clock)
+        # Streams whose relay has started and not yet handed its exchange to `post`: a
+        # client has the last chunk before the relay's `finally` submits it, so whoever
+        # waits for the post-processor (tests, `drain`) must wait for these first.
+        self.relaying = 0
         self.clock = clock
         self.max_body = settings.max_body_bytes
         # Upstream API keys named by `api_key_env`, looked up in the environment the root
@@ -495,6 +499,7 @@ class Gateway:
         started: float,
     ) -> AsyncIterator[bytes]:
         kept: list[bytes] = []
+        self.relaying += 1
 
         async def upstream() -> AsyncIterator[bytes]:
             async for part in resp.aiter_bytes():
@@ -529,6 +534,7 @@ class Gateway:
             else:
                 exchange.body = b"".join(kept)
             self._finish(exchange, started)
+            self.relaying -= 1
             # Shielded: under a cancelled scope every await would be cancelled at once and
             # the upstream connection would never go back to the pool.
             with anyio.CancelScope(shield=True):

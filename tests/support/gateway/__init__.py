@@ -80,6 +80,10 @@ class Running:
         raise AssertionError(f"the gateway did not pick up revision {state.revision}")
 
     def captures(self, name: str) -> list[Capture]:
+        # A streamed answer reaches the client before its relay hands the exchange over.
+        deadline = time.monotonic() + 10
+        while self.gateway.relaying and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert self.gateway.post.drain()
         with self.runtime.db.read() as conn:
             return systems_repo.captures_between(conn, [name], EPOCH, FOREVER)
