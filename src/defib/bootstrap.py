@@ -154,17 +154,17 @@ class Runtime:
             log.warning("%s", warning)
             self.security_warnings.append(warning)
         # Kill switches, filters, routing and versions: one service for actions, API, console.
-        self.control = ControlService(self.db, clock=self._clock)
+        self.control = ControlService(self.db, clock=self.now)
         self.incidents = IncidentService(
             self.db,
             # PagerDuty incidents resolve with defib's, after the resolving commit.
-            on_resolved=[PagerDutyResolver(settings, self._clock)],
+            on_resolved=[PagerDutyResolver(settings, self.now)],
         )
         # Alerts into incidents: runs planned and resolves announced through `incidents`.
         self.folding = AlertFolding(
             self.db,
             self.incidents,
-            clock=self._clock,
+            clock=self.now,
             reopen_window=timedelta(seconds=settings.reopen_window_seconds),
             quiet=self.silences.gate,
             # PostgreSQL: one budget for every replica (issue 25); SQLite: one process.
@@ -182,7 +182,7 @@ class Runtime:
             control=self.control,
             evidence=self.evidence,
             incidents=self.incidents,
-            clock=self._clock,
+            clock=self.now,
             secrets=self.secrets,
         )
         # People's changes to systems (the API's PUT and the console's controls).
@@ -211,26 +211,21 @@ class Runtime:
             ),
             settings,
         )
-        self.oncall = OncallService(self.db, oncall_directory(settings), self._clock)
-        self.pagerduty_inbound = PagerDutyInbound(self.db, self.incidents, self._clock)
+        self.oncall = OncallService(self.db, oncall_directory(settings), self.now)
+        self.pagerduty_inbound = PagerDutyInbound(self.db, self.incidents, self.now)
         self.tokens = TokenCache(self.db)
         self.telemetry = Telemetry(self.db, cache_seconds=settings.metrics.cache_seconds)
         # Late-bound: tests (and the demo) may swap the incident service's clock.
-        self.review = ReviewService(self.db, self._clock)
-        self.postmortems = PostmortemService(
-            self.db, self.review, self._clock, evidence=self.evidence
-        )
+        self.review = ReviewService(self.db, self.now)
+        self.postmortems = PostmortemService(self.db, self.review, self.now, evidence=self.evidence)
         self.intake = Intake(
             self.folding, build_classifier(settings), on_results=self.telemetry.count_alerts
         )
 
-    def _clock(self) -> datetime:
-        return self.incidents.clock()
-
     def now(self) -> datetime:
         """The runtime's clock (the incident service's: tests and the demo may swap it);
-        handlers read time here, not from the wall, so one clock decides everywhere."""
-        return self._clock()
+        services and handlers read time here, not from the wall, so one clock decides."""
+        return self.incidents.clock()
 
     def register_systems(self) -> None:
         """Give every configured system a state row and register its versions (idempotent).
